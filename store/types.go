@@ -1,0 +1,274 @@
+// Package store keeps renewbot's state in one embedded bbolt file: renewal and auto-renew
+// requests with their approvals and results, the append-only audit log, the digest log and
+// snoozes. Every state change is one bbolt write transaction (compare-and-set).
+package store
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// RequestID identifies a request. It is short, URL- and Slack-safe, and sortable by creation.
+type RequestID string
+
+// Kind is what a request asks for.
+type Kind uint8
+
+const (
+	KindRenew     Kind = iota + 1 // renew instances for Months
+	KindAutoRenew                 // change auto-renew (on with Duration, off, never)
+)
+
+func (k Kind) String() string {
+	switch k {
+	case KindRenew:
+		return "renew"
+	case KindAutoRenew:
+		return "autorenew"
+	}
+	return fmt.Sprintf("Kind(%d)", k)
+}
+
+// State is the life cycle of a request.
+//
+//	pending ──approve──▶ approved ──claim──▶ executing ──▶ done | failed
+//	   │ ╲                  │
+//	   │  ╲reject/expire    └─cancel
+//	   ▼   ▼
+//	cancelled rejected expired
+type State uint8
+
+const (
+	StatePending State = iota + 1
+	StateApproved
+	StateExecuting
+	StateDone
+	StateFailed
+	StateRejected
+	StateExpired
+	StateCancelled
+)
+
+var stateNames = [...]string{"", "pending", "approved", "executing", "done", "failed", "rejected", "expired", "cancelled"}
+
+func (s State) String() string {
+	if int(s) < len(stateNames) && s != 0 {
+		return stateNames[s]
+	}
+	return fmt.Sprintf("State(%d)", s)
+}
+
+// Open reports whether the request still holds its instances (one open request per instance).
+func (s State) Open() bool { return s == StatePending || s == StateApproved || s == StateExecuting }
+
+// Terminal reports whether no transition leaves s.
+func (s State) Terminal() bool { return !s.Open() }
+
+// CanTransition reports whether from → to is a legal transition.
+func (s State) CanTransition(to State) bool {
+	switch s {
+	case StatePending:
+		return to == StateApproved || to == StateRejected || to == StateExpired || to == StateCancelled
+	case StateApproved:
+		return to == StateExecuting || to == StateCancelled
+	case StateExecuting:
+		return to == StateDone || to == StateFailed
+	}
+	return false
+}
+
+// ItemState is the state of one instance inside a request.
+type ItemState uint8
+
+const (
+	ItemPending ItemState = iota + 1 // nothing sent yet
+	ItemOrdered                      // RenewInstance / Modify… returned; new expiry not yet verified
+	ItemDone                         // verified
+	ItemFailed                       // Error says why
+)
+
+var itemStateNames = [...]string{"", "pending", "ordered", "done", "failed"}
+
+func (s ItemState) String() string {
+	if int(s) < len(itemStateNames) && s != 0 {
+		return itemStateNames[s]
+	}
+	return fmt.Sprintf("ItemState(%d)", s)
+}
+
+// AutoRenewMode is what a KindAutoRenew request sets.
+type AutoRenewMode uint8
+
+const (
+	AutoRenewOn    AutoRenewMode = iota + 1 // RenewalStatus=AutoRenewal with Duration months
+	AutoRenewOff                            // RenewalStatus=Normal (manual renewal)
+	AutoRenewNever                          // RenewalStatus=NotRenewal (released at expiry)
+)
+
+func (m AutoRenewMode) String() string {
+	switch m {
+	case AutoRenewOn:
+		return "on"
+	case AutoRenewOff:
+		return "off"
+	case AutoRenewNever:
+		return "never"
+	}
+	return fmt.Sprintf("AutoRenewMode(%d)", m)
+}
+
+// Item is one instance of a request: the quote snapshot taken when the request was made and,
+// later, the result.
+type Item struct {
+	InstanceID      string
+	RegionID        string
+	Name            string
+	CurrentExpiry   time.Time
+	ProjectedExpiry time.Time // CurrentExpiry + Months calendar months (renewals)
+	AutoRenewStatus string    // ecs.RenewalStatus at request time
+	Price           float64   // quoted trade price for this instance
+	Currency        string
+
+	State        ItemState
+	OrderID      string
+	APIRequestID string
+	NewExpiry    time.Time // verified new expiry
+	Error        string    // a sentence for people, when State is ItemFailed
+}
+
+// Decision is an approval, rejection or cancellation by one person.
+type Decision struct {
+	User string // Slack user ID (or "cli:<name>" for the operator CLI)
+	At   time.Time
+}
+
+// MessageRef is the Slack message a request lives in.
+type MessageRef struct {
+	Channel string
+	TS      string
+}
+
+// Request is a renewal or auto-renew change waiting for, or past, approval.
+type Request struct {
+	ID        RequestID
+	Kind      Kind
+	State     State
+	Requester string // Slack user ID
+	Channel   string // where it was requested
+	CreatedAt time.Time
+	UpdatedAt time.Time
+	Deadline  time.Time // pending past this is expired
+
+	Months    int           // KindRenew
+	AutoRenew AutoRenewMode // KindAutoRenew
+	Duration  int           // KindAutoRenew with AutoRenewOn: months per automatic renewal
+
+	Items    []Item
+	Total    float64
+	Currency string
+
+	ApprovalsRequired int
+	Approvals         []Decision
+	Closed            *Decision // who rejected or cancelled it
+	Message           MessageRef
+	Version           uint64 // incremented by every write
+}
+
+// EffectiveState is State, except that a pending request past its deadline is expired
+// (the sweep writes that down later; readers must not wait for it).
+func (r *Request) EffectiveState(now time.Time) State {
+	if r.State == StatePending && !r.Deadline.IsZero() && !now.Before(r.Deadline) {
+		return StateExpired
+	}
+	return r.State
+}
+
+// InstanceIDs lists the request's instances in order.
+func (r *Request) InstanceIDs() []string {
+	ids := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		ids[i] = it.InstanceID
+	}
+	return ids
+}
+
+// ClientToken is the idempotency token of the paid call for one instance of this request:
+// derived from the request and the instance only, so every retry and every restart sends the
+// same one. 36 ASCII characters (Alibaba allows 64).
+func (r *Request) ClientToken(instanceID string) string {
+	sum := sha256.Sum256([]byte(string(r.ID) + "/" + instanceID))
+	return "rb-" + hex.EncodeToString(sum[:])[:33]
+}
+
+// Errors.
+var (
+	ErrNotFound = errors.New("not found")
+	ErrConflict = errors.New("conflict")
+	ErrLocked   = errors.New("database is in use by another process (in use by another renewbot?)")
+)
+
+// OpenRequestError refuses a second open request for an instance.
+type OpenRequestError struct {
+	InstanceID string
+	Existing   RequestID
+	State      State
+}
+
+func (e *OpenRequestError) Error() string {
+	return fmt.Sprintf("%s already has an open request %s (%s)", e.InstanceID, e.Existing, e.State)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *OpenRequestError) Is(target error) bool { return target == ErrConflict }
+
+// Action is what an audit event records.
+type Action string
+
+const (
+	ActRequested   Action = "requested"    // request created (Detail: period, quote)
+	ActApproved    Action = "approved"     // one approval recorded
+	ActRejected    Action = "rejected"     // request rejected
+	ActCancelled   Action = "cancelled"    // request cancelled
+	ActExpired     Action = "expired"      // deadline passed
+	ActRefused     Action = "refused"      // a click or command refused (Detail: why)
+	ActClaimed     Action = "claimed"      // approved → executing
+	ActCalled      Action = "called"       // paid API call about to be sent (Detail: ClientToken)
+	ActOrdered     Action = "ordered"      // paid call answered (Detail: OrderId, RequestId)
+	ActVerified    Action = "verified"     // new expiry confirmed
+	ActItemFailed  Action = "item-failed"  // one instance failed (Detail: why)
+	ActDone        Action = "done"         // request finished, all instances done
+	ActFailed      Action = "failed"       // request finished, some instance failed
+	ActResumed     Action = "resumed"      // executing request picked up after a restart
+	ActSnoozed     Action = "snoozed"      // instance left out of digests until a time
+	ActDigest      Action = "digest"       // digest posted to a channel
+	ActOperatorRun Action = "operator-run" // renewbot CLI renewal outside Slack
+)
+
+// Event is one audit log entry. The log is append-only.
+type Event struct {
+	Seq         uint64 // assigned by the store, increasing
+	Time        time.Time
+	Actor       string // Slack user ID, "renewbot" for the bot itself, or "cli:<user>"
+	Action      Action
+	RequestID   RequestID
+	InstanceIDs []string
+	Detail      string
+}
+
+// HistoryQuery selects audit events. Empty fields do not filter.
+type HistoryQuery struct {
+	RequestID  RequestID
+	InstanceID string
+	Since      time.Time
+	Limit      int // newest Limit events; 0 = all
+}
+
+// Snooze leaves one instance out of digests until a time.
+type Snooze struct {
+	InstanceID string
+	Until      time.Time
+	By         string
+}
