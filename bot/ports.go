@@ -10,6 +10,7 @@ import (
 
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
 )
 
 // Cloud is what the bot needs from ECS; *ecs.Client implements it.
@@ -41,4 +42,35 @@ type Store interface {
 var (
 	_ Cloud = (*ecs.Client)(nil)
 	_ Store = (*store.DB)(nil)
+)
+
+// SlackAPI is the part of the Slack Web API the bot calls; *slack.Client implements it.
+type SlackAPI interface {
+	PostMessageContext(ctx context.Context, channelID string, options ...slack.MsgOption) (string, string, error)
+	UpdateMessageContext(ctx context.Context, channelID, timestamp string, options ...slack.MsgOption) (string, string, string, error)
+	PostEphemeralContext(ctx context.Context, channelID, userID string, options ...slack.MsgOption) (string, error)
+	GetUserGroupMembersContext(ctx context.Context, userGroup string, options ...slack.GetUserGroupMembersOption) ([]string, error)
+	UploadFileContext(ctx context.Context, params slack.UploadFileParameters) (*slack.FileSummary, error)
+}
+
+var _ SlackAPI = (*slack.Client)(nil)
+
+// Members resolves a Slack user group (S…) to its member user IDs. The Slack implementation
+// calls usergroups.users.list and caches the answer.
+type Members interface {
+	GroupMembers(ctx context.Context, groupID string) ([]string, error)
+}
+
+// Notifier is told whenever a request changes (approved, executing, done, failed, rejected,
+// expired, cancelled). The Slack implementation updates the approval message in place.
+type Notifier interface {
+	RequestChanged(ctx context.Context, r *store.Request)
+}
+
+// Block Kit action IDs. "approve" and "reject" are fixed: outside tools click them.
+const (
+	ActionApprove      = "approve"       // value: request ID
+	ActionReject       = "reject"        // value: request ID
+	ActionDigestRenew  = "digest_renew"  // overflow in the digest; option value "INSTANCE_ID:MONTHS"
+	ActionDigestSnooze = "digest_snooze" // option value "INSTANCE_ID:DAYS"
 )
