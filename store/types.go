@@ -208,7 +208,29 @@ var (
 	ErrNotFound = errors.New("not found")
 	ErrConflict = errors.New("conflict")
 	ErrLocked   = errors.New("database is in use by another process (in use by another renewbot?)")
+	ErrInvalid  = errors.New("invalid")
 )
+
+// StateError is the conflict Transition returns when the request is not in a state it may
+// leave for the target: another click, event or process got there first, or it expired.
+// errors.Is(err, ErrConflict) is true.
+type StateError struct {
+	ID       RequestID
+	Current  State     // stored state
+	To       State     // the refused target
+	Deadline time.Time // set when Current is pending but the deadline has passed
+}
+
+func (e *StateError) Error() string {
+	if !e.Deadline.IsZero() {
+		return fmt.Sprintf("request %s expired at %s (deadline passed): it cannot become %s",
+			e.ID, e.Deadline.UTC().Format(time.RFC3339), e.To)
+	}
+	return fmt.Sprintf("request %s is %s: it cannot become %s", e.ID, e.Current, e.To)
+}
+
+// Is makes errors.Is(err, ErrConflict) true.
+func (e *StateError) Is(target error) bool { return target == ErrConflict }
 
 // OpenRequestError refuses a second open request for an instance.
 type OpenRequestError struct {
