@@ -1,0 +1,147 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Policy is who may approve what. The zero value means: one approval by someone other than
+// the requester, a 24-hour deadline, at most 12 months per renewal, no amount limit, and no
+// approvers (so nothing can be approved until some are configured).
+type Policy struct {
+	Approvers   []string      // U…/W… user IDs and S… user-group IDs (resolved via Members)
+	AllowSelf   bool          // false (default): four-eyes, the requester may not approve
+	Required    int           // approvals needed, default 1
+	SecondAbove float64       // > 0: a request whose Total is above it needs 2 approvals
+	TTL         time.Duration // pending deadline, default 24h
+	MaxMonths   int           // default 12
+	MaxAmount   float64       // 0: no limit
+}
+
+func (p Policy) withDefaults() Policy {
+	if p.Required <= 0 {
+		p.Required = 1
+	}
+	if p.TTL <= 0 {
+		p.TTL = 24 * time.Hour
+	}
+	if p.MaxMonths <= 0 {
+		p.MaxMonths = 12
+	}
+	return p
+}
+
+func (p Policy) validate() error {
+	for _, a := range p.Approvers {
+		if !isUserID(a) && !isGroupID(a) {
+			return fmt.Errorf("approver %q is neither a Slack user ID (U…/W…) nor a user-group ID (S…): approvers are matched by ID, never by name", a)
+		}
+	}
+	if p.Required > 5 {
+		return fmt.Errorf("policy: %d approvals required; at most 5 are supported", p.Required)
+	}
+	if p.SecondAbove < 0 || p.MaxAmount < 0 {
+		return fmt.Errorf("policy: amounts must not be negative")
+	}
+	if p.MaxMonths > 12 {
+		return fmt.Errorf("policy: MaxMonths %d: Alibaba renews for at most 12 months", p.MaxMonths)
+	}
+	return nil
+}
+
+// required is the number of approvals a request with this total needs.
+func (p Policy) required(total float64) int {
+	n := p.Required
+	if p.SecondAbove > 0 && total > p.SecondAbove && n < 2 {
+		n = 2
+	}
+	return n
+}
+
+func isUserID(s string) bool  { return len(s) > 1 && (s[0] == 'U' || s[0] == 'W') && isSlackID(s) }
+func isGroupID(s string) bool { return len(s) > 1 && s[0] == 'S' && isSlackID(s) }
+
+func isSlackID(s string) bool {
+	for _, c := range s {
+		if (c < 'A' || c > 'Z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// IsApprover reports whether user may approve requests: listed by user ID, or a member of
+// a listed user group (asked of Members at decision time; Members may cache).
+func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
+	if user == "" {
+		return false, nil
+	}
+	if slices.Contains(w.policy.Approvers, user) {
+		return true, nil
+	}
+	for _, a := range w.policy.Approvers {
+		if !isGroupID(a) {
+			continue
+		}
+		if w.members == nil {
+			return false, fmt.Errorf("approver group %s: no Members to resolve it", a)
+		}
+		members, err := w.members.GroupMembers(ctx, a)
+		if err != nil {
+			return false, fmt.Errorf("members of approver group %s: %w", a, err)
+		}
+		if slices.Contains(members, user) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// RefusalReason says why a decision was refused.
+type RefusalReason int
+
+const (
+	RefuseSelfApproval RefusalReason = iota + 1 // the requester tried to approve their own request
+	RefuseNotApprover                           // the user is not an approver (or, for Cancel, not the requester)
+	RefuseExpired                               // the request is past its deadline
+	RefuseOverLimit                             // the request costs more than Policy.MaxAmount
+	RefuseDecided                               // already approved, rejected, cancelled, executing or finished
+)
+
+var refusalNames = [...]string{"", "self-approval", "not-approver", "expired", "over-limit", "decided"}
+
+func (r RefusalReason) String() string {
+	if r > 0 && int(r) < len(refusalNames) {
+		return refusalNames[r]
+	}
+	return fmt.Sprintf("RefusalReason(%d)", int(r))
+}
+
+// Refusal is a policy decision against a user's action. It is audited (store.ActRefused)
+// and changes nothing else. Error is a sentence for the user.
+type Refusal struct {
+	Reason RefusalReason
+	Msg    string
+}
+
+func (e *Refusal) Error() string { return e.Msg }
+
+// UserError is bad input: an unknown or unsuitable instance, a bad period, an open request
+// for the same instance. Nothing was stored. Error is a sentence for the user; Err, when
+// set, is the underlying cause for the log.
+type UserError struct {
+	Msg string
+	Err error
+}
+
+func (e *UserError) Error() string { return e.Msg }
+func (e *UserError) Unwrap() error { return e.Err }
+
+func userErrorf(format string, args ...any) *UserError {
+	return &UserError{Msg: fmt.Sprintf(format, args...)}
+}
+
+func quoteList(ids []string) string { return strings.Join(ids, ", ") }

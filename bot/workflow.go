@@ -1,0 +1,633 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
+)
+
+// botActor is the audit actor of the bot's own steps.
+const botActor = "renewbot"
+
+// MaxInstancesPerRequest bounds one request (and one approval message).
+const MaxInstancesPerRequest = 20
+
+// Hooks are test seams: the crash test stops the process at these points. Nil hooks are skipped.
+type Hooks struct {
+	AfterClaim         func(id store.RequestID, instances string)  // after approved → executing is written; instances comma-separated
+	AfterRenewResponse func(id store.RequestID, instanceID string) // after the paid call answered, before the answer is recorded
+}
+
+// WorkflowConfig configures a Workflow. Cloud and Store are required.
+type WorkflowConfig struct {
+	Cloud    Cloud
+	Store    Store
+	Members  Members  // required when Policy.Approvers lists user groups
+	Notifier Notifier // nil: nobody is told
+	Policy   Policy
+	Now      func() time.Time // default time.Now
+	Log      *slog.Logger     // default: discard
+	Metrics  *Metrics
+
+	VerifyTimeout time.Duration // how long to wait for renewed expiries to show, default 2m
+	Hooks         Hooks
+}
+
+// Workflow is the renewal domain logic: create a request with a quote, decide it under the
+// Policy, execute it exactly once, resume it after a crash, expire it. It knows nothing of Slack.
+type Workflow struct {
+	cloud         Cloud
+	store         Store
+	members       Members
+	notifier      Notifier
+	policy        Policy
+	now           func() time.Time
+	log           *slog.Logger
+	metrics       *Metrics
+	verifyTimeout time.Duration
+	hooks         Hooks
+
+	mu      sync.Mutex
+	running map[store.RequestID]bool // executions in this process (Resume skips them)
+}
+
+// NewWorkflow checks cfg and builds a Workflow.
+func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
+	if cfg.Cloud == nil || cfg.Store == nil {
+		return nil, errors.New("workflow: Cloud and Store are required")
+	}
+	p := cfg.Policy.withDefaults()
+	if err := p.validate(); err != nil {
+		return nil, fmt.Errorf("workflow: %w", err)
+	}
+	if cfg.Members == nil && slices.ContainsFunc(p.Approvers, isGroupID) {
+		return nil, errors.New("workflow: approver user groups need Members to resolve them")
+	}
+	w := &Workflow{
+		cloud: cfg.Cloud, store: cfg.Store, members: cfg.Members, notifier: cfg.Notifier,
+		policy: p, now: cfg.Now, log: cfg.Log, metrics: cfg.Metrics,
+		verifyTimeout: cfg.VerifyTimeout, hooks: cfg.Hooks,
+		running: map[store.RequestID]bool{},
+	}
+	if w.now == nil {
+		w.now = time.Now
+	}
+	if w.log == nil {
+		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if w.verifyTimeout <= 0 {
+		w.verifyTimeout = 2 * time.Minute
+	}
+	if len(p.Approvers) == 0 {
+		w.log.Warn("no approvers configured: no request can be approved")
+	}
+	return w, nil
+}
+
+// RenewalInput asks to renew instances for Months.
+type RenewalInput struct {
+	Requester, Channel string
+	InstanceIDs        []string
+	Months             int
+}
+
+// AutoRenewInput asks to change instances' auto-renew: on (with Duration months), off or never.
+type AutoRenewInput struct {
+	Requester, Channel string
+	InstanceIDs        []string
+	Mode               store.AutoRenewMode
+	Duration           int
+}
+
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9A-Za-z]{2,60}$`)
+
+// checkIDs validates, trims and de-duplicates instance IDs, keeping their order.
+func checkIDs(in []string) ([]string, error) {
+	var ids []string
+	for _, id := range in {
+		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
+		if !instanceIDPattern.MatchString(id) {
+			return nil, userErrorf("%q is not an ECS instance ID (they look like i-bp1234567890abcdef)", id)
+		}
+		if !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, userErrorf("name at least one instance, e.g. i-bp1234567890abcdef")
+	}
+	if len(ids) > MaxInstancesPerRequest {
+		return nil, userErrorf("%d instances in one request; at most %d, please split it", len(ids), MaxInstancesPerRequest)
+	}
+	return ids, nil
+}
+
+func validMonths(m int) bool { return (m >= 1 && m <= 9) || m == 12 }
+
+// released reports whether Alibaba is taking the instance away (it can no longer be renewed).
+func released(in ecs.Instance) bool {
+	if in.Status == "Deleted" || in.Status == "Released" {
+		return true
+	}
+	for _, l := range in.LockReasons {
+		if strings.EqualFold(l, "recycling") || strings.EqualFold(l, "refunded") {
+			return true
+		}
+	}
+	return false
+}
+
+// lookup finds every id, or says which ones do not exist.
+func (w *Workflow) lookup(ctx context.Context, ids []string) ([]ecs.Instance, error) {
+	insts, err := w.cloud.Lookup(ctx, ids)
+	found := map[string]ecs.Instance{}
+	for _, in := range insts {
+		found[in.ID] = in
+	}
+	var missing []string
+	for _, id := range ids {
+		if _, ok := found[id]; !ok {
+			missing = append(missing, id)
+		}
+	}
+	if errors.Is(err, ecs.ErrNotFound) || (err == nil && len(missing) > 0) {
+		if err != nil && len(insts) == 0 && len(ids) > 1 {
+			// The client did not say which ones; its error does.
+			return nil, &UserError{Msg: "unknown instance: " + err.Error(), Err: err}
+		}
+		return nil, &UserError{Msg: fmt.Sprintf("no instance %s in any region (released, or in another account?)", quoteList(missing)), Err: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("looking up %s: %w", quoteList(ids), err)
+	}
+	out := make([]ecs.Instance, len(ids))
+	for i, id := range ids {
+		out[i] = found[id]
+	}
+	return out, nil
+}
+
+// checkSubscription refuses instances that cannot be renewed or changed at all.
+func checkSubscription(in ecs.Instance) error {
+	if in.ChargeType != "PrePaid" {
+		return userErrorf("%s is pay-as-you-go (%s): there is nothing to renew; only subscription instances expire", in.ID, in.ChargeType)
+	}
+	if released(in) {
+		return userErrorf("%s is being released by Alibaba Cloud and can no longer be renewed", in.ID)
+	}
+	return nil
+}
+
+// RequestRenewal validates the input, takes a price quote for every instance and stores a
+// pending request. Bad input is a *UserError, an amount over the limit a *Refusal; either
+// way nothing is stored.
+func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.Request, error) {
+	if in.Requester == "" {
+		return nil, errors.New("renewal request without a requester")
+	}
+	ids, err := checkIDs(in.InstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	if !validMonths(in.Months) {
+		return nil, userErrorf("a renewal is for 1-9 or 12 months, not %d", in.Months)
+	}
+	if in.Months > w.policy.MaxMonths {
+		return nil, userErrorf("renewals are limited to %d months here, not %d", w.policy.MaxMonths, in.Months)
+	}
+	insts, err := w.lookup(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, inst := range insts {
+		if err := checkSubscription(inst); err != nil {
+			return nil, err
+		}
+		if inst.AutoRenew.Status == ecs.NotRenewal {
+			return nil, userErrorf("%s is set to be released at expiry (NotRenewal); set auto-renew off first: /renew autorenew %s off", inst.ID, inst.ID)
+		}
+	}
+	quotes, err := w.quotes(ctx, insts, in.Months)
+	if err != nil {
+		return nil, err
+	}
+	r := &store.Request{
+		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months,
+	}
+	for i, inst := range insts {
+		q := quotes[i]
+		if r.Currency == "" {
+			r.Currency = q.Currency
+		} else if q.Currency != r.Currency {
+			return nil, userErrorf("%s is priced in %s and %s in %s: ask for them separately", insts[0].ID, r.Currency, inst.ID, q.Currency)
+		}
+		r.Items = append(r.Items, store.Item{
+			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
+			CurrentExpiry:   inst.ExpiredTime,
+			ProjectedExpiry: inst.ExpiredTime.AddDate(0, in.Months, 0),
+			AutoRenewStatus: string(inst.AutoRenew.Status),
+			Price:           q.Trade, Currency: q.Currency,
+		})
+		r.Total += q.Trade
+	}
+	r.Total = roundCents(r.Total)
+	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
+		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
+			quoteList(ids), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
+		return nil, w.refuse(in.Requester, "", ids, RefuseOverLimit, msg)
+	}
+	return w.create(r)
+}
+
+func roundCents(v float64) float64 {
+	return float64(int64(v*100+0.5)) / 100
+}
+
+// quotes prices every instance, a few at a time.
+func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int) ([]ecs.Quote, error) {
+	out := make([]ecs.Quote, len(insts))
+	errs := make([]error, len(insts))
+	sem := make(chan struct{}, 4)
+	var wg sync.WaitGroup
+	for i, inst := range insts {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			out[i], errs[i] = w.cloud.Quote(ctx, inst.RegionID, inst.ID, months)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err == nil {
+			continue
+		}
+		id := insts[i].ID
+		switch {
+		case errors.Is(err, ecs.ErrPostPaid):
+			return nil, &UserError{Msg: fmt.Sprintf("%s is pay-as-you-go: there is nothing to renew", id), Err: err}
+		case errors.Is(err, ecs.ErrNotFound):
+			return nil, &UserError{Msg: fmt.Sprintf("no instance %s (released?)", id), Err: err}
+		case errors.Is(err, ecs.ErrInvalidPeriod), errors.Is(err, ecs.ErrIncorrectStatus), errors.Is(err, ecs.ErrInvalidParam):
+			return nil, &UserError{Msg: fmt.Sprintf("Alibaba Cloud will not quote %s for %d months: %v", id, months, err), Err: err}
+		}
+		return nil, fmt.Errorf("quote %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// autoRenewDurations are the Duration values ModifyInstanceAutoRenewAttribute accepts (months).
+var autoRenewDurations = []int{1, 2, 3, 6, 12, 24, 36, 48, 60}
+
+func targetStatus(m store.AutoRenewMode) ecs.RenewalStatus {
+	switch m {
+	case store.AutoRenewOn:
+		return ecs.AutoRenewal
+	case store.AutoRenewOff:
+		return ecs.Normal
+	case store.AutoRenewNever:
+		return ecs.NotRenewal
+	}
+	return ""
+}
+
+// RequestAutoRenew validates an auto-renew change and stores a pending request. Changing
+// auto-renew costs nothing now; turning it on means Alibaba charges at every expiry.
+func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*store.Request, error) {
+	if in.Requester == "" {
+		return nil, errors.New("auto-renew request without a requester")
+	}
+	ids, err := checkIDs(in.InstanceIDs)
+	if err != nil {
+		return nil, err
+	}
+	want := targetStatus(in.Mode)
+	switch {
+	case want == "":
+		return nil, userErrorf("auto-renew is on, off or never")
+	case in.Mode == store.AutoRenewOn && !slices.Contains(autoRenewDurations, in.Duration):
+		return nil, userErrorf("auto-renew renews for 1, 2, 3, 6, 12, 24, 36, 48 or 60 months at a time, not %d", in.Duration)
+	case in.Mode != store.AutoRenewOn && in.Duration != 0:
+		return nil, userErrorf("a duration only goes with auto-renew on")
+	}
+	insts, err := w.lookup(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	now := w.now()
+	for _, inst := range insts {
+		if err := checkSubscription(inst); err != nil {
+			return nil, err
+		}
+		if in.Mode == store.AutoRenewOn && !inst.ExpiredTime.After(now) {
+			return nil, userErrorf("%s expired on %s: auto-renew cannot be turned on after expiry; renew it first: /renew %s 1",
+				inst.ID, inst.ExpiredTime.UTC().Format("2006-01-02"), inst.ID)
+		}
+		if inst.AutoRenew.Status == want && (in.Mode != store.AutoRenewOn || inst.AutoRenew.Duration == in.Duration) {
+			return nil, userErrorf("%s already has auto-renew %s", inst.ID, in.Mode)
+		}
+	}
+	r := &store.Request{
+		Kind: store.KindAutoRenew, Requester: in.Requester, Channel: in.Channel,
+		AutoRenew: in.Mode, Duration: in.Duration,
+	}
+	for _, inst := range insts {
+		r.Items = append(r.Items, store.Item{
+			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
+			CurrentExpiry:   inst.ExpiredTime,
+			AutoRenewStatus: string(inst.AutoRenew.Status),
+		})
+	}
+	return w.create(r)
+}
+
+// create stores a new pending request under the policy.
+func (w *Workflow) create(r *store.Request) (*store.Request, error) {
+	r.ApprovalsRequired = w.policy.required(r.Total)
+	r.Deadline = w.now().Add(w.policy.TTL)
+	if err := w.store.CreateRequest(r); err != nil {
+		var open *store.OpenRequestError
+		if errors.As(err, &open) {
+			return nil, &UserError{
+				Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
+				Err: err,
+			}
+		}
+		return nil, fmt.Errorf("store request: %w", err)
+	}
+	w.log.Info("request created", "request", r.ID, "kind", r.Kind, "user", r.Requester,
+		"instances", strings.Join(r.InstanceIDs(), ","), "total", r.Total, "currency", r.Currency)
+	return r, nil
+}
+
+// AttachMessage records the Slack message a request lives in (no audit entry).
+func (w *Workflow) AttachMessage(id store.RequestID, ref store.MessageRef) (*store.Request, error) {
+	return w.store.Mutate(id, store.Event{}, func(r *store.Request) error {
+		r.Message = ref
+		return nil
+	})
+}
+
+// refuse audits a refusal and returns it.
+func (w *Workflow) refuse(user string, id store.RequestID, ids []string, reason RefusalReason, msg string) *Refusal {
+	ev := store.Event{Actor: user, Action: store.ActRefused, RequestID: id, InstanceIDs: ids, Detail: reason.String() + ": " + msg}
+	if err := w.store.Audit(ev); err != nil {
+		w.log.Error("audit refusal", "request", id, "user", user, "err", err)
+	}
+	w.log.Info("refused", "request", id, "user", user, "reason", reason)
+	return &Refusal{Reason: reason, Msg: msg}
+}
+
+func (w *Workflow) notify(ctx context.Context, r *store.Request) {
+	if w.notifier != nil && r != nil {
+		w.notifier.RequestChanged(ctx, r)
+	}
+}
+
+// get loads a request; an unknown ID is the user's error.
+func (w *Workflow) get(id store.RequestID) (*store.Request, error) {
+	r, err := w.store.GetRequest(id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, &UserError{Msg: fmt.Sprintf("there is no request %s", id), Err: err}
+	}
+	return r, err
+}
+
+// expire writes down that a pending request passed its deadline (if nobody did yet) and
+// tells the notifier.
+func (w *Workflow) expire(ctx context.Context, r *store.Request) *store.Request {
+	got, err := w.store.Transition(r.ID, []store.State{store.StatePending}, store.StateExpired,
+		store.Event{Actor: botActor, Action: store.ActExpired, Detail: "deadline " + r.Deadline.UTC().Format(time.RFC3339)}, nil)
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			w.log.Error("expire request", "request", r.ID, "err", err)
+		}
+		return r
+	}
+	w.notify(ctx, got)
+	return got
+}
+
+func (w *Workflow) expiredRefusal(user string, r *store.Request) *Refusal {
+	return w.refuse(user, r.ID, r.InstanceIDs(), RefuseExpired,
+		fmt.Sprintf("request %s expired at %s without enough approvals; ask again if it is still needed", r.ID, r.Deadline.UTC().Format("2006-01-02 15:04 UTC")))
+}
+
+func (w *Workflow) decidedRefusal(user string, r *store.Request) *Refusal {
+	var msg string
+	switch {
+	case r.State == store.StatePending && hasDecision(r.Approvals, user):
+		msg = fmt.Sprintf("you already approved request %s; it needs %d more approval(s) from someone else", r.ID, r.ApprovalsRequired-len(r.Approvals))
+	case r.State == store.StatePending:
+		msg = fmt.Sprintf("request %s changed meanwhile; look at it again", r.ID)
+	default:
+		msg = fmt.Sprintf("request %s is already %s", r.ID, r.State)
+	}
+	return w.refuse(user, r.ID, r.InstanceIDs(), RefuseDecided, msg)
+}
+
+func hasDecision(ds []store.Decision, user string) bool {
+	return slices.ContainsFunc(ds, func(d store.Decision) bool { return d.User == user })
+}
+
+// errStale aborts a store update whose precondition changed since we read the request.
+var errStale = errors.New("request changed meanwhile")
+
+// Approve records user's approval. The request becomes approved when it has enough; the
+// caller then runs Execute (after acknowledging the click). A refusal is a *Refusal.
+func (w *Workflow) Approve(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
+	r, err := w.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if ref := w.checkApprove(ctx, r, user); ref != nil {
+		return nil, ref
+	}
+	ok, err := w.IsApprover(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
+			fmt.Sprintf("only renewal approvers can approve request %s", id))
+	}
+	for attempt := 0; ; attempt++ {
+		got, err := w.recordApproval(r, user)
+		if err == nil {
+			w.log.Info("approved", "request", id, "user", user, "approvals", len(got.Approvals), "required", got.ApprovalsRequired)
+			w.notify(ctx, got)
+			return got, nil
+		}
+		if !errors.Is(err, errStale) && !errors.Is(err, store.ErrConflict) {
+			return nil, err
+		}
+		// Someone else changed it first: look again and decide again.
+		if r, err = w.get(id); err != nil {
+			return nil, err
+		}
+		if ref := w.checkApprove(ctx, r, user); ref != nil {
+			return nil, ref
+		}
+		if attempt >= 3 {
+			return nil, w.decidedRefusal(user, r)
+		}
+	}
+}
+
+// checkApprove is the policy check of an approval against the request as read.
+func (w *Workflow) checkApprove(ctx context.Context, r *store.Request, user string) *Refusal {
+	if r.EffectiveState(w.now()) == store.StateExpired {
+		if r.State == store.StatePending {
+			w.expire(ctx, r)
+		}
+		return w.expiredRefusal(user, r)
+	}
+	if r.State != store.StatePending {
+		return w.decidedRefusal(user, r)
+	}
+	if user == r.Requester && !w.policy.AllowSelf {
+		return w.refuse(user, r.ID, r.InstanceIDs(), RefuseSelfApproval,
+			fmt.Sprintf("you asked for request %s, so someone else has to approve it (four-eyes)", r.ID))
+	}
+	if hasDecision(r.Approvals, user) {
+		return w.decidedRefusal(user, r)
+	}
+	return nil
+}
+
+// recordApproval writes one approval in one store update: a Mutate while more approvals are
+// needed, the pending → approved Transition for the last one. The mutate function re-checks
+// inside the transaction, so a racing duplicate cannot count twice.
+func (w *Workflow) recordApproval(r *store.Request, user string) (*store.Request, error) {
+	now := w.now()
+	last := len(r.Approvals)+1 >= r.ApprovalsRequired
+	ev := store.Event{Actor: user, Action: store.ActApproved,
+		Detail: fmt.Sprintf("approval %d of %d", len(r.Approvals)+1, r.ApprovalsRequired)}
+	add := func(cur *store.Request) error {
+		if cur.State != store.StatePending || cur.EffectiveState(now) != store.StatePending ||
+			hasDecision(cur.Approvals, user) || (len(cur.Approvals)+1 >= cur.ApprovalsRequired) != last {
+			return errStale
+		}
+		cur.Approvals = append(cur.Approvals, store.Decision{User: user, At: now})
+		return nil
+	}
+	if last {
+		return w.store.Transition(r.ID, []store.State{store.StatePending}, store.StateApproved, ev, add)
+	}
+	return w.store.Mutate(r.ID, ev, add)
+}
+
+// Reject closes a pending request. Approvers may reject; the requester "rejecting" their own
+// request cancels it.
+func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
+	r, err := w.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if user == r.Requester {
+		return w.Cancel(ctx, id, user)
+	}
+	if r.EffectiveState(w.now()) == store.StateExpired {
+		if r.State == store.StatePending {
+			w.expire(ctx, r)
+		}
+		return nil, w.expiredRefusal(user, r)
+	}
+	if r.State != store.StatePending {
+		return nil, w.decidedRefusal(user, r)
+	}
+	ok, err := w.IsApprover(ctx, user)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
+			fmt.Sprintf("only renewal approvers (or %s, who asked) can reject request %s", r.Requester, id))
+	}
+	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected)
+}
+
+// Cancel withdraws a pending or approved (not yet executing) request; only its requester may.
+func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
+	r, err := w.get(id)
+	if err != nil {
+		return nil, err
+	}
+	if user != r.Requester {
+		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
+			fmt.Sprintf("only %s, who asked for request %s, can cancel it", r.Requester, id))
+	}
+	if r.EffectiveState(w.now()) == store.StateExpired {
+		if r.State == store.StatePending {
+			w.expire(ctx, r)
+		}
+		return nil, w.expiredRefusal(user, r)
+	}
+	if r.State != store.StatePending && r.State != store.StateApproved {
+		return nil, w.decidedRefusal(user, r)
+	}
+	return w.close(ctx, r, user, []store.State{store.StatePending, store.StateApproved}, store.StateCancelled, store.ActCancelled)
+}
+
+// close moves r to a closed state decided by user.
+func (w *Workflow) close(ctx context.Context, r *store.Request, user string, from []store.State, to store.State, act store.Action) (*store.Request, error) {
+	now := w.now()
+	got, err := w.store.Transition(r.ID, from, to, store.Event{Actor: user, Action: act}, func(cur *store.Request) error {
+		if cur.State == store.StatePending && cur.EffectiveState(now) == store.StateExpired {
+			return errStale
+		}
+		cur.Closed = &store.Decision{User: user, At: now}
+		return nil
+	})
+	if errors.Is(err, store.ErrConflict) || errors.Is(err, errStale) {
+		cur, gerr := w.get(r.ID)
+		if gerr != nil {
+			return nil, gerr
+		}
+		if cur.EffectiveState(now) == store.StateExpired {
+			return nil, w.expiredRefusal(user, cur)
+		}
+		return nil, w.decidedRefusal(user, cur)
+	}
+	if err != nil {
+		return nil, err
+	}
+	w.log.Info("request closed", "request", r.ID, "user", user, "state", to)
+	w.notify(ctx, got)
+	return got, nil
+}
+
+// Sweep expires pending requests past their deadline and tells the notifier. It returns
+// how many it expired.
+func (w *Workflow) Sweep(ctx context.Context) (int, error) {
+	rs, err := w.store.ListRequests(store.StatePending)
+	if err != nil {
+		return 0, err
+	}
+	now := w.now()
+	n := 0
+	for _, r := range rs {
+		if ctx.Err() != nil {
+			return n, ctx.Err()
+		}
+		if r.EffectiveState(now) != store.StateExpired {
+			continue
+		}
+		if got := w.expire(ctx, r); got.State == store.StateExpired {
+			n++
+		}
+	}
+	return n, nil
+}

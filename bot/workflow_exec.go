@@ -1,0 +1,425 @@
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
+)
+
+// begin marks id as executing in this process; false if it already is.
+func (w *Workflow) begin(id store.RequestID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.running[id] {
+		return false
+	}
+	w.running[id] = true
+	return true
+}
+
+func (w *Workflow) end(id store.RequestID) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.running, id)
+}
+
+// Execute claims an approved request (approved → executing, one store update) and runs it:
+// the paid call per instance with the request's ClientToken, the results recorded, the new
+// expiries verified, then done or failed. If the request is not approved (someone else
+// claimed it, or it is still pending, or finished) Execute returns it as it is, without an
+// error. An error leaves the request executing; Resume finishes it with the same tokens.
+func (w *Workflow) Execute(ctx context.Context, id store.RequestID) (*store.Request, error) {
+	if !w.begin(id) {
+		return w.store.GetRequest(id)
+	}
+	defer w.end(id)
+	r, err := w.store.Transition(id, []store.State{store.StateApproved}, store.StateExecuting,
+		store.Event{Actor: botActor, Action: store.ActClaimed}, nil)
+	if errors.Is(err, store.ErrConflict) {
+		return w.store.GetRequest(id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("claim %s: %w", id, err)
+	}
+	w.log.Info("executing", "request", id, "kind", r.Kind, "instances", strings.Join(r.InstanceIDs(), ","))
+	w.notify(ctx, r)
+	if h := w.hooks.AfterClaim; h != nil {
+		h(id, strings.Join(r.InstanceIDs(), ","))
+	}
+	return w.run(ctx, r)
+}
+
+// Resume runs what a previous process left unfinished: executing requests (continued with
+// the same ClientTokens, so nothing is ordered twice) and approved requests never started.
+func (w *Workflow) Resume(ctx context.Context) error {
+	rs, err := w.store.ListRequests(store.StateExecuting, store.StateApproved)
+	if err != nil {
+		return fmt.Errorf("resume: %w", err)
+	}
+	slices.Reverse(rs) // oldest first
+	var errs []error
+	for _, r := range rs {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+		if err := w.resume(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", r.ID, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (w *Workflow) resume(ctx context.Context, r *store.Request) error {
+	detail := "continuing with the same ClientTokens"
+	if r.State == store.StateApproved {
+		detail = "approved, never started"
+	}
+	if err := w.store.Audit(store.Event{Actor: botActor, Action: store.ActResumed, RequestID: r.ID, Detail: detail}); err != nil {
+		return err
+	}
+	w.log.Info("resuming", "request", r.ID, "state", r.State)
+	if r.State == store.StateApproved {
+		_, err := w.Execute(ctx, r.ID)
+		return err
+	}
+	if !w.begin(r.ID) {
+		return nil // already running in this process
+	}
+	defer w.end(r.ID)
+	_, err := w.run(ctx, r)
+	return err
+}
+
+// run sends what was not sent yet, verifies what was ordered, and finishes the request.
+func (w *Workflow) run(ctx context.Context, r *store.Request) (*store.Request, error) {
+	var err error
+	switch r.Kind {
+	case store.KindRenew:
+		r, err = w.sendRenewals(ctx, r)
+		if err == nil {
+			r, err = w.verifyRenewals(ctx, r)
+		}
+	case store.KindAutoRenew:
+		r, err = w.sendAutoRenew(ctx, r)
+		if err == nil {
+			r, err = w.verifyAutoRenew(ctx, r)
+		}
+	default:
+		err = fmt.Errorf("request %s has unknown kind %v", r.ID, r.Kind)
+	}
+	if err != nil {
+		w.log.Warn("execution interrupted; Resume continues it", "request", r.ID, "err", err)
+		return r, err
+	}
+	return w.finish(ctx, r)
+}
+
+// setItems updates items of an executing request in one store update. Each item must still be
+// in state from (else the update is refused: someone else recorded it).
+func (w *Workflow) setItems(id store.RequestID, ids []string, from store.ItemState, ev store.Event, set func(*store.Item)) (*store.Request, error) {
+	ev.RequestID = id
+	if ev.Actor == "" {
+		ev.Actor = botActor
+	}
+	if len(ev.InstanceIDs) == 0 {
+		ev.InstanceIDs = ids
+	}
+	return w.store.Mutate(id, ev, func(r *store.Request) error {
+		if r.State != store.StateExecuting {
+			return fmt.Errorf("request %s is %s, not executing: %w", id, r.State, store.ErrConflict)
+		}
+		for _, iid := range ids {
+			i := slices.IndexFunc(r.Items, func(it store.Item) bool { return it.InstanceID == iid })
+			if i < 0 || r.Items[i].State != from {
+				return fmt.Errorf("item %s of %s is not %s: %w", iid, id, from, store.ErrConflict)
+			}
+			set(&r.Items[i])
+		}
+		return nil
+	})
+}
+
+// sendRenewals calls RenewInstance for every item still pending. An item already ordered is
+// never sent again; a pending one is sent with the request's token, which gives back the
+// same order if an earlier process sent it before dying.
+func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.Request, error) {
+	for _, it := range r.Items {
+		if it.State != store.ItemPending {
+			continue
+		}
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		id := it.InstanceID
+		token := r.ClientToken(id)
+		if err := w.store.Audit(store.Event{Actor: botActor, Action: store.ActCalled, RequestID: r.ID, InstanceIDs: []string{id},
+			Detail: fmt.Sprintf("RenewInstance %s %d month(s), ClientToken %s", it.RegionID, r.Months, token)}); err != nil {
+			return r, err
+		}
+		res, err := w.cloud.Renew(ctx, ecs.RenewInput{InstanceID: id, RegionID: it.RegionID, Months: r.Months, ClientToken: token})
+		if h := w.hooks.AfterRenewResponse; h != nil {
+			h(r.ID, id)
+		}
+		var got *store.Request
+		if err != nil {
+			if ctx.Err() != nil {
+				return r, fmt.Errorf("renew %s: %w", id, err) // outcome unknown: resume sends the same token again
+			}
+			msg := renewFailure(id, r.Months, err)
+			w.log.Warn("renew failed", "request", r.ID, "instance", id, "err", err)
+			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
+				store.Event{Action: store.ActItemFailed, Detail: msg}, func(it *store.Item) {
+					it.State, it.Error = store.ItemFailed, msg
+				})
+		} else {
+			w.log.Info("renew ordered", "request", r.ID, "instance", id, "order", res.OrderID, "api_request", res.RequestID)
+			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
+				store.Event{Action: store.ActOrdered, Detail: fmt.Sprintf("order %s (RequestId %s)", res.OrderID, res.RequestID)},
+				func(it *store.Item) {
+					it.State, it.OrderID, it.APIRequestID = store.ItemOrdered, res.OrderID, res.RequestID
+				})
+		}
+		if err != nil {
+			return r, fmt.Errorf("record result of %s: %w", id, err)
+		}
+		r = got
+	}
+	return r, nil
+}
+
+// byRegion groups the IDs of items in state s by region, regions in first-seen order.
+func byRegion(r *store.Request, s store.ItemState) (regions []string, ids map[string][]string) {
+	ids = map[string][]string{}
+	for _, it := range r.Items {
+		if it.State != s {
+			continue
+		}
+		if _, ok := ids[it.RegionID]; !ok {
+			regions = append(regions, it.RegionID)
+		}
+		ids[it.RegionID] = append(ids[it.RegionID], it.InstanceID)
+	}
+	return regions, ids
+}
+
+func item(r *store.Request, id string) store.Item {
+	for _, it := range r.Items {
+		if it.InstanceID == id {
+			return it
+		}
+	}
+	return store.Item{}
+}
+
+// verifyRenewals waits, per region and for all instances together, until the renewed
+// expiries show. An ordered instance whose expiry does not show in time fails with a note;
+// it stays ordered in substance and is never sent again.
+func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store.Request, error) {
+	regions, ids := byRegion(r, store.ItemOrdered)
+	for _, region := range regions {
+		want := map[string]time.Time{}
+		for _, id := range ids[region] {
+			want[id] = item(r, id).ProjectedExpiry
+		}
+		vctx, cancel := context.WithTimeout(ctx, w.verifyTimeout)
+		seen, verr := w.cloud.Verify(vctx, region, want)
+		cancel()
+		if ctx.Err() != nil {
+			return r, ctx.Err()
+		}
+		for _, id := range ids[region] {
+			it := item(r, id)
+			var (
+				ev  store.Event
+				set func(*store.Item)
+			)
+			if t, ok := seen[id]; ok && !t.IsZero() && !t.Before(want[id]) {
+				ev = store.Event{Action: store.ActVerified, Detail: "new expiry " + t.UTC().Format(time.RFC3339)}
+				set = func(it *store.Item) { it.State, it.NewExpiry, it.Error = store.ItemDone, t, "" }
+				w.log.Info("renewal verified", "request", r.ID, "instance", id, "expiry", t)
+			} else {
+				msg := notVisible(it, w.verifyTimeout, seen[id], verr)
+				ev = store.Event{Action: store.ActItemFailed, Detail: msg}
+				set = func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg }
+				w.log.Warn("renewal not verified", "request", r.ID, "instance", id, "order", it.OrderID, "err", verr)
+			}
+			got, err := w.setItems(r.ID, []string{id}, store.ItemOrdered, ev, set)
+			if err != nil {
+				return r, fmt.Errorf("record verification of %s: %w", id, err)
+			}
+			r = got
+		}
+	}
+	return r, nil
+}
+
+func notVisible(it store.Item, timeout time.Duration, seen time.Time, err error) string {
+	msg := fmt.Sprintf("renewed (order %s) but the new expiry was not visible after %s", it.OrderID, timeout)
+	if !seen.IsZero() {
+		msg += fmt.Sprintf(" (Alibaba Cloud still shows %s, expected %s)", seen.UTC().Format("2006-01-02 15:04 UTC"), it.ProjectedExpiry.UTC().Format("2006-01-02 15:04 UTC"))
+	} else if err != nil && !errors.Is(err, ecs.ErrNotVerified) && !errors.Is(err, context.DeadlineExceeded) {
+		msg += fmt.Sprintf(" (checking failed: %v)", err)
+	}
+	return msg + "; check it in the console, do not renew it again"
+}
+
+// sendAutoRenew sends ModifyInstanceAutoRenewAttribute for the pending items, one call per
+// region. It charges nothing now, so it is safe to repeat.
+func (w *Workflow) sendAutoRenew(ctx context.Context, r *store.Request) (*store.Request, error) {
+	ch := ecs.AutoRenewChange{Status: targetStatus(r.AutoRenew), Duration: r.Duration}
+	regions, ids := byRegion(r, store.ItemPending)
+	for _, region := range regions {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		group := ids[region]
+		if err := w.store.Audit(store.Event{Actor: botActor, Action: store.ActCalled, RequestID: r.ID, InstanceIDs: group,
+			Detail: fmt.Sprintf("ModifyInstanceAutoRenewAttribute %s RenewalStatus=%s Duration=%d", region, ch.Status, ch.Duration)}); err != nil {
+			return r, err
+		}
+		reqID, err := w.cloud.SetAutoRenew(ctx, region, group, ch)
+		if h := w.hooks.AfterRenewResponse; h != nil {
+			h(r.ID, strings.Join(group, ","))
+		}
+		var got *store.Request
+		if err != nil {
+			if ctx.Err() != nil {
+				return r, fmt.Errorf("auto-renew %s: %w", region, err)
+			}
+			msg := autoRenewFailure(group, err)
+			w.log.Warn("auto-renew change failed", "request", r.ID, "region", region, "err", err)
+			got, err = w.setItems(r.ID, group, store.ItemPending, store.Event{Action: store.ActItemFailed, Detail: msg},
+				func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg })
+		} else {
+			got, err = w.setItems(r.ID, group, store.ItemPending, store.Event{Action: store.ActOrdered, Detail: "RequestId " + reqID},
+				func(it *store.Item) { it.State, it.APIRequestID = store.ItemOrdered, reqID })
+		}
+		if err != nil {
+			return r, fmt.Errorf("record auto-renew change in %s: %w", region, err)
+		}
+		r = got
+	}
+	return r, nil
+}
+
+// verifyAutoRenew reads the instances back and checks the new auto-renew state.
+func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*store.Request, error) {
+	var ordered []string
+	for _, it := range r.Items {
+		if it.State == store.ItemOrdered {
+			ordered = append(ordered, it.InstanceID)
+		}
+	}
+	if len(ordered) == 0 {
+		return r, nil
+	}
+	want := targetStatus(r.AutoRenew)
+	insts, lerr := w.cloud.Lookup(ctx, ordered)
+	if ctx.Err() != nil {
+		return r, ctx.Err()
+	}
+	seen := map[string]ecs.Instance{}
+	for _, in := range insts {
+		seen[in.ID] = in
+	}
+	for _, id := range ordered {
+		in, ok := seen[id]
+		var (
+			ev  store.Event
+			set func(*store.Item)
+		)
+		if ok && in.AutoRenew.Status == want && (want != ecs.AutoRenewal || in.AutoRenew.Duration == r.Duration) {
+			ev = store.Event{Action: store.ActVerified, Detail: "auto-renew " + string(want)}
+			set = func(it *store.Item) { it.State, it.Error = store.ItemDone, "" }
+		} else {
+			msg := fmt.Sprintf("changed (RequestId %s) but Alibaba Cloud does not show auto-renew %s yet", item(r, id).APIRequestID, r.AutoRenew)
+			if ok {
+				msg += fmt.Sprintf(" (it shows %s)", in.AutoRenew.Status)
+			} else if lerr != nil {
+				msg += fmt.Sprintf(" (checking failed: %v)", lerr)
+			}
+			ev = store.Event{Action: store.ActItemFailed, Detail: msg}
+			set = func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg }
+		}
+		got, err := w.setItems(r.ID, []string{id}, store.ItemOrdered, ev, set)
+		if err != nil {
+			return r, fmt.Errorf("record verification of %s: %w", id, err)
+		}
+		r = got
+	}
+	return r, nil
+}
+
+// finish moves an executing request whose items are all decided to done or failed.
+func (w *Workflow) finish(ctx context.Context, r *store.Request) (*store.Request, error) {
+	failed := 0
+	for _, it := range r.Items {
+		switch it.State {
+		case store.ItemDone:
+		case store.ItemFailed:
+			failed++
+		default:
+			return r, fmt.Errorf("request %s: %s is still %s", r.ID, it.InstanceID, it.State)
+		}
+	}
+	to, ev := store.StateDone, store.Event{Actor: botActor, Action: store.ActDone, Detail: fmt.Sprintf("%d instance(s) done", len(r.Items))}
+	if failed > 0 {
+		to, ev = store.StateFailed, store.Event{Actor: botActor, Action: store.ActFailed, Detail: fmt.Sprintf("%d of %d instance(s) failed", failed, len(r.Items))}
+	}
+	got, err := w.store.Transition(r.ID, []store.State{store.StateExecuting}, to, ev, nil)
+	if errors.Is(err, store.ErrConflict) {
+		return w.store.GetRequest(r.ID) // finished by someone else
+	}
+	if err != nil {
+		return r, fmt.Errorf("finish %s: %w", r.ID, err)
+	}
+	for _, it := range got.Items {
+		outcome := "done"
+		if it.State == store.ItemFailed {
+			outcome = "failed"
+		}
+		w.metrics.Renewal(got.Kind.String(), outcome)
+	}
+	w.log.Info("request finished", "request", got.ID, "state", got.State)
+	w.notify(ctx, got)
+	return got, nil
+}
+
+// renewFailure is the sentence people read when RenewInstance failed for one instance.
+func renewFailure(id string, months int, err error) string {
+	switch {
+	case errors.Is(err, ecs.ErrBalance):
+		return fmt.Sprintf("not enough balance in the Alibaba Cloud account to renew %s; nothing was charged: top up and ask again", id)
+	case errors.Is(err, ecs.ErrPostPaid):
+		return fmt.Sprintf("%s is pay-as-you-go now; there is nothing to renew", id)
+	case errors.Is(err, ecs.ErrNotFound):
+		return fmt.Sprintf("%s no longer exists (released?)", id)
+	case errors.Is(err, ecs.ErrInvalidPeriod):
+		return fmt.Sprintf("Alibaba Cloud refused to renew %s for %d month(s)", id, months)
+	case errors.Is(err, ecs.ErrAccessDenied):
+		return fmt.Sprintf("renewbot's access key may not renew %s (RAM permission ecs:RenewInstance is missing)", id)
+	case errors.Is(err, ecs.ErrIncorrectStatus):
+		return fmt.Sprintf("%s is in a state that cannot be renewed now", id)
+	case errors.Is(err, ecs.ErrIdempotence):
+		return fmt.Sprintf("Alibaba Cloud refused the renewal of %s: its token was used with other parameters; check the instance's expiry before asking again", id)
+	case errors.Is(err, ecs.ErrThrottled), errors.Is(err, ecs.ErrUnavailable):
+		return fmt.Sprintf("Alibaba Cloud did not accept the renewal of %s (%v); check the instance's expiry before asking again", id, err)
+	}
+	return fmt.Sprintf("renewing %s failed: %v", id, err)
+}
+
+func autoRenewFailure(ids []string, err error) string {
+	switch {
+	case errors.Is(err, ecs.ErrAccessDenied):
+		return fmt.Sprintf("renewbot's access key may not change auto-renew of %s (RAM permission ecs:ModifyInstanceAutoRenewAttribute is missing)", quoteList(ids))
+	case errors.Is(err, ecs.ErrIncorrectStatus):
+		return fmt.Sprintf("the auto-renew of %s cannot be changed in its current state (expired?)", quoteList(ids))
+	}
+	return fmt.Sprintf("changing auto-renew of %s failed: %v", quoteList(ids), err)
+}
