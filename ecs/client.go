@@ -3,55 +3,303 @@ package ecs
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
-var errTODO = errors.New("ecs: not implemented yet")
-
 // Client talks to ECS in every configured region. Safe for concurrent use.
+//
+// The v1 SDK client is not safe for concurrent calls: every call rewrites its
+// http.Client.Timeout and transport, and the default credentials chain records the last
+// provider without a lock. So the Client keeps a pool of SDK clients, one per call slot
+// (Config.Concurrency): taking a slot is taking an SDK client, and each is built once and
+// reused. One SDK client serves every region, because the region (and with it the
+// endpoint) is set on each request.
 type Client struct {
-	cfg Config
+	cfg    Config
+	log    *slog.Logger
+	creds  credentials.CredentialsProvider
+	scheme string // "HTTP" or "HTTPS"
+	domain string // endpoint override, "" = Alibaba's regional endpoints
+	direct bool   // the endpoint is on loopback: never use a proxy
+	slots  chan *ecsapi.Client
+
+	regionsMu sync.Mutex
+	regions   []string
 }
 
 // New builds a Client. It does not call the API.
-func New(cfg Config) (*Client, error) { return &Client{cfg: cfg}, nil }
-
-// Regions returns the configured regions, or every region from DescribeRegions.
-func (c *Client) Regions(ctx context.Context) ([]string, error) { return nil, errTODO }
-
-// Expiring returns every PrePaid instance whose ExpiredTime is in [from, to), in all regions,
-// joined with its auto-renew state.
-func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error) {
-	return Scan{}, errTODO
+func New(cfg Config) (*Client, error) {
+	if cfg.HomeRegion == "" {
+		cfg.HomeRegion = "cn-hangzhou"
+	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 10 * time.Second
+	}
+	if cfg.ConnectTimeout <= 0 {
+		cfg.ConnectTimeout = 5 * time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 8
+	}
+	if cfg.Retry.Attempts <= 0 {
+		cfg.Retry.Attempts = 5
+	}
+	if cfg.Retry.Base <= 0 {
+		cfg.Retry.Base = 200 * time.Millisecond
+	}
+	if cfg.Retry.Max <= 0 {
+		cfg.Retry.Max = 10 * time.Second
+	}
+	if cfg.VerifyEvery <= 0 {
+		cfg.VerifyEvery = 2 * time.Second
+	}
+	if cfg.Sleep == nil {
+		cfg.Sleep = sleep
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger, scheme: "HTTPS"}
+	if c.log == nil {
+		c.log = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Regions) > 0 {
+		c.regions = append([]string(nil), cfg.Regions...)
+	}
+	switch {
+	case cfg.AccessKeyID != "" && cfg.AccessKeySecret == "":
+		return nil, errors.New("ecs: AccessKeyID is set but AccessKeySecret is empty")
+	case cfg.AccessKeyID != "" && cfg.SecurityToken != "":
+		c.creds = credentials.NewStaticSTSCredentialsProvider(cfg.AccessKeyID, cfg.AccessKeySecret, cfg.SecurityToken)
+	case cfg.AccessKeyID != "":
+		c.creds = credentials.NewStaticAKCredentialsProvider(cfg.AccessKeyID, cfg.AccessKeySecret)
+	default:
+		// env ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET/_SECURITY_TOKEN, OIDC, CLI profile,
+		// credentials file, ECS RAM role (IMDS), credentials URI.
+		c.creds = &lockedProvider{p: credentials.NewDefaultCredentialsProvider()}
+	}
+	if cfg.Endpoint != "" {
+		if err := c.setEndpoint(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	c.slots = make(chan *ecsapi.Client, cfg.Concurrency)
+	for range cfg.Concurrency {
+		c.slots <- nil // built on first use
+	}
+	return c, nil
 }
 
-// Lookup finds instances by ID in any region (one DescribeInstances per region, in parallel),
-// joined with auto-renew state. IDs not found anywhere give an error wrapping ErrNotFound.
-func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) { return nil, errTODO }
-
-// Quote prices renewing one instance for months (DescribeRenewalPrice).
-func (c *Client) Quote(ctx context.Context, regionID, instanceID string, months int) (Quote, error) {
-	return Quote{}, errTODO
+// setEndpoint parses "host:port" or "http(s)://host:port". A bare loopback address means
+// plain HTTP (ecssim); any other bare host means HTTPS.
+func (c *Client) setEndpoint(ep string) error {
+	host := ep
+	if strings.Contains(ep, "://") {
+		u, err := url.Parse(ep)
+		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
+		}
+		switch strings.ToLower(u.Scheme) {
+		case "http":
+			c.scheme = "HTTP"
+		case "https":
+			c.scheme = "HTTPS"
+		default:
+			return fmt.Errorf("ecs: endpoint %q: scheme must be http or https", ep)
+		}
+		host = u.Host
+	}
+	if host == "" || strings.ContainsAny(host, "/?# ") {
+		return fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
+	}
+	c.domain = host
+	c.direct = isLoopback(host)
+	if c.direct && !strings.Contains(ep, "://") {
+		c.scheme = "HTTP"
+	}
+	return nil
 }
 
-// Renew calls RenewInstance once (plus retries with the same ClientToken).
-func (c *Client) Renew(ctx context.Context, in RenewInput) (RenewResult, error) {
-	return RenewResult{}, errTODO
+func isLoopback(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
 }
 
-// AutoRenew reads the auto-renew attribute of up to any number of instances in one region,
-// in batches of 100.
-func (c *Client) AutoRenew(ctx context.Context, regionID string, ids []string) (map[string]AutoRenew, error) {
-	return nil, errTODO
+// newSDK builds one SDK client: no SDK retries (ours are better), explicit timeouts, the
+// endpoint override, and no proxy for a loopback endpoint (the SDK would otherwise send
+// even 127.0.0.1 through HTTP_PROXY).
+func (c *Client) newSDK() (*ecsapi.Client, error) {
+	sc := sdk.NewConfig().WithAutoRetry(false).WithScheme(c.scheme).WithTimeout(c.cfg.Timeout)
+	api, err := ecsapi.NewClientWithOptions(c.cfg.HomeRegion, sc, c.creds)
+	if err != nil {
+		return nil, fmt.Errorf("ecs: SDK client: %w", err)
+	}
+	api.SetReadTimeout(c.cfg.Timeout)
+	api.SetConnectTimeout(c.cfg.ConnectTimeout)
+	if c.domain != "" {
+		api.Domain = c.domain
+	}
+	if c.direct {
+		api.SetNoProxy("^" + regexp.QuoteMeta(c.domain) + "$")
+	}
+	return api, nil
 }
 
-// SetAutoRenew changes the auto-renew attribute of instances in one region (batches of 100).
-func (c *Client) SetAutoRenew(ctx context.Context, regionID string, ids []string, ch AutoRenewChange) (string, error) {
-	return "", errTODO
+// lockedProvider serialises a credentials provider that is not safe for concurrent use
+// (the SDK's default chain), and marks its failures so they map to ErrAccessDenied.
+type lockedProvider struct {
+	mu sync.Mutex
+	p  credentials.CredentialsProvider
 }
 
-// Verify polls DescribeInstances (one call for all ids) with backoff until every instance's
-// ExpiredTime is at or after want[id], and returns the observed expiries.
-func (c *Client) Verify(ctx context.Context, regionID string, want map[string]time.Time) (map[string]time.Time, error) {
-	return nil, errTODO
+func (l *lockedProvider) GetCredentials() (*credentials.Credentials, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	cc, err := l.p.GetCredentials()
+	if err != nil {
+		return nil, &credentialsError{err: err}
+	}
+	return cc, nil
+}
+
+func (l *lockedProvider) GetProviderName() string { return l.p.GetProviderName() }
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// attempt is one try of an API call on a borrowed SDK client. It must build a fresh request
+// from the same inputs every time (the SDK writes into the request while signing), set its
+// RegionId, and pass it through prepare.
+type attempt func(api *ecsapi.Client, prepare func(req requests.AcsRequest)) error
+
+// call runs one API action with retries: exponential backoff with full jitter on
+// throttling, 5xx and network errors, the same parameters (so the same ClientToken) on
+// every attempt. calls, when not nil, counts the attempts.
+func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, target string, try attempt) error {
+	p := c.cfg.Retry
+	for n := 1; ; n++ {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("ecs: %s: %w", action, err)
+		}
+		start := time.Now()
+		err := c.once(ctx, calls, try)
+		took := time.Since(start)
+		if err == nil {
+			c.observe(action, "", took)
+			return nil
+		}
+		if ctx.Err() != nil && (errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)) {
+			c.observe(action, "Canceled", took)
+			return fmt.Errorf("ecs: %s: %w", action, ctx.Err())
+		}
+		e := classify(action, target, err)
+		e.Attempts = n
+		c.observe(action, observeCode(e), took)
+		if !e.retryable() || n >= p.Attempts {
+			c.log.Debug("ecs call failed", "action", action, "region", region, "code", e.Code, "attempts", n)
+			return e
+		}
+		d := backoff(p, n)
+		c.log.Warn("ecs call retry", "action", action, "region", region, "code", e.Code, "attempt", n, "wait", d)
+		if serr := c.cfg.Sleep(ctx, d); serr != nil {
+			return fmt.Errorf("%w (stopped retrying: %w)", e, serr)
+		}
+	}
+}
+
+func observeCode(e *APIError) string {
+	switch {
+	case e.Code != "":
+		return e.Code
+	case e.Kind == ErrUnavailable:
+		return "NetworkError"
+	default:
+		return "Error"
+	}
+}
+
+// backoff is full jitter: uniform in [0, min(Max, Base·2^(n-1))].
+func backoff(p RetryPolicy, n int) time.Duration {
+	d := p.Max
+	if n < 32 {
+		if e := p.Base << (n - 1); e > 0 && e < d {
+			d = e
+		}
+	}
+	return rand.N(d + 1)
+}
+
+// once makes one attempt on a pooled SDK client. The v1 SDK takes no context, so the
+// request timeout is cut to the context's deadline, and a cancelled context returns at
+// once while the call finishes in the background (it then gives its slot back).
+func (c *Client) once(ctx context.Context, calls *atomic.Int64, try attempt) error {
+	var api *ecsapi.Client
+	select {
+	case api = <-c.slots:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if api == nil {
+		var err error
+		if api, err = c.newSDK(); err != nil {
+			c.slots <- nil
+			return err
+		}
+	}
+	timeout := c.cfg.Timeout
+	if dl, ok := ctx.Deadline(); ok {
+		if left := time.Until(dl); left < timeout {
+			timeout = max(left, time.Millisecond)
+		}
+	}
+	prepare := func(req requests.AcsRequest) {
+		req.SetReadTimeout(timeout)
+		req.SetConnectTimeout(min(timeout, c.cfg.ConnectTimeout))
+	}
+	if calls != nil {
+		calls.Add(1)
+	}
+	done := make(chan error, 1)
+	go func() {
+		defer func() { c.slots <- api }()
+		done <- try(api, prepare)
+	}()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (c *Client) observe(action, code string, took time.Duration) {
+	if c.cfg.Observe != nil {
+		c.cfg.Observe(action, code, took)
+	}
 }

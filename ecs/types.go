@@ -5,6 +5,7 @@
 package ecs
 
 import (
+	"context"
 	"log/slog"
 	"time"
 )
@@ -113,4 +114,7 @@ type Config struct {
 	// Observe, when set, is called after every API attempt with the action, the Alibaba error
 	// code ("" on success) and the latency. cmd wires it to Prometheus.
 	Observe func(action, code string, took time.Duration)
+	// Sleep waits between retries and Verify polls; it returns early with ctx's error.
+	// Default: a timer. Tests inject one that does not wait.
+	Sleep func(ctx context.Context, d time.Duration) error
 }

@@ -1,0 +1,476 @@
+package ecs
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+)
+
+const (
+	pageSize  = 100 // DescribeInstances PageSize maximum
+	batchSize = 100 // InstanceIds / InstanceId list maximum
+	// filterLayout is the ExpiredStartTime/ExpiredEndTime filter format (UTC, minutes).
+	filterLayout = "2006-01-02T15:04Z"
+)
+
+// Regions returns the configured regions, or every region from DescribeRegions (asked once
+// in HomeRegion, then cached).
+func (c *Client) Regions(ctx context.Context) ([]string, error) {
+	return c.regionList(ctx, nil)
+}
+
+func (c *Client) regionList(ctx context.Context, calls *atomic.Int64) ([]string, error) {
+	c.regionsMu.Lock()
+	defer c.regionsMu.Unlock()
+	if c.regions != nil {
+		return slices.Clone(c.regions), nil
+	}
+	var resp *ecsapi.DescribeRegionsResponse
+	err := c.call(ctx, calls, "DescribeRegions", c.cfg.HomeRegion, c.cfg.HomeRegion,
+		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
+			req := ecsapi.CreateDescribeRegionsRequest()
+			req.RegionId = c.cfg.HomeRegion
+			req.AcceptLanguage = "en-US"
+			prepare(req)
+			resp, err = api.DescribeRegions(req)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, r := range resp.Regions.Region {
+		if r.RegionId != "" {
+			out = append(out, r.RegionId)
+		}
+	}
+	slices.Sort(out)
+	out = slices.Compact(out)
+	if len(out) == 0 {
+		return nil, fmt.Errorf("ecs: DescribeRegions in %s returned no regions", c.cfg.HomeRegion)
+	}
+	c.regions = out
+	return slices.Clone(out), nil
+}
+
+// Expiring returns every PrePaid instance whose ExpiredTime is in [from, to), in all regions,
+// joined with its auto-renew state.
+//
+// Regions are scanned in parallel. In each region it asks DescribeInstances for page 1
+// (PrePaid, ExpiredStartTime/ExpiredEndTime filter, 100 per page), then for all remaining
+// pages at once; every 100 expiring instances go to DescribeInstanceAutoRenewAttribute as
+// soon as they are known. A region that fails is listed in Scan.Failed, with whatever it
+// returned before failing. The error is non-nil only when no region could be read at all
+// (or the region list itself failed).
+func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error) {
+	if !from.Before(to) {
+		return Scan{}, fmt.Errorf("ecs: expiring window [%s, %s) is empty: %w", from, to, ErrInvalidParam)
+	}
+	var calls atomic.Int64
+	regions, err := c.regionList(ctx, &calls)
+	if err != nil {
+		return Scan{Calls: int(calls.Load())}, err
+	}
+	type result struct {
+		insts []Instance
+		err   error
+	}
+	results := make([]result, len(regions))
+	var wg sync.WaitGroup
+	for i, region := range regions {
+		wg.Go(func() {
+			insts, err := c.scanRegion(ctx, &calls, region, from, to)
+			results[i] = result{insts, err}
+		})
+	}
+	wg.Wait()
+
+	scan := Scan{}
+	var errs []error
+	for i, r := range results {
+		scan.Instances = append(scan.Instances, r.insts...)
+		if r.err != nil {
+			scan.Failed = append(scan.Failed, RegionError{RegionID: regions[i], Err: r.err})
+			errs = append(errs, r.err)
+		}
+	}
+	sortInstances(scan.Instances)
+	scan.Calls = int(calls.Load())
+	if len(scan.Failed) == len(regions) {
+		return scan, fmt.Errorf("ecs: no region could be scanned: %w", errors.Join(errs...))
+	}
+	return scan, nil
+}
+
+func sortInstances(insts []Instance) {
+	slices.SortFunc(insts, func(a, b Instance) int {
+		return cmp.Or(a.ExpiredTime.Compare(b.ExpiredTime), cmp.Compare(a.ID, b.ID))
+	})
+}
+
+// scanRegion reads one region's expiring PrePaid instances and their auto-renew state.
+func (c *Client) scanRegion(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time) ([]Instance, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	j := newJoiner(ctx, c, calls, region, cancel)
+
+	first, err := c.describePage(ctx, calls, region, from, to, 1)
+	if err != nil {
+		return nil, err
+	}
+	j.add(first.Instances.Instance, from, to)
+	pages := (first.TotalCount + pageSize - 1) / pageSize
+	var wg sync.WaitGroup
+	for page := 2; page <= pages; page++ {
+		wg.Go(func() {
+			resp, err := c.describePage(ctx, calls, region, from, to, page)
+			if err != nil {
+				j.fail(err)
+				return
+			}
+			j.add(resp.Instances.Instance, from, to)
+		})
+	}
+	wg.Wait()
+	return j.finish()
+}
+
+// describePage is one DescribeInstances page of the expiring filter.
+func (c *Client) describePage(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time, page int) (*ecsapi.DescribeInstancesResponse, error) {
+	// The filter has minute precision and its bounds' inclusiveness is not documented:
+	// widen it by a minute each side and re-check every ExpiredTime locally.
+	start := from.UTC().Add(-time.Minute).Truncate(time.Minute).Format(filterLayout)
+	end := ceilMinute(to.UTC().Add(time.Minute)).Format(filterLayout)
+	var resp *ecsapi.DescribeInstancesResponse
+	err := c.call(ctx, calls, "DescribeInstances", region, region,
+		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
+			req := ecsapi.CreateDescribeInstancesRequest()
+			req.RegionId = region
+			req.InstanceChargeType = "PrePaid"
+			req.Filter1Key, req.Filter1Value = "ExpiredStartTime", start
+			req.Filter2Key, req.Filter2Value = "ExpiredEndTime", end
+			req.PageNumber = requests.NewInteger(page)
+			req.PageSize = requests.NewInteger(pageSize)
+			prepare(req)
+			resp, err = api.DescribeInstances(req)
+			return err
+		})
+	return resp, err
+}
+
+func ceilMinute(t time.Time) time.Time {
+	if f := t.Truncate(time.Minute); !f.Equal(t) {
+		return f.Add(time.Minute)
+	}
+	return t
+}
+
+// joiner collects one region's expiring instances and fetches their auto-renew state in
+// full batches of 100 as soon as a batch is complete (the rest at the end), so the number
+// of DescribeInstanceAutoRenewAttribute calls is the minimum, ceil(n/100).
+type joiner struct {
+	ctx    context.Context
+	c      *Client
+	calls  *atomic.Int64
+	region string
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	insts   map[string]Instance
+	pending []string
+	err     error
+	wg      sync.WaitGroup
+}
+
+func newJoiner(ctx context.Context, c *Client, calls *atomic.Int64, region string, cancel context.CancelFunc) *joiner {
+	return &joiner{ctx: ctx, c: c, calls: calls, region: region, cancel: cancel, insts: map[string]Instance{}}
+}
+
+func (j *joiner) add(raw []ecsapi.Instance, from, to time.Time) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	for _, r := range raw {
+		in := toInstance(r, j.region)
+		if in.ChargeType != "PrePaid" || in.ExpiredTime.Before(from) || !in.ExpiredTime.Before(to) {
+			continue
+		}
+		if _, dup := j.insts[in.ID]; dup {
+			continue // pages can overlap if the fleet changes during the scan
+		}
+		j.insts[in.ID] = in
+		j.pending = append(j.pending, in.ID)
+		if len(j.pending) == batchSize {
+			j.flush()
+		}
+	}
+}
+
+// flush starts an auto-renew lookup for the pending IDs. j.mu is held.
+func (j *joiner) flush() {
+	ids := j.pending
+	j.pending = nil
+	j.wg.Go(func() {
+		got, err := j.c.autoRenewBatch(j.ctx, j.calls, j.region, ids)
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		if err != nil {
+			j.failLocked(err)
+			return
+		}
+		for _, id := range ids {
+			in := j.insts[id]
+			in.AutoRenew = got[id]
+			j.insts[id] = in
+		}
+	})
+}
+
+func (j *joiner) fail(err error) {
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	j.failLocked(err)
+}
+
+func (j *joiner) failLocked(err error) {
+	if j.err == nil {
+		j.err = err
+		j.cancel()
+	}
+}
+
+func (j *joiner) finish() ([]Instance, error) {
+	j.mu.Lock()
+	if len(j.pending) > 0 && j.err == nil {
+		j.flush()
+	}
+	j.mu.Unlock()
+	j.wg.Wait()
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	out := make([]Instance, 0, len(j.insts))
+	for _, in := range j.insts {
+		out = append(out, in)
+	}
+	return out, j.err
+}
+
+// autoRenewBatch is one DescribeInstanceAutoRenewAttribute call for up to 100 IDs.
+func (c *Client) autoRenewBatch(ctx context.Context, calls *atomic.Int64, region string, ids []string) (map[string]AutoRenew, error) {
+	var resp *ecsapi.DescribeInstanceAutoRenewAttributeResponse
+	list := strings.Join(ids, ",")
+	err := c.call(ctx, calls, "DescribeInstanceAutoRenewAttribute", region, targetOf(ids),
+		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
+			req := ecsapi.CreateDescribeInstanceAutoRenewAttributeRequest()
+			req.RegionId = region
+			req.InstanceId = list
+			req.PageNumber = "1"
+			req.PageSize = strconv.Itoa(batchSize)
+			prepare(req)
+			resp, err = api.DescribeInstanceAutoRenewAttribute(req)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]AutoRenew, len(ids))
+	for _, a := range resp.InstanceRenewAttributes.InstanceRenewAttribute {
+		out[a.InstanceId] = AutoRenew{
+			Status:     RenewalStatus(a.RenewalStatus),
+			Duration:   a.Duration,
+			PeriodUnit: titleCase(a.PeriodUnit),
+		}
+	}
+	return out, nil
+}
+
+// targetOf names the instances of a call in an error message (the first few of a batch).
+func targetOf(ids []string) string {
+	if len(ids) <= 3 {
+		return strings.Join(ids, ", ")
+	}
+	return fmt.Sprintf("%s and %d more", strings.Join(ids[:3], ", "), len(ids)-3)
+}
+
+func titleCase(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + strings.ToLower(s[1:])
+}
+
+// toInstance converts the SDK's instance. region is used when the response lacks RegionId.
+func toInstance(r ecsapi.Instance, region string) Instance {
+	in := Instance{
+		ID:          r.InstanceId,
+		Name:        r.InstanceName,
+		RegionID:    cmp.Or(r.RegionId, region),
+		ZoneID:      r.ZoneId,
+		Type:        r.InstanceType,
+		ChargeType:  r.InstanceChargeType,
+		Status:      r.Status,
+		ExpiredTime: parseExpiry(r.ExpiredTime),
+	}
+	for _, t := range r.Tags.Tag {
+		k, v := cmp.Or(t.TagKey, t.Key), cmp.Or(t.TagValue, t.Value)
+		if k == "" {
+			continue
+		}
+		if in.Tags == nil {
+			in.Tags = map[string]string{}
+		}
+		in.Tags[k] = v
+	}
+	for _, l := range r.OperationLocks.LockReason {
+		if l.LockReason != "" {
+			in.LockReasons = append(in.LockReasons, l.LockReason)
+		}
+	}
+	return in
+}
+
+// parseExpiry reads ExpiredTime in the minute layout real responses use, or the second
+// layout the docs describe. An unparseable value gives the zero time.
+func parseExpiry(s string) time.Time {
+	for _, layout := range []string{"2006-01-02T15:04Z", "2006-01-02T15:04:05Z", time.RFC3339} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t.UTC()
+		}
+	}
+	return time.Time{}
+}
+
+// Lookup finds instances by ID in any region (one DescribeInstances per region and 100 IDs,
+// in parallel), joined with auto-renew state for PrePaid ones, in the order asked. IDs not
+// found anywhere give an error wrapping ErrNotFound that names them; the instances found
+// are returned with it.
+func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
+	ids = uniq(ids)
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	regions, err := c.Regions(ctx)
+	if err != nil {
+		return nil, err
+	}
+	chunks := slices.Collect(slices.Chunk(ids, batchSize))
+	var (
+		mu    sync.Mutex
+		found = map[string]Instance{}
+		errs  []error
+		wg    sync.WaitGroup
+	)
+	for _, region := range regions {
+		for _, chunk := range chunks {
+			wg.Go(func() {
+				insts, err := c.describeIDs(ctx, nil, region, chunk)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				for _, in := range insts {
+					found[in.ID] = in
+				}
+			})
+		}
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	// Auto-renew state of the PrePaid ones, per region.
+	byRegion := map[string][]string{}
+	for _, id := range ids {
+		if in, ok := found[id]; ok && in.ChargeType == "PrePaid" {
+			byRegion[in.RegionID] = append(byRegion[in.RegionID], id)
+		}
+	}
+	for region, rids := range byRegion {
+		wg.Go(func() {
+			got, err := c.AutoRenew(ctx, region, rids)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			for id, a := range got {
+				in := found[id]
+				in.AutoRenew = a
+				found[id] = in
+			}
+		})
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+
+	var out []Instance
+	var missing []string
+	for _, id := range ids {
+		if in, ok := found[id]; ok {
+			out = append(out, in)
+		} else {
+			missing = append(missing, id)
+		}
+	}
+	if len(missing) > 0 {
+		return out, fmt.Errorf("ecs: %s not found in regions %s: %w",
+			strings.Join(missing, ", "), strings.Join(regions, ", "), ErrNotFound)
+	}
+	return out, nil
+}
+
+// describeIDs is one DescribeInstances call for up to 100 IDs in one region.
+func (c *Client) describeIDs(ctx context.Context, calls *atomic.Int64, region string, ids []string) ([]Instance, error) {
+	raw, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	var resp *ecsapi.DescribeInstancesResponse
+	err = c.call(ctx, calls, "DescribeInstances", region, targetOf(ids),
+		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
+			req := ecsapi.CreateDescribeInstancesRequest()
+			req.RegionId = region
+			req.InstanceIds = string(raw)
+			req.PageSize = requests.NewInteger(pageSize)
+			prepare(req)
+			resp, err = api.DescribeInstances(req)
+			return err
+		})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Instance, 0, len(resp.Instances.Instance))
+	for _, r := range resp.Instances.Instance {
+		out = append(out, toInstance(r, region))
+	}
+	return out, nil
+}
+
+func uniq(ids []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, id := range ids {
+		id = strings.TrimSpace(id)
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
