@@ -121,7 +121,9 @@ func kindOf(code string, status int) error {
 // be found (the SDK passes it through unchanged).
 type credentialsError struct{ err error }
 
-func (e *credentialsError) Error() string { return "no usable Alibaba Cloud credentials: " + e.err.Error() }
+func (e *credentialsError) Error() string {
+	return "no usable Alibaba Cloud credentials: " + e.err.Error()
+}
 
 // classify turns what the SDK returned into an *APIError. It never copies request URLs
 // (they carry the signature and any STS token) into the message.
