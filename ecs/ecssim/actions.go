@@ -1,0 +1,873 @@
+package ecssim
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"math"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// ---- DescribeRegions ----
+
+func (s *Server) describeRegions(p params, _ time.Time) (map[string]any, *apiError) {
+	if ct := p.get("InstanceChargeType"); ct != "" && ct != chargePrePaid && ct != chargePostPaid &&
+		ct != "SpotWithPriceLimit" && ct != "SpotAsPriceGo" {
+		return nil, errorf(400, "InvalidInstanceChargeType.ValueNotSupported", "The specified InstanceChargeType is not supported.")
+	}
+	if rt := p.get("ResourceType"); rt != "" && rt != "instance" && rt != "disk" && rt != "reservedinstance" && rt != "scu" {
+		return nil, errorf(400, "InvalidResourceType.ValueNotSupported", "The specified ResourceType is not supported.")
+	}
+	english := strings.HasPrefix(p.get("AcceptLanguage"), "en")
+	regions := []map[string]string{}
+	for _, r := range s.regionList() {
+		regions = append(regions, map[string]string{
+			"RegionId":       r,
+			"LocalName":      localName(r, english),
+			"RegionEndpoint": "ecs." + r + ".aliyuncs.com",
+			"Status":         "available",
+		})
+	}
+	return map[string]any{"Regions": map[string]any{"Region": regions}}, nil
+}
+
+func localName(region string, english bool) string {
+	names := map[string][2]string{
+		"cn-hangzhou":    {"华东1（杭州）", "China (Hangzhou)"},
+		"cn-shanghai":    {"华东2（上海）", "China (Shanghai)"},
+		"cn-beijing":     {"华北2（北京）", "China (Beijing)"},
+		"cn-shenzhen":    {"华南1（深圳）", "China (Shenzhen)"},
+		"cn-qingdao":     {"华北1（青岛）", "China (Qingdao)"},
+		"cn-zhangjiakou": {"华北3（张家口）", "China (Zhangjiakou)"},
+		"cn-hongkong":    {"中国香港", "China (Hong Kong)"},
+		"ap-southeast-1": {"新加坡", "Singapore"},
+		"ap-northeast-1": {"日本（东京）", "Japan (Tokyo)"},
+		"us-west-1":      {"美国（硅谷）", "US (Silicon Valley)"},
+		"us-east-1":      {"美国（弗吉尼亚）", "US (Virginia)"},
+		"eu-central-1":   {"德国（法兰克福）", "Germany (Frankfurt)"},
+		"eu-west-1":      {"英国（伦敦）", "UK (London)"},
+	}
+	n, ok := names[region]
+	if !ok {
+		return region
+	}
+	if english {
+		return n[1]
+	}
+	return n[0]
+}
+
+// ---- DescribeInstances ----
+
+type tagFilter struct{ key, value string }
+
+type timeFilter struct{ expStart, expEnd, creStart, creEnd *time.Time }
+
+func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *apiError) {
+	region := p.get("RegionId")
+	var ids map[string]bool
+	if p.has("InstanceIds") {
+		var list []string
+		if err := json.Unmarshal([]byte(p.get("InstanceIds")), &list); err != nil {
+			return nil, errorf(400, "InvalidInstanceIds.Malformed", "The specified parameter InstanceIds is not valid: it must be a JSON array of instance IDs.")
+		}
+		if len(list) > 100 {
+			return nil, errorf(400, "InvalidParameter", "The specified parameter InstanceIds has more than 100 IDs.")
+		}
+		ids = make(map[string]bool, len(list))
+		for _, id := range list {
+			ids[id] = true
+		}
+	}
+	charge := p.get("InstanceChargeType")
+	if charge != "" && charge != chargePrePaid && charge != chargePostPaid {
+		return nil, errorf(404, "InvalidInstanceChargeType.NotFound", "The InstanceChargeType does not exist in our records.")
+	}
+	status := p.get("Status")
+	if status != "" && !validStatus(status) {
+		return nil, errorf(404, "InvalidStatus.NotFound", "The specified Status is not found.")
+	}
+	lock := p.get("LockReason")
+	if lock != "" && lock != "financial" && lock != "security" && lock != "recycling" && lock != "dedicatedhostfinancial" && lock != "refunded" {
+		return nil, errorf(404, "InvalidLockReason.NotFound", "The specified LockReason is not found.")
+	}
+	tags, e := parseTags(p)
+	if e != nil {
+		return nil, e
+	}
+	tf, e := parseTimeFilters(p)
+	if e != nil {
+		return nil, e
+	}
+	var nameRE *regexp.Regexp
+	if name := p.get("InstanceName"); name != "" {
+		parts := strings.Split(name, "*")
+		for i := range parts {
+			parts[i] = regexp.QuoteMeta(parts[i])
+		}
+		nameRE = regexp.MustCompile("^" + strings.Join(parts, ".*") + "$")
+	}
+
+	tokenMode := p.has("NextToken") || p.has("MaxResults")
+	var pageNumber, pageSize int
+	after := ""
+	if tokenMode {
+		pageSize = 10
+		if p.has("MaxResults") {
+			n, err := strconv.Atoi(p.get("MaxResults"))
+			if err != nil {
+				return nil, errorf(400, "InvalidParameter.MaxResults", "The specified parameter MaxResults is not valid.")
+			}
+			pageSize = min(max(n, 10), 100)
+		}
+		if tok := p.get("NextToken"); tok != "" {
+			last, ok := decodeToken(tok)
+			if !ok {
+				return nil, errorf(400, "InvalidParameter.NextToken", "The specified parameter NextToken is not valid.")
+			}
+			after = last
+		}
+	} else {
+		var e *apiError
+		if pageNumber, e = intParam(p, "PageNumber", 1, 1, math.MaxInt32, 400, "InvalidParameter.PageNumber"); e != nil {
+			return nil, e
+		}
+		if pageSize, e = intParam(p, "PageSize", 10, 1, 100, 400, "InvalidParameter.PageSize"); e != nil {
+			return nil, e
+		}
+	}
+
+	var match []*instance
+	for _, in := range s.sortedInstances(now) {
+		shownStatus := in.Status
+		if in.expired(now) {
+			shownStatus = "Stopped"
+		}
+		switch {
+		case in.RegionId != region,
+			ids != nil && !ids[in.InstanceId],
+			charge != "" && in.InstanceChargeType != charge,
+			status != "" && shownStatus != status,
+			lock != "" && (lock != "financial" || !in.expired(now)),
+			p.has("ZoneId") && in.ZoneId != p.get("ZoneId"),
+			p.has("InstanceType") && in.InstanceType != p.get("InstanceType"),
+			p.has("InstanceTypeFamily") && typeFamily(in.InstanceType) != p.get("InstanceTypeFamily"),
+			nameRE != nil && !nameRE.MatchString(in.InstanceName),
+			!tagsMatch(in.Tags, tags),
+			!tf.match(in):
+			continue
+		}
+		match = append(match, in)
+	}
+
+	out := map[string]any{"TotalCount": len(match), "PageSize": pageSize}
+	var page []*instance
+	if tokenMode {
+		start := sort.Search(len(match), func(i int) bool { return match[i].InstanceId > after })
+		end := min(start+pageSize, len(match))
+		page = match[start:end]
+		next := ""
+		if end < len(match) {
+			next = encodeToken(match[end-1].InstanceId)
+		}
+		out["NextToken"] = next
+	} else {
+		start := min((pageNumber-1)*pageSize, len(match))
+		page = match[start:min(start+pageSize, len(match))]
+		out["PageNumber"] = pageNumber
+	}
+	list := make([]instanceJSON, 0, len(page))
+	for _, in := range page {
+		list = append(list, viewInstance(in, now))
+	}
+	out["Instances"] = map[string]any{"Instance": list}
+	return out, nil
+}
+
+// sortedInstances returns the live instances ordered by InstanceId. s.mu is held.
+func (s *Server) sortedInstances(now time.Time) []*instance {
+	out := make([]*instance, 0, len(s.instances))
+	for id := range s.instances {
+		if in, ok := s.lookup(id, now); ok {
+			out = append(out, in)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].InstanceId < out[j].InstanceId })
+	return out
+}
+
+func encodeToken(lastID string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte("ecssim1:" + lastID))
+}
+
+func decodeToken(tok string) (string, bool) {
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", false
+	}
+	return strings.CutPrefix(string(b), "ecssim1:")
+}
+
+func parseTags(p params) ([]tagFilter, *apiError) {
+	byN := map[int]*tagFilter{}
+	for k := range p {
+		rest, ok := strings.CutPrefix(k, "Tag.")
+		if !ok {
+			continue
+		}
+		nStr, field, ok := strings.Cut(rest, ".")
+		n, err := strconv.Atoi(nStr)
+		if !ok || err != nil || n < 1 {
+			return nil, errorf(400, "InvalidParameter", "The specified parameter %q is not valid.", k)
+		}
+		if n > 20 {
+			return nil, errorf(400, "InvalidTagCount", "The specified tags are beyond the permitted range.")
+		}
+		t := byN[n]
+		if t == nil {
+			t = &tagFilter{}
+			byN[n] = t
+		}
+		switch field {
+		case "Key", "key":
+			if t.key == "" {
+				t.key = p.get(k)
+			}
+		case "Value", "value":
+			if t.value == "" {
+				t.value = p.get(k)
+			}
+		default:
+			return nil, errorf(400, "InvalidParameter", "The specified parameter %q is not valid.", k)
+		}
+	}
+	ns := make([]int, 0, len(byN))
+	for n := range byN {
+		ns = append(ns, n)
+	}
+	sort.Ints(ns)
+	var out []tagFilter
+	for _, n := range ns {
+		t := byN[n]
+		if t.key == "" && t.value != "" {
+			return nil, errorf(400, "InvalidTag.Mismatch", "The specified Tag.%d.Value has no Tag.%d.Key.", n, n)
+		}
+		if t.key != "" {
+			out = append(out, *t)
+		}
+	}
+	return out, nil
+}
+
+func tagsMatch(have map[string]string, want []tagFilter) bool {
+	for _, t := range want {
+		v, ok := have[t.key]
+		if !ok || t.value != "" && v != t.value {
+			return false
+		}
+	}
+	return true
+}
+
+func parseTimeFilters(p params) (timeFilter, *apiError) {
+	var tf timeFilter
+	bad := errorf(404, "InvalidFilterKey.NotFound", "The specified filter key or its time value (yyyy-MM-ddTHH:mmZ, UTC) is not valid.")
+	for n := 1; n <= 4; n++ {
+		key, val := p.get("Filter."+strconv.Itoa(n)+".Key"), p.get("Filter."+strconv.Itoa(n)+".Value")
+		if key == "" && val == "" {
+			continue
+		}
+		t, err := time.Parse(minuteLayout, val)
+		if key == "" || err != nil {
+			return tf, bad
+		}
+		switch key {
+		case "ExpiredStartTime":
+			tf.expStart = &t
+		case "ExpiredEndTime":
+			tf.expEnd = &t
+		case "CreationStartTime":
+			tf.creStart = &t
+		case "CreationEndTime":
+			tf.creEnd = &t
+		default:
+			return tf, bad
+		}
+	}
+	for k := range p {
+		if rest, ok := strings.CutPrefix(k, "Filter."); ok {
+			n, _, _ := strings.Cut(rest, ".")
+			if i, err := strconv.Atoi(n); err != nil || i < 1 || i > 4 {
+				return tf, bad
+			}
+		}
+	}
+	return tf, nil
+}
+
+// match compares at minute precision, bounds inclusive.
+func (tf timeFilter) match(in *instance) bool {
+	exp := in.ExpiredTime.Truncate(time.Minute)
+	cre := in.CreationTime.Truncate(time.Minute)
+	return (tf.expStart == nil || !exp.Before(*tf.expStart)) &&
+		(tf.expEnd == nil || !exp.After(*tf.expEnd)) &&
+		(tf.creStart == nil || !cre.Before(*tf.creStart)) &&
+		(tf.creEnd == nil || !cre.After(*tf.creEnd))
+}
+
+type tagJSON struct {
+	TagKey   string
+	TagValue string
+}
+
+type lockJSON struct {
+	LockReason string
+	LockMsg    string
+}
+
+type ipsJSON struct {
+	IpAddress []string
+}
+
+// instanceJSON is an instance as DescribeInstances returns it (the fields of the SDK's
+// ecs.Instance that an emulator can fill meaningfully).
+type instanceJSON struct {
+	InstanceId          string
+	InstanceName        string
+	HostName            string
+	Description         string
+	RegionId            string
+	ZoneId              string
+	InstanceType        string
+	InstanceTypeFamily  string
+	Cpu                 int
+	Memory              int
+	ImageId             string
+	OSName              string
+	OSType              string
+	Status              string
+	InstanceChargeType  string
+	InternetChargeType  string
+	InstanceNetworkType string
+	IoOptimized         bool
+	ExpiredTime         string
+	CreationTime        string
+	StartTime           string
+	AutoReleaseTime     string
+	StoppedMode         string
+	SaleCycle           string
+	SerialNumber        string
+	Tags                struct{ Tag []tagJSON }
+	OperationLocks      struct{ LockReason []lockJSON }
+	SecurityGroupIds    struct{ SecurityGroupId []string }
+	PublicIpAddress     ipsJSON
+	InnerIpAddress      ipsJSON
+	VpcAttributes       struct {
+		VpcId            string
+		VSwitchId        string
+		NatIpAddress     string
+		PrivateIpAddress ipsJSON
+	}
+}
+
+func viewInstance(in *instance, now time.Time) instanceJSON {
+	v := instanceJSON{
+		InstanceId:          in.InstanceId,
+		InstanceName:        in.InstanceName,
+		HostName:            "iZ" + strings.TrimPrefix(in.InstanceId, "i-") + "Z",
+		RegionId:            in.RegionId,
+		ZoneId:              in.ZoneId,
+		InstanceType:        in.InstanceType,
+		InstanceTypeFamily:  typeFamily(in.InstanceType),
+		Cpu:                 vcpus(in.InstanceType),
+		Memory:              vcpus(in.InstanceType) * 4096,
+		ImageId:             "aliyun_3_x64_20G_alibase_20240819.vhd",
+		OSName:              "Alibaba Cloud Linux 3.2104 LTS 64位",
+		OSType:              "linux",
+		Status:              in.Status,
+		InstanceChargeType:  in.InstanceChargeType,
+		InternetChargeType:  "PayByTraffic",
+		InstanceNetworkType: "vpc",
+		IoOptimized:         true,
+		ExpiredTime:         in.ExpiredTime.UTC().Format(minuteLayout),
+		CreationTime:        in.CreationTime.UTC().Format(minuteLayout),
+		StartTime:           in.CreationTime.UTC().Add(2 * time.Minute).Format(minuteLayout),
+		StoppedMode:         "Not-applicable",
+		SerialNumber:        serialFor(in.InstanceId),
+	}
+	if in.prePaid() {
+		v.SaleCycle = "Month"
+	}
+	if in.expired(now) {
+		v.Status = "Stopped"
+		v.OperationLocks.LockReason = []lockJSON{{LockReason: "financial"}}
+	} else {
+		v.OperationLocks.LockReason = []lockJSON{}
+	}
+	keys := make([]string, 0, len(in.Tags))
+	for k := range in.Tags {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	v.Tags.Tag = make([]tagJSON, 0, len(keys))
+	for _, k := range keys {
+		v.Tags.Tag = append(v.Tags.Tag, tagJSON{TagKey: k, TagValue: in.Tags[k]})
+	}
+	suffix := strings.TrimPrefix(in.InstanceId, "i-")
+	v.SecurityGroupIds.SecurityGroupId = []string{"sg-" + suffix}
+	v.PublicIpAddress.IpAddress = []string{}
+	v.InnerIpAddress.IpAddress = []string{}
+	v.VpcAttributes.VpcId = "vpc-" + in.RegionId
+	v.VpcAttributes.VSwitchId = "vsw-" + in.ZoneId
+	v.VpcAttributes.PrivateIpAddress.IpAddress = []string{privateIP(in.InstanceId)}
+	return v
+}
+
+func typeFamily(instanceType string) string {
+	if i := strings.LastIndex(instanceType, "."); i > 0 {
+		return instanceType[:i]
+	}
+	return instanceType
+}
+
+func hash32(s string) uint32 {
+	h := uint32(2166136261)
+	for i := 0; i < len(s); i++ {
+		h = (h ^ uint32(s[i])) * 16777619
+	}
+	return h
+}
+
+func privateIP(id string) string {
+	h := hash32(id)
+	return "172.16." + strconv.Itoa(int(h>>8&0xff)) + "." + strconv.Itoa(int(h&0xfd)+1)
+}
+
+func serialFor(id string) string {
+	h := hash32(id)
+	return strings.ToLower(strconv.FormatUint(uint64(h), 16)) + "-0000-4000-8000-" + strconv.FormatUint(uint64(h)*7919, 16)
+}
+
+// ---- shared validation ----
+
+func validStatus(s string) bool {
+	switch s {
+	case "Pending", "Running", "Starting", "Stopping", "Stopped":
+		return true
+	}
+	return false
+}
+
+func validRenewalStatus(s string) bool { return s == renewAuto || s == renewNormal || s == renewNot }
+
+// intParam reads an optional integer parameter within [lo, hi].
+func intParam(p params, name string, def, lo, hi, status int, code string) (int, *apiError) {
+	if !p.has(name) {
+		return def, nil
+	}
+	n, err := strconv.Atoi(p.get(name))
+	if err != nil || n < lo || n > hi {
+		return 0, errorf(status, code, "The specified parameter %s is not valid.", name)
+	}
+	return n, nil
+}
+
+// idList splits a comma-separated InstanceId list, dropping blanks and duplicates.
+func idList(s string) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, id := range strings.Split(s, ",") {
+		id = strings.TrimSpace(id)
+		if id != "" && !seen[id] {
+			seen[id] = true
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// inRegion returns a live instance of the call's region.
+func (s *Server) inRegion(id, region string, now time.Time) (*instance, bool) {
+	in, ok := s.lookup(id, now)
+	if !ok || in.RegionId != region {
+		return nil, false
+	}
+	return in, true
+}
+
+// ---- prices ----
+
+// yearDiscount is the discount of renewals of 12 months or more.
+const (
+	yearDiscount     = 0.15
+	yearDiscountRule = 102030
+)
+
+type price struct {
+	original, discount, trade float64
+	rule                      bool
+}
+
+func round2(v float64) float64 { return math.Round(v*100) / 100 }
+
+// quote prices months of renewal; fraction prorates ExpectedRenewDay renewals (months = 0).
+func quote(monthly float64, months int, days float64) price {
+	var p price
+	if months > 0 {
+		p.original = round2(monthly * float64(months))
+	} else {
+		p.original = round2(monthly * days / 30)
+	}
+	if months >= 12 {
+		p.discount = round2(p.original * yearDiscount)
+		p.rule = true
+	}
+	p.trade = round2(p.original - p.discount)
+	return p
+}
+
+var utc8 = time.FixedZone("UTC+8", 8*3600)
+
+// alignedExpiry is the expiry of a renewal to the unified expiration day: 00:00 UTC+8 of that
+// day of a month, at least one month after the current expiry.
+func alignedExpiry(cur time.Time, day int) time.Time {
+	old := cur.In(utc8)
+	minT := old.AddDate(0, 1, 0)
+	t := time.Date(old.Year(), old.Month()+1, day, 0, 0, 0, 0, utc8)
+	for t.Before(minT) {
+		t = time.Date(t.Year(), t.Month()+1, day, 0, 0, 0, 0, utc8)
+	}
+	return t.UTC()
+}
+
+// ---- RenewInstance ----
+
+func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiError) {
+	region, id := p.get("RegionId"), p.get("InstanceId")
+	if id == "" {
+		return nil, missing("InstanceId")
+	}
+	token := p.get("ClientToken")
+	if len(token) > 64 || !isASCII(token) {
+		return nil, errorf(400, "InvalidClientToken.ValueNotSupported", "The specified ClientToken is not valid: at most 64 ASCII characters.")
+	}
+	hasPeriod, hasUnit, hasDay := p.has("Period"), p.has("PeriodUnit"), p.has("ExpectedRenewDay")
+	switch {
+	case hasDay && (hasPeriod || hasUnit):
+		return nil, errorf(400, "InvalidExpectedRenewDay.Conflict", "The specified ExpectedRenewDay conflicts with Period or PeriodUnit.")
+	case !hasDay && !hasPeriod:
+		return nil, errorf(400, "InvalidPeriod.NotFound", "The specified period and expectedRenewDay cannot both be empty.")
+	}
+	unit := p.get("PeriodUnit")
+	if unit == "" {
+		unit = "Month"
+	}
+	if unit != "Month" {
+		return nil, errorf(400, "InvalidPeriodUnit.ValueNotSupported", "The specified parameter PeriodUnit is not valid.")
+	}
+	period, day := 0, 0
+	if hasPeriod {
+		n, err := strconv.Atoi(p.get("Period"))
+		if err != nil || n < 1 || n > 9 && n != 12 {
+			return nil, errorf(400, "InvalidPeriod", "The specified period is not valid.")
+		}
+		period = n
+	} else {
+		n, err := strconv.Atoi(p.get("ExpectedRenewDay"))
+		if err != nil || n < 1 || n > 28 {
+			return nil, errorf(400, "InvalidExpectedRenewDay.ValueNotSupported", "The specified ExpectedRenewDay is not valid.")
+		}
+		day = n
+	}
+	fingerprint := strings.Join([]string{region, id, strconv.Itoa(period), unit, strconv.Itoa(day)}, "|")
+	if token != "" {
+		if rec, ok := s.tokens["RenewInstance|"+token]; ok {
+			if rec.fingerprint != fingerprint {
+				return nil, errorf(400, "IdempotenceParamNotMatch", "The ClientToken was used before with other parameters.")
+			}
+			return map[string]any{"OrderId": rec.orderID}, nil
+		}
+	}
+	in, ok := s.inRegion(id, region, now)
+	if !ok {
+		return nil, errorf(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
+	}
+	if !in.prePaid() {
+		return nil, errorf(403, "ChargeTypeViolation", "The operation is not permitted due to charge type of the instance.")
+	}
+	if in.RenewalStatus == renewNot {
+		return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: its RenewalStatus is NotRenewal; set it to Normal (ModifyInstanceAutoRenewAttribute) to renew it.")
+	}
+	cur := in.latestExpiry()
+	var newExpiry time.Time
+	var pr price
+	if hasPeriod {
+		newExpiry = cur.AddDate(0, period, 0)
+		pr = quote(in.MonthlyPrice, period, 0)
+	} else {
+		if in.expired(now) {
+			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: an expired instance cannot be renewed to a unified expiration day.")
+		}
+		newExpiry = alignedExpiry(cur, day)
+		pr = quote(in.MonthlyPrice, 0, newExpiry.Sub(cur).Hours()/24)
+	}
+	if newExpiry.After(now.AddDate(5, 0, 0)) {
+		return nil, errorf(400, "InvalidPeriod.ExceededMaximumExpirationDate", "The renewal would move the expiration date beyond the maximum (5 years from now).")
+	}
+	if s.balance < pr.trade {
+		return nil, errorf(403, "InvalidAccountStatus.NotEnoughBalance", "Your account does not have enough balance.")
+	}
+	s.balance = round2(s.balance - pr.trade)
+	s.orderSeq++
+	orderID := strconv.FormatInt(s.orderSeq, 10)
+	orderPeriod := period
+	if !hasPeriod {
+		orderPeriod = int(math.Round(newExpiry.Sub(cur).Hours() / 24 / 30))
+	}
+	s.orders = append(s.orders, Order{
+		OrderId: orderID, InstanceId: id, RegionId: region, ClientToken: token,
+		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: s.currency, Time: now,
+	})
+	visibleAt := now
+	if s.opts.RenewDelay > 0 {
+		visibleAt = now.Add(s.opts.RenewDelay)
+	}
+	in.pending = append(in.pending, pendingExpiry{visibleAt: visibleAt, expiry: newExpiry, unlock: in.expired(now)})
+	in.settle(now)
+	if token != "" {
+		s.tokens["RenewInstance|"+token] = tokenRecord{fingerprint: fingerprint, orderID: orderID}
+	}
+	s.opts.Log.Info("ecssim: renewed", "instance", id, "order", orderID, "amount", pr.trade, "expiry", newExpiry)
+	return map[string]any{"OrderId": orderID}, nil
+}
+
+func isASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// ---- DescribeRenewalPrice ----
+
+func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, *apiError) {
+	region, id := p.get("RegionId"), p.get("ResourceId")
+	if id == "" {
+		return nil, missing("ResourceId")
+	}
+	if rt := p.get("ResourceType"); rt != "" && rt != "instance" {
+		return nil, errorf(400, "InvalidResourceType.ValueNotSupported", "The specified ResourceType is not supported.")
+	}
+	hasDay := p.has("ExpectedRenewDay")
+	if hasDay && (p.has("Period") || p.has("PriceUnit")) {
+		return nil, errorf(400, "InvalidExpectedRenewDay.Conflict", "The specified ExpectedRenewDay conflicts with Period or PriceUnit.")
+	}
+	unit := p.get("PriceUnit")
+	if unit == "" {
+		unit = "Month"
+	}
+	if unit != "Month" && unit != "Year" {
+		return nil, errorf(400, "InvalidPriceUnit.ValueNotSupported", "The specified PriceUnit is not supported.")
+	}
+	period, day := 1, 0
+	if hasDay {
+		n, err := strconv.Atoi(p.get("ExpectedRenewDay"))
+		if err != nil || n < 1 || n > 28 {
+			return nil, errorf(400, "InvalidExpectedRenewDay.ValueNotSupported", "The specified ExpectedRenewDay is not valid.")
+		}
+		day = n
+	} else if p.has("Period") {
+		n, err := strconv.Atoi(p.get("Period"))
+		ok := err == nil && (unit == "Month" && (n >= 1 && n <= 9 || n == 12) || unit == "Year" && n >= 1 && n <= 3)
+		if !ok {
+			return nil, errorf(400, "InvalidPeriod", "The specified period is not valid.")
+		}
+		period = n
+	}
+	in, ok := s.inRegion(id, region, now)
+	if !ok {
+		return nil, errorf(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
+	}
+	if !in.prePaid() {
+		return nil, errorf(403, "ChargeTypeViolation", "The operation is not permitted due to charge type of the instance.")
+	}
+	var pr price
+	switch {
+	case hasDay:
+		cur := in.latestExpiry()
+		pr = quote(in.MonthlyPrice, 0, alignedExpiry(cur, day).Sub(cur).Hours()/24)
+	case unit == "Year":
+		pr = quote(in.MonthlyPrice, 12*period, 0)
+	default:
+		pr = quote(in.MonthlyPrice, period, 0)
+	}
+	rules := []map[string]any{}
+	if pr.rule {
+		rules = append(rules, map[string]any{"RuleId": yearDiscountRule, "Description": "Renewals of a year or more: 15% off"})
+	}
+	detail := map[string]any{
+		"Resource": "instanceType", "OriginalPrice": pr.original, "DiscountPrice": pr.discount, "TradePrice": pr.trade,
+	}
+	return map[string]any{"PriceInfo": map[string]any{
+		"Price": map[string]any{
+			"OriginalPrice": pr.original, "DiscountPrice": pr.discount, "TradePrice": pr.trade, "Currency": s.currency,
+			"DetailInfos": map[string]any{"DetailInfo": []any{detail}},
+		},
+		"Rules": map[string]any{"Rule": rules},
+	}}, nil
+}
+
+// ---- DescribeInstanceAutoRenewAttribute ----
+
+func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *apiError) {
+	region := p.get("RegionId")
+	ids := idList(p.get("InstanceId"))
+	if len(ids) > 100 {
+		return nil, errorf(403, "InvalidParameter.ToManyInstanceIds", "InstanceId should be less than 100.")
+	}
+	status := p.get("RenewalStatus")
+	if status != "" && !validRenewalStatus(status) {
+		return nil, errorf(403, "InvalidParameter.RenewalStatus", "The specified RenewalStatus %q is not valid.", status)
+	}
+	if len(ids) == 0 && status == "" {
+		return nil, errorf(403, "InvalidParameter.RenewalStatusInstanceId", "The parameter RenewalStatus and InstanceId can not be both empty.")
+	}
+	pageNumber, e := intParam(p, "PageNumber", 1, 1, math.MaxInt32, 403, "InvalidParameter.PageNumber")
+	if e != nil {
+		return nil, e
+	}
+	pageSize, e := intParam(p, "PageSize", 10, 1, 100, 403, "InvalidParameter.PageSize")
+	if e != nil {
+		return nil, e
+	}
+	var list []*instance
+	if len(ids) > 0 {
+		for _, id := range ids {
+			in, ok := s.inRegion(id, region, now)
+			if !ok {
+				return nil, errorf(403, "InvalidParameter.InvalidInstanceId", "The specified InstanceId does not exist.")
+			}
+			if !in.prePaid() {
+				return nil, errorf(403, "ChargeTypeViolation", "Pay-As-You-Go instances do not support this operation.")
+			}
+			list = append(list, in)
+		}
+	} else {
+		for _, in := range s.sortedInstances(now) {
+			if in.RegionId == region && in.prePaid() {
+				list = append(list, in)
+			}
+		}
+	}
+	var match []map[string]any
+	for _, in := range list {
+		if status != "" && in.RenewalStatus != status {
+			continue
+		}
+		match = append(match, map[string]any{
+			"InstanceId":       in.InstanceId,
+			"AutoRenewEnabled": in.RenewalStatus == renewAuto,
+			"Duration":         in.Duration,
+			"PeriodUnit":       in.PeriodUnit,
+			"RenewalStatus":    in.RenewalStatus,
+		})
+	}
+	start := min((pageNumber-1)*pageSize, len(match))
+	page := match[start:min(start+pageSize, len(match))]
+	if page == nil {
+		page = []map[string]any{}
+	}
+	return map[string]any{
+		"PageNumber": pageNumber, "PageSize": pageSize, "TotalCount": len(match),
+		"InstanceRenewAttributes": map[string]any{"InstanceRenewAttribute": page},
+	}, nil
+}
+
+// ---- ModifyInstanceAutoRenewAttribute ----
+
+func (s *Server) modifyAutoRenew(p params, now time.Time) (map[string]any, *apiError) {
+	region := p.get("RegionId")
+	ids := idList(p.get("InstanceId"))
+	if len(ids) == 0 {
+		return nil, errorf(403, "MissingParameter.InstanceId", "The input parameter InstanceId that is mandatory for processing this request is not supplied.")
+	}
+	if len(ids) > 100 {
+		return nil, errorf(403, "InvalidParameter.ToManyInstanceIds", "InstanceId should be less than 100.")
+	}
+	status := p.get("RenewalStatus")
+	if status != "" && !validRenewalStatus(status) {
+		return nil, errorf(403, "InvalidParameter.RenewalStatus", "The specified RenewalStatus %q is not valid.", status)
+	}
+	if status == "" {
+		status = renewNormal
+		if p.has("AutoRenew") {
+			on, err := strconv.ParseBool(p.get("AutoRenew"))
+			if err != nil {
+				return nil, errorf(400, "InvalidParameter", "The specified parameter AutoRenew is not valid.")
+			}
+			if on {
+				status = renewAuto
+			}
+		}
+	}
+	unit := p.get("PeriodUnit")
+	if unit == "" {
+		unit = "Month"
+	}
+	var allowed func(int) bool
+	switch unit {
+	case "Month":
+		allowed = func(n int) bool {
+			switch n {
+			case 1, 2, 3, 6, 12, 24, 36, 48, 60:
+				return true
+			}
+			return false
+		}
+	case "Year":
+		allowed = func(n int) bool { return n >= 1 && n <= 5 }
+	case "Week":
+		allowed = func(n int) bool { return n >= 1 && n <= 4 }
+	default:
+		return nil, errorf(403, "InvalidPeriodUnit.ValueNotSupported", "The specified parameter PeriodUnit is not valid.")
+	}
+	duration := 0
+	if p.has("Duration") {
+		n, err := strconv.Atoi(p.get("Duration"))
+		if err != nil || !allowed(n) {
+			return nil, errorf(403, "InvalidParameter.Duration", "The specified Duration %q is not valid for PeriodUnit %s.", p.get("Duration"), unit)
+		}
+		duration = n
+	}
+	targets := make([]*instance, 0, len(ids))
+	for _, id := range ids {
+		in, ok := s.inRegion(id, region, now)
+		if !ok {
+			return nil, errorf(403, "InvalidParameter.InvalidInstanceId", "The specified InstanceId %s does not exist.", id)
+		}
+		if !in.prePaid() {
+			return nil, errorf(403, "ChargeTypeViolation", "Pay-As-You-Go instances do not support this operation.")
+		}
+		if status == renewAuto && in.expired(now) {
+			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: auto-renewal cannot be enabled on the expired instance %s.", id)
+		}
+		targets = append(targets, in)
+	}
+	for _, in := range targets {
+		in.RenewalStatus = status
+		if status == renewAuto {
+			in.PeriodUnit = unit
+			if duration > 0 {
+				in.Duration = duration
+			} else if !allowed(in.Duration) {
+				in.Duration = 1
+			}
+		}
+	}
+	return map[string]any{}, nil
+}

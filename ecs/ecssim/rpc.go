@@ -1,0 +1,341 @@
+package ecssim
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+)
+
+const (
+	apiVersion     = "2014-05-26"
+	timestampSkew  = 15 * time.Minute
+	minuteLayout   = "2006-01-02T15:04Z"
+	chargePrePaid  = "PrePaid"
+	chargePostPaid = "PostPaid"
+	renewAuto      = "AutoRenewal"
+	renewNormal    = "Normal"
+	renewNot       = "NotRenewal"
+	releaseAfter   = 15 * 24 * time.Hour
+)
+
+// postPaidExpiry is what DescribeInstances shows as ExpiredTime of a pay-as-you-go instance.
+var postPaidExpiry = time.Date(2099, 12, 31, 15, 59, 0, 0, time.UTC)
+
+// apiError is an Alibaba error response.
+type apiError struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func errorf(status int, code, format string, args ...any) *apiError {
+	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+func missing(name string) *apiError {
+	return errorf(400, "MissingParameter",
+		"The input parameter %q that is mandatory for processing this request is not supplied.", name)
+}
+
+// action is one API action: it runs with s.mu held and returns the response body fields.
+type action func(s *Server, p params, now time.Time) (map[string]any, *apiError)
+
+// params are the merged query and form parameters of a call.
+type params url.Values
+
+func (p params) get(k string) string { return url.Values(p).Get(k) }
+func (p params) has(k string) bool   { _, ok := p[k]; return ok && p.get(k) != "" }
+
+func (s *Server) actions() map[string]action {
+	return map[string]action{
+		"DescribeRegions":                    (*Server).describeRegions,
+		"DescribeInstances":                  (*Server).describeInstances,
+		"RenewInstance":                      (*Server).renewInstance,
+		"DescribeRenewalPrice":               (*Server).describeRenewalPrice,
+		"DescribeInstanceAutoRenewAttribute": (*Server).describeAutoRenew,
+		"ModifyInstanceAutoRenewAttribute":   (*Server).modifyAutoRenew,
+	}
+}
+
+func (s *Server) routes() http.Handler {
+	mux := http.NewServeMux()
+	acts := s.actions()
+	mux.HandleFunc("/{$}", func(w http.ResponseWriter, r *http.Request) { s.serveRPC(w, r, acts) })
+	mux.HandleFunc("GET /_sim/orders", func(w http.ResponseWriter, r *http.Request) {
+		orders := s.Orders()
+		if orders == nil {
+			orders = []Order{}
+		}
+		writeJSON(w, http.StatusOK, orders)
+	})
+	mux.HandleFunc("GET /_sim/account", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Account())
+	})
+	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Calls())
+	})
+	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
+		var f Faults
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&f); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: " + err.Error()})
+			return
+		}
+		if f.LatencyMs < 0 || f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.ErrorRate < 0 || f.ErrorRate > 1 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: LatencyMs must be >= 0, rates within 0..1"})
+			return
+		}
+		if f.Action != "" {
+			if _, ok := acts[f.Action]; !ok {
+				writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: unknown Action " + f.Action})
+				return
+			}
+		}
+		s.SetFaults(f)
+		writeJSON(w, http.StatusOK, f)
+	})
+	return mux
+}
+
+func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[string]action) {
+	requestID := newRequestID()
+	host := "ecs.aliyuncs.com"
+	fail := func(e *apiError) {
+		s.opts.Log.Debug("ecssim: error", "code", e.Code, "status", e.Status)
+		writeJSON(w, e.Status, map[string]string{
+			"RequestId": requestID,
+			"HostId":    host,
+			"Code":      e.Code,
+			"Message":   e.Message,
+			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) + "&product=Ecs&requestId=" + requestID,
+		})
+	}
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		fail(errorf(400, "UnsupportedHTTPMethod", "This http method is not supported."))
+		return
+	}
+	p, e := readParams(r)
+	if e != nil {
+		fail(e)
+		return
+	}
+	if region := p.get("RegionId"); region != "" && regionRE.MatchString(region) {
+		host = "ecs." + region + ".aliyuncs.com"
+	}
+	if e := s.authenticate(r.Method, p); e != nil {
+		fail(e)
+		return
+	}
+	name := p.get("Action")
+	act, ok := acts[name]
+	if !ok {
+		fail(errorf(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
+		return
+	}
+	s.mu.Lock()
+	s.calls[name]++
+	s.mu.Unlock()
+	if s.opts.Hook != nil {
+		s.opts.Hook(name, url.Values(p))
+	}
+	if e := s.injectFaults(r, name); e != nil {
+		fail(e)
+		return
+	}
+	s.mu.Lock()
+	now := s.now()
+	body, e := s.runAction(act, p, now)
+	s.mu.Unlock()
+	if e != nil {
+		fail(e)
+		return
+	}
+	body["RequestId"] = requestID
+	writeJSON(w, http.StatusOK, body)
+}
+
+// runAction checks the common RegionId, then runs the action. s.mu is held.
+func (s *Server) runAction(act action, p params, now time.Time) (map[string]any, *apiError) {
+	region := p.get("RegionId")
+	if region == "" {
+		return nil, missing("RegionId")
+	}
+	if p.get("Action") != "DescribeRegions" && !s.regions[region] {
+		return nil, errorf(404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
+	}
+	return act(s, p, now)
+}
+
+func readParams(r *http.Request) (params, *apiError) {
+	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+	if err := r.ParseForm(); err != nil {
+		return nil, errorf(400, "InvalidParameter", "The request parameters could not be parsed: %v", err)
+	}
+	p := params{}
+	for k, vs := range r.Form {
+		p[k] = vs
+	}
+	return p, nil
+}
+
+// authenticate checks the common parameters, the signature, the timestamp and the nonce.
+func (s *Server) authenticate(method string, p params) *apiError {
+	for _, k := range []string{"AccessKeyId", "Action", "Signature", "SignatureNonce", "Timestamp", "Version"} {
+		if !p.has(k) {
+			return missing(k)
+		}
+	}
+	if m := p.get("SignatureMethod"); m != "" && m != "HMAC-SHA1" {
+		return errorf(400, "InvalidSignatureMethod", "Specified signature method %q is not supported.", m)
+	}
+	if v := p.get("SignatureVersion"); v != "" && v != "1.0" {
+		return errorf(400, "InvalidSignatureVersion", "Specified signature version %q is not supported.", v)
+	}
+	if p.get("Version") != apiVersion {
+		return errorf(400, "InvalidVersion", "Specified parameter Version is not valid.")
+	}
+	ts, err := time.Parse("2006-01-02T15:04:05Z", p.get("Timestamp"))
+	if err != nil {
+		return errorf(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+	}
+	wall := time.Now()
+	if d := wall.Sub(ts); d > timestampSkew || d < -timestampSkew {
+		return errorf(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+	}
+	if p.get("AccessKeyId") != s.opts.AccessKeyID {
+		return errorf(400, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
+	}
+	stringToSign := StringToSign(method, url.Values(p))
+	want := Sign(stringToSign, s.opts.AccessKeySecret)
+	if !hmac.Equal([]byte(want), []byte(p.get("Signature"))) {
+		return errorf(400, "SignatureDoesNotMatch",
+			"Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	nonce := p.get("SignatureNonce")
+	if _, used := s.nonces[nonce]; used {
+		return errorf(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
+	}
+	if wall.Sub(s.noncePurged) > timestampSkew {
+		for n, at := range s.nonces {
+			if wall.Sub(at) > 2*timestampSkew {
+				delete(s.nonces, n)
+			}
+		}
+		s.noncePurged = wall
+	}
+	s.nonces[nonce] = wall
+	return nil
+}
+
+// StringToSign builds the signature-v1 string to sign of an RPC call: every parameter except
+// Signature, sorted, RFC 3986-encoded, joined, and encoded again after "METHOD&%2F&".
+func StringToSign(method string, p url.Values) string {
+	keys := make([]string, 0, len(p))
+	for k := range p {
+		if k != "Signature" {
+			keys = append(keys, k)
+		}
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte('&')
+		}
+		b.WriteString(percentEncode(k))
+		b.WriteByte('=')
+		if vs := p[k]; len(vs) > 0 {
+			b.WriteString(percentEncode(vs[0]))
+		}
+	}
+	return strings.ToUpper(method) + "&%2F&" + percentEncode(b.String())
+}
+
+// Sign returns base64(HMAC-SHA1(secret+"&", stringToSign)).
+func Sign(stringToSign, secret string) string {
+	mac := hmac.New(sha1.New, []byte(secret+"&"))
+	mac.Write([]byte(stringToSign))
+	return base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
+
+// percentEncode is RFC 3986 encoding: unreserved A-Z a-z 0-9 - _ . ~ kept, the rest %XY.
+func percentEncode(s string) string {
+	const hex = "0123456789ABCDEF"
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' {
+			b.WriteByte(c)
+			continue
+		}
+		b.WriteByte('%')
+		b.WriteByte(hex[c>>4])
+		b.WriteByte(hex[c&15])
+	}
+	return b.String()
+}
+
+// injectFaults applies the faults configured for the action (or for all actions).
+func (s *Server) injectFaults(r *http.Request, name string) *apiError {
+	s.mu.Lock()
+	f, ok := s.faults[name]
+	if !ok {
+		f, ok = s.faults[""]
+	}
+	if !ok {
+		s.mu.Unlock()
+		return nil
+	}
+	roll, pick := s.rng.Float64(), s.rng.IntN(2)
+	s.mu.Unlock()
+	if f.LatencyMs > 0 {
+		t := time.NewTimer(time.Duration(f.LatencyMs) * time.Millisecond)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+		case <-s.closing:
+		}
+		t.Stop()
+	}
+	switch {
+	case roll < f.ThrottleRate:
+		return errorf(400, "Throttling", "Request was denied due to request throttling.")
+	case roll < f.ThrottleRate+f.ErrorRate && pick == 0:
+		return errorf(500, "InternalError", "The request processing has failed due to some unknown error.")
+	case roll < f.ThrottleRate+f.ErrorRate:
+		return errorf(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+	}
+	return nil
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return strings.ToUpper(fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]))
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status = http.StatusInternalServerError
+		b = []byte(`{"Code":"InternalError","Message":"encoding failed"}`)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(append(b, '\n'))
+}

@@ -1,0 +1,357 @@
+// Package ecssim is a loopback emulator of the Alibaba Cloud ECS RPC API (version 2014-05-26)
+// for the six actions renewbot uses: DescribeRegions, DescribeInstances, DescribeRenewalPrice,
+// RenewInstance, DescribeInstanceAutoRenewAttribute and ModifyInstanceAutoRenewAttribute.
+//
+// The real alibaba-cloud-sdk-go client talks to it over HTTP: point client.Domain at the host:port
+// of Server.URL. It verifies HMAC-SHA1 signatures, nonces and timestamps like Alibaba, answers
+// with the JSON shapes the SDK decodes and with Alibaba's documented error codes and HTTP
+// statuses, keeps ClientToken idempotency, an account balance and an order record, and can
+// inject latency, throttling and 5xx errors per action.
+package ecssim
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"sort"
+	"sync"
+	"time"
+)
+
+// Options configures a Server. The zero value is usable.
+type Options struct {
+	AccessKeyID, AccessKeySecret string        // default "testid" / "testsecret"
+	RenewDelay                   time.Duration // the new ExpiredTime is visible after this; default 10s; negative: immediately
+	// Now is the business clock (expiry, renew delay, order time). Default: Fleet.Now plus the
+	// real time elapsed since NewServer, or time.Now. Signature timestamps are always checked
+	// against the wall clock.
+	Now   func() time.Time
+	Fleet Fleet
+	// Regions are region IDs known besides those of the fleet's instances (DescribeRegions lists
+	// both; other actions answer 404 InvalidRegionId.NotFound for a region in neither).
+	Regions []string
+	Seed    int64 // fault-injection randomness
+	// Hook, if set, is called after the signature check and before the action runs (tests
+	// block in-flight calls here).
+	Hook func(action string, params url.Values)
+	Log  *slog.Logger
+}
+
+// Order is one successful RenewInstance.
+type Order struct {
+	OrderId     string
+	InstanceId  string
+	RegionId    string
+	ClientToken string
+	Period      int
+	PeriodUnit  string
+	Amount      float64
+	Currency    string
+	Time        time.Time
+}
+
+// Account is the emulated account's balance.
+type Account struct {
+	Balance  float64
+	Currency string
+}
+
+// Faults makes calls of Action ("" = every action without faults of its own) slow or fail:
+// each call waits LatencyMs, then fails with 400 Throttling at ThrottleRate, or else with 500
+// InternalError / 503 ServiceUnavailable at ErrorRate. The draws come from a generator seeded
+// with Options.Seed, so a sequential test sees the same failures on every run.
+type Faults struct {
+	Action       string
+	LatencyMs    int
+	ThrottleRate float64
+	ErrorRate    float64
+}
+
+// Server is a running (or not yet started) emulator. It is safe for concurrent use.
+type Server struct {
+	URL string // http://127.0.0.1:PORT once started
+
+	opts    Options
+	now     func() time.Time
+	handler http.Handler
+	srv     *http.Server
+	closing chan struct{}
+	closed  sync.Once
+	serveWG sync.WaitGroup
+
+	mu          sync.Mutex
+	instances   map[string]*instance
+	regions     map[string]bool
+	balance     float64
+	currency    string
+	orders      []Order
+	tokens      map[string]tokenRecord
+	nonces      map[string]time.Time
+	noncePurged time.Time
+	calls       map[string]int
+	faults      map[string]Faults
+	rng         *rand.Rand
+	orderSeq    int64
+}
+
+type tokenRecord struct {
+	fingerprint string
+	orderID     string
+}
+
+// pendingExpiry is a renewal whose new ExpiredTime is not visible yet.
+type pendingExpiry struct {
+	visibleAt time.Time
+	expiry    time.Time
+	unlock    bool // the instance was expired when renewed: it runs again once visible
+}
+
+type instance struct {
+	FleetInstance
+	pending []pendingExpiry
+}
+
+// NewServer starts a Server on 127.0.0.1 with a random port. It panics if it cannot listen,
+// like httptest.NewServer.
+func NewServer(opts Options) *Server {
+	s := NewUnstartedServer(opts)
+	s.Start()
+	return s
+}
+
+// NewUnstartedServer returns a Server that is not listening yet: call Start or Listen, or
+// mount Handler yourself.
+func NewUnstartedServer(opts Options) *Server {
+	if opts.AccessKeyID == "" {
+		opts.AccessKeyID = "testid"
+	}
+	if opts.AccessKeySecret == "" {
+		opts.AccessKeySecret = "testsecret"
+	}
+	if opts.RenewDelay == 0 {
+		opts.RenewDelay = 10 * time.Second
+	}
+	if opts.Log == nil {
+		opts.Log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{
+		opts:      opts,
+		closing:   make(chan struct{}),
+		instances: make(map[string]*instance),
+		regions:   make(map[string]bool),
+		balance:   opts.Fleet.Balance,
+		currency:  opts.Fleet.Currency,
+		tokens:    make(map[string]tokenRecord),
+		nonces:    make(map[string]time.Time),
+		calls:     make(map[string]int),
+		faults:    make(map[string]Faults),
+		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0xecc)),
+		orderSeq:  210000000000000 + (opts.Seed%1000+1000)%1000*1000000,
+	}
+	if s.currency == "" {
+		s.currency = "CNY"
+	}
+	switch {
+	case opts.Now != nil:
+		s.now = opts.Now
+	case opts.Fleet.Now != nil:
+		start, base := time.Now(), opts.Fleet.Now.UTC()
+		s.now = func() time.Time { return base.Add(time.Since(start)) }
+	default:
+		s.now = time.Now
+	}
+	for _, r := range opts.Regions {
+		s.regions[r] = true
+	}
+	s.AddInstances(opts.Fleet.Instances...)
+	s.handler = s.routes()
+	return s
+}
+
+// Start listens on 127.0.0.1 with a random port. It panics on failure.
+func (s *Server) Start() {
+	if err := s.Listen("127.0.0.1:0"); err != nil {
+		panic("ecssim: " + err.Error())
+	}
+}
+
+// Listen starts serving on addr ("127.0.0.1:18080"; port 0 picks a free port) and sets URL.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	s.URL = "http://" + ln.Addr().String()
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.serveWG.Add(1)
+	go func() {
+		defer s.serveWG.Done()
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.opts.Log.Error("ecssim: serve", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Close stops the server; it blocks until in-flight calls have finished. Injected latency is
+// cut short.
+func (s *Server) Close() {
+	s.closed.Do(func() { close(s.closing) })
+	if s.srv != nil {
+		_ = s.srv.Shutdown(context.Background())
+	}
+	s.serveWG.Wait()
+}
+
+// Handler is the whole API, /_sim/* control endpoints included.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Orders returns the orders placed so far, oldest first.
+func (s *Server) Orders() []Order {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Order(nil), s.orders...)
+}
+
+// Account returns the balance.
+func (s *Server) Account() Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return Account{Balance: s.balance, Currency: s.currency}
+}
+
+// SetBalance sets the balance.
+func (s *Server) SetBalance(v float64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.balance = v
+}
+
+// Calls returns the number of validly signed API calls by action (faulted ones included).
+func (s *Server) Calls() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.calls))
+	for k, v := range s.calls {
+		out[k] = v
+	}
+	return out
+}
+
+// SetFaults sets the faults of f.Action ("" = all actions); a zero Faults clears them.
+func (s *Server) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f.LatencyMs == 0 && f.ThrottleRate == 0 && f.ErrorRate == 0 {
+		delete(s.faults, f.Action)
+		return
+	}
+	s.faults[f.Action] = f
+}
+
+// Instance returns the current state of an instance as DescribeInstances shows it now
+// (ExpiredTime as visible, Status Stopped once expired). It reports false for unknown and
+// released instances.
+func (s *Server) Instance(id string) (FleetInstance, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, ok := s.lookup(id, s.now())
+	if !ok {
+		return FleetInstance{}, false
+	}
+	out := in.FleetInstance
+	if in.expired(s.now()) {
+		out.Status = "Stopped"
+	}
+	out.Tags = copyTags(in.Tags)
+	return out, true
+}
+
+// AddInstances adds instances (defaults filled as for a fleet file), replacing any with the same
+// InstanceId. Invalid instances (see Fleet.Validate) are skipped and logged.
+func (s *Server) AddInstances(in ...FleetInstance) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, fi := range in {
+		if err := validateInstance(fi); err != nil {
+			s.opts.Log.Warn("ecssim: instance skipped", "instance", fi.InstanceId, "err", err)
+			continue
+		}
+		fi = withDefaults(fi)
+		s.instances[fi.InstanceId] = &instance{FleetInstance: fi}
+		s.regions[fi.RegionId] = true
+	}
+}
+
+// regionList returns the known regions, sorted.
+func (s *Server) regionList() []string {
+	out := make([]string, 0, len(s.regions))
+	for r := range s.regions {
+		out = append(out, r)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// lookup returns a live (not released) instance after applying renewals that became visible.
+// The caller holds s.mu.
+func (s *Server) lookup(id string, now time.Time) (*instance, bool) {
+	in, ok := s.instances[id]
+	if !ok {
+		return nil, false
+	}
+	in.settle(now)
+	if in.released(now) {
+		return nil, false
+	}
+	return in, true
+}
+
+// settle applies pending renewals whose visibleAt has come.
+func (in *instance) settle(now time.Time) {
+	for len(in.pending) > 0 && !now.Before(in.pending[0].visibleAt) {
+		p := in.pending[0]
+		in.pending = in.pending[1:]
+		in.ExpiredTime = p.expiry
+		if p.unlock {
+			in.Status = "Running"
+		}
+	}
+}
+
+// latestExpiry is the expiry including renewals not yet visible.
+func (in *instance) latestExpiry() time.Time {
+	if n := len(in.pending); n > 0 {
+		return in.pending[n-1].expiry
+	}
+	return in.ExpiredTime
+}
+
+func (in *instance) prePaid() bool { return in.InstanceChargeType == chargePrePaid }
+
+// expired reports whether a PrePaid instance's visible expiry has passed (it is then Stopped
+// and locked for "financial" reasons).
+func (in *instance) expired(now time.Time) bool {
+	return in.prePaid() && !now.Before(in.ExpiredTime)
+}
+
+// released reports whether an expired instance has been released: 15 days after expiry,
+// unless a renewal is on its way.
+func (in *instance) released(now time.Time) bool {
+	return in.prePaid() && len(in.pending) == 0 && !now.Before(in.ExpiredTime.Add(releaseAfter))
+}
+
+func copyTags(m map[string]string) map[string]string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
