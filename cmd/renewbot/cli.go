@@ -1,0 +1,534 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs"
+)
+
+// ecsSettings are the Alibaba Cloud settings every ECS-facing command shares.
+type ecsSettings struct {
+	Regions         []string
+	Endpoint        string
+	AccessKeyID     string
+	AccessKeySecret string
+	SecurityToken   string
+}
+
+func (c *ecsSettings) table() []setting {
+	return []setting{
+		{flag: "regions", env: "RENEWBOT_REGIONS", usage: "comma list of regions to scan (empty: every region from DescribeRegions)",
+			parse: func(s string) (err error) { c.Regions, err = parseRegions(s); return }},
+		{flag: "ecs-endpoint", env: "RENEWBOT_ECS_ENDPOINT", usage: "send every ECS call to this endpoint (ecssim, a VPC endpoint); empty: Alibaba's public endpoints",
+			parse: func(s string) (err error) { c.Endpoint, err = parseEndpoint(s); return }},
+		{env: "ALIBABA_CLOUD_ACCESS_KEY_ID", secret: true, usage: "AccessKey ID; unset: the SDK's default credential chain (profile, ECS RAM role)",
+			parse: func(s string) error { c.AccessKeyID = s; return nil }},
+		{env: "ALIBABA_CLOUD_ACCESS_KEY_SECRET", secret: true, usage: "AccessKey secret, with ALIBABA_CLOUD_ACCESS_KEY_ID",
+			parse: func(s string) error {
+				c.AccessKeySecret = s
+				if (s == "") != (c.AccessKeyID == "") {
+					return errors.New("set both ALIBABA_CLOUD_ACCESS_KEY_ID and ALIBABA_CLOUD_ACCESS_KEY_SECRET, or neither")
+				}
+				return nil
+			}},
+		{env: "ALIBABA_CLOUD_SECURITY_TOKEN", secret: true, usage: "optional STS security token with the AccessKey pair",
+			parse: func(s string) error { c.SecurityToken = s; return nil }},
+	}
+}
+
+// client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
+// credential chain applies.
+func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
+	cl, err := ecs.New(ecs.Config{
+		Regions:         c.Regions,
+		Endpoint:        c.Endpoint,
+		AccessKeyID:     c.AccessKeyID,
+		AccessKeySecret: c.AccessKeySecret,
+		SecurityToken:   c.SecurityToken,
+		Logger:          log,
+		Observe:         observe,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("ECS client: %w", err)
+	}
+	return cl, nil
+}
+
+// timezoneSetting is RENEWBOT_TIMEZONE, used to print times.
+func timezoneSetting(loc **time.Location) setting {
+	return setting{flag: "timezone", env: "RENEWBOT_TIMEZONE", def: "Asia/Shanghai", usage: "time zone for schedules and printed times",
+		parse: func(s string) (err error) { *loc, err = parseLocation(s); return }}
+}
+
+// cliLogger logs warnings and errors of the CLI to stderr.
+func cliLogger(e env) *slog.Logger { return newLogger(e.stderr, slog.LevelWarn) }
+
+// ---- expiring
+
+type expiringConfig struct {
+	ECS    ecsSettings
+	Within time.Duration
+	Format string
+	Loc    *time.Location
+}
+
+func newExpiringSettings(c *expiringConfig) *settings {
+	t := append(c.ECS.table(),
+		setting{flag: "within", env: "RENEWBOT_WINDOW", def: "30d", usage: "list instances expiring within this window (30d, 720h); already expired ones are listed too",
+			parse: func(s string) (err error) { c.Within, err = parseWindow(s); return }},
+		setting{flag: "format", env: "RENEWBOT_FORMAT", def: "table", usage: "table, json or csv",
+			parse: func(s string) error {
+				if s != "table" && s != "json" && s != "csv" {
+					return errors.New("is not one of table, json, csv")
+				}
+				c.Format = s
+				return nil
+			}},
+		timezoneSetting(&c.Loc),
+	)
+	return newSettings("expiring", t)
+}
+
+// expiredGrace is how far back expiring looks: Alibaba releases an expired subscription
+// instance about 15 days after it expired; until then it can still be renewed.
+const expiredGrace = 15 * 24 * time.Hour
+
+func runExpiring(ctx context.Context, e env, args []string) error {
+	var c expiringConfig
+	pos, err := newExpiringSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
+	}
+	cl, err := c.ECS.client(cliLogger(e), nil)
+	if err != nil {
+		return err
+	}
+	now := time.Now()
+	scan, err := cl.Expiring(ctx, now.Add(-expiredGrace), now.Add(c.Within))
+	if err != nil {
+		return err
+	}
+	if err := printInstances(e.stdout, c.Format, scan.Instances, now, c.Loc); err != nil {
+		return err
+	}
+	if len(scan.Failed) > 0 {
+		for _, f := range scan.Failed {
+			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", f.RegionID, f.Err)
+		}
+		return fmt.Errorf("%d region(s) could not be read; the list above is incomplete: %w", len(scan.Failed), errPartial)
+	}
+	return nil
+}
+
+// instanceRow is one instance as the CLI prints it (also the JSON shape).
+type instanceRow struct {
+	InstanceID        string    `json:"instance_id"`
+	Name              string    `json:"name"`
+	RegionID          string    `json:"region_id"`
+	Status            string    `json:"status"`
+	ExpiredTime       time.Time `json:"expired_time"`
+	DaysLeft          int       `json:"days_left"`
+	AutoRenew         string    `json:"auto_renew"`
+	AutoRenewDuration int       `json:"auto_renew_duration,omitempty"`
+}
+
+func rowOf(in ecs.Instance, now time.Time) instanceRow {
+	return instanceRow{
+		InstanceID: in.ID, Name: in.Name, RegionID: in.RegionID, Status: in.Status,
+		ExpiredTime: in.ExpiredTime, DaysLeft: daysLeft(in.ExpiredTime, now),
+		AutoRenew: string(in.AutoRenew.Status), AutoRenewDuration: in.AutoRenew.Duration,
+	}
+}
+
+// daysLeft rounds down; an instance expired yesterday has -1.
+func daysLeft(exp, now time.Time) int {
+	d := exp.Sub(now)
+	days := int(d / (24 * time.Hour))
+	if d < 0 && d%(24*time.Hour) != 0 {
+		days--
+	}
+	return days
+}
+
+func printInstances(w io.Writer, format string, insts []ecs.Instance, now time.Time, loc *time.Location) error {
+	rows := make([]instanceRow, len(insts))
+	for i, in := range insts {
+		rows[i] = rowOf(in, now)
+	}
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(rows)
+	case "csv":
+		cw := csv.NewWriter(w)
+		_ = cw.Write([]string{"instance_id", "name", "region_id", "status", "expired_time", "days_left", "auto_renew", "auto_renew_duration"})
+		for _, r := range rows {
+			_ = cw.Write([]string{r.InstanceID, r.Name, r.RegionID, r.Status, r.ExpiredTime.UTC().Format(time.RFC3339),
+				strconv.Itoa(r.DaysLeft), r.AutoRenew, strconv.Itoa(r.AutoRenewDuration)})
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tNAME\tREGION\tSTATUS\tEXPIRES\tDAYS LEFT\tAUTO-RENEW")
+	for _, r := range rows {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.InstanceID, r.Name, r.RegionID, r.Status,
+			r.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"), r.DaysLeft, autoRenewText(r.AutoRenew, r.AutoRenewDuration))
+	}
+	if len(rows) == 0 {
+		fmt.Fprintln(tw, "(none)")
+	}
+	return tw.Flush()
+}
+
+func autoRenewText(status string, duration int) string {
+	switch ecs.RenewalStatus(status) {
+	case ecs.AutoRenewal:
+		return fmt.Sprintf("on (%d month(s))", duration)
+	case ecs.Normal:
+		return "off"
+	case ecs.NotRenewal:
+		return "NEVER (released at expiry)"
+	}
+	return status
+}
+
+// ---- quote and renew
+
+// parsePeriod reads a renewal period: 1-9 or 12 months, as Alibaba allows.
+func parsePeriod(s string) (int, error) {
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > 12 || n == 10 || n == 11 {
+		return 0, errors.New("is not a renewal period in months: 1 to 9, or 12")
+	}
+	return n, nil
+}
+
+type quoteConfig struct {
+	ECS    ecsSettings
+	Period int
+	Loc    *time.Location
+}
+
+func periodSetting(p *int) setting {
+	return setting{flag: "period", env: "RENEWBOT_PERIOD", def: "1", usage: "months: 1 to 9, or 12",
+		parse: func(s string) (err error) { *p, err = parsePeriod(s); return }}
+}
+
+func newQuoteSettings(c *quoteConfig) *settings {
+	return newSettings("quote", append(c.ECS.table(), periodSetting(&c.Period), timezoneSetting(&c.Loc)))
+}
+
+// oneInstance reads exactly one instance ID argument.
+func oneInstance(pos []string) (string, error) {
+	if len(pos) != 1 {
+		return "", usageError{fmt.Errorf("give exactly one instance ID (like i-bp1abc), got %d arguments", len(pos))}
+	}
+	ids, err := parseInstanceIDs(pos[0])
+	if err != nil {
+		return "", usageError{err}
+	}
+	if len(ids) != 1 {
+		return "", usageError{errors.New("give exactly one instance ID")}
+	}
+	return ids[0], nil
+}
+
+// renewable looks an instance up and checks that it can be renewed.
+func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, error) {
+	insts, err := cl.Lookup(ctx, []string{id})
+	if err != nil {
+		return ecs.Instance{}, err
+	}
+	for _, in := range insts {
+		if in.ID != id {
+			continue
+		}
+		if in.ChargeType != "PrePaid" {
+			return in, fmt.Errorf("%s is pay-as-you-go (%s); only subscription (PrePaid) instances are renewed", id, in.ChargeType)
+		}
+		return in, nil
+	}
+	return ecs.Instance{}, fmt.Errorf("%s: %w", id, ecs.ErrNotFound)
+}
+
+func runQuote(ctx context.Context, e env, args []string) error {
+	var c quoteConfig
+	pos, err := newQuoteSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	id, err := oneInstance(pos)
+	if err != nil {
+		return err
+	}
+	cl, err := c.ECS.client(cliLogger(e), nil)
+	if err != nil {
+		return err
+	}
+	in, err := renewable(ctx, cl, id)
+	if err != nil {
+		return err
+	}
+	q, err := cl.Quote(ctx, in.RegionID, in.ID, c.Period)
+	if err != nil {
+		return err
+	}
+	printQuote(e.stdout, in, q, c.Loc)
+	return nil
+}
+
+func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
+	fmt.Fprintf(w, "%s (%s, %s): renew for %d month(s): %s", in.ID, in.Name, in.RegionID, q.Months, money(q.Trade, q.Currency))
+	if q.Discount > 0 {
+		fmt.Fprintf(w, " (list %s, discount %s)", money(q.Original, q.Currency), money(q.Discount, q.Currency))
+	}
+	fmt.Fprintf(w, "\n  expiry %s → %s\n", in.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"),
+		in.ExpiredTime.AddDate(0, q.Months, 0).In(loc).Format("2006-01-02 15:04 MST"))
+}
+
+// money prints an amount with its currency symbol.
+func money(v float64, currency string) string {
+	switch currency {
+	case "", "CNY":
+		return fmt.Sprintf("¥%.2f", v)
+	case "USD":
+		return fmt.Sprintf("$%.2f", v)
+	}
+	return fmt.Sprintf("%.2f %s", v, currency)
+}
+
+type renewConfig struct {
+	ECS           ecsSettings
+	Period        int
+	Yes           bool
+	VerifyTimeout time.Duration
+	Loc           *time.Location
+}
+
+func newRenewSettings(c *renewConfig) *settings {
+	t := append(c.ECS.table(), periodSetting(&c.Period),
+		// No environment twin on purpose: a variable left in a shell must never approve a payment.
+		setting{flag: "yes", isBool: true, def: "false", usage: "do not ask for confirmation (no environment twin on purpose)",
+			parse: func(s string) (err error) { c.Yes, err = parseBool(s); return }},
+		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for the new expiry to show",
+			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
+		timezoneSetting(&c.Loc),
+	)
+	return newSettings("renew", t)
+}
+
+// cliClientToken is the idempotency token of a CLI renewal: the same instance, period and
+// current expiry give the same token, so running the command again after a crash or a
+// timeout (before the new expiry shows) cannot pay twice. 39 characters; Alibaba allows 64.
+func cliClientToken(instanceID string, months int, expiry time.Time) string {
+	sum := sha256.Sum256([]byte(instanceID + "/" + strconv.Itoa(months) + "/" + expiry.UTC().Format(time.RFC3339)))
+	return "rb-cli-" + hex.EncodeToString(sum[:16])
+}
+
+func runRenew(ctx context.Context, e env, args []string) error {
+	var c renewConfig
+	pos, err := newRenewSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	id, err := oneInstance(pos)
+	if err != nil {
+		return err
+	}
+	cl, err := c.ECS.client(cliLogger(e), nil)
+	if err != nil {
+		return err
+	}
+	in, err := renewable(ctx, cl, id)
+	if err != nil {
+		return err
+	}
+	q, err := cl.Quote(ctx, in.RegionID, in.ID, c.Period)
+	if err != nil {
+		return err
+	}
+	printQuote(e.stdout, in, q, c.Loc)
+	if in.AutoRenew.Status == ecs.NotRenewal {
+		fmt.Fprintf(e.stdout, "  note: auto-renew is set to never (NotRenewal); renewing now still extends it.\n")
+	}
+	if !c.Yes {
+		ok, err := confirm(e, fmt.Sprintf("Renew %s for %d month(s) for %s? [y/N] ", in.ID, c.Period, money(q.Trade, q.Currency)))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return errors.New("not renewed: not confirmed")
+		}
+	}
+	res, err := cl.Renew(ctx, ecs.RenewInput{
+		InstanceID: in.ID, RegionID: in.RegionID, Months: c.Period,
+		ClientToken: cliClientToken(in.ID, c.Period, in.ExpiredTime),
+	})
+	if err != nil {
+		return fmt.Errorf("renew %s: %w", in.ID, err)
+	}
+	fmt.Fprintf(e.stdout, "OrderId %s (RequestId %s)\n", res.OrderID, res.RequestID)
+	want := in.ExpiredTime.AddDate(0, c.Period, 0)
+	vctx, cancel := context.WithTimeout(ctx, c.VerifyTimeout)
+	defer cancel()
+	got, err := cl.Verify(vctx, in.RegionID, map[string]time.Time{in.ID: want})
+	if err != nil {
+		return fmt.Errorf("renewed (OrderId %s) but the new expiry %s is not visible yet: %w",
+			res.OrderID, want.In(c.Loc).Format("2006-01-02 15:04 MST"), err)
+	}
+	fmt.Fprintf(e.stdout, "verified: %s now expires %s\n", in.ID, got[in.ID].In(c.Loc).Format("2006-01-02 15:04 MST"))
+	return nil
+}
+
+// confirm asks a yes/no question on stdout and reads the answer from stdin.
+func confirm(e env, question string) (bool, error) {
+	fmt.Fprint(e.stdout, question)
+	line, err := bufio.NewReader(e.stdin).ReadString('\n')
+	if err != nil && (line == "" || !errors.Is(err, io.EOF)) {
+		fmt.Fprintln(e.stdout)
+		return false, errors.New("not renewed: no answer on standard input (use --yes to skip the question)")
+	}
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return true, nil
+	}
+	return false, nil
+}
+
+// ---- autorenew
+
+type autoRenewConfig struct {
+	ECS             ecsSettings
+	On, Off, Never  bool
+	Duration        int
+	durationChanged bool
+	Loc             *time.Location
+}
+
+// autoRenewDurations are the durations ModifyInstanceAutoRenewAttribute accepts, in months.
+func autoRenewDurations() []int { return []int{1, 2, 3, 6, 12, 24, 36, 48, 60} }
+
+func newAutoRenewSettings(c *autoRenewConfig) *settings {
+	boolSetting := func(name, usage string, p *bool) setting {
+		return setting{flag: name, isBool: true, def: "false", usage: usage,
+			parse: func(s string) (err error) { *p, err = parseBool(s); return }}
+	}
+	t := append(c.ECS.table(),
+		boolSetting("on", "set: renew automatically (with --duration)", &c.On),
+		boolSetting("off", "set: renew manually (Normal)", &c.Off),
+		boolSetting("never", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: 1, 2, 3, 6, 12, 24, 36, 48 or 60 (default 1)",
+			parse: func(s string) error {
+				if s == "" {
+					c.Duration = 1
+					return nil
+				}
+				n, err := strconv.Atoi(s)
+				if err != nil || !slices.Contains(autoRenewDurations(), n) {
+					return errors.New("is not one of 1, 2, 3, 6, 12, 24, 36, 48, 60 (months)")
+				}
+				c.Duration, c.durationChanged = n, true
+				return nil
+			}},
+		timezoneSetting(&c.Loc),
+	)
+	return newSettings("autorenew", t)
+}
+
+func runAutoRenew(ctx context.Context, e env, args []string) error {
+	var c autoRenewConfig
+	pos, err := newAutoRenewSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 2 || (pos[0] != "get" && pos[0] != "set") {
+		return usageError{errors.New("usage: autorenew get ID,... | autorenew set ID,... --on [--duration N] | --off | --never")}
+	}
+	ids, err := parseInstanceIDs(pos[1])
+	if err != nil {
+		return usageError{err}
+	}
+	modes := 0
+	for _, b := range []bool{c.On, c.Off, c.Never} {
+		if b {
+			modes++
+		}
+	}
+	var change ecs.AutoRenewChange
+	if pos[0] == "get" {
+		if modes > 0 || c.durationChanged {
+			return usageError{errors.New("--on, --off, --never and --duration go with 'autorenew set'")}
+		}
+	} else {
+		switch {
+		case modes != 1:
+			return usageError{errors.New("give exactly one of --on, --off, --never")}
+		case c.durationChanged && !c.On:
+			return usageError{errors.New("--duration goes with --on")}
+		case c.On:
+			change = ecs.AutoRenewChange{Status: ecs.AutoRenewal, Duration: c.Duration}
+		case c.Off:
+			change = ecs.AutoRenewChange{Status: ecs.Normal}
+		default:
+			change = ecs.AutoRenewChange{Status: ecs.NotRenewal}
+		}
+	}
+	cl, err := c.ECS.client(cliLogger(e), nil)
+	if err != nil {
+		return err
+	}
+	insts, err := cl.Lookup(ctx, ids)
+	if err != nil {
+		return err
+	}
+	if pos[0] == "set" {
+		byRegion := map[string][]string{}
+		var regions []string
+		for _, in := range insts {
+			if in.ChargeType != "PrePaid" {
+				return fmt.Errorf("%s is pay-as-you-go (%s); auto-renew applies to subscription (PrePaid) instances only; nothing changed", in.ID, in.ChargeType)
+			}
+			if byRegion[in.RegionID] == nil {
+				regions = append(regions, in.RegionID)
+			}
+			byRegion[in.RegionID] = append(byRegion[in.RegionID], in.ID)
+		}
+		for _, r := range regions {
+			reqID, err := cl.SetAutoRenew(ctx, r, byRegion[r], change)
+			if err != nil {
+				return fmt.Errorf("set auto-renew in %s: %w", r, err)
+			}
+			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s for %s (RequestId %s)\n", r,
+				autoRenewText(string(change.Status), change.Duration), strings.Join(byRegion[r], ","), reqID)
+		}
+		if insts, err = cl.Lookup(ctx, ids); err != nil {
+			return err
+		}
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tREGION\tEXPIRES\tAUTO-RENEW")
+	for _, in := range insts {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.RegionID, in.ExpiredTime.In(c.Loc).Format("2006-01-02 15:04 MST"),
+			autoRenewText(string(in.AutoRenew.Status), in.AutoRenew.Duration))
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,225 @@
+// Command renewbot is the Slack chat-ops bot for Alibaba Cloud ECS subscription renewals
+// (renewbot serve) and its operator CLI (expiring, quote, renew, autorenew, history, backup,
+// digest, slack-manifest, ram-policy, healthcheck, version).
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+	_ "time/tzdata" // RENEWBOT_TIMEZONE works in a scratch/distroless image too
+)
+
+// version is set at build time: -ldflags "-X main.version=v1.2.3".
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// env is what a subcommand gets from the process: arguments, environment and the standard streams.
+type env struct {
+	getenv func(string) string
+	stdin  io.Reader
+	stdout io.Writer
+	stderr io.Writer
+}
+
+// command is one subcommand.
+type command struct {
+	name    string
+	args    string // synopsis after the name
+	summary string
+	run     func(ctx context.Context, e env, args []string) error
+}
+
+// commands is the subcommand table; help is generated from it.
+func commands() []command {
+	return []command{
+		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
+		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
+		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
+		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
+		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
+		{"history", "[ID] [--since 7d] [--db FILE]", "print the audit trail (works while serve runs)", runHistory},
+		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
+		{"digest", "--now [--force] [--dry-run]", "post the digest now, or print its Block Kit JSON (works while serve runs)", runDigest},
+		{"slack-manifest", "--url https://HOST | --socket", "print the Slack app manifest", runManifest},
+		{"ram-policy", "", "print the least-privilege Alibaba Cloud RAM policy", runRAMPolicy},
+		{"healthcheck", "[--url http://127.0.0.1:8080/healthz]", "exit 0 if the running bot is healthy (Docker HEALTHCHECK)", runHealthcheck},
+		{"version", "", "print version, commit and Go version", runVersion},
+		{"help", "[COMMAND]", "show this help, or a command's flags", nil},
+	}
+}
+
+// Exit statuses.
+const (
+	exitOK      = 0
+	exitError   = 1 // the command failed
+	exitUsage   = 2 // bad arguments or settings
+	exitPartial = 3 // a result came back but part of it is missing (failed regions)
+)
+
+// errPartial marks a result printed with parts missing (exit 3).
+var errPartial = errors.New("partial result")
+
+// run is the whole program: it dispatches to a subcommand and returns the exit status.
+func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		usage(stderr)
+		return exitUsage
+	}
+	name, rest := args[0], args[1:]
+	if name == "help" || name == "-h" || name == "--help" || name == "-help" {
+		if len(rest) > 0 {
+			return helpFor(ctx, e, rest[0])
+		}
+		usage(stdout)
+		return exitOK
+	}
+	if name == "--version" || name == "-version" {
+		name = "version"
+	}
+	for _, c := range commands() {
+		if c.name != name || c.run == nil {
+			continue
+		}
+		err := c.run(ctx, e, rest)
+		switch {
+		case err == nil:
+			return exitOK
+		case errors.Is(err, flag.ErrHelp):
+			return helpFor(ctx, e, name)
+		case errors.Is(err, errPartial):
+			fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
+			return exitPartial
+		}
+		fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(stderr, "run 'renewbot help %s' for usage\n", name)
+			return exitUsage
+		}
+		return exitError
+	}
+	fmt.Fprintf(stderr, "renewbot: unknown command %q\n\n", name)
+	usage(stderr)
+	return exitUsage
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, "renewbot: a Slack bot that renews Alibaba Cloud ECS subscription instances with approval.\n\nUsage:\n")
+	for _, c := range commands() {
+		fmt.Fprintf(w, "  renewbot %s %s\n      %s\n", c.name, c.args, c.summary)
+	}
+	fmt.Fprint(w, "\nEvery flag has an environment twin (shown by 'renewbot help COMMAND'); an explicit flag wins over the\n"+
+		"environment, which wins over the default. Exit status: 0 ok, 1 failed, 2 bad usage, 3 partial result.\n")
+}
+
+// helpFor prints one command's synopsis and settings.
+func helpFor(ctx context.Context, e env, name string) int {
+	for _, c := range commands() {
+		if c.name != name {
+			continue
+		}
+		fmt.Fprintf(e.stdout, "Usage: renewbot %s %s\n  %s\n", c.name, c.args, c.summary)
+		if t := settingsFor(name); t != nil {
+			fmt.Fprint(e.stdout, "\nSettings:\n")
+			t.usage(e.stdout)
+		}
+		return exitOK
+	}
+	fmt.Fprintf(e.stderr, "renewbot help: unknown command %q\n", name)
+	return exitUsage
+}
+
+// settingsFor builds a command's settings table for help output.
+func settingsFor(name string) *settings {
+	switch name {
+	case "serve":
+		return newServeSettings(&serveConfig{})
+	case "expiring":
+		return newExpiringSettings(&expiringConfig{})
+	case "quote":
+		return newQuoteSettings(&quoteConfig{})
+	case "renew":
+		return newRenewSettings(&renewConfig{})
+	case "autorenew":
+		return newAutoRenewSettings(&autoRenewConfig{})
+	case "history":
+		return newHistorySettings(&historyConfig{})
+	case "backup":
+		return newBackupSettings(&backupConfig{})
+	case "digest":
+		return newDigestSettings(&digestConfig{})
+	case "slack-manifest":
+		return newManifestSettings(&manifestConfig{})
+	case "healthcheck":
+		return newHealthcheckSettings(&healthcheckConfig{})
+	}
+	return nil
+}
+
+// newLogger logs JSON when w is not a terminal, text otherwise.
+func newLogger(w io.Writer, level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
+	if isTerminal(w) {
+		return slog.New(slog.NewTextHandler(w, opts))
+	}
+	return slog.New(slog.NewJSONHandler(w, opts))
+}
+
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+func runVersion(_ context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", args)}
+	}
+	fmt.Fprintln(e.stdout, versionString())
+	return nil
+}
+
+// versionString is "renewbot VERSION (commit C[, modified], GOVERSION)".
+func versionString() string {
+	v, commit, gov := version, "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		gov = bi.GoVersion
+		if v == "dev" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			v = bi.Main.Version
+		}
+		dirty := false
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				commit = s.Value
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
+			case "vcs.modified":
+				dirty = s.Value == "true"
+			}
+		}
+		if dirty {
+			commit += ", modified"
+		}
+	}
+	return fmt.Sprintf("renewbot %s (commit %s, %s)", v, commit, gov)
+}

@@ -1,0 +1,468 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/robfig/cron/v3"
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+
+	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
+)
+
+// slackSettings are the Slack settings of serve (all) and digest (bot token and API URL).
+type slackSettings struct {
+	BotToken      string
+	SigningSecret string
+	AppToken      string
+	APIURL        string
+}
+
+func (c *slackSettings) table(all bool) []setting {
+	t := []setting{
+		{flag: "slack-bot-token", env: "SLACK_BOT_TOKEN", secret: true, usage: "bot token (xoxb-…); prefer the environment: flags show in ps",
+			parse: func(s string) error { c.BotToken = s; return nil }},
+		{flag: "slack-api-url", env: "SLACK_API_URL", def: "https://slack.com/api/", usage: "Slack Web API base URL",
+			parse: func(s string) (err error) { c.APIURL, err = parseAPIURL(s); return }},
+	}
+	if all {
+		t = append(t,
+			setting{flag: "slack-signing-secret", env: "SLACK_SIGNING_SECRET", secret: true, usage: "signing secret that verifies requests to /slack/* (required unless SLACK_APP_TOKEN is set)",
+				parse: func(s string) error { c.SigningSecret = s; return nil }},
+			setting{flag: "slack-app-token", env: "SLACK_APP_TOKEN", secret: true, usage: "app-level token (xapp-…, scope connections:write): use Socket Mode",
+				parse: func(s string) error { c.AppToken = s; return nil }},
+		)
+	}
+	return t
+}
+
+// client builds the Slack Web API client (with the app-level token for Socket Mode).
+func (c *slackSettings) client() *slack.Client {
+	opts := []slack.Option{slack.OptionAPIURL(c.APIURL), slack.OptionHTTPClient(&http.Client{Timeout: 30 * time.Second})}
+	if c.AppToken != "" {
+		opts = append(opts, slack.OptionAppLevelToken(c.AppToken))
+	}
+	return slack.New(c.BotToken, opts...)
+}
+
+// digestSettings are the digest settings of serve and digest.
+type digestSettings struct {
+	Channel  string
+	Schedule string
+	sched    cron.Schedule
+	Loc      *time.Location
+	Window   time.Duration
+	RouteTag string
+}
+
+func (c *digestSettings) table() []setting {
+	return []setting{
+		{flag: "digest-channel", env: "RENEWBOT_DIGEST_CHANNEL", usage: "channel ID (C…) for the daily digest; instances tagged RENEWBOT_ROUTE_TAG go to their own channel",
+			parse: func(s string) error {
+				if s != "" && !reChannel.MatchString(s) {
+					return errors.New("is not a Slack channel ID like C0123ABCD")
+				}
+				c.Channel = s
+				return nil
+			}},
+		{flag: "digest-schedule", env: "RENEWBOT_DIGEST_SCHEDULE", def: "0 9 * * *", usage: "cron schedule of the digest (minute hour day month weekday), in RENEWBOT_TIMEZONE",
+			parse: func(s string) (err error) { c.Schedule = s; c.sched, err = parseCron(s); return }},
+		timezoneSetting(&c.Loc),
+		{flag: "window", env: "RENEWBOT_WINDOW", def: "30d", usage: "digests and /renew list show instances expiring within this window (30d, 720h)",
+			parse: func(s string) (err error) { c.Window, err = parseWindow(s); return }},
+		{flag: "route-tag", env: "RENEWBOT_ROUTE_TAG", def: "renewbot-channel", usage: "instance tag whose value (a channel ID) routes the instance's digest entry",
+			parse: func(s string) error {
+				if !reTag.MatchString(s) {
+					return errors.New("is not a tag key")
+				}
+				c.RouteTag = s
+				return nil
+			}},
+	}
+}
+
+// dbSetting is RENEWBOT_DB.
+func dbSetting(p *string) setting {
+	return setting{flag: "db", env: "RENEWBOT_DB", def: "renewbot.db", usage: "bbolt file (the admin socket is FILE.sock)",
+		parse: func(s string) error {
+			if s == "" {
+				return errRequired
+			}
+			*p = s
+			return nil
+		}}
+}
+
+// serveConfig is everything serve needs.
+type serveConfig struct {
+	Slack             slackSettings
+	ECS               ecsSettings
+	Digest            digestSettings
+	Listen            string
+	DB                string
+	Approvers         []string
+	ApprovalTTL       time.Duration
+	MaxPeriod         int
+	ApprovalsRequired int
+	SecondAbove       float64
+	MaxAmount         float64
+	AllowSelf         bool
+	VerifyTimeout     time.Duration
+	ShutdownTimeout   time.Duration
+	LogLevel          slog.Level
+}
+
+func newServeSettings(c *serveConfig) *settings {
+	t := c.Slack.table(true)
+	t = append(t,
+		setting{flag: "listen", env: "RENEWBOT_LISTEN", def: ":8080", usage: "HTTP address for /slack/*, /healthz and /metrics",
+			parse: func(s string) (err error) { c.Listen, err = parseListen(s); return }},
+		dbSetting(&c.DB),
+	)
+	t = append(t, c.ECS.table()...)
+	t = append(t,
+		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (required)",
+			parse: func(s string) (err error) { c.Approvers, err = parseApprovers(s); return }},
+	)
+	t = append(t, c.Digest.table()...)
+	t = append(t,
+		setting{flag: "approval-ttl", env: "RENEWBOT_APPROVAL_TTL", def: "24h", usage: "a request not approved within this time expires",
+			parse: func(s string) (err error) { c.ApprovalTTL, err = parseWindow(s); return }},
+		setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "longest renewal a request may ask for, in months (1-12)",
+			parse: func(s string) (err error) { c.MaxPeriod, err = parseInt(s, 1, 12); return }},
+		setting{flag: "approvals-required", env: "RENEWBOT_APPROVALS_REQUIRED", def: "1", usage: "approvals every request needs (1 or 2)",
+			parse: func(s string) (err error) { c.ApprovalsRequired, err = parseInt(s, 1, 2); return }},
+		setting{flag: "second-approval-above", env: "RENEWBOT_SECOND_APPROVAL_ABOVE", def: "0", usage: "a request whose total is above this amount needs 2 approvals (0: never)",
+			parse: func(s string) (err error) { c.SecondAbove, err = parseAmount(s); return }},
+		setting{flag: "max-amount", env: "RENEWBOT_MAX_AMOUNT", def: "0", usage: "refuse requests whose total is above this amount (0: no limit)",
+			parse: func(s string) (err error) { c.MaxAmount, err = parseAmount(s); return }},
+		setting{flag: "allow-self-approval", env: "RENEWBOT_ALLOW_SELF_APPROVAL", def: "false", isBool: true, usage: "let the requester approve their own request (turns four-eyes off)",
+			parse: func(s string) (err error) { c.AllowSelf, err = parseBool(s); return }},
+		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for a renewed expiry to show before calling it unverified",
+			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
+		setting{flag: "shutdown-timeout", env: "RENEWBOT_SHUTDOWN_TIMEOUT", def: "30s", usage: "how long shutdown waits for in-flight work",
+			parse: func(s string) (err error) { c.ShutdownTimeout, err = parseWindow(s); return }},
+		setting{flag: "log-level", env: "RENEWBOT_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
+			parse: func(s string) (err error) { c.LogLevel, err = parseLevel(s); return }},
+	)
+	return newSettings("serve", t)
+}
+
+// validate checks the settings that depend on each other. Tokens are never quoted.
+func (c *serveConfig) validate() error {
+	if err := checkToken(c.Slack.BotToken, "xoxb-", "a bot token"); err != nil {
+		return fmt.Errorf("SLACK_BOT_TOKEN: %w", err)
+	}
+	if c.Slack.AppToken != "" {
+		if err := checkToken(c.Slack.AppToken, "xapp-", "an app-level token"); err != nil {
+			return fmt.Errorf("SLACK_APP_TOKEN: %w", err)
+		}
+	} else if c.Slack.SigningSecret == "" {
+		return errors.New("SLACK_SIGNING_SECRET: is required (or set SLACK_APP_TOKEN to use Socket Mode)")
+	}
+	if c.SecondAbove > 0 && c.MaxAmount > 0 && c.SecondAbove >= c.MaxAmount {
+		return errors.New("RENEWBOT_SECOND_APPROVAL_ABOVE: must be below RENEWBOT_MAX_AMOUNT, or no request could ever need it")
+	}
+	return nil
+}
+
+func runServe(ctx context.Context, e env, args []string) error {
+	var c serveConfig
+	pos, err := newServeSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
+	}
+	if err := c.validate(); err != nil {
+		return usageError{err}
+	}
+	return serve(ctx, c, newLogger(e.stderr, c.LogLevel), e.stdout)
+}
+
+// serve runs the bot until ctx is cancelled, then shuts down in order: stop accepting, drain
+// HTTP handlers, stop Socket Mode and the schedulers, drain async work, close the store.
+func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := bot.NewMetrics(reg)
+
+	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store")})
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+
+	cl, err := c.ECS.client(log.With("component", "ecs"), metrics.ECSCall)
+	if err != nil {
+		return err
+	}
+	now := time.Now
+	cloud := &scanTracker{Cloud: cl, now: now, metrics: metrics}
+	api := c.Slack.client()
+
+	wf, err := bot.NewWorkflow(bot.WorkflowConfig{
+		Cloud:    cloud,
+		Store:    db,
+		Members:  bot.NewSlackMembers(api, 5*time.Minute),
+		Notifier: bot.NewSlackNotifier(api, now, log.With("component", "notifier")),
+		Policy: bot.Policy{
+			Approvers:   c.Approvers,
+			AllowSelf:   c.AllowSelf,
+			Required:    c.ApprovalsRequired,
+			SecondAbove: c.SecondAbove,
+			TTL:         c.ApprovalTTL,
+			MaxMonths:   c.MaxPeriod,
+			MaxAmount:   c.MaxAmount,
+		},
+		Now:           now,
+		Log:           log.With("component", "workflow"),
+		Metrics:       metrics,
+		VerifyTimeout: c.VerifyTimeout,
+	})
+	if err != nil {
+		return fmt.Errorf("workflow: %w", err)
+	}
+	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics)
+	if err != nil {
+		return err
+	}
+	app, err := bot.NewApp(bot.AppConfig{
+		Workflow: wf, Cloud: cloud, Store: db, Slack: api, Digester: dg,
+		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
+		ListWindow: c.Digest.Window,
+	})
+	if err != nil {
+		return fmt.Errorf("slack app: %w", err)
+	}
+
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return fmt.Errorf("RENEWBOT_LISTEN: %w", err)
+	}
+	hc := &healthCheck{db: db, scans: cloud, started: now(), maxAge: 2 * scheduleInterval(c.Digest.sched, now().In(c.Digest.Loc)), now: now}
+	mux := http.NewServeMux()
+	if c.Slack.SigningSecret != "" {
+		mux.Handle("/slack/", app.Handler(c.Slack.SigningSecret))
+	}
+	mux.Handle("GET /healthz", hc)
+	mux.Handle("GET /metrics", metricsHandler(reg, db, metrics, log))
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
+
+	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, digester: dg, log: log.With("component", "admin")}, log)
+	if err != nil {
+		// The bot works without it; only history/backup/digest from another process will not.
+		log.Warn("admin socket unavailable: history, backup and digest cannot reach this process", "err", err)
+	}
+
+	runCtx, stopRun := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRun()
+	errc := make(chan error, 2)
+	go func() {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	var bg sync.WaitGroup
+	bg.Go(func() {
+		if err := wf.Resume(runCtx); err != nil && runCtx.Err() == nil {
+			log.Error("resuming requests left from the last run", "err", err)
+		}
+	})
+	bg.Go(func() { sweepLoop(runCtx, wf, time.Minute, log) })
+	bg.Go(func() {
+		if err := dg.Schedule(runCtx, c.Digest.Schedule); err != nil && runCtx.Err() == nil {
+			log.Error("digest scheduler stopped", "err", err)
+		}
+	})
+	mode := "http"
+	if c.Slack.AppToken != "" {
+		mode = "socket"
+		sm := socketmode.New(api, socketmode.OptionLog(slog.NewLogLogger(log.With("component", "socketmode").Handler(), slog.LevelDebug)))
+		bg.Go(func() {
+			if err := app.RunSocketMode(runCtx, sm); err != nil && runCtx.Err() == nil {
+				errc <- fmt.Errorf("socket mode: %w", err)
+			}
+		})
+	}
+	log.Info("renewbot started", "addr", ln.Addr().String(), "mode", mode, "db", c.DB, "version", version,
+		"regions", c.ECS.Regions, "digest_channel", c.Digest.Channel, "digest_schedule", c.Digest.Schedule)
+	fmt.Fprintf(stdout, "renewbot listening on http://%s\n", ln.Addr())
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+		log.Info("shutting down", "cause", context.Cause(ctx))
+	case runErr = <-errc:
+		log.Error("shutting down", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		log.Warn("http shutdown", "err", err)
+	}
+	if admin != nil {
+		admin.close(sctx)
+	}
+	stopRun()
+	if err := app.Shutdown(sctx); err != nil {
+		log.Warn("in-flight work did not finish", "err", err)
+	}
+	bg.Wait()
+	if err := db.Close(); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close store: %w", err)
+	}
+	log.Info("stopped")
+	return runErr
+}
+
+// newDigester builds the digest runner from the digest settings.
+func newDigester(c digestSettings, cloud bot.Cloud, db bot.Store, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
+	dg, err := bot.NewDigester(bot.DigestConfig{
+		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log.With("component", "digest"), Metrics: m,
+		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("digest: %w", err)
+	}
+	return dg, nil
+}
+
+// sweepLoop expires pending requests past their deadline, every interval.
+func sweepLoop(ctx context.Context, wf *bot.Workflow, every time.Duration, log *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if n, err := wf.Sweep(ctx); err != nil {
+				log.Warn("expiry sweep", "err", err)
+			} else if n > 0 {
+				log.Info("expired pending requests", "count", n)
+			}
+		}
+	}
+}
+
+// scanTracker is the ECS client with a note of the last complete expiring scan (healthz and
+// the last-scan metric).
+type scanTracker struct {
+	bot.Cloud
+	now     func() time.Time
+	metrics *bot.Metrics
+	last    atomic.Int64 // unix nanos of the last complete scan
+}
+
+func (s *scanTracker) Expiring(ctx context.Context, from, to time.Time) (ecs.Scan, error) {
+	scan, err := s.Cloud.Expiring(ctx, from, to)
+	if err == nil && len(scan.Failed) == 0 {
+		at := s.now()
+		s.last.Store(at.UnixNano())
+		s.metrics.ScanSucceeded(at)
+	}
+	return scan, err
+}
+
+// lastScan is the time of the last complete scan (zero if none yet).
+func (s *scanTracker) lastScan() time.Time {
+	if n := s.last.Load(); n != 0 {
+		return time.Unix(0, n)
+	}
+	return time.Time{}
+}
+
+// scheduleInterval is the longest gap between consecutive runs of sched over the next ten
+// runs after now: a weekday schedule has a three-day gap over the weekend.
+func scheduleInterval(sched cron.Schedule, now time.Time) time.Duration {
+	var longest time.Duration
+	t := sched.Next(now)
+	for range 10 {
+		n := sched.Next(t)
+		if n.IsZero() {
+			break
+		}
+		longest = max(longest, n.Sub(t))
+		t = n
+	}
+	if longest == 0 {
+		longest = 24 * time.Hour
+	}
+	return longest
+}
+
+// healthCheck answers GET /healthz: the store takes a write, and the last complete scan
+// (or, before the first one, the start) is not older than maxAge.
+type healthCheck struct {
+	db      interface{ WriteCheck() error }
+	scans   interface{ lastScan() time.Time }
+	started time.Time
+	maxAge  time.Duration
+	now     func() time.Time
+}
+
+// check returns why the bot is unhealthy, or "".
+func (h *healthCheck) check() string {
+	if err := h.db.WriteCheck(); err != nil {
+		return "store not writable: " + err.Error()
+	}
+	last := h.scans.lastScan()
+	since := last
+	if since.IsZero() {
+		since = h.started
+	}
+	if age := h.now().Sub(since); age > h.maxAge {
+		if last.IsZero() {
+			return fmt.Sprintf("no complete expiring scan since start %s ago (limit %s)", age.Round(time.Second), h.maxAge)
+		}
+		return fmt.Sprintf("last complete expiring scan %s ago (limit %s)", age.Round(time.Second), h.maxAge)
+	}
+	return ""
+}
+
+func (h *healthCheck) ServeHTTP(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	if why := h.check(); why != "" {
+		w.WriteHeader(http.StatusServiceUnavailable)
+		fmt.Fprintln(w, why)
+		return
+	}
+	fmt.Fprintln(w, "ok")
+}
+
+// metricsHandler refreshes the request-state gauge from the store, then serves the registry.
+func metricsHandler(reg *prometheus.Registry, db interface {
+	Counts() (map[store.State]int, error)
+}, m *bot.Metrics, log *slog.Logger) http.Handler {
+	h := promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if counts, err := db.Counts(); err != nil {
+			log.Warn("metrics: counting requests", "err", err)
+		} else {
+			byName := make(map[string]int, len(counts))
+			for s, n := range counts {
+				byName[s.String()] = n
+			}
+			m.SetRequests(byName)
+		}
+		h.ServeHTTP(w, r)
+	})
+}

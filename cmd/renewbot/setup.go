@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+)
+
+// The Slack manifest and the RAM policy are generated from these two lists, which say what
+// the code calls; setup_test.go checks them against the source tree.
+
+// slackMethod is one Slack Web API method the bot calls and the bot scope it needs.
+type slackMethod struct {
+	Method string // Web API method(s)
+	GoName string // bot.SlackAPI method
+	Scope  string
+}
+
+// slackMethods is every Web API method the bot calls (the bot.SlackAPI interface).
+func slackMethods() []slackMethod {
+	return []slackMethod{
+		{"chat.postMessage", "PostMessageContext", "chat:write"},
+		{"chat.update", "UpdateMessageContext", "chat:write"},
+		{"chat.postEphemeral", "PostEphemeralContext", "chat:write"},
+		{"usergroups.users.list", "GetUserGroupMembersContext", "usergroups:read"},
+		{"files.getUploadURLExternal, files.completeUploadExternal", "UploadFileContext", "files:write"},
+	}
+}
+
+// slackScopes is the bot scopes: "commands" for the slash command, plus those of the methods.
+func slackScopes() []string {
+	scopes := []string{"commands"}
+	for _, m := range slackMethods() {
+		if !slices.Contains(scopes, m.Scope) {
+			scopes = append(scopes, m.Scope)
+		}
+	}
+	return scopes
+}
+
+// ecsActions is every ECS API action the ecs package calls.
+func ecsActions() []string {
+	return []string{
+		"DescribeRegions",
+		"DescribeInstances",
+		"DescribeRenewalPrice",
+		"RenewInstance",
+		"DescribeInstanceAutoRenewAttribute",
+		"ModifyInstanceAutoRenewAttribute",
+	}
+}
+
+// ---- slack-manifest
+
+type manifestConfig struct {
+	URL     string
+	Socket  bool
+	Command string
+	Name    string
+}
+
+func newManifestSettings(c *manifestConfig) *settings {
+	return newSettings("slack-manifest", []setting{
+		{flag: "url", env: "RENEWBOT_PUBLIC_URL", usage: "public HTTPS base URL of the bot (https://HOST); not needed with --socket",
+			parse: func(s string) error { c.URL = strings.TrimRight(s, "/"); return nil }},
+		{flag: "socket", env: "RENEWBOT_SOCKET_MODE", isBool: true, def: "false", usage: "Socket Mode app: no public URL",
+			parse: func(s string) (err error) { c.Socket, err = parseBool(s); return }},
+		{flag: "command", env: "RENEWBOT_COMMAND", def: "/renew", usage: "slash command name",
+			parse: func(s string) error {
+				if !strings.HasPrefix(s, "/") || len(s) < 2 || len(s) > 32 || strings.ContainsAny(s, " \t") {
+					return errors.New("is not a slash command like /renew")
+				}
+				c.Command = s
+				return nil
+			}},
+		{flag: "name", env: "RENEWBOT_APP_NAME", def: "renewbot", usage: "app and bot display name",
+			parse: func(s string) error {
+				if s == "" || len(s) > 35 {
+					return errors.New("must be 1 to 35 characters")
+				}
+				c.Name = s
+				return nil
+			}},
+	})
+}
+
+func runManifest(_ context.Context, e env, args []string) error {
+	var c manifestConfig
+	pos, err := newManifestSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
+	}
+	if !c.Socket {
+		u, err := url.Parse(c.URL)
+		switch {
+		case c.URL == "":
+			return usageError{errors.New("--url: is required (the public https://HOST Slack sends requests to), or use --socket")}
+		case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "":
+			return usageError{fmt.Errorf("--url: %q is not an https://HOST URL (Slack only calls HTTPS)", c.URL)}
+		}
+	} else if c.URL != "" {
+		return usageError{errors.New("--url and --socket do not go together: a Socket Mode app has no request URL")}
+	}
+	js, err := json.MarshalIndent(manifest(c), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(js, '\n'))
+	return err
+}
+
+// Manifest types: only the fields renewbot sets (api.slack.com/reference/manifests).
+type (
+	appManifest struct {
+		DisplayInformation manifestDisplay  `json:"display_information"`
+		Features           manifestFeatures `json:"features"`
+		OAuthConfig        manifestOAuth    `json:"oauth_config"`
+		Settings           manifestSettings `json:"settings"`
+	}
+	manifestDisplay struct {
+		Name            string `json:"name"`
+		Description     string `json:"description"`
+		BackgroundColor string `json:"background_color"`
+	}
+	manifestFeatures struct {
+		BotUser       manifestBotUser        `json:"bot_user"`
+		SlashCommands []manifestSlashCommand `json:"slash_commands"`
+	}
+	manifestBotUser struct {
+		DisplayName  string `json:"display_name"`
+		AlwaysOnline bool   `json:"always_online"`
+	}
+	manifestSlashCommand struct {
+		Command      string `json:"command"`
+		URL          string `json:"url,omitempty"`
+		Description  string `json:"description"`
+		UsageHint    string `json:"usage_hint"`
+		ShouldEscape bool   `json:"should_escape"`
+	}
+	manifestOAuth struct {
+		Scopes struct {
+			Bot []string `json:"bot"`
+		} `json:"scopes"`
+	}
+	manifestSettings struct {
+		Interactivity        manifestInteractivity `json:"interactivity"`
+		OrgDeployEnabled     bool                  `json:"org_deploy_enabled"`
+		SocketModeEnabled    bool                  `json:"socket_mode_enabled"`
+		TokenRotationEnabled bool                  `json:"token_rotation_enabled"`
+	}
+	manifestInteractivity struct {
+		IsEnabled  bool   `json:"is_enabled"`
+		RequestURL string `json:"request_url,omitempty"`
+	}
+)
+
+func manifest(c manifestConfig) appManifest {
+	var m appManifest
+	m.DisplayInformation = manifestDisplay{Name: c.Name, BackgroundColor: "#1d3c5a",
+		Description: "Daily digests of expiring Alibaba Cloud ECS subscriptions, and renewals with approval."}
+	m.Features.BotUser = manifestBotUser{DisplayName: c.Name, AlwaysOnline: true}
+	cmd := manifestSlashCommand{Command: c.Command, Description: "Renew ECS subscription instances (with approval)",
+		UsageHint: "help | list [30d] | status ID | ID[,ID] [MONTHS] | autorenew ID on|off|never | history [ID]"}
+	m.Settings.Interactivity.IsEnabled = true
+	if c.Socket {
+		m.Settings.SocketModeEnabled = true
+	} else {
+		cmd.URL = c.URL + "/slack/commands"
+		m.Settings.Interactivity.RequestURL = c.URL + "/slack/interactions"
+	}
+	m.Features.SlashCommands = []manifestSlashCommand{cmd}
+	m.OAuthConfig.Scopes.Bot = slackScopes()
+	return m
+}
+
+// ---- ram-policy
+
+type ramPolicy struct {
+	Version   string         `json:"Version"`
+	Statement []ramStatement `json:"Statement"`
+}
+
+type ramStatement struct {
+	Effect   string   `json:"Effect"`
+	Action   []string `json:"Action"`
+	Resource []string `json:"Resource"`
+}
+
+func policy() ramPolicy {
+	var actions []string
+	for _, a := range ecsActions() {
+		actions = append(actions, "ecs:"+a)
+	}
+	return ramPolicy{Version: "1", Statement: []ramStatement{{Effect: "Allow", Action: actions, Resource: []string{"*"}}}}
+}
+
+func runRAMPolicy(_ context.Context, e env, args []string) error {
+	if len(args) > 0 {
+		if args[0] == "-h" || args[0] == "--help" {
+			return flag.ErrHelp
+		}
+		return usageError{fmt.Errorf("takes no arguments, got %q", args)}
+	}
+	js, err := json.MarshalIndent(policy(), "", "  ")
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(js, '\n'))
+	return err
+}
+
+// ---- healthcheck
+
+type healthcheckConfig struct {
+	URL     string
+	Timeout time.Duration
+}
+
+func newHealthcheckSettings(c *healthcheckConfig) *settings {
+	return newSettings("healthcheck", []setting{
+		{flag: "url", env: "RENEWBOT_HEALTHCHECK_URL", usage: "health URL (default: /healthz on RENEWBOT_LISTEN at 127.0.0.1)",
+			parse: func(s string) error {
+				if s == "" {
+					return nil
+				}
+				u, err := url.Parse(s)
+				if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+					return errors.New("is not a URL like http://127.0.0.1:8080/healthz")
+				}
+				c.URL = s
+				return nil
+			}},
+		{flag: "timeout", env: "RENEWBOT_HEALTHCHECK_TIMEOUT", def: "5s", usage: "give up after this long",
+			parse: func(s string) (err error) { c.Timeout, err = parseWindow(s); return }},
+	})
+}
+
+// healthURL is /healthz on the listen address, with an unspecified host made loopback.
+func healthURL(listen string) string {
+	i := strings.LastIndex(listen, ":")
+	host, port := listen[:i], listen[i+1:]
+	if host == "" || host == "0.0.0.0" || host == "::" || host == "[::]" {
+		host = "127.0.0.1"
+	}
+	return "http://" + host + ":" + port + "/healthz"
+}
+
+func runHealthcheck(ctx context.Context, e env, args []string) error {
+	var c healthcheckConfig
+	pos, err := newHealthcheckSettings(&c).parse(args, e.getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
+	}
+	if c.URL == "" {
+		listen := ":8080"
+		if v := e.getenv("RENEWBOT_LISTEN"); v != "" {
+			if listen, err = parseListen(v); err != nil {
+				return usageError{settingError("RENEWBOT_LISTEN", v, false, err)}
+			}
+		}
+		c.URL = healthURL(listen)
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.Timeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := (&http.Client{Transport: &http.Transport{Proxy: nil}}).Do(req)
+	if err != nil {
+		return fmt.Errorf("unhealthy: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("unhealthy (%s): %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	fmt.Fprintln(e.stdout, strings.TrimSpace(string(body)))
+	return nil
+}
