@@ -76,8 +76,8 @@ func isSlackID(s string) bool {
 // IsApprover reports whether user may approve requests: listed by user ID, or a member of
 // a listed user group (asked of Members at decision time; Members may cache).
 func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
-	if user == "" {
-		return false, nil
+	if !isUserID(user) {
+		return false, nil // a group ID or a name is never a clicker
 	}
 	if slices.Contains(w.policy.Approvers, user) {
 		return true, nil

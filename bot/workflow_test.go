@@ -1,0 +1,651 @@
+package bot_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
+)
+
+func TestWorkflow_HappyPath(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	before, _ := e.sim.Instance("i-hz01")
+
+	r := e.renew(t, 3, "i-hz01")
+	if r.State != store.StatePending || r.ApprovalsRequired != 1 || r.Kind != store.KindRenew || r.Months != 3 {
+		t.Fatalf("new request = %+v", r)
+	}
+	if got, want := r.Deadline, wfStart.Add(24*time.Hour); !got.Equal(want) {
+		t.Errorf("Deadline = %v, want %v", got, want)
+	}
+	it := r.Items[0]
+	if !it.CurrentExpiry.Equal(before.ExpiredTime) || !it.ProjectedExpiry.Equal(before.ExpiredTime.AddDate(0, 3, 0)) {
+		t.Errorf("item expiries current %v projected %v, instance expires %v", it.CurrentExpiry, it.ProjectedExpiry, before.ExpiredTime)
+	}
+	if it.Price <= 0 || r.Total != it.Price || r.Currency != "CNY" || it.RegionID != "cn-hangzhou" || it.AutoRenewStatus != "Normal" {
+		t.Errorf("quote snapshot: item %+v, total %v %s", it, r.Total, r.Currency)
+	}
+
+	got, err := e.wf.AttachMessage(r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000100"})
+	if err != nil || got.Message.TS != "1700000000.000100" {
+		t.Fatalf("AttachMessage = %+v, %v", got, err)
+	}
+
+	got, err = e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.StateApproved || len(got.Approvals) != 1 || got.Approvals[0].User != "UAPPROVER1" {
+		t.Fatalf("after approve: %v %+v", got.State, got.Approvals)
+	}
+
+	got, err = e.wf.Execute(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.StateDone {
+		t.Fatalf("after execute: %v, items %+v", got.State, got.Items)
+	}
+	it = got.Items[0]
+	if it.State != store.ItemDone || it.OrderID == "" || it.APIRequestID == "" || !it.NewExpiry.Equal(it.ProjectedExpiry) {
+		t.Errorf("item after execute: %+v", it)
+	}
+	orders := e.sim.Orders()
+	if len(orders) != 1 || orders[0].InstanceId != "i-hz01" || orders[0].ClientToken != r.ClientToken("i-hz01") ||
+		orders[0].Period != 3 || orders[0].OrderId != it.OrderID {
+		t.Errorf("ecssim orders = %+v", orders)
+	}
+	after, _ := e.sim.Instance("i-hz01")
+	if !after.ExpiredTime.Equal(it.ProjectedExpiry) {
+		t.Errorf("ecssim expiry %v, want %v", after.ExpiredTime, it.ProjectedExpiry)
+	}
+
+	var acts []string
+	for _, ev := range e.history(t, r.ID) {
+		acts = append(acts, string(ev.Action))
+	}
+	if got, want := strings.Join(acts, " "), "requested approved claimed called ordered verified done"; got != want {
+		t.Errorf("audit trail = %q, want %q", got, want)
+	}
+	if got, want := fmt.Sprint(e.notes.states()), "[approved executing done]"; got != want {
+		t.Errorf("notified %s, want %s", got, want)
+	}
+
+	// A second Execute (a redelivered click) changes nothing.
+	again, err := e.wf.Execute(ctx, r.ID)
+	if err != nil || again.State != store.StateDone || len(e.sim.Orders()) != 1 {
+		t.Errorf("second Execute: %v, %v, %d orders", again.State, err, len(e.sim.Orders()))
+	}
+	// The instance is free again for a new request.
+	e.renew(t, 1, "i-hz01")
+}
+
+func TestWorkflow_Refusals(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, e *wfEnv, r *store.Request, user string, reason bot.RefusalReason) {
+		t.Helper()
+		evs := e.history(t, r.ID)
+		last := evs[len(evs)-1]
+		if last.Action != store.ActRefused || last.Actor != user || !strings.HasPrefix(last.Detail, reason.String()) {
+			t.Errorf("last audit event = %+v, want a refusal of %s (%v)", last, user, reason)
+		}
+		if reason == bot.RefuseExpired {
+			return
+		}
+		cur, err := e.db.GetRequest(r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cur.State != r.State || len(cur.Approvals) != len(r.Approvals) || cur.Version != r.Version {
+			t.Errorf("refusal changed the request: %v v%d %+v", cur.State, cur.Version, cur.Approvals)
+		}
+	}
+
+	t.Run("self-approval", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		r := e.renew(t, 1, "i-hz01")
+		_, err := e.wf.Approve(ctx, r.ID, "UREQ") // UREQ is an approver, but asked for it
+		wantRefusal(t, err, bot.RefuseSelfApproval)
+		check(t, e, r, "UREQ", bot.RefuseSelfApproval)
+	})
+	t.Run("self-approval allowed", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{policy: bot.Policy{AllowSelf: true, Approvers: []string{"UREQ"}}})
+		r := e.renew(t, 1, "i-hz01")
+		got, err := e.wf.Approve(ctx, r.ID, "UREQ")
+		if err != nil || got.State != store.StateApproved {
+			t.Fatalf("Approve = %v, %v", got, err)
+		}
+	})
+	t.Run("not an approver", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		r := e.renew(t, 1, "i-hz01")
+		_, err := e.wf.Approve(ctx, r.ID, "UNOBODY")
+		wantRefusal(t, err, bot.RefuseNotApprover)
+		check(t, e, r, "UNOBODY", bot.RefuseNotApprover)
+		_, err = e.wf.Reject(ctx, r.ID, "UNOBODY")
+		wantRefusal(t, err, bot.RefuseNotApprover)
+		check(t, e, r, "UNOBODY", bot.RefuseNotApprover)
+		_, err = e.wf.Cancel(ctx, r.ID, "UAPPROVER1") // only the requester cancels
+		wantRefusal(t, err, bot.RefuseNotApprover)
+		check(t, e, r, "UAPPROVER1", bot.RefuseNotApprover)
+	})
+	t.Run("expired", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		r := e.renew(t, 1, "i-hz01")
+		e.clock.Advance(24 * time.Hour)
+		_, err := e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+		wantRefusal(t, err, bot.RefuseExpired)
+		check(t, e, r, "UAPPROVER1", bot.RefuseExpired)
+		cur, _ := e.db.GetRequest(r.ID)
+		if cur.State != store.StateExpired || len(cur.Approvals) != 0 {
+			t.Errorf("after an approval past the deadline: %v %+v", cur.State, cur.Approvals)
+		}
+		if got := fmt.Sprint(e.notes.states()); got != "[expired]" {
+			t.Errorf("notified %s", got)
+		}
+		if n := countAction(e.history(t, r.ID), store.ActExpired); n != 1 {
+			t.Errorf("%d expired events", n)
+		}
+		_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2") // stays refused once written down
+		wantRefusal(t, err, bot.RefuseExpired)
+		if len(e.sim.Orders()) != 0 {
+			t.Error("an order was placed")
+		}
+	})
+	t.Run("decided", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		r := e.renew(t, 1, "i-hz01")
+		r, err := e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2")
+		wantRefusal(t, err, bot.RefuseDecided)
+		check(t, e, r, "UAPPROVER2", bot.RefuseDecided)
+		_, err = e.wf.Reject(ctx, r.ID, "UAPPROVER2")
+		wantRefusal(t, err, bot.RefuseDecided)
+	})
+	t.Run("unknown request", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		_, err := e.wf.Approve(ctx, "R0000000000000", "UAPPROVER1")
+		wantUserError(t, err, "R0000000000000")
+	})
+}
+
+func TestWorkflow_OverLimit(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{MaxAmount: 200}})
+	ctx := context.Background()
+	_, err := e.wf.RequestRenewal(ctx, bot.RenewalInput{Requester: "UREQ", Channel: "C1", InstanceIDs: []string{"i-hz02"}, Months: 1})
+	ref := wantRefusal(t, err, bot.RefuseOverLimit)
+	if !strings.Contains(ref.Msg, "200.00") {
+		t.Errorf("message %q does not name the limit", ref.Msg)
+	}
+	if rs, _ := e.db.ListRequests(); len(rs) != 0 {
+		t.Errorf("%d requests stored", len(rs))
+	}
+	evs := e.history(t, "")
+	if len(evs) != 1 || evs[0].Action != store.ActRefused || evs[0].Actor != "UREQ" ||
+		len(evs[0].InstanceIDs) != 1 || evs[0].InstanceIDs[0] != "i-hz02" {
+		t.Errorf("audit = %+v", evs)
+	}
+	// Under the limit is fine.
+	e.renew(t, 1, "i-hz01")
+}
+
+func TestWorkflow_TwoApprovalsAboveThreshold(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{SecondAbove: 150, Approvers: []string{"UAPPROVER1", "UAPPROVER2", "UAPPROVER3"}}})
+	ctx := context.Background()
+	cheap := e.renew(t, 1, "i-hz01")
+	if cheap.ApprovalsRequired != 1 {
+		t.Errorf("%.2f needs %d approvals, want 1", cheap.Total, cheap.ApprovalsRequired)
+	}
+	r := e.renew(t, 1, "i-hz02")
+	if r.ApprovalsRequired != 2 {
+		t.Fatalf("%.2f needs %d approvals, want 2", r.Total, r.ApprovalsRequired)
+	}
+	got, err := e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	if err != nil || got.State != store.StatePending || len(got.Approvals) != 1 {
+		t.Fatalf("first approval: %+v, %v", got, err)
+	}
+	_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	wantRefusal(t, err, bot.RefuseDecided)
+	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StatePending || len(e.sim.Orders()) != 0 {
+		t.Fatalf("Execute with one of two approvals: %v, %d orders", got.State, len(e.sim.Orders()))
+	}
+	got, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2")
+	if err != nil || got.State != store.StateApproved || len(got.Approvals) != 2 {
+		t.Fatalf("second approval: %+v, %v", got, err)
+	}
+	evs := e.history(t, r.ID)
+	if n := countAction(evs, store.ActApproved); n != 2 {
+		t.Errorf("%d approval events, want 2", n)
+	}
+	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StateDone {
+		t.Errorf("Execute = %v", got.State)
+	}
+}
+
+func TestWorkflow_GroupApprover(t *testing.T) {
+	e := newWFEnv(t, wfOptions{
+		policy:  bot.Policy{Approvers: []string{"SOPS", "UDIRECT"}},
+		members: wfMembers{"SOPS": {"UGROUPIE", "UREQ"}},
+	})
+	ctx := context.Background()
+	for user, want := range map[string]bool{"UGROUPIE": true, "UDIRECT": true, "UREQ": true, "UOTHER": false, "SOPS": false} {
+		if got, err := e.wf.IsApprover(ctx, user); err != nil || got != want {
+			t.Errorf("IsApprover(%s) = %v, %v; want %v", user, got, err, want)
+		}
+	}
+	r := e.renew(t, 1, "i-hz01")
+	_, err := e.wf.Approve(ctx, r.ID, "UOTHER")
+	wantRefusal(t, err, bot.RefuseNotApprover)
+	_, err = e.wf.Approve(ctx, r.ID, "UREQ") // in the group, but the requester
+	wantRefusal(t, err, bot.RefuseSelfApproval)
+	got, err := e.wf.Approve(ctx, r.ID, "UGROUPIE")
+	if err != nil || got.State != store.StateApproved {
+		t.Fatalf("group member approval: %+v, %v", got, err)
+	}
+}
+
+func TestNewWorkflow_Config(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	for name, cfg := range map[string]bot.WorkflowConfig{
+		"no cloud":         {Store: e.db},
+		"no store":         {Cloud: e.cloud},
+		"approver by name": {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"@alice"}}},
+		"group no members": {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"SOPS"}}},
+		"13 months":        {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{MaxMonths: 13}},
+	} {
+		if _, err := bot.NewWorkflow(cfg); err == nil {
+			t.Errorf("%s: NewWorkflow accepted it", name)
+		}
+	}
+}
+
+func TestWorkflow_Reject(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01")
+	got, err := e.wf.Reject(ctx, r.ID, "UAPPROVER1")
+	if err != nil || got.State != store.StateRejected || got.Closed == nil || got.Closed.User != "UAPPROVER1" {
+		t.Fatalf("Reject = %+v, %v", got, err)
+	}
+	_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2")
+	wantRefusal(t, err, bot.RefuseDecided)
+	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StateRejected || len(e.sim.Orders()) != 0 {
+		t.Errorf("Execute after reject: %v, %d orders", got.State, len(e.sim.Orders()))
+	}
+	if n := countAction(e.history(t, r.ID), store.ActRejected); n != 1 {
+		t.Errorf("%d rejected events", n)
+	}
+	// The requester "rejecting" their own request cancels it.
+	r2 := e.renew(t, 1, "i-hz01")
+	got, err = e.wf.Reject(ctx, r2.ID, "UREQ")
+	if err != nil || got.State != store.StateCancelled {
+		t.Fatalf("requester Reject = %+v, %v", got, err)
+	}
+	if got := fmt.Sprint(e.notes.states()); got != "[rejected cancelled]" {
+		t.Errorf("notified %s", got)
+	}
+}
+
+func TestWorkflow_Cancel(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01")
+	if _, err := e.wf.Approve(ctx, r.ID, "UAPPROVER1"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.wf.Cancel(ctx, r.ID, "UREQ") // approved but not started: still cancellable
+	if err != nil || got.State != store.StateCancelled || got.Closed == nil || got.Closed.User != "UREQ" {
+		t.Fatalf("Cancel = %+v, %v", got, err)
+	}
+	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StateCancelled || len(e.sim.Orders()) != 0 {
+		t.Errorf("Execute after cancel: %v, %d orders", got.State, len(e.sim.Orders()))
+	}
+	_, err = e.wf.Cancel(ctx, r.ID, "UREQ")
+	wantRefusal(t, err, bot.RefuseDecided)
+
+	// A finished request cannot be cancelled.
+	r = e.renew(t, 1, "i-hz01")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	if got, err := e.wf.Execute(ctx, r.ID); err != nil || got.State != store.StateDone {
+		t.Fatalf("Execute = %v, %v", got, err)
+	}
+	_, err = e.wf.Cancel(ctx, r.ID, "UREQ")
+	wantRefusal(t, err, bot.RefuseDecided)
+}
+
+func TestWorkflow_BadInput(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{MaxMonths: 6}})
+	ctx := context.Background()
+	open := e.renew(t, 1, "i-hz02") // holds i-hz02
+	many := make([]string, 21)
+	for i := range many {
+		many[i] = fmt.Sprintf("i-x%02d", i)
+	}
+	for name, tc := range map[string]struct {
+		in    bot.RenewalInput
+		parts []string
+	}{
+		"postpaid":    {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-payg01"}, Months: 1}, []string{"i-payg01", "pay-as-you-go"}},
+		"unknown":     {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-nosuch1"}, Months: 1}, []string{"i-nosuch1"}},
+		"notrenewal":  {bot.RenewalInput{InstanceIDs: []string{"i-never01"}, Months: 1}, []string{"/renew autorenew i-never01 off"}},
+		"period":      {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 10}, []string{"1-9 or 12"}},
+		"zero period": {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 0}, []string{"1-9 or 12"}},
+		"over max":    {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 9}, []string{"6 months"}},
+		"bad id":      {bot.RenewalInput{InstanceIDs: []string{"hz01"}, Months: 1}, []string{`"hz01"`}},
+		"no id":       {bot.RenewalInput{InstanceIDs: []string{" "}, Months: 1}, []string{"at least one"}},
+		"too many":    {bot.RenewalInput{InstanceIDs: many, Months: 1}, []string{"at most 20"}},
+		"open":        {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-hz02"}, Months: 1}, []string{"i-hz02", string(open.ID)}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			tc.in.Requester, tc.in.Channel = "UREQ", "CCHAN"
+			_, err := e.wf.RequestRenewal(ctx, tc.in)
+			wantUserError(t, err, tc.parts...)
+			if rs, _ := e.db.ListRequests(); len(rs) != 1 {
+				t.Errorf("%d requests stored, want only the open one", len(rs))
+			}
+		})
+	}
+	// Duplicates are merged.
+	r := e.renew(t, 1, "i-hz01", " i-hz01", "i-sh01")
+	if got := strings.Join(r.InstanceIDs(), ","); got != "i-hz01,i-sh01" {
+		t.Errorf("instances %s", got)
+	}
+	if len(e.sim.Orders()) != 0 {
+		t.Error("bad input placed an order")
+	}
+}
+
+func TestWorkflow_Sweep(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{TTL: time.Hour}})
+	ctx := context.Background()
+	a := e.renew(t, 1, "i-hz01")
+	e.clock.Advance(30 * time.Minute)
+	b := e.renew(t, 1, "i-hz02")
+	approved := e.renew(t, 1, "i-sh01")
+	if _, err := e.wf.Approve(ctx, approved.ID, "UAPPROVER1"); err != nil {
+		t.Fatal(err)
+	}
+	e.notes.states()
+
+	if n, err := e.wf.Sweep(ctx); err != nil || n != 0 {
+		t.Fatalf("Sweep before any deadline = %d, %v", n, err)
+	}
+	e.clock.Advance(30 * time.Minute) // a's deadline
+	if n, err := e.wf.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	e.clock.Advance(time.Hour)
+	if n, err := e.wf.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("second Sweep = %d, %v; want 1", n, err)
+	}
+	for _, id := range []store.RequestID{a.ID, b.ID} {
+		r, _ := e.db.GetRequest(id)
+		evs := e.history(t, id)
+		if last := evs[len(evs)-1]; r.State != store.StateExpired || last.Action != store.ActExpired || last.Actor != "renewbot" {
+			t.Errorf("%s: %v, last event %+v", id, r.State, last)
+		}
+	}
+	if r, _ := e.db.GetRequest(approved.ID); r.State != store.StateApproved {
+		t.Errorf("approved request swept: %v", r.State)
+	}
+	if got := fmt.Sprint(e.notes.states()); got != "[expired expired]" {
+		t.Errorf("notified %s", got)
+	}
+	if n, _ := e.wf.Sweep(ctx); n != 0 {
+		t.Errorf("third Sweep expired %d", n)
+	}
+}
+
+func TestWorkflow_BalanceError(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	e.sim.SetBalance(10)
+	r := e.renew(t, 1, "i-hz01", "i-hz02")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	got, err := e.wf.Execute(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != store.StateFailed {
+		t.Fatalf("state %v, want failed", got.State)
+	}
+	for _, it := range got.Items {
+		if it.State != store.ItemFailed || !strings.Contains(it.Error, "not enough balance") || !strings.Contains(it.Error, it.InstanceID) {
+			t.Errorf("item %s: %v %q", it.InstanceID, it.State, it.Error)
+		}
+	}
+	evs := e.history(t, r.ID)
+	if countAction(evs, store.ActItemFailed) != 2 || countAction(evs, store.ActFailed) != 1 || countAction(evs, store.ActOrdered) != 0 {
+		t.Errorf("audit: %+v", evs)
+	}
+	if len(e.sim.Orders()) != 0 || e.sim.Account().Balance != 10 {
+		t.Errorf("orders %v, balance %v", e.sim.Orders(), e.sim.Account().Balance)
+	}
+}
+
+func TestWorkflow_NotVerified(t *testing.T) {
+	// The new expiry does not show within VerifyTimeout (ecssim's clock stands still and the
+	// renewal shows after a day): the instance fails with a note naming the order, and the
+	// failed request is never sent again.
+	e := newWFEnv(t, wfOptions{
+		simOpts: func(o *ecssim.Options) { o.RenewDelay = 24 * time.Hour },
+		sleep:   func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() },
+		cfg:     func(c *bot.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond },
+	})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	got, err := e.wf.Execute(ctx, r.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	it := got.Items[0]
+	if got.State != store.StateFailed || it.State != store.ItemFailed || it.OrderID == "" ||
+		!strings.Contains(it.Error, "renewed (order "+it.OrderID+") but the new expiry was not visible after 20ms") {
+		t.Fatalf("request %v, item %+v", got.State, it)
+	}
+	if err := e.wf.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.sim.Orders()); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+}
+
+func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
+	approvers := make([]string, 50)
+	for i := range approvers {
+		approvers[i] = fmt.Sprintf("UAPP%02d", i)
+	}
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{Approvers: approvers}})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01", "i-sh01")
+
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted int
+		refused  int
+		errs     []error
+	)
+	start := make(chan struct{})
+	for _, u := range approvers {
+		wg.Go(func() {
+			<-start
+			_, err := e.wf.Approve(ctx, r.ID, u)
+			mu.Lock()
+			switch {
+			case err == nil:
+				accepted++
+			case isRefusal(err, bot.RefuseDecided):
+				refused++
+			default:
+				errs = append(errs, err)
+			}
+			mu.Unlock()
+			if _, err := e.wf.Execute(ctx, r.ID); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if len(errs) > 0 || accepted != 1 || refused != 49 {
+		t.Fatalf("accepted %d, refused %d, errors %v", accepted, refused, errs)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateDone || len(got.Approvals) != 1 {
+		t.Fatalf("request %v with %d approvals", got.State, len(got.Approvals))
+	}
+	if o := ordersFor(e.sim); len(o) != 2 || o["i-hz01"] != 1 || o["i-sh01"] != 1 {
+		t.Errorf("orders per instance %v", o)
+	}
+	if n := e.sim.Calls()["RenewInstance"]; n != 2 {
+		t.Errorf("%d RenewInstance calls, want 2", n)
+	}
+	evs := e.history(t, r.ID)
+	if countAction(evs, store.ActClaimed) != 1 || countAction(evs, store.ActCalled) != 2 || countAction(evs, store.ActRefused) != 49 {
+		t.Errorf("claimed %d, called %d, refused %d", countAction(evs, store.ActClaimed), countAction(evs, store.ActCalled), countAction(evs, store.ActRefused))
+	}
+}
+
+func isRefusal(err error, reason bot.RefusalReason) bool {
+	ref, ok := err.(*bot.Refusal)
+	return ok && ref.Reason == reason
+}
+
+func TestWorkflow_ResumeReusesToken(t *testing.T) {
+	// The process "dies" right after the claim: the context is cancelled before anything is
+	// recorded, but the RenewInstance it was sending reached Alibaba. Resume sends the same
+	// ClientToken and gets the same order back.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) {
+		c.Hooks.AfterClaim = func(store.RequestID, string) { cancel() }
+	}})
+	r := e.renew(t, 2, "i-hz01", "i-sh01")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	if _, err := e.wf.Execute(ctx, r.ID); err == nil {
+		t.Fatal("Execute with a cancelled context reported success")
+	}
+	cur, _ := e.db.GetRequest(r.ID)
+	if cur.State != store.StateExecuting {
+		t.Fatalf("state %v, want executing", cur.State)
+	}
+	// The lost call of the dead process.
+	lost, err := e.cloud.Renew(context.Background(), ecs.RenewInput{InstanceID: "i-hz01", RegionID: "cn-hangzhou", Months: 2, ClientToken: r.ClientToken("i-hz01")})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Restart: a new workflow on the same file.
+	wf2, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"UAPPROVER1"}}, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := wf2.Resume(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateDone {
+		t.Fatalf("after Resume: %v %+v", got.State, got.Items)
+	}
+	if got.Items[0].OrderID != lost.OrderID {
+		t.Errorf("resumed order %s, the lost call made %s", got.Items[0].OrderID, lost.OrderID)
+	}
+	if o := ordersFor(e.sim); o["i-hz01"] != 1 || o["i-sh01"] != 1 || len(o) != 2 {
+		t.Errorf("orders per instance %v", o)
+	}
+	if n := countAction(e.history(t, r.ID), store.ActResumed); n != 1 {
+		t.Errorf("%d resumed events", n)
+	}
+}
+
+func TestWorkflow_ResumeApproved(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1") // the process stops before Execute
+	if err := e.wf.Resume(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateDone || len(e.sim.Orders()) != 1 {
+		t.Fatalf("after Resume: %v, %d orders", got.State, len(e.sim.Orders()))
+	}
+	if err := e.wf.Resume(ctx); err != nil || len(e.sim.Orders()) != 1 {
+		t.Errorf("second Resume: %v, %d orders", err, len(e.sim.Orders()))
+	}
+}
+
+func TestWorkflow_AutoRenew(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := context.Background()
+	r, err := e.wf.RequestAutoRenew(ctx, bot.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-hz02", "i-never01"}, Mode: store.AutoRenewOn, Duration: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Kind != store.KindAutoRenew || r.Total != 0 || r.Items[0].Price != 0 || r.ApprovalsRequired != 1 || r.Items[2].AutoRenewStatus != "NotRenewal" {
+		t.Errorf("request %+v", r)
+	}
+	e.wf.Approve(ctx, r.ID, "UAPPROVER2")
+	got, err := e.wf.Execute(ctx, r.ID)
+	if err != nil || got.State != store.StateDone {
+		t.Fatalf("Execute = %+v, %v", got, err)
+	}
+	for _, id := range []string{"i-hz01", "i-hz02", "i-never01"} {
+		in, _ := e.sim.Instance(id)
+		if in.RenewalStatus != "AutoRenewal" || in.Duration != 3 {
+			t.Errorf("%s: %s %d", id, in.RenewalStatus, in.Duration)
+		}
+	}
+	if len(e.sim.Orders()) != 0 {
+		t.Error("auto-renew placed an order")
+	}
+	if n := e.sim.Calls()["ModifyInstanceAutoRenewAttribute"]; n != 2 {
+		t.Errorf("%d ModifyInstanceAutoRenewAttribute calls, want one per region (2)", n)
+	}
+
+	off, err := e.wf.RequestAutoRenew(ctx, bot.AutoRenewInput{Requester: "UREQ", InstanceIDs: []string{"i-sh01"}, Mode: store.AutoRenewNever})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.wf.Approve(ctx, off.ID, "UAPPROVER1")
+	if got, err := e.wf.Execute(ctx, off.ID); err != nil || got.State != store.StateDone {
+		t.Fatalf("Execute never = %+v, %v", got, err)
+	}
+	if in, _ := e.sim.Instance("i-sh01"); in.RenewalStatus != "NotRenewal" {
+		t.Errorf("i-sh01 is %s", in.RenewalStatus)
+	}
+
+	for name, tc := range map[string]struct {
+		in    bot.AutoRenewInput
+		parts []string
+	}{
+		"expired on": {bot.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 1}, []string{"i-old01", "expired"}},
+		"duration":   {bot.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 5}, []string{"60 months"}},
+		"postpaid":   {bot.AutoRenewInput{InstanceIDs: []string{"i-payg01"}, Mode: store.AutoRenewOff}, []string{"pay-as-you-go"}},
+		"already":    {bot.AutoRenewInput{InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3}, []string{"already"}},
+		"no mode":    {bot.AutoRenewInput{InstanceIDs: []string{"i-hz01"}}, []string{"on, off or never"}},
+	} {
+		tc.in.Requester = "UREQ"
+		_, err := e.wf.RequestAutoRenew(ctx, tc.in)
+		t.Run(name, func(t *testing.T) { wantUserError(t, err, tc.parts...) })
+	}
+	if rs, _ := e.db.ListRequests(); len(rs) != 2 {
+		t.Errorf("%d requests stored, want 2", len(rs))
+	}
+}
