@@ -170,8 +170,9 @@ func migrations() []migration {
 	}
 }
 
-// migrateV1 creates every bucket and rebuilds the one-open-request-per-instance index from
-// the requests (empty on a new file).
+// migrateV1 creates every bucket, rebuilds the one-open-request-per-instance index from the
+// requests and sets the last request ID so new IDs sort after the old ones (a new file has
+// no requests).
 func migrateV1(tx *bolt.Tx) error {
 	for _, name := range allBuckets() {
 		if _, err := tx.CreateBucketIfNotExists(name); err != nil {
@@ -179,7 +180,11 @@ func migrateV1(tx *bolt.Tx) error {
 		}
 	}
 	open := tx.Bucket(bucketOpen)
-	return tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+	var last uint64
+	err := tx.Bucket(bucketRequests).ForEach(func(k, v []byte) error {
+		if n, ok := requestNumber(RequestID(k)); ok {
+			last = max(last, n)
+		}
 		r, err := decodeRequest(v)
 		if err != nil {
 			return fmt.Errorf("request %s: %w", k, err)
@@ -194,6 +199,10 @@ func migrateV1(tx *bolt.Tx) error {
 		}
 		return nil
 	})
+	if err != nil || last == 0 {
+		return err
+	}
+	return tx.Bucket(bucketMeta).Put(keyLastID, binary.BigEndian.AppendUint64(nil, last))
 }
 
 func schemaVersion(tx *bolt.Tx) uint64 {

@@ -58,6 +58,22 @@ func nextRequestID(now time.Time, last uint64) uint64 {
 	return n
 }
 
+// requestNumber decodes a canonical request ID back to its number.
+func requestNumber(id RequestID) (uint64, bool) {
+	if len(id) != requestIDLen || id[0] != 'R' {
+		return 0, false
+	}
+	var n uint64
+	for i := 1; i < requestIDLen; i++ {
+		d := strings.IndexByte(crockford, id[i])
+		if d < 0 || (i == 1 && d > 15) { // the first character carries 4 bits (13*5 = 65)
+			return 0, false
+		}
+		n = n<<5 | uint64(d)
+	}
+	return n, true
+}
+
 // ParseRequestID reads a request ID as a person may type it: case-insensitive, with or
 // without the leading R, with Crockford's look-alikes (O → 0, I and L → 1).
 func ParseRequestID(s string) (RequestID, error) {

@@ -52,13 +52,13 @@ func (db *DB) CreateRequest(r *Request) error {
 			last = binary.BigEndian.Uint64(v)
 		}
 		n := nextRequestID(now, last)
+		for tx.Bucket(bucketRequests).Get([]byte(formatRequestID(n))) != nil {
+			n++ // only after someone edited lastid; never reuse an ID
+		}
 		if err := meta.Put(keyLastID, binary.BigEndian.AppendUint64(nil, n)); err != nil {
 			return err
 		}
 		c.ID = formatRequestID(n)
-		if tx.Bucket(bucketRequests).Get([]byte(c.ID)) != nil {
-			return fmt.Errorf("request %s exists already: %w", c.ID, ErrConflict)
-		}
 		c.State = StatePending
 		c.CreatedAt, c.UpdatedAt = now, now
 		c.Version = 1

@@ -275,6 +275,12 @@ func TestRequestID(t *testing.T) {
 		if strings.Trim(string(id[1:]), crockford) != "" {
 			t.Errorf("ID %q has characters outside Crockford base32", id)
 		}
+		if n, ok := requestNumber(id); !ok || formatRequestID(n) != id {
+			t.Errorf("requestNumber(%s) = %d, %v: does not round-trip", id, n, ok)
+		}
+	}
+	if _, ok := requestNumber("RZ000000000000"); ok {
+		t.Error("requestNumber accepted a 65-bit ID")
 	}
 	// An ID starts with the creation time in milliseconds.
 	if want := formatRequestID(uint64(newClock().Now().UnixMilli()) << 16); ids[0] != want {
