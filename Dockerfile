@@ -13,10 +13,13 @@ COPY . .
 ARG VERSION=dev
 # The same flags .ci/run uses for its static build check.
 RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w -X main.version=${VERSION}" -o /out/renewbot ./cmd/renewbot
+# An empty /data owned by the runtime user: a named volume takes this ownership on first use.
+RUN mkdir -p /out/data
 
 # distroless static: CA certificates and tzdata, no shell, user nonroot (65532).
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/renewbot /renewbot
+COPY --from=build --chown=65532:65532 /out/data /data
 # The bbolt file (and its admin socket, renewbot.db.sock) live on the volume.
 VOLUME /data
 ENV RENEWBOT_DB=/data/renewbot.db \
