@@ -489,7 +489,7 @@ func TestErrorsMapToSentinels(t *testing.T) {
 		text     string
 		attempts int
 	}{
-		{"not found", func() error { return renew("i-nope", "cn-hangzhou", 1, "t1") }, ecs.ErrNotFound, "InvalidInstanceId.NotFound", "instance not found (i-nope)", 1},
+		{"not found", func() error { return renew("i-nope", "cn-hangzhou", 1, "t1") }, ecs.ErrNotFound, "InvalidInstanceId.NotFound", "instance not found for i-nope", 1},
 		{"postpaid", func() error { return renew("i-postpaid", "cn-hangzhou", 1, "t2") }, ecs.ErrPostPaid, "ChargeTypeViolation", "pay-as-you-go", 1},
 		{"invalid period", func() error { return renew("i-b", "cn-hangzhou", 10, "t3") }, ecs.ErrInvalidPeriod, "InvalidPeriod", "renewal period", 1},
 		{"idempotence mismatch", func() error { return renew("i-a", "cn-hangzhou", 2, "tok-a") }, ecs.ErrIdempotence, "IdempotenceParamNotMatch", "ClientToken", 1},
@@ -497,7 +497,7 @@ func TestErrorsMapToSentinels(t *testing.T) {
 			sim.SetBalance(1)
 			defer sim.SetBalance(10000)
 			return renew("i-b", "cn-hangzhou", 1, "t4")
-		}, ecs.ErrBalance, "InvalidAccountStatus.NotEnoughBalance", "not enough account balance (i-b)", 1},
+		}, ecs.ErrBalance, "InvalidAccountStatus.NotEnoughBalance", "not enough account balance for i-b", 1},
 		{"throttled, retries exhausted", func() error {
 			sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
 			defer sim.SetFaults(ecssim.Faults{Action: "RenewInstance"})

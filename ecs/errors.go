@@ -39,25 +39,29 @@ type APIError struct {
 	Attempts   int // attempts made, retries included
 }
 
+// Error reads "not enough account balance for i-xxx (InvalidAccountStatus.NotEnoughBalance:
+// Your account does not have enough balance.; RenewInstance, RequestId 81D3…)".
 func (e *APIError) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Kind.Error())
 	if e.Target != "" {
-		b.WriteString(" (" + e.Target + ")")
+		b.WriteString(" for " + e.Target)
 	}
-	b.WriteString(": " + e.Action)
-	if e.Code != "" {
-		b.WriteString(" " + e.Code)
+	b.WriteString(" (")
+	switch {
+	case e.Code != "" && e.Message != "":
+		b.WriteString(e.Code + ": " + e.Message + "; ")
+	case e.Code != "" || e.Message != "":
+		b.WriteString(e.Code + e.Message + "; ")
 	}
-	if e.Message != "" {
-		b.WriteString(": " + e.Message)
-	}
+	b.WriteString(e.Action)
 	if e.RequestID != "" {
 		b.WriteString(", RequestId " + e.RequestID)
 	}
 	if e.Attempts > 1 {
-		fmt.Fprintf(&b, ", after %d attempts", e.Attempts)
+		fmt.Fprintf(&b, ", %d attempts", e.Attempts)
 	}
+	b.WriteString(")")
 	return b.String()
 }
 
