@@ -140,6 +140,31 @@ func (db *DB) GetRequest(id RequestID) (*Request, error) {
 	return r, err
 }
 
+// OpenRequest returns the open request holding instanceID (pending before its deadline,
+// approved or executing), or an error wrapping ErrNotFound.
+func (db *DB) OpenRequest(instanceID string) (*Request, error) {
+	if err := validID("instance ID", instanceID); err != nil {
+		return nil, err
+	}
+	var r *Request
+	err := db.bolt.View(func(tx *bolt.Tx) error {
+		v := tx.Bucket(bucketOpen).Get([]byte(instanceID))
+		if v == nil {
+			return nil
+		}
+		var err error
+		r, err = getRequest(tx, RequestID(v))
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if r == nil || !r.EffectiveState(db.now()).Open() {
+		return nil, fmt.Errorf("open request for %s: %w", instanceID, ErrNotFound)
+	}
+	return r, nil
+}
+
 // ListRequests returns the requests in the given stored states (none: all), newest first.
 // It filters on the stored State: a pending request past its deadline is listed as pending
 // (the sweep finds it that way); use EffectiveState to show it.

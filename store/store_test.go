@@ -551,7 +551,13 @@ func TestCreateRequest_OneOpenPerInstance(t *testing.T) {
 		t.Errorf("%d requests stored, want 1", len(all))
 	}
 	// i-3 was not taken by the refused request.
+	if _, err := db.OpenRequest("i-3"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenRequest(i-3) err = %v, want ErrNotFound", err)
+	}
 	third := mustCreate(t, db, newRenewal(clock, "i-3"))
+	if got, err := db.OpenRequest("i-2"); err != nil || got.ID != first.ID {
+		t.Errorf("OpenRequest(i-2) = %v, %v; want %s", got, err, first.ID)
+	}
 
 	// Still refused while approved and executing; freed by done.
 	mustReach(t, db, first.ID, StateExecuting)
@@ -576,6 +582,9 @@ func TestCreateRequest_OneOpenPerInstance(t *testing.T) {
 	}
 	if err := db.CreateRequest(newRenewal(clock, "i-3")); !errors.As(err, &oe) || oe.Existing != fourth.ID {
 		t.Errorf("after expiring the old one: err = %v, want pointer to %s", err, fourth.ID)
+	}
+	if _, err := db.OpenRequest("i-1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("OpenRequest(i-1) after its deadline: err = %v, want ErrNotFound", err)
 	}
 }
 
