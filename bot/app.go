@@ -1,0 +1,440 @@
+//go:build edge
+
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+// laterTimeout bounds one piece of work done after an ack (an Execute waits for verification).
+const laterTimeout = 15 * time.Minute
+
+// AppConfig configures an App. Workflow, Cloud, Store and Slack are required.
+type AppConfig struct {
+	Workflow *Workflow
+	Cloud    Cloud
+	Store    Store
+	Slack    SlackAPI
+	Digester *Digester // optional; kept for the wiring, the edge does not call it
+
+	Now        func() time.Time // default time.Now
+	Location   *time.Location   // for times shown to people, default UTC
+	Log        *slog.Logger     // default: discard
+	Metrics    *Metrics
+	ListWindow time.Duration // default window of "list", default 30 days
+}
+
+// App is the Slack edge: it turns slash commands and button clicks, from HTTP or Socket Mode,
+// into workflow calls. It acknowledges first and does slow work afterwards, in goroutines that
+// Shutdown waits for.
+type App struct {
+	wf         *Workflow
+	cloud      Cloud
+	store      Store
+	slack      SlackAPI
+	now        func() time.Time
+	loc        *time.Location
+	log        *slog.Logger
+	metrics    *Metrics
+	listWindow time.Duration
+
+	base   context.Context // parent of all later work; cancelled when Shutdown gives up
+	cancel context.CancelFunc
+
+	mu      sync.Mutex
+	closing bool
+	work    sync.WaitGroup
+
+	seen *recentIDs // Socket Mode envelope IDs already handled
+}
+
+// NewApp checks cfg and builds an App.
+func NewApp(cfg AppConfig) (*App, error) {
+	if cfg.Workflow == nil || cfg.Cloud == nil || cfg.Store == nil || cfg.Slack == nil {
+		return nil, errors.New("app: Workflow, Cloud, Store and Slack are required")
+	}
+	a := &App{
+		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
+		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
+		seen: newRecentIDs(4096),
+	}
+	if a.now == nil {
+		a.now = time.Now
+	}
+	if a.loc == nil {
+		a.loc = time.UTC
+	}
+	if a.log == nil {
+		a.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if a.listWindow <= 0 {
+		a.listWindow = 30 * 24 * time.Hour
+	}
+	a.base, a.cancel = context.WithCancel(context.Background())
+	return a, nil
+}
+
+// later runs fn after the ack, tracked so that Shutdown can wait for it. After Shutdown
+// started, new work is dropped (a restart resumes approved requests).
+func (a *App) later(what string, fn func(context.Context)) {
+	if fn == nil {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closing {
+		a.log.Warn("shutting down: dropped work after ack", "work", what)
+		return
+	}
+	a.work.Go(func() {
+		ctx, cancel := context.WithTimeout(a.base, laterTimeout)
+		defer cancel()
+		defer func() {
+			if p := recover(); p != nil {
+				a.log.Error("panic in work after ack", "work", what, "panic", p)
+			}
+		}()
+		fn(ctx)
+	})
+}
+
+// Shutdown stops taking new work and waits for work in flight. When ctx ends first, the work
+// is cancelled and ctx's error returned.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.mu.Lock()
+	a.closing = true
+	a.mu.Unlock()
+	done := make(chan struct{})
+	go func() {
+		a.work.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+		a.cancel()
+		return nil
+	case <-ctx.Done():
+		a.cancel()
+		<-done
+		return ctx.Err()
+	}
+}
+
+// ephemeral is a reply only the user sees.
+func ephemeral(text string, blocks ...slack.Block) slack.Msg {
+	m := slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
+	if len(blocks) > 0 {
+		m.Blocks = slack.Blocks{BlockSet: blocks}
+	}
+	return m
+}
+
+// handleCommand answers a slash command: the ack to send at once and, for anything that
+// calls ECS or Slack, work to run after the ack.
+func (a *App) handleCommand(_ context.Context, sc slack.SlashCommand) (slack.Msg, func(context.Context)) {
+	cmd, err := ParseCommand(sc.Text)
+	if err != nil {
+		a.metrics.Command("invalid")
+		return ephemeral(err.Error()), nil
+	}
+	a.metrics.Command(cmd.Verb.String())
+	a.log.Info("command", "verb", cmd.Verb, "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.String())
+	to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
+	ids := strings.Join(cmd.InstanceIDs, ", ")
+	switch cmd.Verb {
+	case VerbHelp:
+		text, blocks := HelpMessage()
+		return ephemeral(text, blocks...), nil
+	case VerbList:
+		window := cmd.Window
+		if window <= 0 {
+			window = a.listWindow
+		}
+		return ephemeral(fmt.Sprintf("Looking for subscriptions expiring in the next %s…", formatWindow(window))),
+			func(ctx context.Context) { a.list(ctx, to, window) }
+	case VerbStatus:
+		return ephemeral("Looking up " + ids + "…"),
+			func(ctx context.Context) { a.status(ctx, to, cmd.InstanceIDs) }
+	case VerbRenew:
+		in := RenewalInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs, Months: cmd.Months}
+		return ephemeral(fmt.Sprintf("Getting a price quote to renew %s for %d month(s)…", ids, cmd.Months)),
+			func(ctx context.Context) {
+				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
+			}
+	case VerbAutoRenew:
+		in := AutoRenewInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs,
+			Mode: cmd.AutoRenew, Duration: cmd.Duration}
+		return ephemeral(fmt.Sprintf("Preparing an auto-renew %s request for %s…", cmd.AutoRenew, ids)),
+			func(ctx context.Context) {
+				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestAutoRenew(ctx, in) })
+			}
+	case VerbHistory:
+		q := store.HistoryQuery{RequestID: cmd.RequestID, Limit: 50}
+		if len(cmd.InstanceIDs) > 0 {
+			q.InstanceID = cmd.InstanceIDs[0]
+		}
+		return ephemeral("Reading the audit log…"), func(ctx context.Context) { a.history(ctx, to, q) }
+	}
+	return ephemeral(Usage), nil
+}
+
+func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
+	now := a.now()
+	scan, err := a.cloud.Expiring(ctx, now, now.Add(window))
+	if err != nil {
+		a.replyErr(ctx, to, "could not list expiring instances", err)
+		return
+	}
+	text, blocks := ListMessage(scan, window, now)
+	a.reply(ctx, to, text, blocks...)
+}
+
+func (a *App) status(ctx context.Context, to replyTo, ids []string) {
+	insts, err := a.cloud.Lookup(ctx, ids)
+	if err != nil {
+		a.replyErr(ctx, to, "could not look up "+strings.Join(ids, ", "), err)
+		return
+	}
+	text, blocks := StatusMessage(insts, a.now())
+	a.reply(ctx, to, text, blocks...)
+}
+
+func (a *App) history(ctx context.Context, to replyTo, q store.HistoryQuery) {
+	evs, err := a.store.History(q)
+	if err != nil {
+		a.replyErr(ctx, to, "could not read the audit log", err)
+		return
+	}
+	text, blocks := HistoryMessage(evs, a.loc)
+	a.reply(ctx, to, text, blocks...)
+}
+
+// open creates a request with create, posts its approval message into the request's channel,
+// attaches the message to it and tells the requester.
+func (a *App) open(ctx context.Context, to replyTo, create func(context.Context) (*store.Request, error)) {
+	r, err := create(ctx)
+	if err != nil {
+		a.replyErr(ctx, to, "could not open the request", err)
+		return
+	}
+	text, blocks := ApprovalMessage(r, a.now())
+	ch, ts, err := a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		recordSlackError(a.metrics, "chat.postMessage", err)
+		a.log.Error("post approval message", "request", r.ID, "channel", r.Channel, "err", err)
+		// Nobody could click a message that is not there: withdraw the request.
+		if _, cerr := a.store.Transition(r.ID, []store.State{store.StatePending}, store.StateCancelled,
+			store.Event{Actor: botActor, Action: store.ActCancelled, Detail: "approval message could not be posted: " + slackErrText(err)},
+			nil); cerr != nil {
+			a.log.Error("withdraw request", "request", r.ID, "err", cerr)
+		}
+		a.reply(ctx, to, fmt.Sprintf("I could not post the approval message for %s in this channel (%s), so I withdrew the request. Is renewbot a member of the channel?",
+			r.ID, slackErrText(err)))
+		return
+	}
+	if _, err := a.wf.AttachMessage(r.ID, store.MessageRef{Channel: ch, TS: ts}); err != nil {
+		a.log.Error("attach message", "request", r.ID, "err", err)
+	}
+	a.reply(ctx, to, fmt.Sprintf("Request %s is waiting for approval: %s, total %.2f %s. An approver has to click Approve on the message in <#%s>.",
+		r.ID, strings.Join(r.InstanceIDs(), ", "), r.Total, r.Currency, ch))
+}
+
+// handleInteraction returns the work for a click; the click itself is acknowledged empty.
+func (a *App) handleInteraction(_ context.Context, ic slack.InteractionCallback) func(context.Context) {
+	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
+		a.log.Debug("ignored interaction", "type", ic.Type)
+		return nil
+	}
+	act := ic.ActionCallback.BlockActions[0]
+	user := ic.User.ID
+	channel := ic.Channel.ID
+	if channel == "" {
+		channel = ic.Container.ChannelID
+	}
+	to := replyTo{url: ic.ResponseURL, channel: channel, user: user}
+	value := act.Value
+	if value == "" {
+		value = act.SelectedOption.Value
+	}
+	a.log.Info("click", "action", act.ActionID, "user", user, "channel", channel, "value", value)
+	switch act.ActionID {
+	case ActionApprove:
+		return func(ctx context.Context) { a.approve(ctx, to, store.RequestID(value)) }
+	case ActionReject:
+		return func(ctx context.Context) { a.reject(ctx, to, store.RequestID(value)) }
+	case ActionDigestRenew:
+		return func(ctx context.Context) { a.digestRenew(ctx, to, value) }
+	case ActionDigestSnooze:
+		return func(ctx context.Context) { a.digestSnooze(ctx, to, value) }
+	}
+	a.metrics.Interaction(act.ActionID, "ignored")
+	return nil
+}
+
+// decided reports the outcome of an approve or reject click to the metrics and, when it was
+// not accepted, to the clicker.
+func (a *App) decided(ctx context.Context, to replyTo, action string, err error) bool {
+	if err == nil {
+		a.metrics.Interaction(action, "accepted")
+		return true
+	}
+	var ref *Refusal
+	if errors.As(err, &ref) {
+		a.metrics.Interaction(action, "refused")
+	} else {
+		a.metrics.Interaction(action, "error")
+	}
+	a.replyErr(ctx, to, "could not record your "+action, err)
+	return false
+}
+
+func (a *App) approve(ctx context.Context, to replyTo, id store.RequestID) {
+	r, err := a.wf.Approve(ctx, id, to.user)
+	if !a.decided(ctx, to, "approve", err) || r.State != store.StateApproved {
+		return
+	}
+	if _, err := a.wf.Execute(ctx, id); err != nil {
+		a.log.Error("execute", "request", id, "err", err)
+	}
+}
+
+func (a *App) reject(ctx context.Context, to replyTo, id store.RequestID) {
+	_, err := a.wf.Reject(ctx, id, to.user)
+	a.decided(ctx, to, "reject", err)
+}
+
+// parseOption splits an overflow option value "INSTANCE_ID:N".
+func parseOption(v string) (string, int, bool) {
+	id, n, ok := strings.Cut(v, ":")
+	num, err := strconv.Atoi(n)
+	return id, num, ok && err == nil && id != "" && num > 0
+}
+
+func (a *App) digestRenew(ctx context.Context, to replyTo, value string) {
+	id, months, ok := parseOption(value)
+	if !ok {
+		a.metrics.Interaction(ActionDigestRenew, "error")
+		a.reply(ctx, to, fmt.Sprintf("That menu option (%q) is not one I understand.", value))
+		return
+	}
+	a.metrics.Interaction(ActionDigestRenew, "accepted")
+	in := RenewalInput{Requester: to.user, Channel: to.channel, InstanceIDs: []string{id}, Months: months}
+	a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
+}
+
+func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
+	id, days, ok := parseOption(value)
+	if !ok || days > 366 {
+		a.metrics.Interaction(ActionDigestSnooze, "error")
+		a.reply(ctx, to, fmt.Sprintf("That menu option (%q) is not one I understand.", value))
+		return
+	}
+	until := a.now().Add(time.Duration(days) * 24 * time.Hour)
+	if err := a.store.Snooze(store.Snooze{InstanceID: id, Until: until, By: to.user}); err != nil {
+		a.metrics.Interaction(ActionDigestSnooze, "error")
+		a.replyErr(ctx, to, "could not snooze "+id, err)
+		return
+	}
+	a.metrics.Interaction(ActionDigestSnooze, "accepted")
+	a.reply(ctx, to, fmt.Sprintf("%s is left out of the digest until %s.", id, until.In(a.loc).Format("Mon 2 Jan 2006 15:04 MST")))
+}
+
+// replyTo is where an answer to one user goes: the response_url when there is one, else an
+// ephemeral message in the channel.
+type replyTo struct {
+	url, channel, user string
+}
+
+// reply sends an ephemeral answer. A failed response_url (expired, used up) falls back to
+// chat.postEphemeral.
+func (a *App) reply(ctx context.Context, to replyTo, text string, blocks ...slack.Block) {
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if len(blocks) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	}
+	if to.url != "" {
+		_, _, err := a.slack.PostMessageContext(ctx, "", append(opts, slack.MsgOptionResponseURL(to.url, slack.ResponseTypeEphemeral))...)
+		if err == nil {
+			return
+		}
+		recordSlackError(a.metrics, "response_url", err)
+		a.log.Warn("reply through response_url", "user", to.user, "err", err)
+	}
+	if to.channel == "" || to.user == "" {
+		return
+	}
+	if _, err := a.slack.PostEphemeralContext(ctx, to.channel, to.user, opts...); err != nil {
+		recordSlackError(a.metrics, "chat.postEphemeral", err)
+		a.log.Error("ephemeral reply", "user", to.user, "channel", to.channel, "err", err)
+	}
+}
+
+// replyErr tells the user why something failed: refusals and bad input in their own words,
+// anything else prefixed with what failed. The full error is logged.
+func (a *App) replyErr(ctx context.Context, to replyTo, what string, err error) {
+	var ref *Refusal
+	var uerr *UserError
+	switch {
+	case errors.As(err, &ref):
+		a.reply(ctx, to, "🚫 "+sentence(ref.Error()))
+	case errors.As(err, &uerr):
+		a.log.Info(what, "user", to.user, "err", err)
+		a.reply(ctx, to, "⚠️ "+sentence(uerr.Error()))
+	default:
+		a.log.Error(what, "user", to.user, "err", err)
+		a.reply(ctx, to, "❌ "+sentence(what+": "+err.Error()))
+	}
+}
+
+// sentence capitalises a leading word ("you …" but not "i-bp1…") and ends s with a full stop.
+func sentence(s string) string {
+	if s == "" {
+		return s
+	}
+	if len(s) > 1 && s[0] >= 'a' && s[0] <= 'z' && s[1] != '-' {
+		s = string(s[0]-'a'+'A') + s[1:]
+	}
+	if !strings.HasSuffix(s, ".") && !strings.HasSuffix(s, "?") && !strings.HasSuffix(s, "!") {
+		s += "."
+	}
+	return s
+}
+
+// recentIDs is a bounded set of recently seen IDs (oldest forgotten first).
+type recentIDs struct {
+	mu   sync.Mutex
+	set  map[string]struct{}
+	ring []string
+	next int
+}
+
+func newRecentIDs(n int) *recentIDs {
+	return &recentIDs{set: make(map[string]struct{}, n), ring: make([]string, n)}
+}
+
+// add records id and reports whether it was new.
+func (s *recentIDs) add(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.set[id]; ok {
+		return false
+	}
+	if old := s.ring[s.next]; old != "" {
+		delete(s.set, old)
+	}
+	s.ring[s.next] = id
+	s.next = (s.next + 1) % len(s.ring)
+	s.set[id] = struct{}{}
+	return true
+}

@@ -1,0 +1,328 @@
+//go:build edge
+
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+const (
+	edgeSecret   = "test-signing-secret"
+	edgeChannel  = "CRENEW"
+	edgeReq      = "UREQ"      // asks for renewals
+	edgeApprover = "UAPPROVER" // approver by user ID
+	edgeGroupie  = "UGROUPIE"  // approver through the user group SAPPROVERS
+	edgeStranger = "USTRANGER" // nobody
+)
+
+// edgeStart is the business clock of the edge tests (store, ecssim and the app share it).
+var edgeStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
+
+func edgeNow() time.Time { return edgeStart }
+
+// edgeEnv is the whole bot edge on real parts: the app's HTTP handler on loopback, the real
+// workflow on a bbolt file, the real ECS client against ecssim, and slack-go against FakeSlack.
+type edgeEnv struct {
+	fake    *bottest.FakeSlack
+	api     *slack.Client
+	sim     *ecssim.Server
+	db      *store.DB
+	wf      *bot.Workflow
+	app     *bot.App
+	srv     *httptest.Server
+	reg     *prometheus.Registry
+	metrics *bot.Metrics
+}
+
+func edgeFleet() ecssim.Fleet {
+	day := func(d int) time.Time { return time.Date(2026, 11, 25+d, 16, 0, 0, 0, time.UTC) }
+	now := edgeStart
+	return ecssim.Fleet{
+		Now: &now, Balance: 1e6, Currency: "CNY",
+		Instances: []ecssim.FleetInstance{
+			{InstanceId: "i-bp1hz00001", InstanceName: "web-1", RegionId: "cn-hangzhou", InstanceChargeType: "PrePaid", ExpiredTime: day(5), RenewalStatus: "Normal", MonthlyPrice: 100},
+			{InstanceId: "i-bp1hz00002", InstanceName: "web-2", RegionId: "cn-hangzhou", InstanceChargeType: "PrePaid", ExpiredTime: day(10), RenewalStatus: "Normal", MonthlyPrice: 250},
+		},
+	}
+}
+
+func newEdgeEnv(tb testing.TB) *edgeEnv {
+	tb.Helper()
+	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry()}
+	tb.Cleanup(e.fake.Close)
+	e.metrics = bot.NewMetrics(e.reg)
+	e.fake.SetGroup("SAPPROVERS", edgeGroupie)
+	e.api = slack.New("xoxb-test-token", slack.OptionAPIURL(e.fake.APIURL()), slack.OptionAppLevelToken("xapp-test-token"))
+
+	e.sim = ecssim.NewServer(ecssim.Options{Fleet: edgeFleet(), RenewDelay: -1, Now: edgeNow})
+	tb.Cleanup(e.sim.Close)
+	db, err := store.Open(filepath.Join(tb.TempDir(), "renewbot.db"), store.Options{Now: edgeNow})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { db.Close() })
+	e.db = db
+	cloud, err := ecs.New(ecs.Config{
+		Regions: []string{"cn-hangzhou"}, Endpoint: e.sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret",
+		Retry: ecs.RetryPolicy{Attempts: 3}, Sleep: func(ctx context.Context, _ time.Duration) error { return ctx.Err() },
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.wf, err = bot.NewWorkflow(bot.WorkflowConfig{
+		Cloud: cloud, Store: db, Now: edgeNow, Metrics: e.metrics,
+		Members:  bot.NewSlackMembers(e.api, time.Minute),
+		Notifier: bot.NewSlackNotifier(e.api, edgeNow, nil).WithMetrics(e.metrics),
+		Policy:   bot.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.app, err = bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloud, Store: db, Slack: e.api, Now: edgeNow,
+		Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(edgeLogWriter{tb}, nil))})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e.srv = httptest.NewServer(e.app.Handler(edgeSecret))
+	tb.Cleanup(e.srv.Close)
+	tb.Cleanup(func() { e.drain(tb) })
+	return e
+}
+
+// edgeLogWriter sends the app's log to the test log.
+type edgeLogWriter struct{ tb testing.TB }
+
+func (w edgeLogWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// drain waits for all work the app started after its acks.
+func (e *edgeEnv) drain(tb testing.TB) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := e.app.Shutdown(ctx); err != nil {
+		tb.Fatalf("Shutdown: %v", err)
+	}
+}
+
+func edgeCtx(tb testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	tb.Cleanup(cancel)
+	return ctx
+}
+
+// command is the slash command user types in the edge channel.
+func (e *edgeEnv) command(user, text string) slack.SlashCommand {
+	return slack.SlashCommand{Command: "/renew", Text: text, UserID: user, UserName: strings.ToLower(user),
+		ChannelID: edgeChannel, ChannelName: "renewals", TeamID: "T0FAKE", ResponseURL: e.fake.ResponseURL(), TriggerID: "trig"}
+}
+
+// post sends a signed form to path and returns the status and body.
+func (e *edgeEnv) post(tb testing.TB, path string, form url.Values) (int, string) {
+	tb.Helper()
+	return e.do(tb, bottest.SignedRequest(edgeSecret, e.srv.URL+path, form, time.Now()))
+}
+
+func (e *edgeEnv) do(tb testing.TB, req *http.Request) (int, string) {
+	tb.Helper()
+	resp, err := e.srv.Client().Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return resp.StatusCode, string(body)
+}
+
+// ack sends a slash command and decodes its immediate answer.
+func (e *edgeEnv) ack(tb testing.TB, user, text string) slack.Msg {
+	tb.Helper()
+	status, body := e.post(tb, "/slack/commands", bottest.CommandForm(e.command(user, text)))
+	if status != http.StatusOK {
+		tb.Fatalf("command %q: status %d, body %q", text, status, body)
+	}
+	var m slack.Msg
+	if err := json.Unmarshal([]byte(body), &m); err != nil {
+		tb.Fatalf("command %q: ack %q: %v", text, body, err)
+	}
+	if m.ResponseType != slack.ResponseTypeEphemeral {
+		tb.Errorf("command %q: ack response_type %q, want ephemeral", text, m.ResponseType)
+	}
+	return m
+}
+
+// click posts a block_actions click on the message ts.
+func (e *edgeEnv) click(tb testing.TB, user, ts, actionID, value string) {
+	tb.Helper()
+	ic := bottest.BlockAction(user, edgeChannel, ts, actionID, value, e.fake.ResponseURL())
+	if status, body := e.post(tb, "/slack/interactions", bottest.InteractionForm(ic)); status != http.StatusOK || body != "" {
+		tb.Fatalf("click %s: status %d, body %q", actionID, status, body)
+	}
+}
+
+// responseText is the text of the nth (1-based) response_url post.
+func (e *edgeEnv) responseText(tb testing.TB, ctx context.Context, n int) string {
+	tb.Helper()
+	calls, err := e.fake.Wait(ctx, "response_url", n)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var m slack.Msg
+	if err := json.Unmarshal(calls[n-1].JSON, &m); err != nil {
+		tb.Fatal(err)
+	}
+	if m.ResponseType != slack.ResponseTypeEphemeral {
+		tb.Errorf("response_url post %d: response_type %q, want ephemeral", n, m.ResponseType)
+	}
+	return m.Text
+}
+
+// buttons returns action_id → value of the buttons in a blocks form field.
+func buttons(tb testing.TB, blocksJSON string) map[string]string {
+	tb.Helper()
+	var blocks slack.Blocks
+	if err := json.Unmarshal([]byte(blocksJSON), &blocks); err != nil {
+		tb.Fatalf("blocks %s: %v", blocksJSON, err)
+	}
+	out := map[string]string{}
+	for _, b := range blocks.BlockSet {
+		if ab, ok := b.(*slack.ActionBlock); ok && ab.Elements != nil {
+			for _, el := range ab.Elements.ElementSet {
+				if btn, ok := el.(*slack.ButtonBlockElement); ok {
+					out[btn.ActionID] = btn.Value
+				}
+			}
+		}
+	}
+	return out
+}
+
+func TestApp_ApprovalFlow(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+
+	ack := e.ack(t, edgeReq, "i-bp1hz00001 3")
+	if !strings.Contains(ack.Text, "i-bp1hz00001") {
+		t.Errorf("ack %q does not name the instance", ack.Text)
+	}
+	posts, err := e.fake.Wait(ctx, "chat.postMessage", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	post := posts[0]
+	if post.Form.Get("channel") != edgeChannel {
+		t.Errorf("approval message posted to %q, want %q", post.Form.Get("channel"), edgeChannel)
+	}
+	reqs, err := e.db.ListRequests()
+	if err != nil || len(reqs) != 1 {
+		t.Fatalf("requests %v, %v; want one", reqs, err)
+	}
+	id := string(reqs[0].ID)
+	if got, want := buttons(t, post.Form.Get("blocks")), map[string]string{"approve": id, "reject": id}; got["approve"] != want["approve"] || got["reject"] != want["reject"] {
+		t.Fatalf("buttons %v, want %v", got, want)
+	}
+	if text := e.responseText(t, ctx, 1); !strings.Contains(text, id) {
+		t.Errorf("confirmation %q does not name request %s", text, id)
+	}
+	r, _ := e.db.GetRequest(store.RequestID(id))
+	ts := r.Message.TS
+	if r.Message.Channel != edgeChannel || ts == "" {
+		t.Fatalf("message ref %+v not attached", r.Message)
+	}
+
+	// The requester may not approve: an ephemeral refusal, and nothing changes.
+	e.click(t, edgeReq, ts, bot.ActionApprove, id)
+	if text := e.responseText(t, ctx, 2); !strings.Contains(text, "someone else") {
+		t.Errorf("self-approval answer %q", text)
+	}
+	if got, _ := e.db.GetRequest(store.RequestID(id)); got.State != store.StatePending || len(got.Approvals) != 0 {
+		t.Fatalf("after self-approval: state %s, approvals %v", got.State, got.Approvals)
+	}
+	if n := len(e.fake.CallsOf("chat.update")); n != 0 {
+		t.Errorf("self-approval updated the message %d times", n)
+	}
+
+	// A member of the approver group approves, twice in a row (a double click).
+	e.click(t, edgeGroupie, ts, bot.ActionApprove, id)
+	e.click(t, edgeGroupie, ts, bot.ActionApprove, id)
+	e.drain(t)
+
+	orders := e.sim.Orders()
+	if len(orders) != 1 {
+		t.Fatalf("orders %+v, want exactly one", orders)
+	}
+	if orders[0].InstanceId != "i-bp1hz00001" || orders[0].Period != 3 {
+		t.Errorf("order %+v", orders[0])
+	}
+	done, _ := e.db.GetRequest(store.RequestID(id))
+	if done.State != store.StateDone {
+		t.Errorf("request state %s, want done", done.State)
+	}
+	msg, ok := e.fake.Message(edgeChannel, ts)
+	if !ok || !strings.Contains(msg.Get("text")+msg.Get("blocks"), orders[0].OrderId) {
+		t.Errorf("approval message does not show order %s: %v", orders[0].OrderId, msg)
+	}
+	if b := buttons(t, msg.Get("blocks")); len(b) != 0 {
+		t.Errorf("finished request still has buttons %v", b)
+	}
+	if len(e.fake.CallsOf("usergroups.users.list")) == 0 {
+		t.Error("the group approver was not resolved through usergroups.users.list")
+	}
+	if got := metricValue(t, e.reg, "renewbot_interactions_total", "action", "approve", "outcome", "refused"); got < 1 {
+		t.Errorf("refused approvals counted %v", got)
+	}
+}
+
+// metricValue is the value of the counter or gauge name with the given label pairs.
+func metricValue(tb testing.TB, reg *prometheus.Registry, name string, labels ...string) float64 {
+	tb.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+	next:
+		for _, m := range mf.GetMetric() {
+			have := map[string]string{}
+			for _, lp := range m.GetLabel() {
+				have[lp.GetName()] = lp.GetValue()
+			}
+			for i := 0; i+1 < len(labels); i += 2 {
+				if have[labels[i]] != labels[i+1] {
+					continue next
+				}
+			}
+			if c := m.GetCounter(); c != nil {
+				return c.GetValue()
+			}
+			return m.GetGauge().GetValue()
+		}
+	}
+	return 0
+}

@@ -1,0 +1,98 @@
+//go:build edge
+
+package bot
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+
+	"github.com/slack-go/slack"
+)
+
+// maxBody bounds a Slack request body; commands and clicks are a few KiB.
+const maxBody = 64 << 10
+
+// Handler serves Slack's HTTP endpoints, POST /slack/commands and POST /slack/interactions.
+// Every request's v0 signature is checked against signingSecret before anything else.
+func (a *App) Handler(signingSecret string) http.Handler {
+	if signingSecret == "" {
+		a.log.Error("no Slack signing secret: every Slack request will be refused")
+	}
+	mux := http.NewServeMux()
+	mux.Handle("POST /slack/commands", a.verified(signingSecret, a.serveCommand))
+	mux.Handle("POST /slack/interactions", a.verified(signingSecret, a.serveInteraction))
+	return mux
+}
+
+// verified reads the body (at most maxBody) and checks Slack's signature over it. Refused
+// requests get 401 (or 413), a log line and a metric, and nothing else happens.
+func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
+		if err != nil {
+			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+				a.refuseRequest(w, r, "too_large", http.StatusRequestEntityTooLarge)
+				return
+			}
+			http.Error(w, "cannot read body", http.StatusBadRequest)
+			return
+		}
+		sv, err := slack.NewSecretsVerifier(r.Header, secret)
+		if err == nil {
+			_, _ = sv.Write(body)
+			err = sv.Ensure()
+		}
+		if err != nil {
+			reason := "invalid"
+			switch {
+			case errors.Is(err, slack.ErrMissingHeaders):
+				reason = "missing"
+			case errors.Is(err, slack.ErrExpiredTimestamp):
+				reason = "stale"
+			}
+			a.refuseRequest(w, r, reason, http.StatusUnauthorized)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		next(w, r)
+	})
+}
+
+func (a *App) refuseRequest(w http.ResponseWriter, r *http.Request, reason string, status int) {
+	a.metrics.SignatureFailure(reason)
+	a.log.Warn("refused Slack request", "path", r.URL.Path, "reason", reason, "remote", r.RemoteAddr)
+	http.Error(w, http.StatusText(status), status)
+}
+
+func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
+	sc, err := slack.SlashCommandParse(r)
+	if err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	if r.PostForm.Get("ssl_check") == "1" {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	ack, later := a.handleCommand(r.Context(), sc)
+	a.later("command", later) // the goroutine starts now; the ack is written at once anyway
+	writeMsg(w, ack)
+}
+
+func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
+	ic, err := slack.InteractionCallbackParse(r)
+	if err != nil {
+		http.Error(w, "bad payload", http.StatusBadRequest)
+		return
+	}
+	a.later("interaction", a.handleInteraction(r.Context(), ic))
+	w.WriteHeader(http.StatusOK)
+}
+
+func writeMsg(w http.ResponseWriter, m slack.Msg) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(m)
+}

@@ -1,0 +1,164 @@
+//go:build edge
+
+package bot
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+// SlackNotifier keeps a request's approval message up to date: every change is a chat.update
+// of the message with ApprovalMessage. Updates of one request never go backwards: a change
+// older than the last one shown is skipped.
+type SlackNotifier struct {
+	api     SlackAPI
+	now     func() time.Time
+	log     *slog.Logger
+	metrics *Metrics
+
+	mu    sync.Mutex // held across chat.update so that updates of a message are ordered
+	shown map[store.RequestID]uint64
+}
+
+var _ Notifier = (*SlackNotifier)(nil)
+
+// NewSlackNotifier builds the Slack Notifier. now defaults to time.Now, log to discard.
+func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *SlackNotifier {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	return &SlackNotifier{api: api, now: now, log: log, shown: map[store.RequestID]uint64{}}
+}
+
+// WithMetrics makes n count failed updates in m and returns n.
+func (n *SlackNotifier) WithMetrics(m *Metrics) *SlackNotifier {
+	n.metrics = m
+	return n
+}
+
+// RequestChanged updates r's approval message; a request without one is skipped. Errors are
+// logged and counted: the store, not the message, is the record.
+func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
+	if r == nil || r.Message.Channel == "" || r.Message.TS == "" {
+		return
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v, ok := n.shown[r.ID]; ok && v >= r.Version {
+		return
+	}
+	text, blocks := ApprovalMessage(r, n.now())
+	_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
+		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	if err != nil {
+		recordSlackError(n.metrics, "chat.update", err)
+		n.log.Error("update approval message", "request", r.ID, "state", r.State, "channel", r.Message.Channel, "err", err)
+		return
+	}
+	if len(n.shown) >= 4096 {
+		clear(n.shown) // a bound; forgetting only loses the ordering guard for old requests
+	}
+	n.shown[r.ID] = r.Version
+}
+
+// recordSlackError counts a failed Slack call: a 429 as rate limited, anything else by its
+// Slack error code.
+func recordSlackError(m *Metrics, method string, err error) {
+	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		m.SlackRateLimited(method)
+		return
+	}
+	m.SlackError(method, slackErrText(err))
+}
+
+// slackErrText is a short, bounded description of a Slack error: its error code
+// ("channel_not_found"), "http_NNN", or "transport".
+func slackErrText(err error) string {
+	if e, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
+		return e.Err
+	}
+	if e, ok := errors.AsType[slack.StatusCodeError](err); ok {
+		return "http_" + strconv.Itoa(e.Code)
+	}
+	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return "ratelimited"
+	}
+	return "transport"
+}
+
+// SlackMembers resolves user groups with usergroups.users.list and caches each answer for a
+// while. Failures are not cached; concurrent misses of one group make one call.
+type SlackMembers struct {
+	api SlackAPI
+	ttl time.Duration
+	now func() time.Time
+
+	mu    sync.Mutex
+	cache map[string]members
+	locks map[string]*sync.Mutex
+}
+
+type members struct {
+	ids []string
+	at  time.Time
+}
+
+var _ Members = (*SlackMembers)(nil)
+
+// NewSlackMembers builds the cached Members; ttl ≤ 0 means 5 minutes.
+func NewSlackMembers(api SlackAPI, ttl time.Duration) *SlackMembers {
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	return &SlackMembers{api: api, ttl: ttl, now: time.Now, cache: map[string]members{}, locks: map[string]*sync.Mutex{}}
+}
+
+// GroupMembers returns the user IDs of group (S…), from the cache when fresh.
+func (m *SlackMembers) GroupMembers(ctx context.Context, group string) ([]string, error) {
+	if ids, ok := m.cached(group); ok {
+		return ids, nil
+	}
+	m.mu.Lock()
+	l, ok := m.locks[group]
+	if !ok {
+		l = &sync.Mutex{}
+		m.locks[group] = l
+	}
+	m.mu.Unlock()
+
+	l.Lock()
+	defer l.Unlock()
+	if ids, ok := m.cached(group); ok { // another caller fetched it meanwhile
+		return ids, nil
+	}
+	ids, err := m.api.GetUserGroupMembersContext(ctx, group)
+	if err != nil {
+		return nil, fmt.Errorf("members of user group %s: %w", group, err)
+	}
+	m.mu.Lock()
+	m.cache[group] = members{ids: ids, at: m.now()}
+	m.mu.Unlock()
+	return append([]string(nil), ids...), nil
+}
+
+func (m *SlackMembers) cached(group string) ([]string, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	c, ok := m.cache[group]
+	if !ok || m.now().Sub(c.at) >= m.ttl {
+		return nil, false
+	}
+	return append([]string(nil), c.ids...), true
+}

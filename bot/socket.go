@@ -1,0 +1,116 @@
+//go:build edge
+
+package bot
+
+import (
+	"context"
+
+	"github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
+)
+
+// RunSocketMode serves slash commands and clicks arriving over Slack's Socket Mode until ctx
+// ends (nil) or the connection fails for good (invalid token: the error). Envelopes are
+// acknowledged at once; a redelivered envelope is acknowledged again but has no second effect.
+func (a *App) RunSocketMode(ctx context.Context, sm *socketmode.Client) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- sm.RunContext(ctx) }()
+	for {
+		select {
+		case <-ctx.Done():
+			<-errc
+			return nil
+		case err := <-errc:
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		case evt := <-sm.Events:
+			a.socketEvent(ctx, sm, evt)
+		}
+	}
+}
+
+func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socketmode.Event) {
+	switch evt.Type {
+	case socketmode.EventTypeSlashCommand:
+		sc, ok := evt.Data.(slack.SlashCommand)
+		if !ok || evt.Request == nil {
+			return
+		}
+		if !a.firstDelivery(evt.Request) {
+			a.ack(sm, evt.Request, nil)
+			return
+		}
+		ack, later := a.handleCommand(ctx, sc)
+		a.later("command", later) // scheduled before the ack, so a drain after the ack sees it
+		a.ack(sm, evt.Request, &ack)
+	case socketmode.EventTypeInteractive:
+		ic, ok := evt.Data.(slack.InteractionCallback)
+		if !ok || evt.Request == nil {
+			return
+		}
+		if a.firstDelivery(evt.Request) {
+			a.later("interaction", a.handleInteraction(ctx, ic))
+		}
+		a.ack(sm, evt.Request, nil)
+	case socketmode.EventTypeEventsAPI:
+		if evt.Request != nil {
+			a.ack(sm, evt.Request, nil)
+		}
+	case socketmode.EventTypeConnecting, socketmode.EventTypeHello:
+		a.log.Debug("socket mode", "event", evt.Type)
+	case socketmode.EventTypeConnected, socketmode.EventTypeDisconnect:
+		a.log.Info("socket mode", "event", evt.Type)
+	case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth, socketmode.EventTypeIncomingError,
+		socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		a.log.Warn("socket mode", "event", evt.Type, "detail", socketErrText(evt.Data))
+	default:
+		a.log.Debug("socket mode: unhandled event", "event", evt.Type)
+	}
+}
+
+// firstDelivery reports whether the envelope is seen for the first time.
+func (a *App) firstDelivery(req *socketmode.Request) bool {
+	if a.seen.add(req.EnvelopeID) {
+		return true
+	}
+	a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,
+		"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
+	return false
+}
+
+// ack acknowledges an envelope, with payload when it is a slash command's answer. An answer
+// too large for Socket Mode (20 KB) is acknowledged without it.
+func (a *App) ack(sm *socketmode.Client, req *socketmode.Request, payload *slack.Msg) {
+	var err error
+	if payload != nil {
+		err = sm.Ack(*req, payload)
+	}
+	if payload == nil || err != nil {
+		if err != nil {
+			a.log.Warn("socket mode ack with payload", "envelope", req.EnvelopeID, "err", err)
+		}
+		err = sm.Ack(*req)
+	}
+	if err != nil {
+		a.log.Error("socket mode ack", "envelope", req.EnvelopeID, "err", err)
+	}
+}
+
+// socketErrText describes a lifecycle event's payload without any token.
+func socketErrText(data any) string {
+	switch d := data.(type) {
+	case *slack.ConnectionErrorEvent:
+		return d.Error()
+	case *slack.IncomingEventError:
+		return d.Error()
+	case *socketmode.ErrorBadMessage:
+		return d.Cause.Error()
+	case *socketmode.ErrorWriteFailed:
+		return d.Cause.Error()
+	}
+	return ""
+}
