@@ -401,11 +401,11 @@ func renewFailure(id string, months int, err error) string {
 	case errors.Is(err, ecs.ErrNotFound):
 		return fmt.Sprintf("%s no longer exists (released?)", id)
 	case errors.Is(err, ecs.ErrInvalidPeriod):
-		return fmt.Sprintf("Alibaba Cloud refused to renew %s for %d month(s)", id, months)
+		return fmt.Sprintf("Alibaba Cloud refused to renew %s for %d month(s)%s", id, months, alibabaSays(err))
 	case errors.Is(err, ecs.ErrAccessDenied):
 		return fmt.Sprintf("renewbot's access key may not renew %s (RAM permission ecs:RenewInstance is missing)", id)
 	case errors.Is(err, ecs.ErrIncorrectStatus):
-		return fmt.Sprintf("%s is in a state that cannot be renewed now", id)
+		return fmt.Sprintf("%s is in a state that cannot be renewed now%s", id, alibabaSays(err))
 	case errors.Is(err, ecs.ErrIdempotence):
 		return fmt.Sprintf("Alibaba Cloud refused the renewal of %s: its token was used with other parameters; check the instance's expiry before asking again", id)
 	case errors.Is(err, ecs.ErrThrottled), errors.Is(err, ecs.ErrUnavailable):
@@ -422,4 +422,13 @@ func autoRenewFailure(ids []string, err error) string {
 		return fmt.Sprintf("the auto-renew of %s cannot be changed in its current state (expired?)", quoteList(ids))
 	}
 	return fmt.Sprintf("changing auto-renew of %s failed: %v", quoteList(ids), err)
+}
+
+// alibabaSays quotes Alibaba's own message of an API error, if there is one.
+func alibabaSays(err error) string {
+	var ae *ecs.APIError
+	if errors.As(err, &ae) && ae.Message != "" {
+		return fmt.Sprintf(" (%s: %s)", ae.Code, ae.Message)
+	}
+	return ""
 }
