@@ -78,7 +78,7 @@ func (c Command) String() string {
 const Usage = "Usage:\n" +
 	"• `help`: this text\n" +
 	"• `list [WINDOW]`: instances expiring within WINDOW (`7d`, `2w`, `48h`; default 30d, at most 365d)\n" +
-	"• `status ID[,ID...]`: expiry, auto-renew state and price of instances\n" +
+	"• `status ID[,ID...]`: expiry and auto-renew state of instances\n" +
 	"• `ID[,ID...] [PERIOD]`: ask to renew for PERIOD: `1`-`9` or `12` months (`3`, `3m`, `1y`; default 1 month)\n" +
 	"• `autorenew ID[,ID...] on [DURATION]`: renew automatically every DURATION (1, 2, 3, 6, 12, 24, 36, 48 or 60 months; default 1)\n" +
 	"• `autorenew ID[,ID...] off`: back to manual renewal\n" +

@@ -1,0 +1,694 @@
+package bot
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+// Every builder returns a fallback text and blocks within Slack's limits (CheckLimits): long
+// inputs are packed several lines to a section and cut with "…and N more".
+
+// utc8 is the time zone of Alibaba Cloud's expiry and deduction rules (China Standard Time).
+var utc8 = time.FixedZone("UTC+8", 8*3600)
+
+// ApprovalMessage renders a request. A pending request gets the "approve" (primary, with a
+// confirm dialog stating the amount) and "reject" (danger) buttons whose value is the request
+// ID; every other state has no buttons and a status line instead. Block IDs carry r.Version,
+// so each update of the message has new ones.
+func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
+	state := r.EffectiveState(now)
+	idp := fmt.Sprintf("approval.%s.v%d", r.ID, r.Version)
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(clipRunes(approvalTitle(r), MaxHeaderText)))}
+
+	fields := []*slack.TextBlockObject{
+		mrkdwn("*Requested by*\n" + mention(r.Requester)),
+		mrkdwn("*Request*\n`" + escape(string(r.ID)) + "`"),
+	}
+	switch r.Kind {
+	case store.KindAutoRenew:
+		fields = append(fields, mrkdwn("*Change*\n"+autoRenewChange(r)))
+		if r.Total > 0 && r.AutoRenew == store.AutoRenewOn {
+			fields = append(fields, mrkdwn("*Each automatic renewal*\n"+money(r.Total, r.Currency)))
+		}
+	default:
+		fields = append(fields, mrkdwn("*Period*\n"+months(r.Months)), mrkdwn("*Total quote*\n"+money(r.Total, r.Currency)))
+	}
+	fields = append(fields,
+		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
+		mrkdwn("*Deadline*\n"+slackTime(r.Deadline)))
+	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+
+	if r.Kind == store.KindAutoRenew {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
+	}
+
+	lines := make([]string, len(r.Items))
+	for i, it := range r.Items {
+		lines[i] = itemLine(r, it, now)
+	}
+	secs, shown := packLines(lines, 5500, 10)
+	blocks = append(blocks, secs...)
+	if shown < len(lines) {
+		blocks = append(blocks, contextText(fmt.Sprintf("…and %d more instances (see `history %s`)", len(lines)-shown, r.ID)))
+	}
+
+	status := statusLine(r, state)
+	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(status), nil, nil, slack.SectionBlockOptionBlockID(idp+".status")))
+	if state == store.StatePending {
+		blocks = append(blocks, approvalButtons(r, idp))
+	}
+	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
+	return clipRunes(text, maxFallbackBudget), blocks
+}
+
+func approvalTitle(r *store.Request) string {
+	n := plural(len(r.Items), "instance", "instances")
+	if r.Kind == store.KindAutoRenew {
+		switch r.AutoRenew {
+		case store.AutoRenewOn:
+			return fmt.Sprintf("Auto-renew on for %s, every %s (%s)", n, months(r.Duration), r.ID)
+		case store.AutoRenewOff:
+			return fmt.Sprintf("Auto-renew off for %s (%s)", n, r.ID)
+		}
+		return fmt.Sprintf("Never renew %s: release at expiry (%s)", n, r.ID)
+	}
+	return fmt.Sprintf("Renew %s for %s (%s)", n, months(r.Months), r.ID)
+}
+
+func autoRenewChange(r *store.Request) string {
+	switch r.AutoRenew {
+	case store.AutoRenewOn:
+		return "auto-renew *on*, " + months(r.Duration) + " each time"
+	case store.AutoRenewOff:
+		return "auto-renew *off* (manual renewal)"
+	}
+	return "🚨 *never* renew (NotRenewal)"
+}
+
+func autoRenewWarning(m store.AutoRenewMode) string {
+	switch m {
+	case store.AutoRenewOn:
+		return "Alibaba will charge each automatic renewal 9 days before expiry, at 08:00 UTC+8, if the balance allows."
+	case store.AutoRenewOff:
+		return "Back to manual renewal: someone must renew these instances before they expire."
+	}
+	return "🚨 *These instances will NOT be renewed. Each will be RELEASED 15 days after expiry, and its disks and data are lost.*"
+}
+
+// itemLine is one instance of a request, with its result once there is one.
+func itemLine(r *store.Request, it store.Item, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(it.RegionID))
+	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", expiryBoth(it.CurrentExpiry), daysLeft(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
+	switch r.Kind {
+	case store.KindRenew:
+		fmt.Fprintf(&b, "\n    → new expiry %s · %s", dateTime8(it.ProjectedExpiry), money(it.Price, it.Currency))
+	case store.KindAutoRenew:
+		if r.AutoRenew == store.AutoRenewOn && !it.CurrentExpiry.IsZero() {
+			fmt.Fprintf(&b, "\n    → first deduction %s", dateTime8(deductionTime(it.CurrentExpiry)))
+		}
+	}
+	switch it.State {
+	case store.ItemDone:
+		if r.Kind == store.KindRenew {
+			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), dateTime8(it.NewExpiry))
+		} else {
+			b.WriteString("\n    ✅ changed")
+		}
+	case store.ItemOrdered:
+		fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+	case store.ItemFailed:
+		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
+	}
+	return b.String()
+}
+
+// statusLine says where the request stands, in words.
+func statusLine(r *store.Request, state store.State) string {
+	approvers := decisions(r.Approvals)
+	switch state {
+	case store.StatePending:
+		s := fmt.Sprintf("⏳ *Waiting for approval* (%d of %d) by an approver other than the requester, before %s.",
+			len(r.Approvals), max(r.ApprovalsRequired, 1), slackTime(r.Deadline))
+		if len(r.Approvals) > 0 {
+			s += "\nApproved so far by " + approvers + "."
+		}
+		return s
+	case store.StateApproved:
+		return "✅ *Approved* by " + approvers + ". Starting…"
+	case store.StateExecuting:
+		verb := "Renewing"
+		if r.Kind == store.KindAutoRenew {
+			verb = "Changing auto-renew"
+		}
+		return "🔄 *" + verb + "…* Approved by " + approvers + "."
+	case store.StateDone:
+		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + slackTime(r.UpdatedAt) + ")."
+	case store.StateFailed:
+		var failed []string
+		for _, it := range r.Items {
+			if it.State != store.ItemDone {
+				failed = append(failed, "`"+escape(it.InstanceID)+"`")
+			}
+		}
+		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
+	case store.StateRejected:
+		return "🚫 *Rejected* by " + closedBy(r) + "."
+	case store.StateExpired:
+		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", slackTime(r.Deadline))
+	case store.StateCancelled:
+		return "🚫 *Cancelled* by " + closedBy(r) + ". Nothing was charged."
+	}
+	return "State: " + state.String()
+}
+
+func decisions(ds []store.Decision) string {
+	var parts []string
+	for _, d := range ds {
+		parts = append(parts, mention(d.User)+" ("+slackTime(d.At)+")")
+	}
+	if len(parts) == 0 {
+		return "nobody yet"
+	}
+	return strings.Join(parts, ", ")
+}
+
+func closedBy(r *store.Request) string {
+	if r.Closed == nil {
+		return "someone"
+	}
+	return mention(r.Closed.User) + " (" + slackTime(r.Closed.At) + ")"
+}
+
+func approvalButtons(r *store.Request, idp string) slack.Block {
+	var title, text string
+	style := slack.StylePrimary
+	n := plural(len(r.Items), "instance", "instances")
+	switch {
+	case r.Kind == store.KindRenew:
+		title = "Renew " + n + " for " + months(r.Months) + "?"
+		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."
+	case r.AutoRenew == store.AutoRenewOn:
+		title = "Turn auto-renew on for " + n + "?"
+		text = "No charge now. Alibaba will charge about *" + money(r.Total, r.Currency) + "* for every automatic renewal of " + months(r.Duration) + "."
+	case r.AutoRenew == store.AutoRenewOff:
+		title = "Turn auto-renew off for " + n + "?"
+		text = "No charge. These instances will need manual renewal before they expire."
+	default:
+		title = "Never renew " + n + "?"
+		text = "These instances will be RELEASED 15 days after expiry. Their disks and data are lost."
+		style = slack.StyleDanger
+	}
+	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, MaxConfirmTitle)), mrkdwn(clipRunes(text, MaxConfirmText)),
+		plain("Approve"), plain("Cancel")).WithStyle(style)
+	approve := slack.NewButtonBlockElement(ActionApprove, string(r.ID), plain("Approve")).WithStyle(slack.StylePrimary).WithConfirm(confirm)
+	reject := slack.NewButtonBlockElement(ActionReject, string(r.ID), plain("Reject")).WithStyle(slack.StyleDanger)
+	return slack.NewActionBlock(idp+".actions", approve, reject)
+}
+
+// StatusMessage describes instances: where they are, when they expire, their auto-renew state.
+func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) {
+	title := "Status of " + plural(len(insts), "instance", "instances")
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
+	if len(insts) == 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("No instances found."), nil, nil))
+		return title, blocks
+	}
+	lines := make([]string, len(insts))
+	for i, in := range insts {
+		lines[i] = statusInstanceLine(in, now)
+	}
+	secs, shown := packLines(lines, messageBudget-500, MaxBlocks-3)
+	blocks = append(blocks, secs...)
+	if shown < len(lines) {
+		blocks = append(blocks, contextText(fmt.Sprintf("…and %d more; ask for fewer instances at a time", len(lines)-shown)))
+	}
+	return title, blocks
+}
+
+func statusInstanceLine(in ecs.Instance, now time.Time) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(in.RegionID), escape(orDash(in.Type)), escape(orDash(in.Status)))
+	if in.ChargeType != "" && in.ChargeType != "PrePaid" {
+		b.WriteString("    pay-as-you-go (" + escape(in.ChargeType) + "): there is nothing to renew")
+		return b.String()
+	}
+	fmt.Fprintf(&b, "    expires %s · %s\n    %s", expiryBoth(in.ExpiredTime), daysLeft(in.ExpiredTime, now), autoRenewText(in, now))
+	if len(in.LockReasons) > 0 {
+		b.WriteString("\n    🔒 locked: " + escape(strings.Join(in.LockReasons, ", ")))
+	}
+	return b.String()
+}
+
+// autoRenewText is the auto-renew state of an instance, loud for NotRenewal.
+func autoRenewText(in ecs.Instance, now time.Time) string {
+	switch in.AutoRenew.Status {
+	case ecs.AutoRenewal:
+		d := deductionTime(in.ExpiredTime)
+		s := "🔁 auto-renew " + autoRenewPeriod(in.AutoRenew) + ", deduction " + dateTime8(d)
+		if !now.Before(d) {
+			s += " ⚠️ (passed: check the balance)"
+		}
+		return s
+	case ecs.NotRenewal:
+		return "🚨 *NotRenewal: will be RELEASED 15 days after expiry*"
+	case ecs.Normal:
+		return "✋ manual renewal"
+	}
+	return "auto-renew state unknown"
+}
+
+func autoRenewPeriod(a ecs.AutoRenew) string {
+	if a.Duration <= 0 {
+		return "on"
+	}
+	unit := strings.ToLower(a.PeriodUnit)
+	if unit == "" {
+		unit = "month"
+	}
+	if a.Duration != 1 {
+		unit += "s"
+	}
+	return fmt.Sprintf("every %d %s", a.Duration, unit)
+}
+
+// ListMessage answers `list`: instances expiring in the window, by urgency tier, and the
+// regions that could not be read.
+func ListMessage(scan ecs.Scan, window time.Duration, now time.Time) (string, []slack.Block) {
+	title := fmt.Sprintf("%s expiring within %s", plural(len(scan.Instances), "instance", "instances"), formatWindow(window))
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
+	budget := messageBudget - 600
+	if w := failedRegions(scan.Failed); w != "" {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(w), nil, nil))
+		budget -= utf8.RuneCountInString(w)
+	}
+	if len(scan.Instances) == 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("Nothing expires within "+formatWindow(window)+" ✅"), nil, nil))
+		return title, blocks
+	}
+	tiers := tierBounds(defaultTiers, window)
+	groups := make([][]string, len(tiers))
+	for _, in := range scan.Instances {
+		t := tierOf(in.ExpiredTime, now, tiers)
+		groups[t] = append(groups[t], compactLine(in, now))
+	}
+	shown := 0
+	for t, g := range groups {
+		if len(g) == 0 {
+			continue
+		}
+		head := fmt.Sprintf("*%s* (%d)", tierName(t, tiers), len(g))
+		secs, n := packLines(append([]string{head}, g...), budget, MaxBlocks-2-len(blocks))
+		if n <= 1 {
+			break
+		}
+		blocks = append(blocks, secs...)
+		budget -= sectionsLen(secs)
+		shown += n - 1
+		if n < len(g)+1 {
+			break
+		}
+	}
+	if rest := len(scan.Instances) - shown; rest > 0 {
+		blocks = append(blocks, contextText(fmt.Sprintf("…and %d more; see the digest CSV", rest)))
+	}
+	return title, blocks
+}
+
+func failedRegions(failed []ecs.RegionError) string {
+	if len(failed) == 0 {
+		return ""
+	}
+	parts := make([]string, len(failed))
+	for i, f := range failed {
+		msg := "unknown error"
+		if f.Err != nil {
+			msg = f.Err.Error()
+		}
+		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
+	}
+	return clipRunes("⚠️ *Could not read "+plural(len(failed), "region", "regions")+"*, so instances there are missing: "+strings.Join(parts, ", "), sectionBudget)
+}
+
+// compactLine is one instance in a list: one line.
+func compactLine(in ecs.Instance, now time.Time) string {
+	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(in.RegionID),
+		date8(in.ExpiredTime), shortDaysLeft(in.ExpiredTime, now), shortAutoRenew(in, now))
+}
+
+func shortAutoRenew(in ecs.Instance, now time.Time) string {
+	switch in.AutoRenew.Status {
+	case ecs.AutoRenewal:
+		d := deductionTime(in.ExpiredTime)
+		if !now.Before(d) {
+			return "🔁 auto ⚠️ deduction " + date8(d) + " passed"
+		}
+		return "🔁 auto, deduction " + date8(d)
+	case ecs.NotRenewal:
+		return "🚨 *NotRenewal: will be RELEASED*"
+	case ecs.Normal:
+		return "✋ manual"
+	}
+	return "auto-renew ?"
+}
+
+// HistoryMessage shows audit events (oldest first), the newest ones when they do not all fit.
+func HistoryMessage(events []store.Event, loc *time.Location) (string, []slack.Block) {
+	if loc == nil {
+		loc = utc8
+	}
+	title := "History: " + plural(len(events), "event", "events")
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
+	if len(events) == 0 {
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("Nothing recorded yet."), nil, nil))
+		return title, blocks
+	}
+	// Fit the newest events: walk back from the end, then show them oldest first.
+	budget, start := messageBudget-800, len(events)
+	for start > 0 {
+		l := utf8.RuneCountInString(eventLine(events[start-1], loc)) + 1
+		if l > budget || len(events)-start >= 300 {
+			break
+		}
+		budget -= l
+		start--
+	}
+	if start > 0 {
+		blocks = append(blocks, contextText(fmt.Sprintf("%d earlier events not shown; `renewbot history` on the server has them all", start)))
+	}
+	lines := make([]string, 0, len(events)-start)
+	for _, e := range events[start:] {
+		lines = append(lines, eventLine(e, loc))
+	}
+	secs, _ := packLines(lines, messageBudget, MaxBlocks-len(blocks))
+	return title, append(blocks, secs...)
+}
+
+func eventLine(e store.Event, loc *time.Location) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "`%s` %s *%s*", e.Time.In(loc).Format("2006-01-02 15:04 MST"), mention(e.Actor), escape(string(e.Action)))
+	if e.RequestID != "" {
+		b.WriteString(" `" + escape(string(e.RequestID)) + "`")
+	}
+	if len(e.InstanceIDs) > 0 {
+		ids := e.InstanceIDs
+		more := ""
+		if len(ids) > 5 {
+			ids, more = ids[:5], fmt.Sprintf(" +%d", len(e.InstanceIDs)-5)
+		}
+		b.WriteString(" " + escape(strings.Join(ids, ", ")) + more)
+	}
+	if e.Detail != "" {
+		b.WriteString(" · " + escape(clipRunes(e.Detail, 300)))
+	}
+	return b.String()
+}
+
+// HelpMessage is the usage.
+func HelpMessage() (string, []slack.Block) {
+	return "renewbot: renew Alibaba Cloud ECS subscriptions from Slack", []slack.Block{
+		slack.NewHeaderBlock(plain("renewbot: ECS subscription renewals")),
+		slack.NewSectionBlock(mrkdwn(Usage), nil, nil),
+		contextText("Every renewal shows its price first and runs only after an approver other than the requester clicks Approve. " +
+			"A daily digest lists instances that expire soon."),
+	}
+}
+
+// ---- text helpers ----
+
+func plain(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.PlainTextType, s, false, false)
+}
+func mrkdwn(s string) *slack.TextBlockObject {
+	return slack.NewTextBlockObject(slack.MarkdownType, s, false, false)
+}
+
+func contextText(s string) *slack.ContextBlock {
+	return slack.NewContextBlock("", mrkdwn(clipRunes(s, sectionBudget)))
+}
+
+// escape makes text from outside (instance names, tags, errors) inert in mrkdwn: no
+// mentions, links or @channel.
+func escape(s string) string {
+	if !strings.ContainsAny(s, "&<>") {
+		return s
+	}
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+var slackUserRe = regexp.MustCompile(`^[UW][A-Z0-9]{2,20}$`)
+
+// mention renders an actor: <@U…> for Slack users, the name in code otherwise ("renewbot", "cli:alice").
+func mention(user string) string {
+	if slackUserRe.MatchString(user) {
+		return "<@" + user + ">"
+	}
+	if user == "" {
+		return "someone"
+	}
+	return "`" + escape(strings.ReplaceAll(user, "`", "'")) + "`"
+}
+
+func money(v float64, currency string) string {
+	if currency == "" {
+		currency = "CNY"
+	}
+	sym := map[string]string{"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}[currency]
+	s := strconv.FormatFloat(math.Abs(v), 'f', 2, 64)
+	intPart, frac := s[:len(s)-3], s[len(s)-3:]
+	var b strings.Builder
+	if v < 0 {
+		b.WriteByte('-')
+	}
+	b.WriteString(sym)
+	for i, r := range intPart {
+		if i > 0 && (len(intPart)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(r)
+	}
+	return b.String() + frac + " " + currency
+}
+
+func months(n int) string {
+	if n == 12 {
+		return "12 months (1 year)"
+	}
+	return plural(n, "month", "months")
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+func date8(t time.Time) string {
+	if t.IsZero() {
+		return "?"
+	}
+	return t.In(utc8).Format("2006-01-02")
+}
+
+func dateTime8(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.In(utc8).Format("2006-01-02 15:04 UTC+8")
+}
+
+// expiryBoth is an expiry in UTC+8 (how Alibaba shows it) and in UTC.
+func expiryBoth(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return dateTime8(t) + " (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
+}
+
+// slackTime is shown in each reader's own time zone, UTC in notifications and old clients.
+func slackTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
+}
+
+// daysUntil is whole days from now to t, rounded down (negative once expired).
+func daysUntil(t, now time.Time) int {
+	return int(math.Floor(t.Sub(now).Hours() / 24))
+}
+
+func daysLeft(t, now time.Time) string {
+	if t.IsZero() {
+		return "expiry unknown"
+	}
+	switch d := daysUntil(t, now); {
+	case !t.After(now):
+		if ago := int(now.Sub(t).Hours() / 24); ago > 0 {
+			return "⛔ *expired " + plural(ago, "day", "days") + " ago*"
+		}
+		return "⛔ *expired today*"
+	case d == 0:
+		return "⚠️ *expires within a day*"
+	default:
+		return plural(d, "day", "days") + " left"
+	}
+}
+
+func shortDaysLeft(t, now time.Time) string {
+	if !t.After(now) {
+		return "⛔ expired"
+	}
+	return strconv.Itoa(daysUntil(t, now)) + "d"
+}
+
+// deductionTime is when Alibaba charges an AutoRenewal instance: 9 days before expiry, at
+// 08:00 UTC+8.
+func deductionTime(expiry time.Time) time.Time {
+	e := expiry.In(utc8)
+	return time.Date(e.Year(), e.Month(), e.Day()-9, 8, 0, 0, 0, utc8)
+}
+
+func nameOr(s string) string {
+	if s == "" {
+		return "(no name)"
+	}
+	return s
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// stripMarkup makes a status line readable as plain fallback text.
+func stripMarkup(s string) string {
+	s = slackDateRe.ReplaceAllString(s, "$1")
+	return strings.NewReplacer("*", "", "`", "").Replace(s)
+}
+
+var slackDateRe = regexp.MustCompile(`<!date\^[0-9]+\^[^|>]*\|([^>]*)>`)
+
+func clipRunes(s string, n int) string {
+	if utf8.RuneCountInString(s) <= n {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:n-1]) + "…"
+}
+
+// packLines packs lines into mrkdwn sections of at most sectionBudget characters, up to
+// budget characters and maxBlocks sections in all. It returns the sections and how many
+// lines they hold; a line longer than a section is clipped.
+func packLines(lines []string, budget, maxBlocks int) ([]slack.Block, int) {
+	var blocks []slack.Block
+	var cur strings.Builder
+	curLen, used := 0, 0
+	flush := func() {
+		if curLen > 0 {
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(cur.String()), nil, nil))
+			cur.Reset()
+			curLen = 0
+		}
+	}
+	for i, line := range lines {
+		line = clipRunes(line, sectionBudget)
+		n := utf8.RuneCountInString(line)
+		if used+n+1 > budget {
+			flush()
+			return blocks, i
+		}
+		if curLen > 0 && curLen+n+1 > sectionBudget {
+			flush()
+		}
+		if curLen == 0 && len(blocks) >= maxBlocks {
+			return blocks, i
+		}
+		if curLen > 0 {
+			cur.WriteByte('\n')
+			curLen++
+		}
+		cur.WriteString(line)
+		curLen += n
+		used += n + 1
+	}
+	flush()
+	return blocks, len(lines)
+}
+
+// sectionsLen is the text length of sections built by packLines.
+func sectionsLen(blocks []slack.Block) int {
+	n := 0
+	for _, b := range blocks {
+		if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+			n += utf8.RuneCountInString(s.Text.Text)
+		}
+	}
+	return n
+}
+
+// ---- urgency tiers ----
+
+var defaultTiers = []int{3, 7, 15, 30}
+
+// tierBounds are the tier limits in days for a window: tiers up to the window, plus one
+// "later" tier when the window is longer than the last tier.
+func tierBounds(tiers []int, window time.Duration) []int {
+	days := int(math.Ceil(window.Hours() / 24))
+	var out []int
+	for _, t := range tiers {
+		if t >= days && window > 0 {
+			break
+		}
+		out = append(out, t)
+	}
+	if window > 0 {
+		out = append(out, days)
+	}
+	return out
+}
+
+// tierOf is the index of the first tier whose limit the remaining time does not exceed;
+// expired instances are in tier 0.
+func tierOf(expiry, now time.Time, tiers []int) int {
+	left := expiry.Sub(now)
+	for i, t := range tiers {
+		if left <= time.Duration(t)*24*time.Hour {
+			return i
+		}
+	}
+	return len(tiers) - 1
+}
+
+func tierName(i int, tiers []int) string {
+	if i == 0 {
+		return fmt.Sprintf("🔴 Expired or within %d days", tiers[0])
+	}
+	icon := "🟡"
+	switch i {
+	case 1:
+		icon = "🟠"
+	case len(tiers) - 1:
+		icon = "🟢"
+	}
+	return fmt.Sprintf("%s Within %d days", icon, tiers[i])
+}
