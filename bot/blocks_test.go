@@ -262,19 +262,27 @@ func TestBuildersFitSlackLimits(t *testing.T) {
 		blocks []slack.Block
 	}
 	cases := map[string]func() (string, []slack.Block){
-		"approval small":  func() (string, []slack.Block) { return ApprovalMessage(testRequest(), testNow) },
-		"approval huge":   func() (string, []slack.Block) { return ApprovalMessage(huge, testNow) },
-		"status empty":    func() (string, []slack.Block) { return StatusMessage(nil, testNow) },
-		"status small":    func() (string, []slack.Block) { return StatusMessage(manyInstances(3, testNow), testNow) },
-		"status huge":     func() (string, []slack.Block) { return StatusMessage(manyInstances(500, testNow), testNow) },
-		"list empty":      func() (string, []slack.Block) { return ListMessage(ecs.Scan{}, 30*24*time.Hour, testNow) },
-		"list small":      func() (string, []slack.Block) { return ListMessage(ecs.Scan{Instances: manyInstances(5, testNow)}, 7*24*time.Hour, testNow) },
-		"list huge":       func() (string, []slack.Block) { return ListMessage(ecs.Scan{Instances: manyInstances(3000, testNow), Failed: failed}, 365*24*time.Hour, testNow) },
-		"history empty":   func() (string, []slack.Block) { return HistoryMessage(nil, nil) },
-		"history small":   func() (string, []slack.Block) { return HistoryMessage(events[:3], time.UTC) },
-		"history huge":    func() (string, []slack.Block) { return HistoryMessage(events, utc8) },
-		"help":            HelpMessage,
-		"approval 1 item": func() (string, []slack.Block) { r := testRequest(); r.Items = r.Items[:1]; return ApprovalMessage(r, testNow) },
+		"approval small": func() (string, []slack.Block) { return ApprovalMessage(testRequest(), testNow) },
+		"approval huge":  func() (string, []slack.Block) { return ApprovalMessage(huge, testNow) },
+		"status empty":   func() (string, []slack.Block) { return StatusMessage(nil, testNow) },
+		"status small":   func() (string, []slack.Block) { return StatusMessage(manyInstances(3, testNow), testNow) },
+		"status huge":    func() (string, []slack.Block) { return StatusMessage(manyInstances(500, testNow), testNow) },
+		"list empty":     func() (string, []slack.Block) { return ListMessage(ecs.Scan{}, 30*24*time.Hour, testNow) },
+		"list small": func() (string, []slack.Block) {
+			return ListMessage(ecs.Scan{Instances: manyInstances(5, testNow)}, 7*24*time.Hour, testNow)
+		},
+		"list huge": func() (string, []slack.Block) {
+			return ListMessage(ecs.Scan{Instances: manyInstances(3000, testNow), Failed: failed}, 365*24*time.Hour, testNow)
+		},
+		"history empty": func() (string, []slack.Block) { return HistoryMessage(nil, nil) },
+		"history small": func() (string, []slack.Block) { return HistoryMessage(events[:3], time.UTC) },
+		"history huge":  func() (string, []slack.Block) { return HistoryMessage(events, utc8) },
+		"help":          HelpMessage,
+		"approval 1 item": func() (string, []slack.Block) {
+			r := testRequest()
+			r.Items = r.Items[:1]
+			return ApprovalMessage(r, testNow)
+		},
 	}
 	for name, build := range cases {
 		text, blocks := build()
