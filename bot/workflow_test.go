@@ -649,3 +649,48 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 		t.Errorf("%d requests stored, want 2", len(rs))
 	}
 }
+
+func TestWorkflow_TwoApprovalsRace(t *testing.T) {
+	// Two approvers double-clicking concurrently on a request that needs both: exactly two
+	// approvals are recorded, one each, and the request is approved once.
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{Required: 2, Approvers: []string{"UAPPROVER1", "UAPPROVER2"}}})
+	ctx := context.Background()
+	r := e.renew(t, 1, "i-hz01")
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		accepted = map[string]int{}
+		approved int
+	)
+	start := make(chan struct{})
+	for i := range 20 {
+		user := []string{"UAPPROVER1", "UAPPROVER2"}[i%2]
+		wg.Go(func() {
+			<-start
+			got, err := e.wf.Approve(ctx, r.ID, user)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				accepted[user]++
+				if got.State == store.StateApproved {
+					approved++
+				}
+			case !isRefusal(err, bot.RefuseDecided):
+				t.Errorf("%s: %v", user, err)
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	if accepted["UAPPROVER1"] != 1 || accepted["UAPPROVER2"] != 1 || approved != 1 {
+		t.Errorf("accepted %v, approved %d times", accepted, approved)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateApproved || len(got.Approvals) != 2 || got.Approvals[0].User == got.Approvals[1].User {
+		t.Errorf("request %v, approvals %+v", got.State, got.Approvals)
+	}
+	if n := countAction(e.history(t, r.ID), store.ActApproved); n != 2 {
+		t.Errorf("%d approval events", n)
+	}
+}
