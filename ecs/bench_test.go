@@ -1,0 +1,186 @@
+package ecs_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
+)
+
+const benchLatency = 20 * time.Millisecond
+
+// BenchmarkExpiringScan scans 10,000 instances in 10 regions through ecssim with 20 ms
+// injected latency per call, once with a window where every region fits one page and once
+// with a 30-day window (several pages per region). For each it reports:
+//
+//	client:            api-calls, min-calls (per region ceil(n/100) DescribeInstances pages
+//	                   + ceil(n/100) auto-renew batches, n = instances the filter matches),
+//	                   wall-ms, bound-ms (round trips that cannot overlap × 20 ms: page 1,
+//	                   then the other pages, then the last auto-renew batch), x-bound
+//	seed-per-instance: the seed example (anchors.md §2): regions one after the other, pages
+//	                   one after the other, one DescribeInstances per instance to re-check
+//	                   it, auto-renew in batches of 100; its calls, wall-ms and the speed-up
+func BenchmarkExpiringScan(b *testing.B) {
+	var regions []string
+	for i := range 10 {
+		regions = append(regions, fmt.Sprintf("cn-bench-%d", i+1))
+	}
+	fleet := ecssim.Generate(10000, regions, 42, t0)
+	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, Now: func() time.Time { return t0 }})
+	defer sim.Close()
+	sim.SetFaults(ecssim.Faults{LatencyMs: int(benchLatency / time.Millisecond)})
+
+	for _, w := range []struct {
+		name        string
+		days        int
+		seedRegions int // regions the per-instance baseline really runs; the rest is extrapolated
+	}{
+		{"window=2d", 2, 10},
+		{"window=30d", 30, 1},
+	} {
+		from, to := t0, t0.AddDate(0, 0, w.days)
+		want := expectedExpiring(fleet, from, to)
+		total, minCalls, rounds := 0, 0, 0
+		for _, r := range regions {
+			n := len(want[r])
+			pages := max(1, ceilDiv(n, 100))
+			total += n
+			minCalls += pages + ceilDiv(n, 100)
+			rr := 1 // page 1
+			if pages > 1 {
+				rr++ // the other pages, together
+			}
+			if n > 0 {
+				rr++ // the last auto-renew batch needs the last page
+			}
+			rounds = max(rounds, rr)
+		}
+		bound := time.Duration(rounds) * benchLatency
+		var clientWall time.Duration
+
+		b.Run(w.name+"/client", func(b *testing.B) {
+			c, err := ecs.New(ecs.Config{
+				Endpoint: sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret",
+				Regions: regions, Concurrency: 64,
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			var calls int
+			start := time.Now()
+			for b.Loop() {
+				scan, err := c.Expiring(b.Context(), from, to)
+				if err != nil || len(scan.Failed) > 0 || len(scan.Instances) != total {
+					b.Fatalf("scan: err %v, failed %v, %d instances, want %d", err, scan.Failed, len(scan.Instances), total)
+				}
+				calls = scan.Calls
+			}
+			clientWall = time.Since(start) / time.Duration(b.N)
+			b.ReportMetric(float64(calls), "api-calls")
+			b.ReportMetric(float64(minCalls), "min-calls")
+			b.ReportMetric(ms(clientWall), "wall-ms")
+			b.ReportMetric(ms(bound), "bound-ms")
+			b.ReportMetric(float64(clientWall)/float64(bound), "x-bound")
+			b.ReportMetric(float64(total), "expiring")
+		})
+
+		b.Run(w.name+"/seed-per-instance", func(b *testing.B) {
+			api := seedClient(b, sim.URL)
+			var calls, allCalls int
+			var wall time.Duration
+			for b.Loop() {
+				calls, allCalls = 0, 0
+				start := time.Now()
+				for i, r := range regions {
+					n := len(want[r])
+					c := max(1, ceilDiv(n, 100)) + n + ceilDiv(n, 100)
+					allCalls += c
+					if i < w.seedRegions {
+						if got := seedScan(b, api, r, from, to); got != n {
+							b.Fatalf("seed scan of %s found %d instances, want %d", r, got, n)
+						}
+						calls += c
+					}
+				}
+				wall = time.Since(start)
+				if calls < allCalls {
+					// Sequential calls of equal latency: the wall time grows with the call count.
+					wall = time.Duration(float64(wall) * float64(allCalls) / float64(calls))
+				}
+			}
+			b.ReportMetric(float64(allCalls), "api-calls")
+			b.ReportMetric(ms(wall), "wall-ms")
+			if w.seedRegions < len(regions) {
+				b.ReportMetric(float64(w.seedRegions), "regions-measured")
+			}
+			if clientWall > 0 {
+				b.ReportMetric(float64(wall)/float64(clientWall), "x-slower-than-client")
+			}
+		})
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func seedClient(b *testing.B, url string) *ecsapi.Client {
+	api, err := ecsapi.NewClientWithOptions("cn-hangzhou", sdk.NewConfig(), credentials.NewStaticAKCredentialsProvider("testid", "testsecret"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	api.Domain = strings.TrimPrefix(url, "http://")
+	api.SetNoProxy(".*")
+	return api
+}
+
+// seedScan is the seed example's scan of one region, with the SDK alone: the expiry filter
+// page after page, then DescribeInstances per instance to re-check it, then the auto-renew
+// state 100 IDs at a time. It returns the number of instances found.
+func seedScan(b *testing.B, api *ecsapi.Client, region string, from, to time.Time) int {
+	var ids []string
+	for page := 1; ; page++ {
+		req := ecsapi.CreateDescribeInstancesRequest()
+		req.RegionId = region
+		req.InstanceChargeType = "PrePaid"
+		req.Filter3Key, req.Filter3Value = "ExpiredStartTime", from.UTC().Format("2006-01-02T15:04Z")
+		req.Filter4Key, req.Filter4Value = "ExpiredEndTime", to.UTC().Format("2006-01-02T15:04Z")
+		req.PageNumber = requests.NewInteger(page)
+		req.PageSize = requests.NewInteger(100)
+		resp, err := api.DescribeInstances(req)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, in := range resp.Instances.Instance {
+			ids = append(ids, in.InstanceId)
+		}
+		if page*100 >= resp.TotalCount {
+			break
+		}
+	}
+	for _, id := range ids {
+		raw, _ := json.Marshal([]string{id})
+		req := ecsapi.CreateDescribeInstancesRequest()
+		req.RegionId = region
+		req.InstanceIds = string(raw)
+		if _, err := api.DescribeInstances(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for i := 0; i < len(ids); i += 100 {
+		req := ecsapi.CreateDescribeInstanceAutoRenewAttributeRequest()
+		req.RegionId = region
+		req.InstanceId = strings.Join(ids[i:min(i+100, len(ids))], ",")
+		req.PageSize = "100"
+		if _, err := api.DescribeInstanceAutoRenewAttribute(req); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return len(ids)
+}
