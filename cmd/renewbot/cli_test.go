@@ -1,0 +1,226 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs/ecssim"
+)
+
+// testFleet is a small fleet in two regions, relative to the wall clock (the CLI uses it).
+func testFleet(now time.Time) ecssim.Fleet {
+	at := func(d time.Duration) time.Time { return now.Add(d).Truncate(time.Minute) }
+	day := 24 * time.Hour
+	return ecssim.Fleet{Balance: 100000, Currency: "CNY", Instances: []ecssim.FleetInstance{
+		{InstanceId: "i-soon0001", InstanceName: "web-1", RegionId: "cn-hangzhou", ExpiredTime: at(5 * day), MonthlyPrice: 100, RenewalStatus: "Normal"},
+		{InstanceId: "i-auto0002", InstanceName: "db-1", RegionId: "cn-shanghai", ExpiredTime: at(12 * day), MonthlyPrice: 300, RenewalStatus: "AutoRenewal", Duration: 1},
+		{InstanceId: "i-later003", InstanceName: "batch", RegionId: "cn-hangzhou", ExpiredTime: at(90 * day), MonthlyPrice: 50},
+		{InstanceId: "i-payg0004", InstanceName: "spot", RegionId: "cn-shanghai", InstanceChargeType: "PostPaid"},
+	}}
+}
+
+// newSim starts ecssim and returns it with the environment that points the CLI at it.
+func newSim(t *testing.T, renewDelay time.Duration) (*ecssim.Server, map[string]string) {
+	t.Helper()
+	sim := ecssim.NewServer(ecssim.Options{Fleet: testFleet(time.Now()), RenewDelay: renewDelay})
+	t.Cleanup(sim.Close)
+	return sim, map[string]string{
+		"RENEWBOT_ECS_ENDPOINT":           sim.URL,
+		"RENEWBOT_REGIONS":                "cn-hangzhou,cn-shanghai",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "testid",
+		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
+		"RENEWBOT_TIMEZONE":               "UTC",
+	}
+}
+
+type result struct {
+	code        int
+	out, stderr string
+}
+
+func runCLI(t *testing.T, env map[string]string, stdin string, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), args, getenvOf(env), strings.NewReader(stdin), &out, &errOut)
+	return result{code, out.String(), errOut.String()}
+}
+
+func TestCLI_Expiring(t *testing.T) {
+	_, env := newSim(t, -1)
+
+	r := runCLI(t, env, "", "expiring", "--within", "30d")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"INSTANCE", "i-soon0001", "web-1", "i-auto0002", "on (1 month(s))", "off"} {
+		if !strings.Contains(r.out, want) {
+			t.Errorf("table lacks %q:\n%s", want, r.out)
+		}
+	}
+	for _, not := range []string{"i-later003", "i-payg0004"} {
+		if strings.Contains(r.out, not) {
+			t.Errorf("table has %s:\n%s", not, r.out)
+		}
+	}
+
+	r = runCLI(t, env, "", "expiring", "--within=30d", "--format", "json")
+	var rows []instanceRow
+	if err := json.Unmarshal([]byte(r.out), &rows); err != nil || r.code != 0 {
+		t.Fatalf("json: %v, exit %d: %s", err, r.code, r.out)
+	}
+	if len(rows) != 2 || rows[0].InstanceID != "i-soon0001" || rows[0].DaysLeft != 4 && rows[0].DaysLeft != 5 || rows[1].AutoRenew != "AutoRenewal" {
+		t.Errorf("rows %+v", rows)
+	}
+
+	env["RENEWBOT_WINDOW"] = "120d" // the environment twin of --within
+	env["RENEWBOT_FORMAT"] = "csv"
+	r = runCLI(t, env, "", "expiring")
+	recs, err := csv.NewReader(strings.NewReader(r.out)).ReadAll()
+	if err != nil || r.code != 0 {
+		t.Fatalf("csv: %v, exit %d: %s", err, r.code, r.out)
+	}
+	if len(recs) != 4 || recs[0][0] != "instance_id" || recs[3][0] != "i-later003" {
+		t.Errorf("csv %v", recs)
+	}
+}
+
+func TestCLI_Expiring_FailedRegion(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["RENEWBOT_REGIONS"] = "cn-hangzhou,eu-nowhere-1"
+	r := runCLI(t, env, "", "expiring")
+	if r.code != exitPartial {
+		t.Fatalf("exit %d, want %d: %s", r.code, exitPartial, r.stderr)
+	}
+	if !strings.Contains(r.out, "i-soon0001") || !strings.Contains(r.stderr, "region eu-nowhere-1 could not be read") {
+		t.Errorf("out %q stderr %q", r.out, r.stderr)
+	}
+}
+
+func TestCLI_Quote(t *testing.T) {
+	_, env := newSim(t, -1)
+	r := runCLI(t, env, "", "quote", "i-soon0001", "--period", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.out, "i-soon0001 (web-1, cn-hangzhou): renew for 3 month(s): ¥") {
+		t.Errorf("quote %q", r.out)
+	}
+	r = runCLI(t, env, "", "quote", "i-payg0004")
+	if r.code != exitError || !strings.Contains(r.stderr, "pay-as-you-go") {
+		t.Errorf("pay-as-you-go: exit %d %q", r.code, r.stderr)
+	}
+	r = runCLI(t, env, "", "quote", "i-missing99")
+	if r.code != exitError || !strings.Contains(r.stderr, "i-missing99") {
+		t.Errorf("unknown: exit %d %q", r.code, r.stderr)
+	}
+}
+
+func TestCLI_Renew(t *testing.T) {
+	sim, env := newSim(t, -1)
+	before, _ := sim.Instance("i-soon0001")
+
+	// Not confirmed: nothing is bought.
+	r := runCLI(t, env, "n\n", "renew", "i-soon0001", "--period", "3")
+	if r.code != exitError || !strings.Contains(r.out, "Renew i-soon0001 for 3 month(s) for ¥") || !strings.Contains(r.stderr, "not confirmed") {
+		t.Fatalf("exit %d out %q stderr %q", r.code, r.out, r.stderr)
+	}
+	r = runCLI(t, env, "", "renew", "i-soon0001", "--period", "3")
+	if r.code != exitError || !strings.Contains(r.stderr, "use --yes") {
+		t.Fatalf("no answer: exit %d stderr %q", r.code, r.stderr)
+	}
+	if n := len(sim.Orders()); n != 0 {
+		t.Fatalf("%d orders without confirmation", n)
+	}
+
+	r = runCLI(t, env, "y\n", "renew", "i-soon0001", "--period", "3")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	orders := sim.Orders()
+	if len(orders) != 1 {
+		t.Fatalf("orders %+v", orders)
+	}
+	o := orders[0]
+	if o.InstanceId != "i-soon0001" || o.Period != 3 || o.ClientToken != cliClientToken("i-soon0001", 3, before.ExpiredTime) {
+		t.Errorf("order %+v", o)
+	}
+	want := before.ExpiredTime.AddDate(0, 3, 0).UTC().Format("2006-01-02 15:04 MST")
+	if !strings.Contains(r.out, "OrderId "+o.OrderId) || !strings.Contains(r.out, "verified: i-soon0001 now expires "+want) {
+		t.Errorf("output %q, want OrderId %s and expiry %s", r.out, o.OrderId, want)
+	}
+}
+
+// TestCLI_Renew_RerunAfterTimeout: the new expiry is not visible before --verify-timeout, the
+// command fails, the operator runs it again: the same ClientToken buys nothing twice.
+func TestCLI_Renew_RerunAfterTimeout(t *testing.T) {
+	sim, env := newSim(t, time.Hour)
+	env["RENEWBOT_VERIFY_TIMEOUT"] = "200ms"
+	var first string
+	for i := range 2 {
+		r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes")
+		if r.code != exitError || !strings.Contains(r.stderr, "is not visible yet") {
+			t.Fatalf("run %d: exit %d stderr %q", i, r.code, r.stderr)
+		}
+		orders := sim.Orders()
+		if len(orders) != 1 {
+			t.Fatalf("run %d: %d orders, want 1", i, len(orders))
+		}
+		if i == 0 {
+			first = orders[0].OrderId
+		}
+		if !strings.Contains(r.out, "OrderId "+first) {
+			t.Errorf("run %d: output %q, want the same OrderId %s", i, r.out, first)
+		}
+	}
+}
+
+func TestCLI_AutoRenew(t *testing.T) {
+	sim, env := newSim(t, -1)
+	r := runCLI(t, env, "", "autorenew", "get", "i-soon0001,i-auto0002")
+	if r.code != 0 || !strings.Contains(r.out, "i-soon0001") || !strings.Contains(r.out, "on (1 month(s))") {
+		t.Fatalf("get: exit %d %q %q", r.code, r.out, r.stderr)
+	}
+
+	r = runCLI(t, env, "", "autorenew", "set", "i-soon0001", "--on", "--duration", "3")
+	if r.code != 0 || !strings.Contains(r.out, "auto-renew set to on (3 month(s))") {
+		t.Fatalf("set on: exit %d %q %q", r.code, r.out, r.stderr)
+	}
+	if in, _ := sim.Instance("i-soon0001"); in.RenewalStatus != "AutoRenewal" || in.Duration != 3 {
+		t.Errorf("after --on: %+v", in)
+	}
+	r = runCLI(t, env, "", "autorenew", "set", "i-soon0001,i-auto0002", "--never")
+	if r.code != 0 || strings.Count(r.out, "NEVER") < 2 {
+		t.Fatalf("set never: exit %d %q %q", r.code, r.out, r.stderr)
+	}
+	r = runCLI(t, env, "", "autorenew", "set", "i-auto0002", "--off")
+	if in, _ := sim.Instance("i-auto0002"); r.code != 0 || in.RenewalStatus != "Normal" {
+		t.Errorf("after --off: exit %d %+v %s", r.code, in, r.stderr)
+	}
+	r = runCLI(t, env, "", "autorenew", "set", "i-payg0004", "--off")
+	if r.code != exitError || !strings.Contains(r.stderr, "nothing changed") {
+		t.Errorf("pay-as-you-go: exit %d %q", r.code, r.stderr)
+	}
+	if sim.Calls()["RenewInstance"] != 0 {
+		t.Error("autorenew bought something")
+	}
+}
+
+func TestCLIClientToken(t *testing.T) {
+	exp := time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC)
+	a := cliClientToken("i-a", 1, exp)
+	if a != cliClientToken("i-a", 1, exp.In(time.FixedZone("CST", 8*3600))) {
+		t.Error("token depends on the time zone")
+	}
+	for _, other := range []string{cliClientToken("i-b", 1, exp), cliClientToken("i-a", 2, exp), cliClientToken("i-a", 1, exp.AddDate(0, 1, 0))} {
+		if other == a {
+			t.Error("different renewals share a token")
+		}
+	}
+	if len(a) > 64 || !strings.HasPrefix(a, "rb-cli-") {
+		t.Errorf("token %q", a)
+	}
+}
