@@ -689,3 +689,19 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		}
 	}
 }
+
+func TestLookupToleratesAFailedRegionWhenAllIDsAreFound(t *testing.T) {
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet()}, nil)
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) {
+		cfg.Regions = []string{"cn-hangzhou", "cn-nowhere-1", "cn-shanghai"}
+	})
+	insts, err := c.Lookup(t.Context(), []string{"i-a", "i-c"})
+	if err != nil || len(insts) != 2 {
+		t.Fatalf("Lookup = %v, %v; want both instances", insts, err)
+	}
+	// An ID found nowhere while a region failed: the region's error, not "not found".
+	_, err = c.Lookup(t.Context(), []string{"i-a", "i-elsewhere"})
+	if errors.Is(err, ecs.ErrNotFound) || !errors.Is(err, ecs.ErrInvalidParam) {
+		t.Fatalf("err = %v, want the failed region's error", err)
+	}
+}

@@ -353,7 +353,8 @@ func parseExpiry(s string) time.Time {
 // Lookup finds instances by ID in any region (one DescribeInstances per region and 100 IDs,
 // in parallel), joined with auto-renew state for PrePaid ones, in the order asked. IDs not
 // found anywhere give an error wrapping ErrNotFound that names them; the instances found
-// are returned with it.
+// are returned with it. A region that cannot be read fails the lookup only if some ID was
+// not found in the others.
 func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
 	ids = uniq(ids)
 	if len(ids) == 0 {
@@ -387,9 +388,12 @@ func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
 		}
 	}
 	wg.Wait()
-	if len(errs) > 0 {
+	// A region that failed can only matter if some ID was not found elsewhere (IDs are
+	// unique across regions).
+	if len(errs) > 0 && len(found) < len(ids) {
 		return nil, errors.Join(errs...)
 	}
+	errs = nil
 
 	// Auto-renew state of the PrePaid ones, per region.
 	byRegion := map[string][]string{}
