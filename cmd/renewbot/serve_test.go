@@ -272,6 +272,15 @@ func TestServe_EndToEnd(t *testing.T) {
 		t.Errorf("temporary file left: %v", err)
 	}
 
+	// The Docker health check, and the digest dry run through the running bot.
+	env["RENEWBOT_HEALTHCHECK_URL"] = b.URL + "/healthz"
+	if r := runCLI(t, env, "", "healthcheck"); r.code != 0 || strings.TrimSpace(r.out) != "ok" {
+		t.Errorf("healthcheck: exit %d %q %q", r.code, r.out, r.stderr)
+	}
+	if r := runCLI(t, env, "", "digest", "--dry-run"); r.code != 0 || !json.Valid([]byte(r.out)) {
+		t.Errorf("digest --dry-run while serving: exit %d %q %q", r.code, r.out, r.stderr)
+	}
+
 	for _, secret := range []string{testBotToken, testSecret} {
 		if strings.Contains(b.Log.String(), secret) {
 			t.Errorf("the log shows a secret")
@@ -282,6 +291,9 @@ func TestServe_EndToEnd(t *testing.T) {
 	b.shutdown(t)
 	if _, err := os.Stat(db + ".sock"); !os.IsNotExist(err) {
 		t.Errorf("admin socket left behind: %v", err)
+	}
+	if r := runCLI(t, env, "", "healthcheck", "--timeout", "2s"); r.code != exitError || !strings.Contains(r.stderr, "unhealthy") {
+		t.Errorf("healthcheck after shutdown: exit %d %q", r.code, r.stderr)
 	}
 	r = runCLI(t, env, "", "history", "--format", "json")
 	evs = nil
@@ -437,3 +449,60 @@ func TestHealthCheck(t *testing.T) {
 }
 
 func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestServe_SocketMode boots serve with SLACK_APP_TOKEN and no signing secret: commands and
+// clicks arrive as Socket Mode envelopes, /slack/* is not served, /healthz still is.
+func TestServe_SocketMode(t *testing.T) {
+	sim, env := newSim(t, -1)
+	fake := bottest.NewFakeSlack()
+	t.Cleanup(fake.Close)
+	for k, v := range map[string]string{
+		"SLACK_BOT_TOKEN":    testBotToken,
+		"SLACK_APP_TOKEN":    testAppToken,
+		"SLACK_API_URL":      fake.APIURL(),
+		"RENEWBOT_LISTEN":    "127.0.0.1:0",
+		"RENEWBOT_DB":        filepath.Join(t.TempDir(), "renewbot.db"),
+		"RENEWBOT_APPROVERS": "U0APPROVER2",
+	} {
+		env[k] = v
+	}
+	b := startServe(t, env)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	if _, err := fake.Wait(ctx, "socket.hello", 1); err != nil {
+		t.Fatalf("no Socket Mode connection: %v; log:\n%s", err, b.Log.String())
+	}
+	if code, _ := get(t, b.URL+"/healthz"); code != 200 {
+		t.Errorf("healthz %d", code)
+	}
+	if code := post(t, bottest.SignedRequest("", b.URL+"/slack/commands", url.Values{}, time.Now())); code != http.StatusNotFound {
+		t.Errorf("/slack/commands without a signing secret: %d, want 404", code)
+	}
+
+	envID := fake.PushEnvelope("slash_commands", slack.SlashCommand{Command: "/renew", Text: "i-soon0001 1", UserID: "U0REQUESTER",
+		ChannelID: "C0OPS", TeamID: "T0FAKE", ResponseURL: fake.ResponseURL()})
+	if _, err := fake.WaitAck(ctx, envID); err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	msg := waitCall(ctx, t, fake, "chat.postMessage", func(c bottest.Call) bool { return c.Form.Get("channel") == "C0OPS" })
+	reqID := buttons(t, msg.Form.Get("blocks"))["approve"]
+	if reqID == "" {
+		t.Fatalf("no approve button: %s", msg.Form.Get("blocks"))
+	}
+	clickID := fake.PushEnvelope("interactive", bottest.BlockAction("U0APPROVER2", "C0OPS", "1.1", "approve", reqID, fake.ResponseURL()))
+	if _, err := fake.WaitAck(ctx, clickID); err != nil {
+		t.Fatalf("no ack: %v", err)
+	}
+	waitCall(ctx, t, fake, "chat.update", func(c bottest.Call) bool {
+		orders := sim.Orders()
+		return len(orders) == 1 && strings.Contains(c.Form.Get("text")+c.Form.Get("blocks"), orders[0].OrderId)
+	})
+	// Slack redelivers the click: still one order.
+	if err := fake.Redeliver(clickID); err != nil {
+		t.Fatal(err)
+	}
+	b.shutdown(t)
+	if n := len(sim.Orders()); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+}
