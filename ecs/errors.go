@@ -82,6 +82,8 @@ func (e *APIError) retryable() bool {
 // place codes are interpreted.
 func kindOf(code string, status int) error {
 	switch code {
+	case "InternalError", "ServiceUnavailable":
+		return ErrUnavailable // DescribeRenewalPrice documents InternalError with 400 too
 	case "InvalidInstanceId.NotFound", "InvalidParameter.InvalidInstanceId", "InvalidInstanceIds.NotFound":
 		return ErrNotFound
 	case "ChargeTypeViolation", "InvalidChargeType.NotSupported":

@@ -42,6 +42,7 @@ func TestErrorCodeTable(t *testing.T) {
 		{"Instance.UnPaidOrder", 403, ecs.ErrIncorrectStatus},
 		{"LastTokenProcessing", 403, ecs.ErrIncorrectStatus},
 		{"InternalError", 500, ecs.ErrUnavailable},
+		{"InternalError", 400, ecs.ErrUnavailable},
 		{"ServiceUnavailable", 503, ecs.ErrUnavailable},
 		{"", 502, ecs.ErrUnavailable},
 		{"MissingParameter", 400, ecs.ErrInvalidParam},
