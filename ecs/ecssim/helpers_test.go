@@ -13,6 +13,7 @@ import (
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
 	sdkerrors "github.com/aliyun/alibaba-cloud-sdk-go/sdk/errors"
 	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 
@@ -151,3 +152,6 @@ func do(t *testing.T, req *http.Request) (int, map[string]any) {
 	}
 	return resp.StatusCode, body
 }
+
+func requestsInt(n int) requests.Integer    { return requests.NewInteger(n) }
+func requestsStr(s string) requests.Integer { return requests.Integer(s) }
