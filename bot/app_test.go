@@ -109,6 +109,9 @@ func newEdgeEnv(tb testing.TB) *edgeEnv {
 type edgeLogWriter struct{ tb testing.TB }
 
 func (w edgeLogWriter) Write(p []byte) (int, error) {
+	if _, bench := w.tb.(*testing.B); bench {
+		return len(p), nil
+	}
 	w.tb.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
 }
