@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -75,6 +76,7 @@ func (s *adminServer) close(ctx context.Context) {
 type adminStore interface {
 	History(q store.HistoryQuery) ([]store.Event, error)
 	Backup(w io.Writer) (int64, error)
+	Audit(ev store.Event) error
 }
 
 // adminHandler serves GET /history, GET /backup and POST /digest on the admin socket.
@@ -92,6 +94,8 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.backup(w)
 	case r.Method == http.MethodPost && r.URL.Path == "/digest":
 		h.digest(w, r)
+	case r.Method == http.MethodPost && r.URL.Path == "/audit":
+		h.audit(w, r)
 	default:
 		http.Error(w, "unknown admin endpoint", http.StatusNotFound)
 	}
@@ -145,7 +149,99 @@ func (h *adminHandler) digest(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, err.Error(), http.StatusBadGateway)
 		return
 	}
-	writeJSON(w, rep)
+	writeJSON(w, digestResultOf(rep))
+}
+
+// digestResult is a bot.DigestReport with errors as text (it crosses the admin socket).
+type digestResult struct {
+	Day      string          `json:"day"`
+	Channels []channelResult `json:"channels"`
+	Failed   []regionResult  `json:"failed_regions"`
+}
+
+type channelResult struct {
+	Channel   string `json:"channel"`
+	Instances int    `json:"instances"`
+	Pages     int    `json:"pages"`
+	Skipped   bool   `json:"skipped"`
+	TS        string `json:"ts,omitempty"`
+	File      string `json:"file,omitempty"`
+	Error     string `json:"error,omitempty"`
+}
+
+type regionResult struct {
+	Region string `json:"region"`
+	Error  string `json:"error"`
+}
+
+func digestResultOf(rep bot.DigestReport) digestResult {
+	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{}}
+	for _, c := range rep.Channels {
+		cr := channelResult{Channel: c.Channel, Instances: c.Instances, Pages: c.Pages, Skipped: c.Skipped, TS: c.TS, File: c.File}
+		if c.Err != nil {
+			cr.Error = c.Err.Error()
+		}
+		out.Channels = append(out.Channels, cr)
+	}
+	for _, f := range rep.Failed {
+		out.Failed = append(out.Failed, regionResult{Region: f.RegionID, Error: f.Err.Error()})
+	}
+	return out
+}
+
+// printDigestResult writes one line per channel and says whether anything went wrong.
+func printDigestResult(e env, res digestResult) error {
+	failed := 0
+	for _, c := range res.Channels {
+		switch {
+		case c.Error != "":
+			failed++
+			fmt.Fprintf(e.stdout, "%s: failed: %s\n", c.Channel, c.Error)
+		case c.Skipped:
+			fmt.Fprintf(e.stdout, "%s: already posted on %s (use --force to post again)\n", c.Channel, res.Day)
+		default:
+			fmt.Fprintf(e.stdout, "%s: posted %d instance(s) in %d thread page(s), message %s, CSV %s\n", c.Channel, c.Instances, c.Pages, c.TS, c.File)
+		}
+	}
+	if len(res.Channels) == 0 {
+		fmt.Fprintln(e.stdout, "nothing to post: no instance expires within the window and no RENEWBOT_DIGEST_CHANNEL is set")
+	}
+	for _, f := range res.Failed {
+		fmt.Fprintf(e.stderr, "region %s could not be read: %s\n", f.Region, f.Error)
+	}
+	switch {
+	case failed > 0:
+		return fmt.Errorf("%d channel(s) failed", failed)
+	case len(res.Failed) > 0:
+		return fmt.Errorf("%d region(s) could not be read; the digest says so: %w", len(res.Failed), errPartial)
+	}
+	return nil
+}
+
+// audit records an operator's CLI action (renew, autorenew set) done while serve runs.
+func (h *adminHandler) audit(w http.ResponseWriter, r *http.Request) {
+	var ev store.Event
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&ev); err != nil {
+		http.Error(w, "audit: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := checkOperatorEvent(ev); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if err := h.db.Audit(ev); err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, map[string]bool{"ok": true})
+}
+
+// checkOperatorEvent accepts only what the CLI records: operator runs by a cli: actor.
+func checkOperatorEvent(ev store.Event) error {
+	if ev.Action != store.ActOperatorRun || !strings.HasPrefix(ev.Actor, "cli:") || ev.RequestID != "" {
+		return errors.New("audit: only operator-run events by a cli: actor are accepted")
+	}
+	return nil
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -276,6 +372,53 @@ func adminDo(ctx context.Context, c *http.Client, method, path string, q url.Val
 		return nil, fmt.Errorf("running renewbot: %s", strings.TrimSpace(string(body)))
 	}
 	return resp, nil
+}
+
+// recordOperatorRun writes an operator's paid or auto-renew change to the audit log: into
+// the file if it is free, through the running bot if serve holds it. There being no store
+// is not an error (the CLI works without one); the operator is told.
+func recordOperatorRun(ctx context.Context, e env, dbPath string, ev store.Event) {
+	ev.Action = store.ActOperatorRun
+	ev.Actor = "cli:" + operatorName(e.getenv)
+	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stderr, "note: not recorded in the audit log: no store at %s (set --db or RENEWBOT_DB)\n", dbPath)
+		return
+	}
+	err := withStore(ctx, dbPath, false,
+		func(db *store.DB) error { return db.Audit(ev) },
+		func(cl *http.Client) error {
+			body, err := json.Marshal(ev)
+			if err != nil {
+				return err
+			}
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://renewbot/audit", bytes.NewReader(body))
+			if err != nil {
+				return err
+			}
+			resp, err := cl.Do(req)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			if resp.StatusCode != http.StatusOK {
+				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+				return fmt.Errorf("running renewbot: %s", strings.TrimSpace(string(msg)))
+			}
+			return nil
+		})
+	if err != nil {
+		fmt.Fprintf(e.stderr, "warning: not recorded in the audit log: %v\n", err)
+	}
+}
+
+// operatorName is the OS user running the CLI, for the audit log.
+func operatorName(getenv func(string) string) string {
+	for _, k := range []string{"SUDO_USER", "USER", "LOGNAME", "USERNAME"} {
+		if v := getenv(k); v != "" {
+			return v
+		}
+	}
+	return "operator"
 }
 
 // ---- history
@@ -551,9 +694,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			enc := json.NewEncoder(e.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(rep)
+			return printDigestResult(e, digestResultOf(rep))
 		},
 		func(cl *http.Client) error {
 			fmt.Fprintln(e.stderr, "renewbot serve is running on this store: asking it (its settings apply)")
@@ -562,7 +703,14 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				return err
 			}
 			defer resp.Body.Close()
-			_, err = io.Copy(e.stdout, resp.Body)
-			return err
+			if c.DryRun {
+				_, err = io.Copy(e.stdout, resp.Body)
+				return err
+			}
+			var res digestResult
+			if err := json.NewDecoder(resp.Body).Decode(&res); err != nil {
+				return fmt.Errorf("running renewbot: %w", err)
+			}
+			return printDigestResult(e, res)
 		})
 }

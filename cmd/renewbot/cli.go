@@ -17,7 +17,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
 )
 
 // ecsSettings are the Alibaba Cloud settings every ECS-facing command shares.
@@ -53,6 +56,10 @@ func (c *ecsSettings) table() []setting {
 // client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
 // credential chain applies.
 func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
+	// The SDK fills a package-level endpoint map lazily and without a lock the first time an
+	// SDK client is built; ecs.Client builds its pooled SDK clients concurrently. Fill it here,
+	// before any goroutine (go test -race finds the SDK's data race otherwise).
+	_ = ecsapi.GetEndpointMap()
 	cl, err := ecs.New(ecs.Config{
 		Regions:         c.Regions,
 		Endpoint:        c.Endpoint,
@@ -318,6 +325,7 @@ func money(v float64, currency string) string {
 
 type renewConfig struct {
 	ECS           ecsSettings
+	DB            string
 	Period        int
 	Yes           bool
 	VerifyTimeout time.Duration
@@ -325,7 +333,7 @@ type renewConfig struct {
 }
 
 func newRenewSettings(c *renewConfig) *settings {
-	t := append(c.ECS.table(), periodSetting(&c.Period),
+	t := append(c.ECS.table(), periodSetting(&c.Period), dbSetting(&c.DB),
 		// No environment twin on purpose: a variable left in a shell must never approve a payment.
 		setting{flag: "yes", isBool: true, def: "false", usage: "do not ask for confirmation (no environment twin on purpose)",
 			parse: func(s string) (err error) { c.Yes, err = parseBool(s); return }},
@@ -387,6 +395,8 @@ func runRenew(ctx context.Context, e env, args []string) error {
 		return fmt.Errorf("renew %s: %w", in.ID, err)
 	}
 	fmt.Fprintf(e.stdout, "OrderId %s (RequestId %s)\n", res.OrderID, res.RequestID)
+	recordOperatorRun(ctx, e, c.DB, store.Event{InstanceIDs: []string{in.ID},
+		Detail: fmt.Sprintf("renew %d month(s) for %s: OrderId %s, RequestId %s", c.Period, money(q.Trade, q.Currency), res.OrderID, res.RequestID)})
 	want := in.ExpiredTime.AddDate(0, c.Period, 0)
 	vctx, cancel := context.WithTimeout(ctx, c.VerifyTimeout)
 	defer cancel()
@@ -418,6 +428,7 @@ func confirm(e env, question string) (bool, error) {
 
 type autoRenewConfig struct {
 	ECS             ecsSettings
+	DB              string
 	On, Off, Never  bool
 	Duration        int
 	durationChanged bool
@@ -432,7 +443,7 @@ func newAutoRenewSettings(c *autoRenewConfig) *settings {
 		return setting{flag: name, isBool: true, def: "false", usage: usage,
 			parse: func(s string) (err error) { *p, err = parseBool(s); return }}
 	}
-	t := append(c.ECS.table(),
+	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "set: renew manually (Normal)", &c.Off),
 		boolSetting("never", "set: never renew, release at expiry (NotRenewal)", &c.Never),
@@ -519,6 +530,8 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 			}
 			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s for %s (RequestId %s)\n", r,
 				autoRenewText(string(change.Status), change.Duration), strings.Join(byRegion[r], ","), reqID)
+			recordOperatorRun(ctx, e, c.DB, store.Event{InstanceIDs: byRegion[r],
+				Detail: fmt.Sprintf("autorenew %s (%s): RequestId %s", change.Status, autoRenewText(string(change.Status), change.Duration), reqID)})
 		}
 		if insts, err = cl.Lookup(ctx, ids); err != nil {
 			return err

@@ -67,6 +67,7 @@ type digestSettings struct {
 	Loc      *time.Location
 	Window   time.Duration
 	RouteTag string
+	Pace     time.Duration
 }
 
 func (c *digestSettings) table() []setting {
@@ -92,6 +93,8 @@ func (c *digestSettings) table() []setting {
 				c.RouteTag = s
 				return nil
 			}},
+		{flag: "digest-pace", env: "RENEWBOT_DIGEST_PACE", def: "1s", usage: "least time between two digest posts to one channel (Slack allows about 1 per second)",
+			parse: func(s string) (err error) { c.Pace, err = parseWindow(s); return }},
 	}
 }
 
@@ -336,7 +339,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 func newDigester(c digestSettings, cloud bot.Cloud, db bot.Store, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log.With("component", "digest"), Metrics: m,
-		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window,
+		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)

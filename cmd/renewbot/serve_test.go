@@ -250,7 +250,7 @@ func TestServe_EndToEnd(t *testing.T) {
 		t.Errorf("update in %q", upd.Form.Get("channel"))
 	}
 	orders := sim.Orders()
-	if len(orders) != 1 || orders[0].InstanceId != "i-soon0001" || orders[0].Period != 3 {
+	if len(orders) != 1 || orders[0].InstanceId != "i-soon0001" || orders[0].Period != 3 || orders[0].ClientToken == "" {
 		t.Fatalf("orders %+v, want exactly one 3-month renewal of i-soon0001", orders)
 	}
 	if len(buttons(t, upd.Form.Get("blocks"))) != 0 {
@@ -270,6 +270,17 @@ func TestServe_EndToEnd(t *testing.T) {
 	}
 	if _, err := os.Stat(backup + ".tmp"); !os.IsNotExist(err) {
 		t.Errorf("temporary file left: %v", err)
+	}
+
+	// An operator renewal from the CLI while serve holds the file: audited through the socket.
+	env["USER"] = "bob"
+	if r := runCLI(t, env, "", "renew", "i-later003", "--yes"); r.code != 0 || strings.Contains(r.stderr, "not recorded") {
+		t.Errorf("CLI renew while serving: exit %d %q", r.code, r.stderr)
+	}
+	r = runCLI(t, env, "", "history", "i-later003", "--format", "json")
+	evs = nil
+	if err := json.Unmarshal([]byte(r.out), &evs); err != nil || !hasEvent(evs, store.ActOperatorRun, "cli:bob") {
+		t.Errorf("operator run not audited: %v %s %s", err, r.out, r.stderr)
 	}
 
 	// The Docker health check, and the digest dry run through the running bot.
