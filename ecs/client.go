@@ -41,8 +41,14 @@ type Client struct {
 	regions   []string
 }
 
+// sdkInit fills the SDK's package-level ECS endpoint map, which the SDK otherwise fills
+// lazily, without a lock, whenever an SDK client is built: pooled SDK clients are built
+// concurrently, so that first fill would be a data race.
+var sdkInit = sync.OnceFunc(func() { ecsapi.GetEndpointMap() })
+
 // New builds a Client. It does not call the API.
 func New(cfg Config) (*Client, error) {
+	sdkInit()
 	if cfg.HomeRegion == "" {
 		cfg.HomeRegion = "cn-hangzhou"
 	}
