@@ -1,0 +1,306 @@
+package ecssim_test
+
+import (
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/renewbot/renewbot/ecs/ecssim"
+)
+
+func renewReq(id, period, token string) *ecs.RenewInstanceRequest {
+	r := ecs.CreateRenewInstanceRequest()
+	r.InstanceId = id
+	r.Period = requestsStr(period)
+	r.ClientToken = token
+	return r
+}
+
+func expiredTime(t *testing.T, c *ecs.Client, id string) string {
+	t.Helper()
+	req := ecs.CreateDescribeInstancesRequest()
+	req.InstanceIds = `["` + id + `"]`
+	resp, err := c.DescribeInstances(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(resp.Instances.Instance) != 1 {
+		t.Fatalf("%s not found", id)
+	}
+	return resp.Instances.Instance[0].ExpiredTime
+}
+
+func TestRenewHappyPathAndDelay(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t, "cn-hangzhou")
+	resp, err := c.RenewInstance(renewReq("i-a1", "3", "tok-happy"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.OrderId == "" || strings.Trim(resp.OrderId, "0123456789") != "" || resp.RequestId == "" {
+		t.Fatalf("OrderId %q RequestId %q", resp.OrderId, resp.RequestId)
+	}
+	orders := e.srv.Orders()
+	want := ecssim.Order{OrderId: resp.OrderId, InstanceId: "i-a1", RegionId: "cn-hangzhou", ClientToken: "tok-happy",
+		Period: 3, PeriodUnit: "Month", Amount: 300, Currency: "CNY", Time: t0}
+	if len(orders) != 1 || orders[0] != want {
+		t.Fatalf("orders %+v, want %+v", orders, want)
+	}
+	if acc := e.srv.Account(); acc.Balance != 700 || acc.Currency != "CNY" {
+		t.Fatalf("account %+v", acc)
+	}
+	// not visible before RenewDelay
+	if got := expiredTime(t, c, "i-a1"); got != "2026-11-28T16:00Z" {
+		t.Fatalf("visible too early: %s", got)
+	}
+	e.clock.Advance(10*time.Second - time.Millisecond)
+	if got := expiredTime(t, c, "i-a1"); got != "2026-11-28T16:00Z" {
+		t.Fatalf("visible too early: %s", got)
+	}
+	e.clock.Advance(time.Millisecond)
+	if got := expiredTime(t, c, "i-a1"); got != "2027-02-28T16:00Z" {
+		t.Fatalf("after delay: %s, want old + 3 calendar months", got)
+	}
+	if in, _ := e.srv.Instance("i-a1"); !in.ExpiredTime.Equal(day(3).AddDate(0, 3, 0)) {
+		t.Fatalf("Instance() %v", in.ExpiredTime)
+	}
+}
+
+func TestRenewStacksAndImmediateDelay(t *testing.T) {
+	e := newEnv(t, func(o *ecssim.Options) { o.RenewDelay = -1 })
+	c := e.client(t, "cn-shanghai")
+	for _, tok := range []string{"s1", "s2"} {
+		if _, err := c.RenewInstance(renewReq("i-b1", "1", tok)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := expiredTime(t, c, "i-b1"); got != "2027-01-30T16:00Z" {
+		t.Fatalf("two 1-month renewals from 2026-11-30T16:00Z: %s", got)
+	}
+}
+
+func TestRenewExpiredInstanceUnlocks(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t, "cn-hangzhou")
+	if _, err := c.RenewInstance(renewReq("i-a4", "1", "")); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(10 * time.Second)
+	req := ecs.CreateDescribeInstancesRequest()
+	req.InstanceIds = `["i-a4"]`
+	resp, err := c.DescribeInstances(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := resp.Instances.Instance[0]
+	if in.Status != "Running" || len(in.OperationLocks.LockReason) != 0 || in.ExpiredTime != "2026-12-20T16:00Z" {
+		t.Fatalf("renewed expired instance: %s %+v %s", in.Status, in.OperationLocks, in.ExpiredTime)
+	}
+	// it is released 15 days after its new expiry
+	e.clock.Advance(day(60).Sub(t0))
+	if _, ok := e.srv.Instance("i-a4"); ok {
+		t.Fatal("expected release 15 days after the new expiry")
+	}
+}
+
+func TestRenewIdempotency(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t, "cn-hangzhou")
+	first, err := c.RenewInstance(renewReq("i-a1", "1", "tok-idem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c.RenewInstance(renewReq("i-a1", "1", "tok-idem"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.OrderId != first.OrderId || again.RequestId == first.RequestId {
+		t.Fatalf("retry: order %s vs %s, request %s vs %s", again.OrderId, first.OrderId, again.RequestId, first.RequestId)
+	}
+	_, err = c.RenewInstance(renewReq("i-a1", "2", "tok-idem"))
+	serverError(t, err, 400, "IdempotenceParamNotMatch")
+	_, err = c.RenewInstance(renewReq("i-a2", "1", "tok-idem"))
+	serverError(t, err, 400, "IdempotenceParamNotMatch")
+	if n := len(e.srv.Orders()); n != 1 {
+		t.Fatalf("%d orders, want 1", n)
+	}
+	if b := e.srv.Account().Balance; b != 900 {
+		t.Fatalf("balance %v, want one charge of 100", b)
+	}
+	// A token whose first call failed is not burnt.
+	e.srv.SetBalance(0)
+	_, err = c.RenewInstance(renewReq("i-a2", "1", "tok-poor"))
+	serverError(t, err, 403, "InvalidAccountStatus.NotEnoughBalance")
+	e.srv.SetBalance(50)
+	if _, err := c.RenewInstance(renewReq("i-a2", "1", "tok-poor")); err != nil {
+		t.Fatal(err)
+	}
+	if b := e.srv.Account().Balance; b != 0 {
+		t.Fatalf("balance %v", b)
+	}
+}
+
+func TestRenewConcurrentSameToken(t *testing.T) {
+	e := newEnv(t, nil)
+	var wg sync.WaitGroup
+	orders := make([]string, 8)
+	for i := range orders {
+		wg.Go(func() {
+			resp, err := e.client(t, "cn-hangzhou").RenewInstance(renewReq("i-a1", "1", "tok-race"))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			orders[i] = resp.OrderId
+		})
+	}
+	wg.Wait()
+	for _, o := range orders {
+		if o != orders[0] {
+			t.Fatalf("orders %v", orders)
+		}
+	}
+	if n := len(e.srv.Orders()); n != 1 {
+		t.Fatalf("%d orders", n)
+	}
+}
+
+func TestRenewErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		name   string
+		region string
+		set    func(*ecs.RenewInstanceRequest)
+		status int
+		code   string
+	}{
+		{"missing InstanceId", "", func(r *ecs.RenewInstanceRequest) { r.InstanceId = "" }, 400, "MissingParameter"},
+		{"unknown", "", func(r *ecs.RenewInstanceRequest) { r.InstanceId = "i-nope" }, 404, "InvalidInstanceId.NotFound"},
+		{"other region", "cn-shanghai", nil, 404, "InvalidInstanceId.NotFound"},
+		{"PostPaid", "", func(r *ecs.RenewInstanceRequest) { r.InstanceId = "i-a5" }, 403, "ChargeTypeViolation"},
+		{"NotRenewal", "", func(r *ecs.RenewInstanceRequest) { r.InstanceId = "i-a3" }, 403, "IncorrectInstanceStatus"},
+		{"period 10", "", func(r *ecs.RenewInstanceRequest) { r.Period = "10" }, 400, "InvalidPeriod"},
+		{"period 0", "", func(r *ecs.RenewInstanceRequest) { r.Period = "0" }, 400, "InvalidPeriod"},
+		{"period 24", "", func(r *ecs.RenewInstanceRequest) { r.Period = "24" }, 400, "InvalidPeriod"},
+		{"period x", "", func(r *ecs.RenewInstanceRequest) { r.Period = "x" }, 400, "InvalidPeriod"},
+		{"unit Year", "", func(r *ecs.RenewInstanceRequest) { r.PeriodUnit = "Year" }, 400, "InvalidPeriodUnit.ValueNotSupported"},
+		{"unit Week", "", func(r *ecs.RenewInstanceRequest) { r.PeriodUnit = "Week" }, 400, "InvalidPeriodUnit.ValueNotSupported"},
+		{"no period", "", func(r *ecs.RenewInstanceRequest) { r.Period = "" }, 400, "InvalidPeriod.NotFound"},
+		{"both period and day", "", func(r *ecs.RenewInstanceRequest) { r.ExpectedRenewDay = "5" }, 400, "InvalidExpectedRenewDay.Conflict"},
+		{"day 29", "", func(r *ecs.RenewInstanceRequest) { r.Period, r.ExpectedRenewDay = "", "29" }, 400, "InvalidExpectedRenewDay.ValueNotSupported"},
+		{"token too long", "", func(r *ecs.RenewInstanceRequest) { r.ClientToken = strings.Repeat("t", 65) }, 400, "InvalidClientToken.ValueNotSupported"},
+		{"token not ASCII", "", func(r *ecs.RenewInstanceRequest) { r.ClientToken = "tökén" }, 400, "InvalidClientToken.ValueNotSupported"},
+		{"balance", "", func(r *ecs.RenewInstanceRequest) { r.Period = "12" }, 403, "InvalidAccountStatus.NotEnoughBalance"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			region := tc.region
+			if region == "" {
+				region = "cn-hangzhou"
+			}
+			r := renewReq("i-a1", "1", "")
+			if tc.set != nil {
+				tc.set(r)
+			}
+			_, err := e.client(t, region).RenewInstance(r)
+			se := serverError(t, err, tc.status, tc.code)
+			if tc.code == "InvalidAccountStatus.NotEnoughBalance" && se.Message() != "Your account does not have enough balance." {
+				t.Fatalf("message %q", se.Message())
+			}
+		})
+	}
+	if n := len(e.srv.Orders()); n != 0 || e.srv.Account().Balance != 1000 {
+		t.Fatalf("failed calls left %d orders, balance %v", n, e.srv.Account().Balance)
+	}
+}
+
+func TestRenewExpectedRenewDay(t *testing.T) {
+	e := newEnv(t, func(o *ecssim.Options) { o.RenewDelay = -1 })
+	c := e.client(t, "cn-hangzhou")
+	// i-a1 expires 2026-11-29 00:00 UTC+8; day 12 of the month at least a month later: 2027-01-12.
+	r := ecs.CreateRenewInstanceRequest()
+	r.InstanceId, r.ExpectedRenewDay = "i-a1", "12"
+	if _, err := c.RenewInstance(r); err != nil {
+		t.Fatal(err)
+	}
+	if got := expiredTime(t, c, "i-a1"); got != "2027-01-11T16:00Z" {
+		t.Fatalf("aligned expiry %s", got)
+	}
+	r = ecs.CreateRenewInstanceRequest()
+	r.InstanceId, r.ExpectedRenewDay = "i-a4", "12"
+	_, err := c.RenewInstance(r)
+	serverError(t, err, 403, "IncorrectInstanceStatus")
+}
+
+func TestRenewalPrice(t *testing.T) {
+	e := newEnv(t, func(o *ecssim.Options) { o.Fleet.Balance = 100000 })
+	c := e.client(t, "cn-hangzhou")
+	tests := []struct {
+		period, unit              string
+		original, discount, trade float64
+		rules                     int
+	}{
+		{"", "", 100, 0, 100, 0},
+		{"3", "Month", 300, 0, 300, 0},
+		{"12", "Month", 1200, 180, 1020, 1},
+		{"1", "Year", 1200, 180, 1020, 1},
+		{"3", "Year", 3600, 540, 3060, 1},
+	}
+	for _, tc := range tests {
+		req := ecs.CreateDescribeRenewalPriceRequest()
+		req.ResourceId = "i-a1"
+		req.Period = requestsStr(tc.period)
+		req.PriceUnit = tc.unit
+		resp, err := c.DescribeRenewalPrice(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := resp.PriceInfo.Price
+		if p.OriginalPrice != tc.original || p.DiscountPrice != tc.discount || p.TradePrice != tc.trade ||
+			p.Currency != "CNY" || len(resp.PriceInfo.Rules.Rule) != tc.rules {
+			t.Fatalf("%s %s: %+v rules %+v", tc.period, tc.unit, p, resp.PriceInfo.Rules)
+		}
+		if tc.rules > 0 && (resp.PriceInfo.Rules.Rule[0].RuleId == 0 || resp.PriceInfo.Rules.Rule[0].Description == "") {
+			t.Fatalf("rule %+v", resp.PriceInfo.Rules.Rule[0])
+		}
+	}
+	// RenewInstance charges what DescribeRenewalPrice quoted.
+	if _, err := c.RenewInstance(renewReq("i-a1", "12", "")); err != nil {
+		t.Fatal(err)
+	}
+	if o := e.srv.Orders(); o[0].Amount != 1020 || e.srv.Account().Balance != 100000-1020 {
+		t.Fatalf("charged %v", o[0].Amount)
+	}
+}
+
+func TestRenewalPriceErrors(t *testing.T) {
+	e := newEnv(t, nil)
+	tests := []struct {
+		name   string
+		set    func(*ecs.DescribeRenewalPriceRequest)
+		status int
+		code   string
+	}{
+		{"missing ResourceId", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceId = "" }, 400, "MissingParameter"},
+		{"resource type", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceType = "disk" }, 400, "InvalidResourceType.ValueNotSupported"},
+		{"month 10", func(r *ecs.DescribeRenewalPriceRequest) { r.Period = "10" }, 400, "InvalidPeriod"},
+		{"year 4", func(r *ecs.DescribeRenewalPriceRequest) { r.Period, r.PriceUnit = "4", "Year" }, 400, "InvalidPeriod"},
+		{"price unit", func(r *ecs.DescribeRenewalPriceRequest) { r.PriceUnit = "Week" }, 400, "InvalidPriceUnit.ValueNotSupported"},
+		{"day conflict", func(r *ecs.DescribeRenewalPriceRequest) { r.Period, r.ExpectedRenewDay = "1", "5" }, 400, "InvalidExpectedRenewDay.Conflict"},
+		{"unknown", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceId = "i-nope" }, 404, "InvalidInstanceId.NotFound"},
+		{"other region", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceId = "i-b1" }, 404, "InvalidInstanceId.NotFound"},
+		{"PostPaid", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceId = "i-a5" }, 403, "ChargeTypeViolation"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := ecs.CreateDescribeRenewalPriceRequest()
+			r.ResourceId = "i-a1"
+			tc.set(r)
+			_, err := e.client(t, "cn-hangzhou").DescribeRenewalPrice(r)
+			serverError(t, err, tc.status, tc.code)
+		})
+	}
+}
