@@ -303,10 +303,15 @@ func adminClient(sock string) *http.Client {
 // lockTimeout is how long the CLI waits for the store's file lock before asking serve.
 const lockTimeout = 300 * time.Millisecond
 
-// withStore runs local on the store file if it is free, or remote through the running
-// bot's admin socket if serve holds it. It says clearly when neither works.
+// withStore runs remote through the running bot's admin socket if serve answers there, or
+// else local on the store file. It says clearly when it can reach neither.
 // A missing file is an error unless create is set.
 func withStore(ctx context.Context, dbPath string, create bool, local func(*store.DB) error, remote func(*http.Client) error) error {
+	sock := adminSocketPath(dbPath)
+	c := adminClient(sock)
+	if _, err := os.Stat(sock); err == nil && probeAdmin(ctx, c) == nil {
+		return remote(c)
+	}
 	if _, err := os.Stat(dbPath); err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
 		if errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)
@@ -324,9 +329,7 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 	if !errors.Is(err, store.ErrLocked) {
 		return err
 	}
-	sock := adminSocketPath(dbPath)
-	c := adminClient(sock)
-	// A cheap probe first, so that "nobody answers" is told apart from an endpoint error.
+	// Locked: serve may have started a moment ago; ask it once more.
 	if perr := probeAdmin(ctx, c); perr != nil {
 		return fmt.Errorf("%s is locked by another process but no running renewbot answers on %s: %v",
 			filepath.Base(dbPath), filepath.Base(sock), perr)
