@@ -23,11 +23,28 @@ type SlackNotifier struct {
 	log     *slog.Logger
 	metrics *Metrics
 
+	wait func(ctx context.Context, d time.Duration) error // waits out a 429's Retry-After
+
 	mu    sync.Mutex // held across chat.update so that updates of a message are ordered
 	shown map[store.RequestID]uint64
 }
 
 var _ Notifier = (*SlackNotifier)(nil)
+
+// maxUpdateAttempts bounds chat.update attempts when Slack answers 429.
+const maxUpdateAttempts = 3
+
+// waitCtx waits d or until ctx ends.
+func waitCtx(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
 
 // NewSlackNotifier builds the Slack Notifier. now defaults to time.Now, log to discard.
 func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *SlackNotifier {
@@ -37,7 +54,7 @@ func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *Sla
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &SlackNotifier{api: api, now: now, log: log, shown: map[store.RequestID]uint64{}}
+	return &SlackNotifier{api: api, now: now, log: log, wait: waitCtx, shown: map[store.RequestID]uint64{}}
 }
 
 // WithMetrics makes n count failed updates in m and returns n.
@@ -46,8 +63,9 @@ func (n *SlackNotifier) WithMetrics(m *Metrics) *SlackNotifier {
 	return n
 }
 
-// RequestChanged updates r's approval message; a request without one is skipped. Errors are
-// logged and counted: the store, not the message, is the record.
+// RequestChanged updates r's approval message; a request without one is skipped. A 429 is
+// waited out (Retry-After) and retried, up to 3 attempts. Errors are logged and counted: the
+// store, not the message, is the record.
 func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 	if r == nil || r.Message.Channel == "" || r.Message.TS == "" {
 		return
@@ -58,8 +76,19 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 		return
 	}
 	text, blocks := ApprovalMessage(r, n.now())
-	_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
-		slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	var err error
+	for attempt := 1; ; attempt++ {
+		_, _, _, err = n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
+			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		rl, limited := errors.AsType[*slack.RateLimitedError](err)
+		if !limited || attempt == maxUpdateAttempts {
+			break
+		}
+		n.metrics.SlackRateLimited("chat.update")
+		if n.wait(ctx, rl.RetryAfter) != nil {
+			break
+		}
+	}
 	if err != nil {
 		recordSlackError(n.metrics, "chat.update", err)
 		n.log.Error("update approval message", "request", r.ID, "state", r.State, "channel", r.Message.Channel, "err", err)

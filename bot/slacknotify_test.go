@@ -114,9 +114,29 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 	if got := testutil.ToFloat64(metrics.slackErrors.WithLabelValues("chat.update", "message_not_found")); got != 1 {
 		t.Errorf("message_not_found counted %v", got)
 	}
+
+	// 429: Retry-After is waited out and the update retried, at most 3 attempts.
+	var waited []time.Duration
+	n.wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
 	fake.FailNext("chat.update", 429, 3)
 	n.RequestChanged(ctx, notifyRequest(ref, 5, store.StateDone))
 	if got := testutil.ToFloat64(metrics.slackRateLimited.WithLabelValues("chat.update")); got != 1 {
 		t.Errorf("rate limits counted %v", got)
+	}
+	if len(waited) != 1 || waited[0] != 3*time.Second {
+		t.Errorf("waited %v, want [3s]", waited)
+	}
+	if msg, _ := fake.Message(ch, ts); !strings.Contains(msg.Get("text"), "R0NOTIFY") || len(fake.CallsOf("chat.update")) != 4 {
+		t.Errorf("after the retry: %d updates, message %v", len(fake.CallsOf("chat.update")), msg)
+	}
+	for range 3 {
+		fake.FailNext("chat.update", 429, 1)
+	}
+	n.RequestChanged(ctx, notifyRequest(ref, 6, store.StateDone))
+	if got := testutil.ToFloat64(metrics.slackRateLimited.WithLabelValues("chat.update")); got != 4 {
+		t.Errorf("rate limits counted %v, want 4", got)
+	}
+	if len(fake.CallsOf("chat.update")) != 7 {
+		t.Errorf("%d updates, want 7 (3 attempts for the last change)", len(fake.CallsOf("chat.update")))
 	}
 }

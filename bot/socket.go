@@ -39,12 +39,12 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 			return
 		}
 		if !a.firstDelivery(evt.Request) {
-			a.ack(sm, evt.Request, nil)
+			a.ack(ctx, sm, evt.Request, nil)
 			return
 		}
 		ack, later := a.handleCommand(ctx, sc)
 		a.later("command", later) // scheduled before the ack, so a drain after the ack sees it
-		a.ack(sm, evt.Request, &ack)
+		a.ack(ctx, sm, evt.Request, &ack)
 	case socketmode.EventTypeInteractive:
 		ic, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
@@ -53,10 +53,10 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		if a.firstDelivery(evt.Request) {
 			a.later("interaction", a.handleInteraction(ctx, ic))
 		}
-		a.ack(sm, evt.Request, nil)
+		a.ack(ctx, sm, evt.Request, nil)
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
-			a.ack(sm, evt.Request, nil)
+			a.ack(ctx, sm, evt.Request, nil)
 		}
 	case socketmode.EventTypeConnecting, socketmode.EventTypeHello:
 		a.log.Debug("socket mode", "event", evt.Type)
@@ -81,19 +81,17 @@ func (a *App) firstDelivery(req *socketmode.Request) bool {
 }
 
 // ack acknowledges an envelope, with payload when it is a slash command's answer. An answer
-// too large for Socket Mode (20 KB) is acknowledged without it.
-func (a *App) ack(sm *socketmode.Client, req *socketmode.Request, payload *slack.Msg) {
-	var err error
+// too large for Socket Mode (20 KB) is acknowledged without it. ctx ending unblocks a wait
+// for the connection.
+func (a *App) ack(ctx context.Context, sm *socketmode.Client, req *socketmode.Request, payload *slack.Msg) {
 	if payload != nil {
-		err = sm.Ack(*req, payload)
-	}
-	if payload == nil || err != nil {
-		if err != nil {
-			a.log.Warn("socket mode ack with payload", "envelope", req.EnvelopeID, "err", err)
+		err := sm.AckCtx(ctx, req.EnvelopeID, payload)
+		if err == nil {
+			return
 		}
-		err = sm.Ack(*req)
+		a.log.Warn("socket mode ack with payload", "envelope", req.EnvelopeID, "err", err)
 	}
-	if err != nil {
+	if err := sm.AckCtx(ctx, req.EnvelopeID, nil); err != nil {
 		a.log.Error("socket mode ack", "envelope", req.EnvelopeID, "err", err)
 	}
 }
