@@ -448,7 +448,7 @@ func newHistorySettings(c *historyConfig) *settings {
 			}},
 		{flag: "limit", env: "RENEWBOT_HISTORY_LIMIT", def: "0", usage: "only the newest N events (0: all)",
 			parse: func(s string) (err error) { c.Limit, err = parseInt(s, 0, 1_000_000); return }},
-		{flag: "format", env: "RENEWBOT_FORMAT", def: "table", usage: "table or json",
+		{flag: "format", env: "RENEWBOT_HISTORY_FORMAT", def: "table", usage: "table or json",
 			parse: func(s string) error {
 				if s != "table" && s != "json" {
 					return errors.New("is not one of table, json")

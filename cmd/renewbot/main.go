@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"strings"
 	"syscall"
 	_ "time/tzdata" // RENEWBOT_TIMEZONE works in a scratch/distroless image too
 )
@@ -121,10 +122,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func usage(w io.Writer) {
 	fmt.Fprint(w, "renewbot: a Slack bot that renews Alibaba Cloud ECS subscription instances with approval.\n\nUsage:\n")
 	for _, c := range commands() {
-		fmt.Fprintf(w, "  renewbot %s %s\n      %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(w, "  %s\n      %s\n", strings.TrimSpace("renewbot "+c.name+" "+c.args), c.summary)
 	}
-	fmt.Fprint(w, "\nEvery flag has an environment twin (shown by 'renewbot help COMMAND'); an explicit flag wins over the\n"+
-		"environment, which wins over the default. Exit status: 0 ok, 1 failed, 2 bad usage, 3 partial result.\n")
+	fmt.Fprint(w, "\nSettings have environment twins (see 'renewbot help COMMAND'): an explicit flag wins over the environment,\n"+
+		"which wins over the default. Action flags (--yes, --on, --off, --never, --now, --force) have none, on purpose.\n"+
+		"Exit status: 0 ok, 1 failed, 2 bad usage or settings, 3 partial result (some regions could not be read).\n")
 }
 
 // helpFor prints one command's synopsis and settings.
@@ -133,7 +135,7 @@ func helpFor(ctx context.Context, e env, name string) int {
 		if c.name != name {
 			continue
 		}
-		fmt.Fprintf(e.stdout, "Usage: renewbot %s %s\n  %s\n", c.name, c.args, c.summary)
+		fmt.Fprintf(e.stdout, "Usage: %s\n  %s\n", strings.TrimSpace("renewbot "+c.name+" "+c.args), c.summary)
 		if t := settingsFor(name); t != nil {
 			fmt.Fprint(e.stdout, "\nSettings:\n")
 			t.usage(e.stdout)
