@@ -284,7 +284,7 @@ func autoRenewPeriod(a ecs.AutoRenew) string {
 // ListMessage answers `list`: instances expiring in the window, by urgency tier, and the
 // regions that could not be read.
 func ListMessage(scan ecs.Scan, window time.Duration, now time.Time) (string, []slack.Block) {
-	title := fmt.Sprintf("%s expiring within %s", plural(len(scan.Instances), "instance", "instances"), formatWindow(window))
+	title := fmt.Sprintf("%s expiring within %s", plural(len(scan.Instances), "instance", "instances"), humanWindow(window))
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
 	budget := messageBudget - 600
 	if w := failedRegions(scan.Failed); w != "" {
@@ -292,7 +292,7 @@ func ListMessage(scan ecs.Scan, window time.Duration, now time.Time) (string, []
 		budget -= utf8.RuneCountInString(w)
 	}
 	if len(scan.Instances) == 0 {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("Nothing expires within "+formatWindow(window)+" ✅"), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("Nothing expires within "+humanWindow(window)+" ✅"), nil, nil))
 		return title, blocks
 	}
 	tiers := tierBounds(defaultTiers, window)
@@ -523,9 +523,17 @@ func slackTime(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-// daysUntil is whole days from now to t, rounded down (negative once expired).
+// daysUntil is whole days from now to t, rounded toward zero (negative once expired).
 func daysUntil(t, now time.Time) int {
-	return int(math.Floor(t.Sub(now).Hours() / 24))
+	return int(t.Sub(now).Hours() / 24)
+}
+
+// humanWindow is a window in words: "30 days", "48 hours".
+func humanWindow(w time.Duration) string {
+	if w%(24*time.Hour) == 0 {
+		return plural(int(w/(24*time.Hour)), "day", "days")
+	}
+	return plural(int(w/time.Hour), "hour", "hours")
 }
 
 func daysLeft(t, now time.Time) string {

@@ -272,7 +272,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 	title := fmt.Sprintf("ECS renewals digest %s: %s", p.Day, plural(n, "instance", "instances"))
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
 	if n == 0 {
-		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Nothing expires within %s, and nothing expired in the last 15 days ✅", formatWindow(p.Window))), nil, nil))
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Nothing expires within %s, and nothing expired in the last 15 days ✅", humanWindow(p.Window))), nil, nil))
 	} else {
 		var fields []*slack.TextBlockObject
 		for t, c := range cd.Counts {
@@ -281,7 +281,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 			}
 		}
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("*%s* expired in the last 15 days or expire within %s.",
-			plural(n, "subscription instance", "subscription instances"), formatWindow(p.Window))), fields, nil))
+			plural(n, "subscription instance", "subscription instances"), humanWindow(p.Window))), fields, nil))
 		var auto, manual, never, passed, decide int
 		for _, it := range cd.Items {
 			switch it.Instance.AutoRenew.Status {
@@ -661,7 +661,7 @@ func (d *Digester) retry(ctx context.Context, pc *pacer, method string, post fun
 		if errors.As(err, &rl) && attempt < maxSlackAttempts {
 			d.cfg.Metrics.SlackRateLimited(method)
 			d.log.Warn("Slack rate limit; waiting", "method", method, "retry_after", rl.RetryAfter, "attempt", attempt)
-			if err := sleepCtx(ctx, max(rl.RetryAfter, time.Second)); err != nil {
+			if err := waitFor(ctx, max(rl.RetryAfter, time.Second)); err != nil {
 				return err
 			}
 			continue
@@ -699,13 +699,13 @@ func (p *pacer) wait(ctx context.Context) error {
 	if p.last.IsZero() {
 		return ctx.Err()
 	}
-	return sleepCtx(ctx, p.gap-time.Since(p.last))
+	return waitFor(ctx, p.gap-time.Since(p.last))
 }
 
 func (p *pacer) mark() { p.last = time.Now() }
 
-// sleepCtx waits d or until ctx is done.
-func sleepCtx(ctx context.Context, d time.Duration) error {
+// waitFor waits d or until ctx is done.
+func waitFor(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}
@@ -735,7 +735,7 @@ func (d *Digester) Schedule(ctx context.Context, spec string) error {
 			return fmt.Errorf("digest schedule %q never fires", spec)
 		}
 		d.log.Debug("next digest", "at", next)
-		if sleepCtx(ctx, next.Sub(now)) != nil {
+		if waitFor(ctx, next.Sub(now)) != nil {
 			return nil
 		}
 		if _, err := d.run(ctx, false); err != nil {

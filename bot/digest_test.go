@@ -115,8 +115,8 @@ func (e *digestEnv) digester(t *testing.T, mod func(*DigestConfig)) *Digester {
 // posted is one chat.postMessage as the fake received it.
 type posted struct {
 	channel, threadTS, text string
-	blocks              []slack.Block
-	raw                 string
+	blocks                  []slack.Block
+	raw                     string
 }
 
 func postsOf(t *testing.T, f *bottest.FakeSlack) []posted {
@@ -311,7 +311,7 @@ func TestDigestEmptyDefaultChannel(t *testing.T) {
 		t.Fatal(err)
 	}
 	posts := postsOf(t, e.slack)
-	if len(rep.Channels) != 1 || len(posts) != 1 || !strings.Contains(posts[0].raw, "Nothing expires within 30d") {
+	if len(rep.Channels) != 1 || len(posts) != 1 || !strings.Contains(posts[0].raw, "Nothing expires within 30 days") {
 		t.Errorf("empty digest: %+v %+v", rep, posts)
 	}
 	if len(e.slack.CallsOf("upload")) != 0 {
