@@ -1,0 +1,106 @@
+package ecssim_test
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs/ecssim"
+)
+
+func writeFile(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "fleet.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestLoadFleet(t *testing.T) {
+	p := writeFile(t, `{"now": "2026-11-25T08:00:00Z", "balance": 500, "currency": "CNY", "instances": [
+	  {"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "MonthlyPrice": 99.5,
+	   "RenewalStatus": "AutoRenewal", "Duration": 3, "PeriodUnit": "Month", "Tags": {"env": "prod"}},
+	  {"InstanceId": "i-2", "RegionId": "cn-shanghai", "InstanceChargeType": "PostPaid"},
+	  {"InstanceId": "i-3", "RegionId": "cn-shanghai", "ExpiredTime": "2027-01-01T16:00:00+00:00"}]}`)
+	f, err := ecssim.LoadFleet(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.Now == nil || !f.Now.Equal(t0) || f.Balance != 500 || len(f.Instances) != 3 {
+		t.Fatalf("fleet %+v", f)
+	}
+	if !f.Instances[0].ExpiredTime.Equal(time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC)) || f.Instances[0].Tags["env"] != "prod" {
+		t.Fatalf("instance %+v", f.Instances[0])
+	}
+	// Fleet.Now drives the business clock when Options.Now is nil.
+	s := ecssim.NewServer(ecssim.Options{Fleet: f})
+	defer s.Close()
+	in, ok := s.Instance("i-3")
+	if !ok || in.InstanceName != "i-3" || in.ZoneId != "cn-shanghai-a" || in.InstanceChargeType != "PrePaid" ||
+		in.Status != "Running" || in.RenewalStatus != "Normal" || in.PeriodUnit != "Month" || in.MonthlyPrice <= 0 {
+		t.Fatalf("defaults %+v", in)
+	}
+}
+
+func TestLoadFleetErrors(t *testing.T) {
+	tests := []struct{ name, body, want string }{
+		{"not json", `{`, "unexpected EOF"},
+		{"unknown field", `{"instances": [], "balanse": 1}`, "balanse"},
+		{"missing id", `{"instances": [{"RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z"}]}`, "instance #1: missing InstanceId"},
+		{"missing region", `{"instances": [{"InstanceId": "i-1", "ExpiredTime": "2026-12-01T16:00Z"}]}`, "instance #1 (i-1): missing RegionId"},
+		{"charge type", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "InstanceChargeType": "Prepaid"}]}`, `(i-1): unknown InstanceChargeType "Prepaid"`},
+		{"no expiry", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou"}]}`, "(i-1): PrePaid instance needs an ExpiredTime"},
+		{"bad time", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "tomorrow"}]}`, `"i-1": ExpiredTime`},
+		{"duplicate", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "InstanceChargeType": "PostPaid"},
+		  {"InstanceId": "i-1", "RegionId": "cn-beijing", "InstanceChargeType": "PostPaid"}]}`, "instance #2 (i-1): duplicate InstanceId"},
+		{"renewal status", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "RenewalStatus": "On"}]}`, "unknown RenewalStatus"},
+		{"negative balance", `{"balance": -1, "instances": []}`, "negative"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ecssim.LoadFleet(writeFile(t, tc.body))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.want)
+			}
+		})
+	}
+	if _, err := ecssim.LoadFleet(filepath.Join(t.TempDir(), "missing.json")); err == nil {
+		t.Fatal("missing file accepted")
+	}
+}
+
+func TestGenerate(t *testing.T) {
+	a := ecssim.Generate(1000, nil, 9, t0)
+	if b := ecssim.Generate(1000, nil, 9, t0); !reflect.DeepEqual(a, b) {
+		t.Fatal("Generate is not deterministic")
+	}
+	if err := a.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	count := map[string]int{}
+	for _, in := range a.Instances {
+		count[in.RegionId]++
+		count[in.InstanceChargeType]++
+		count[in.RenewalStatus]++
+		if in.InstanceChargeType == "PrePaid" {
+			switch d := in.ExpiredTime.Sub(t0); {
+			case d < 0:
+				count["expired"]++
+				if d < -15*24*time.Hour {
+					t.Fatalf("%s would already be released", in.InstanceId)
+				}
+			case d <= 7*24*time.Hour+8*time.Hour:
+				count["week"]++
+			}
+		}
+	}
+	for _, k := range []string{"cn-hangzhou", "cn-shanghai", "cn-beijing", "PostPaid", "AutoRenewal", "NotRenewal", "Normal", "expired", "week"} {
+		if count[k] < 20 {
+			t.Fatalf("too few %s: %v", k, count)
+		}
+	}
+}
