@@ -90,7 +90,19 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// ackJSON is the wire form of an immediate answer: a slack.Msg marshals fields Slack does not
+// expect here ("blocks":null, empty metadata).
+type ackJSON struct {
+	ResponseType string        `json:"response_type,omitempty"`
+	Text         string        `json:"text"`
+	Blocks       []slack.Block `json:"blocks,omitempty"`
+}
+
+func wire(m slack.Msg) ackJSON {
+	return ackJSON{ResponseType: m.ResponseType, Text: m.Text, Blocks: m.Blocks.BlockSet}
+}
+
 func writeMsg(w http.ResponseWriter, m slack.Msg) {
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(m)
+	_ = json.NewEncoder(w).Encode(wire(m))
 }

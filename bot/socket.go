@@ -85,7 +85,7 @@ func (a *App) firstDelivery(req *socketmode.Request) bool {
 // for the connection.
 func (a *App) ack(ctx context.Context, sm *socketmode.Client, req *socketmode.Request, payload *slack.Msg) {
 	if payload != nil {
-		err := sm.AckCtx(ctx, req.EnvelopeID, payload)
+		err := sm.AckCtx(ctx, req.EnvelopeID, wire(*payload))
 		if err == nil {
 			return
 		}
