@@ -257,10 +257,6 @@ func TestBuildersFitSlackLimits(t *testing.T) {
 	for i := range 40 {
 		failed = append(failed, ecs.RegionError{RegionID: fmt.Sprintf("r-%d", i), Err: errors.New(strings.Repeat("e", 500))})
 	}
-	type msg struct {
-		text   string
-		blocks []slack.Block
-	}
 	cases := map[string]func() (string, []slack.Block){
 		"approval small": func() (string, []slack.Block) { return ApprovalMessage(testRequest(), testNow) },
 		"approval huge":  func() (string, []slack.Block) { return ApprovalMessage(huge, testNow) },

@@ -161,7 +161,7 @@ func parseCommand(text string) (Command, error) {
 	if strings.HasPrefix(verb, "i-") {
 		return parseRenew(toks)
 	}
-	return Command{}, fmt.Errorf("I don't know the command %q", clip(toks[0]))
+	return Command{}, fmt.Errorf("there is no command %q", clip(toks[0]))
 }
 
 func parseList(args []string) (Command, error) {

@@ -72,7 +72,7 @@ func TestParseCommandErrors(t *testing.T) {
 		many = append(many, "i-abcdef"+string(rune('a'+i)))
 	}
 	tests := []struct{ in, want string }{
-		{"frobnicate", `don't know the command "frobnicate"`},
+		{"frobnicate", `there is no command "frobnicate"`},
 		{"list 0d", "longer than zero"},
 		{"list 366d", "the most is 365d"},
 		{"list 1m", "not a window"},

@@ -357,13 +357,12 @@ func renewMenu(id string) *slack.OverflowBlockElement {
 
 // pageBuilder fills one thread page within Slack's limits.
 type pageBuilder struct {
-	blocks  []slack.Block
-	chars   int
-	packed  *strings.Builder // open section of lines without actions
-	snooze  []*slack.OptionBlockObject
-	tier    int
-	items   int
-	heading string
+	blocks []slack.Block
+	chars  int
+	packed *strings.Builder // open section of lines without actions
+	snooze []*slack.OptionBlockObject
+	tier   int
+	items  int
 }
 
 const (
