@@ -223,7 +223,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		Cloud:    cloud,
 		Store:    db,
 		Members:  bot.NewSlackMembers(api, 5*time.Minute),
-		Notifier: bot.NewSlackNotifier(api, now, log.With("component", "notifier")),
+		Notifier: bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics),
 		Policy: bot.Policy{
 			Approvers:   c.Approvers,
 			AllowSelf:   c.AllowSelf,
