@@ -54,7 +54,7 @@ type App struct {
 	closing bool
 	work    sync.WaitGroup
 
-	seen *recentIDs // Socket Mode envelope IDs already handled
+	seen *recentIDs // Socket Mode envelope IDs and HTTP request signatures already handled
 }
 
 // NewApp checks cfg and builds an App.
@@ -65,7 +65,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	a := &App{
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
-		seen: newRecentIDs(4096),
+		seen: newRecentIDs(8192),
 	}
 	if a.now == nil {
 		a.now = time.Now

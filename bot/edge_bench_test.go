@@ -3,7 +3,9 @@ package bot_test
 import (
 	"net/http"
 	"slices"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -19,7 +21,8 @@ func BenchmarkAckLatency(b *testing.B) {
 	e := newEdgeEnv(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrent, MaxConnsPerHost: concurrent}}
 	defer client.CloseIdleConnections()
-	form := bottest.CommandForm(e.command(edgeReq, "status i-bp1hz00001"))
+	cmd := e.command(edgeReq, "status i-bp1hz00001")
+	var seq atomic.Int64
 
 	var mu sync.Mutex
 	var lat []time.Duration
@@ -27,6 +30,8 @@ func BenchmarkAckLatency(b *testing.B) {
 		var wg sync.WaitGroup
 		for range concurrent {
 			wg.Go(func() {
+				form := bottest.CommandForm(cmd)
+				form.Set("trigger_id", strconv.FormatInt(seq.Add(1), 10)) // every request differs, like Slack's
 				req := bottest.SignedRequest(edgeSecret, e.srv.URL+"/slack/commands", form, time.Now())
 				start := time.Now()
 				resp, err := client.Do(req)

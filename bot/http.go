@@ -26,7 +26,8 @@ func (a *App) Handler(signingSecret string) http.Handler {
 }
 
 // verified reads the body (at most maxBody) and checks Slack's signature over it. Refused
-// requests get 401 (or 413), a log line and a metric, and nothing else happens.
+// requests get 401 (or 413), a log line and a metric, and nothing else happens. A replayed
+// copy of a verified request gets an empty 200 and is not acted on.
 func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
@@ -52,6 +53,14 @@ func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
 				reason = "stale"
 			}
 			a.refuseRequest(w, r, reason, http.StatusUnauthorized)
+			return
+		}
+		// A valid signature only proves the request came from Slack once: a copy replayed
+		// within the 5-minute window carries the same signature, and is not acted on again.
+		if !a.seen.add("sig:" + r.Header.Get("X-Slack-Signature")) {
+			a.metrics.SignatureFailure("replay")
+			a.log.Warn("replayed Slack request ignored", "path", r.URL.Path, "remote", r.RemoteAddr)
+			w.WriteHeader(http.StatusOK)
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))

@@ -85,6 +85,29 @@ func TestHTTP_RefusesBadSignatures(t *testing.T) {
 	}
 }
 
+func TestHTTP_ReplayedRequestHasNoEffect(t *testing.T) {
+	e := newEdgeEnv(t)
+	form := bottest.CommandForm(e.command(edgeReq, "i-bp1hz00001 1"))
+	at := time.Now()
+	if status, _ := e.do(t, bottest.SignedRequest(edgeSecret, e.srv.URL+"/slack/commands", form, at)); status != http.StatusOK {
+		t.Fatalf("first: %d", status)
+	}
+	status, body := e.do(t, bottest.SignedRequest(edgeSecret, e.srv.URL+"/slack/commands", form, at))
+	if status != http.StatusOK || body != "" {
+		t.Errorf("replay: %d %q, want an empty 200", status, body)
+	}
+	e.drain(t)
+	if n := len(e.fake.CallsOf("response_url")); n != 1 {
+		t.Errorf("%d answers, want 1: the replay had an effect", n)
+	}
+	if rs, _ := e.db.ListRequests(); len(rs) != 1 {
+		t.Errorf("%d requests, want 1", len(rs))
+	}
+	if got := metricValue(t, e.reg, "renewbot_slack_signature_failures_total", "reason", "replay"); got != 1 {
+		t.Errorf("replays counted %v", got)
+	}
+}
+
 func TestHTTP_OversizeBody(t *testing.T) {
 	e := newEdgeEnv(t)
 	c := e.command(edgeReq, strings.Repeat("x", 70<<10))
