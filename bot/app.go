@@ -189,7 +189,8 @@ func (a *App) handleCommand(_ context.Context, sc slack.SlashCommand) (slack.Msg
 
 func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
 	now := a.now()
-	scan, err := a.cloud.Expiring(ctx, now, now.Add(window))
+	// Expired subscriptions stay (stopped, renewable) for 15 days before Alibaba releases them.
+	scan, err := a.cloud.Expiring(ctx, now.Add(-15*24*time.Hour), now.Add(window))
 	if err != nil {
 		a.replyErr(ctx, to, "could not list expiring instances", err)
 		return
