@@ -26,7 +26,14 @@ func testFleet(now time.Time) ecssim.Fleet {
 // newSim starts ecssim and returns it with the environment that points the CLI at it.
 func newSim(t *testing.T, renewDelay time.Duration) (*ecssim.Server, map[string]string) {
 	t.Helper()
-	sim := ecssim.NewServer(ecssim.Options{Fleet: testFleet(time.Now()), RenewDelay: renewDelay})
+	return newSimWith(t, ecssim.Options{RenewDelay: renewDelay})
+}
+
+// newSimWith starts ecssim with opts and the test fleet.
+func newSimWith(t *testing.T, opts ecssim.Options) (*ecssim.Server, map[string]string) {
+	t.Helper()
+	opts.Fleet = testFleet(time.Now())
+	sim := ecssim.NewServer(opts)
 	t.Cleanup(sim.Close)
 	return sim, map[string]string{
 		"RENEWBOT_ECS_ENDPOINT":           sim.URL,

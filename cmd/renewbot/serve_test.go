@@ -21,6 +21,7 @@ import (
 	"github.com/slack-go/slack"
 
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -515,5 +516,66 @@ func TestServe_SocketMode(t *testing.T) {
 	b.shutdown(t)
 	if n := len(sim.Orders()); n != 1 {
 		t.Errorf("%d orders, want 1", n)
+	}
+}
+
+// TestServe_ShutdownDrains: SIGTERM while a renewal is in flight at ECS. serve waits for it,
+// records it, updates the message and only then closes the store.
+func TestServe_ShutdownDrains(t *testing.T) {
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	sim, env := newSimWith(t, ecssim.Options{RenewDelay: -1, Hook: func(action string, _ url.Values) {
+		if action == "RenewInstance" {
+			once.Do(func() { close(entered) })
+			<-release
+		}
+	}})
+	fake := bottest.NewFakeSlack()
+	t.Cleanup(fake.Close)
+	db := filepath.Join(t.TempDir(), "renewbot.db")
+	for k, v := range map[string]string{
+		"SLACK_BOT_TOKEN": testBotToken, "SLACK_SIGNING_SECRET": testSecret, "SLACK_API_URL": fake.APIURL(),
+		"RENEWBOT_LISTEN": "127.0.0.1:0", "RENEWBOT_DB": db, "RENEWBOT_APPROVERS": "U0APPROVER2",
+	} {
+		env[k] = v
+	}
+	b := startServe(t, env)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+
+	form := bottest.CommandForm(slack.SlashCommand{Command: "/renew", Text: "i-soon0001 1", UserID: "U0REQUESTER",
+		ChannelID: "C0OPS", TeamID: "T0FAKE", ResponseURL: fake.ResponseURL()})
+	if code := post(t, bottest.SignedRequest(testSecret, b.URL+"/slack/commands", form, time.Now())); code != 200 {
+		t.Fatalf("command: %d", code)
+	}
+	msg := waitCall(ctx, t, fake, "chat.postMessage", func(c bottest.Call) bool { return c.Form.Get("channel") == "C0OPS" })
+	reqID := buttons(t, msg.Form.Get("blocks"))["approve"]
+	click := bottest.InteractionForm(bottest.BlockAction("U0APPROVER2", "C0OPS", "1.1", "approve", reqID, fake.ResponseURL()))
+	if code := post(t, bottest.SignedRequest(testSecret, b.URL+"/slack/interactions", click, time.Now())); code != 200 {
+		t.Fatalf("click: %d", code)
+	}
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("RenewInstance never arrived")
+	}
+	b.stop() // SIGTERM
+	close(release)
+	if code := <-b.done; code != 0 {
+		t.Fatalf("serve exited %d:\n%s", code, b.Log.String())
+	}
+	b.stopped = true
+
+	s, err := store.Open(db, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	r, err := s.GetRequest(store.RequestID(reqID))
+	if err != nil || r.State != store.StateDone || len(sim.Orders()) != 1 || r.Items[0].OrderID != sim.Orders()[0].OrderId {
+		t.Fatalf("after shutdown: %+v %v, orders %+v", r, err, sim.Orders())
+	}
+	if !strings.Contains(fake.CallsOf("chat.update")[len(fake.CallsOf("chat.update"))-1].Form.Get("blocks"), r.Items[0].OrderID) {
+		t.Error("the last message update does not show the OrderId")
 	}
 }
