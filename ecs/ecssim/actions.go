@@ -141,7 +141,7 @@ func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *ap
 	}
 
 	var match []*instance
-	for _, in := range s.sortedInstances(now) {
+	for _, in := range s.sortedInstances(region, now) {
 		shownStatus := in.Status
 		if in.expired(now) {
 			shownStatus = "Stopped"
@@ -187,15 +187,24 @@ func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *ap
 	return out, nil
 }
 
-// sortedInstances returns the live instances ordered by InstanceId. s.mu is held.
-func (s *Server) sortedInstances(now time.Time) []*instance {
-	out := make([]*instance, 0, len(s.instances))
-	for id := range s.instances {
+// sortedInstances returns the live instances of a region ordered by InstanceId. s.mu is held.
+func (s *Server) sortedInstances(region string, now time.Time) []*instance {
+	if s.byRegion == nil {
+		s.byRegion = make(map[string][]string)
+		for id, in := range s.instances {
+			s.byRegion[in.RegionId] = append(s.byRegion[in.RegionId], id)
+		}
+		for _, ids := range s.byRegion {
+			sort.Strings(ids)
+		}
+	}
+	ids := s.byRegion[region]
+	out := make([]*instance, 0, len(ids))
+	for _, id := range ids {
 		if in, ok := s.lookup(id, now); ok {
 			out = append(out, in)
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].InstanceId < out[j].InstanceId })
 	return out
 }
 
@@ -629,7 +638,7 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 	}
 	s.orders = append(s.orders, Order{
 		OrderId: orderID, InstanceId: id, RegionId: region, ClientToken: token,
-		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: s.currency, Time: now,
+		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: s.currency, Time: now.UTC(),
 	})
 	visibleAt := now
 	if s.opts.RenewDelay > 0 {
@@ -758,8 +767,8 @@ func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *ap
 			list = append(list, in)
 		}
 	} else {
-		for _, in := range s.sortedInstances(now) {
-			if in.RegionId == region && in.prePaid() {
+		for _, in := range s.sortedInstances(region, now) {
+			if in.prePaid() {
 				list = append(list, in)
 			}
 		}

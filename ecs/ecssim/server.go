@@ -85,6 +85,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	instances   map[string]*instance
+	byRegion    map[string][]string // sorted instance IDs by region; nil after a change
 	regions     map[string]bool
 	balance     float64
 	currency    string
@@ -283,6 +284,7 @@ func (s *Server) AddInstances(in ...FleetInstance) {
 		}
 		fi = withDefaults(fi)
 		s.instances[fi.InstanceId] = &instance{FleetInstance: fi}
+		s.byRegion = nil
 		s.regions[fi.RegionId] = true
 	}
 }
