@@ -111,13 +111,16 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 
 // DigestPlan is a digest ready to post: per channel, a summary, thread pages and a CSV.
 type DigestPlan struct {
-	Day      string // YYYY-MM-DD in the digest's time zone
-	Now      time.Time
-	Window   time.Duration
-	Failed   []ecs.RegionError // regions that could not be read: shown in every summary
-	Snoozed  int               // instances left out because someone snoozed them
-	Unrouted int               // untagged instances when there is no default channel
-	Channels []ChannelDigest   // the default channel first, then by channel ID
+	Day    string // YYYY-MM-DD in the digest's time zone
+	Now    time.Time
+	Window time.Duration
+	Failed []ecs.RegionError // regions that could not be read: shown in every summary
+	// ScanError is set when no region could be read. The plan then only tells the default
+	// channel so, and Run does not count the day as done.
+	ScanError error
+	Snoozed   int             // instances left out because someone snoozed them
+	Unrouted  int             // untagged instances when there is no default channel
+	Channels  []ChannelDigest // the default channel first, then by channel ID
 }
 
 // ChannelDigest is the digest of one channel.
@@ -168,15 +171,22 @@ type ChannelReport struct {
 // Plan scans ECS and builds every channel's digest without posting anything.
 func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 	now := d.cfg.Now()
-	scan, err := d.cfg.Cloud.Expiring(ctx, now.Add(-expiredLookback), now.Add(d.cfg.Window))
-	if err != nil {
-		return DigestPlan{}, fmt.Errorf("digest: scan: %w", err)
+	scan, scanErr := d.cfg.Cloud.Expiring(ctx, now.Add(-expiredLookback), now.Add(d.cfg.Window))
+	if scanErr != nil && (len(scan.Failed) == 0 || ctx.Err() != nil) {
+		return DigestPlan{}, fmt.Errorf("digest: scan: %w", scanErr)
 	}
 	snoozed, err := d.cfg.Store.Snoozed(now)
 	if err != nil {
 		return DigestPlan{}, fmt.Errorf("digest: snoozes: %w", err)
 	}
 	p := d.build(scan, snoozed, now)
+	if scanErr != nil {
+		p.ScanError = fmt.Errorf("digest: scan: %w", scanErr)
+		p.Channels = nil
+		if d.cfg.DefaultChannel != "" {
+			p.Channels = []ChannelDigest{d.channelDigest(p, d.cfg.DefaultChannel, nil, tierBounds(d.cfg.Tiers, d.cfg.Window))}
+		}
+	}
 	for _, f := range p.Failed {
 		d.log.Warn("region not scanned; the digest says so", "region", f.RegionID, "err", f.Err)
 	}
@@ -258,7 +268,7 @@ func (d *Digester) channelDigest(p DigestPlan, ch string, items []DigestItem, ti
 	for _, it := range items {
 		cd.Counts[it.Tier]++
 	}
-	cd.Pages, cd.Omitted = digestPages(p, items, tiers, d.cfg.MaxPages)
+	cd.Pages, cd.Omitted = digestPages(p, items, tiers, cd.Counts, d.cfg.MaxPages)
 	if len(items) > 0 {
 		cd.CSV = digestCSV(items, p.Now, tiers)
 		cd.CSVName = fmt.Sprintf("renewbot-digest-%s-%s.csv", p.Day, ch)
@@ -271,9 +281,15 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 	n := len(cd.Items)
 	title := fmt.Sprintf("ECS renewals digest %s: %s", p.Day, plural(n, "instance", "instances"))
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
-	if n == 0 {
+	switch {
+	case p.ScanError != nil:
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn("⚠️ *No region could be read, so this digest is empty.* "+
+			"It is not counted as today's digest: `renewbot digest --now` tries again."), nil, nil))
+	case n == 0 && len(p.Failed) > 0:
+		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Nothing expires within %s in the regions that could be read.", humanWindow(p.Window))), nil, nil))
+	case n == 0:
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(fmt.Sprintf("Nothing expires within %s, and nothing expired in the last 15 days ✅", humanWindow(p.Window))), nil, nil))
-	} else {
+	default:
 		var fields []*slack.TextBlockObject
 		for t, c := range cd.Counts {
 			if len(fields) < MaxFields {
@@ -437,13 +453,13 @@ func (pb *pageBuilder) finish(day string, page, pages int) DigestMessage {
 
 // digestPages lays items out on thread pages, at most maxPages; it returns the pages and
 // how many items did not fit.
-func digestPages(p DigestPlan, items []DigestItem, tiers []int, maxPages int) ([]DigestMessage, int) {
+func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages int) ([]DigestMessage, int) {
 	var builders []*pageBuilder
 	pb := newPage()
 	placed := 0
 	for _, it := range items {
 		line := clipRunes(digestLine(it, p.Now), sectionBudget)
-		heading := "*" + tierName(it.Tier, tiers) + "*"
+		heading := fmt.Sprintf("*%s* (%d)", tierName(it.Tier, tiers), counts[it.Tier])
 		if !pb.add(it, line, heading) {
 			builders = append(builders, pb)
 			if len(builders) == maxPages {
@@ -520,11 +536,15 @@ func (p DigestPlan) JSON() ([]byte, error) {
 		Now      time.Time `json:"now"`
 		Window   string    `json:"window"`
 		Failed   []region  `json:"failed_regions"`
+		ScanErr  string    `json:"scan_error,omitempty"`
 		Snoozed  int       `json:"snoozed"`
 		Unrouted int       `json:"unrouted"`
 		Channels []channel `json:"channels"`
 	}{Day: p.Day, Now: p.Now, Window: formatWindow(p.Window), Snoozed: p.Snoozed, Unrouted: p.Unrouted,
 		Failed: []region{}, Channels: []channel{}}
+	if p.ScanError != nil {
+		out.ScanErr = p.ScanError.Error()
+	}
 	for _, f := range p.Failed {
 		msg := ""
 		if f.Err != nil {
@@ -561,6 +581,15 @@ func (d *Digester) Run(ctx context.Context, force bool) (DigestReport, error) {
 	plan, err := d.Plan(ctx)
 	if err != nil {
 		return DigestReport{}, err
+	}
+	if plan.ScanError != nil {
+		rep := DigestReport{Day: plan.Day, Failed: plan.Failed}
+		for _, ch := range plan.Channels {
+			ts, err := d.postMessage(ctx, &pacer{gap: d.cfg.Pace}, ch.Channel, "", ch.Summary)
+			rep.Channels = append(rep.Channels, ChannelReport{Channel: ch.Channel, TS: ts, Err: err})
+			plan.ScanError = errors.Join(plan.ScanError, err)
+		}
+		return rep, plan.ScanError
 	}
 	rep, err := d.post(ctx, plan, force)
 	if len(plan.Failed) == 0 {

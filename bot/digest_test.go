@@ -302,6 +302,27 @@ func TestDigestFailedRegionIsShown(t *testing.T) {
 	}
 }
 
+func TestDigestNoRegionReadable(t *testing.T) {
+	fleet := ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil)}}
+	e := newDigestEnv(t, fleet, []string{"cn-nowhere", "cn-nowhere-2"})
+	d := e.digester(t, nil)
+	for run := 1; run <= 2; run++ {
+		rep, err := d.Run(t.Context(), false)
+		if err == nil || !strings.Contains(err.Error(), "no region could be scanned") || len(rep.Failed) != 2 {
+			t.Fatalf("run %d: %+v %v", run, rep, err)
+		}
+		posts := postsOf(t, e.slack)
+		if len(posts) != run || !strings.Contains(posts[run-1].raw, "No region could be read") || !strings.Contains(posts[run-1].raw, "cn-nowhere-2") {
+			t.Fatalf("run %d: the outage is not in the channel: %+v", run, posts)
+		}
+	}
+	if plan, err := d.Plan(t.Context()); err != nil || plan.ScanError == nil {
+		t.Errorf("plan: %v", err)
+	} else if js, _ := plan.JSON(); !strings.Contains(string(js), `"scan_error"`) {
+		t.Errorf("dry-run JSON hides the scan error: %s", js)
+	}
+}
+
 func TestDigestEmptyDefaultChannel(t *testing.T) {
 	later := ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{simInstance("i-later000001", "cn-hangzhou", 90, ecs.Normal, nil)}}
 	e := newDigestEnv(t, later, []string{"cn-hangzhou"})
