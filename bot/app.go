@@ -358,6 +358,11 @@ type replyTo struct {
 // reply sends an ephemeral answer. A failed response_url (expired, used up) falls back to
 // chat.postEphemeral.
 func (a *App) reply(ctx context.Context, to replyTo, text string, blocks ...slack.Block) {
+	if ctx.Err() != nil { // shutting down: still tell the user, briefly
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
@@ -390,6 +395,9 @@ func (a *App) replyErr(ctx context.Context, to replyTo, what string, err error) 
 	case errors.As(err, &uerr):
 		a.log.Info(what, "user", to.user, "err", err)
 		a.reply(ctx, to, "⚠️ "+sentence(uerr.Error()))
+	case ctx.Err() != nil:
+		a.log.Warn(what, "user", to.user, "err", err)
+		a.reply(ctx, to, "❌ "+sentence(what+": renewbot was interrupted (it is restarting); please try again in a minute"))
 	default:
 		a.log.Error(what, "user", to.user, "err", err)
 		a.reply(ctx, to, "❌ "+sentence(what+": "+err.Error()))

@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"log/slog"
 	"net/http"
@@ -62,7 +63,7 @@ func edgeFleet() ecssim.Fleet {
 	}
 }
 
-func newEdgeEnv(tb testing.TB) *edgeEnv {
+func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Helper()
 	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry()}
 	tb.Cleanup(e.fake.Close)
@@ -70,7 +71,11 @@ func newEdgeEnv(tb testing.TB) *edgeEnv {
 	e.fake.SetGroup("SAPPROVERS", edgeGroupie)
 	e.api = slack.New("xoxb-test-token", slack.OptionAPIURL(e.fake.APIURL()), slack.OptionAppLevelToken("xapp-test-token"))
 
-	e.sim = ecssim.NewServer(ecssim.Options{Fleet: edgeFleet(), RenewDelay: -1, Now: edgeNow})
+	so := ecssim.Options{Fleet: edgeFleet(), RenewDelay: -1, Now: edgeNow}
+	for _, o := range simOpts {
+		o(&so)
+	}
+	e.sim = ecssim.NewServer(so)
 	tb.Cleanup(e.sim.Close)
 	db, err := store.Open(filepath.Join(tb.TempDir(), "renewbot.db"), store.Options{Now: edgeNow})
 	if err != nil {
@@ -326,4 +331,68 @@ func metricValue(tb testing.TB, reg *prometheus.Registry, name string, labels ..
 		}
 	}
 	return 0
+}
+
+func TestApp_ShutdownDrainsWorkAfterAcks(t *testing.T) {
+	entered := make(chan struct{}, 10)
+	release := make(chan struct{})
+	e := newEdgeEnv(t, func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "DescribeInstances" {
+				entered <- struct{}{}
+				<-release
+			}
+		}
+	})
+	ctx := edgeCtx(t)
+	e.ack(t, edgeReq, "status i-bp1hz00001")
+	<-entered // the lookup runs after the ack, and is now in flight
+
+	done := make(chan error, 1)
+	go func() { done <- e.app.Shutdown(ctx) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Shutdown returned %v with work in flight", err)
+	default:
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if n := len(e.fake.CallsOf("response_url")); n != 1 {
+		t.Errorf("%d answers after the drain, want 1", n)
+	}
+
+	// After Shutdown commands are still acknowledged, but no new work starts.
+	e.ack(t, edgeReq, "status i-bp1hz00001")
+	e.drain(t)
+	if n := len(e.fake.CallsOf("response_url")); n != 1 {
+		t.Errorf("%d answers, want 1: work started after Shutdown", n)
+	}
+}
+
+func TestApp_ShutdownGivesUpAtDeadline(t *testing.T) {
+	release := make(chan struct{})
+	entered := make(chan struct{}, 10)
+	e := newEdgeEnv(t, func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "DescribeInstances" {
+				entered <- struct{}{}
+				<-release
+			}
+		}
+	})
+	t.Cleanup(func() { close(release) }) // runs before the sim closes
+	e.ack(t, edgeReq, "status i-bp1hz00001")
+	<-entered
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.app.Shutdown(ctx); !errors.Is(err, context.Canceled) {
+		t.Errorf("Shutdown past its deadline: %v, want context.Canceled", err)
+	}
+	// The work was cancelled, not abandoned: it has finished, answering with the failure.
+	calls := e.fake.CallsOf("response_url")
+	if len(calls) != 1 || !strings.Contains(string(calls[0].JSON), "interrupted") {
+		t.Errorf("answers %+v, want one saying the lookup failed", calls)
+	}
 }
