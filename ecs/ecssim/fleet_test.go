@@ -1,6 +1,9 @@
 package ecssim_test
 
 import (
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -103,4 +106,38 @@ func TestGenerate(t *testing.T) {
 			t.Fatalf("too few %s: %v", k, count)
 		}
 	}
+}
+
+func TestAddInstancesAndHandler(t *testing.T) {
+	c := newClock(t0)
+	s := ecssim.NewUnstartedServer(ecssim.Options{Now: c.Now})
+	s.AddInstances(
+		ecssim.FleetInstance{InstanceId: "i-new", RegionId: "cn-beijing", ExpiredTime: day(1), MonthlyPrice: 10},
+		ecssim.FleetInstance{InstanceId: "i-bad", RegionId: "cn-beijing", InstanceChargeType: "Weekly"},
+	)
+	if _, ok := s.Instance("i-bad"); ok {
+		t.Fatal("invalid instance added")
+	}
+	s.AddInstances(ecssim.FleetInstance{InstanceId: "i-new", RegionId: "cn-beijing", ExpiredTime: day(2), RenewalStatus: "AutoRenewal"})
+	in, ok := s.Instance("i-new")
+	if !ok || !in.ExpiredTime.Equal(day(2)) || in.RenewalStatus != "AutoRenewal" || in.Duration != 1 {
+		t.Fatalf("replaced instance %+v", in)
+	}
+	c.Advance(day(2).Sub(t0))
+	if in, _ := s.Instance("i-new"); in.Status != "Stopped" {
+		t.Fatalf("expired instance status %s", in.Status)
+	}
+	// Handler can be mounted elsewhere (httptest.Server here).
+	hs := httptest.NewServer(s.Handler())
+	defer hs.Close()
+	resp, err := http.Get(hs.URL + "/_sim/orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var orders []ecssim.Order
+	if err := json.NewDecoder(resp.Body).Decode(&orders); err != nil || orders == nil || len(orders) != 0 {
+		t.Fatalf("orders %v %v", orders, err)
+	}
+	s.Close() // never started: must not block
 }
