@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/gorilla/websocket"
 )
 
 // Call is one request the fake received. Method is the Web API method ("chat.postMessage"),
@@ -55,7 +57,8 @@ type FakeSlack struct {
 	messages map[string]*message // channel+"/"+ts
 	ping     time.Duration
 
-	outbox    chan []byte // frames waiting for a Socket Mode connection
+	conns     map[*websocket.Conn]bool // open Socket Mode connections
+	outbox    chan []byte              // frames waiting for a Socket Mode connection
 	envSeq    int
 	envelopes map[string]envelope
 	acks      map[string][]byte // first ack per envelope ID
@@ -78,6 +81,7 @@ func NewFakeSlack() *FakeSlack {
 		fail:      map[string][]failure{},
 		messages:  map[string]*message{},
 		ping:      time.Second,
+		conns:     map[*websocket.Conn]bool{},
 		outbox:    make(chan []byte, 1024),
 		envelopes: map[string]envelope{},
 		acks:      map[string][]byte{},
@@ -93,6 +97,11 @@ func NewFakeSlack() *FakeSlack {
 
 // Close shuts the server down, closing Socket Mode connections too.
 func (f *FakeSlack) Close() {
+	f.mu.Lock()
+	for c := range f.conns {
+		c.Close()
+	}
+	f.mu.Unlock()
 	f.srv.CloseClientConnections()
 	f.srv.Close()
 }

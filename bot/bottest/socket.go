@@ -22,7 +22,15 @@ func (f *FakeSlack) serveSocket(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return
 	}
-	defer conn.Close()
+	f.mu.Lock()
+	f.conns[conn] = true
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		delete(f.conns, conn)
+		f.mu.Unlock()
+		conn.Close()
+	}()
 	hello := `{"type":"hello","num_connections":1,"debug_info":{"host":"fake-applink","build_number":1,"approximate_connection_time":18060},"connection_info":{"app_id":"A0FAKE"}}`
 	if err := conn.WriteMessage(websocket.TextMessage, []byte(hello)); err != nil {
 		return
