@@ -50,6 +50,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	renewDelay := fs.Duration("renew-delay", 10*time.Second, "delay before a renewed ExpiredTime becomes visible (negative: immediately)")
 	var balance optFloat
 	fs.Var(&balance, "balance", "account balance (overrides the fleet's)")
+	autoRenew := fs.Bool("auto-renew", false, "charge AutoRenewal instances 9 days before expiry, as Alibaba does")
 	verbose := fs.Bool("v", false, "log every renewal and error to stderr")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -108,6 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Fleet:           fleet,
 		Regions:         regions,
 		Seed:            *seed,
+		AutoRenew:       *autoRenew,
 		Log:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err := srv.Listen(*listen); err != nil {

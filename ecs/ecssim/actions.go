@@ -880,3 +880,57 @@ func (s *Server) modifyAutoRenew(p params, now time.Time) (map[string]any, *apiE
 	}
 	return map[string]any{}, nil
 }
+
+// ---- automatic renewal (Options.AutoRenew) ----
+
+// autoRenewChargeAt is when Alibaba charges an auto-renewal: 08:00 UTC+8, nine days before expiry.
+func autoRenewChargeAt(expiry time.Time) time.Time {
+	e := expiry.In(utc8)
+	return time.Date(e.Year(), e.Month(), e.Day()-9, 8, 0, 0, 0, utc8)
+}
+
+// autoRenew charges the AutoRenewal instances whose charge time has come. s.mu is held.
+func (s *Server) autoRenew(now time.Time) {
+	if !s.opts.AutoRenew {
+		return
+	}
+	ids := make([]string, 0, len(s.instances))
+	for id, in := range s.instances {
+		if in.RenewalStatus == renewAuto && in.prePaid() {
+			ids = append(ids, id)
+		}
+	}
+	sort.Strings(ids) // deterministic order of charges when the balance runs short
+	for _, id := range ids {
+		in, ok := s.lookup(id, now)
+		for i := 0; ok && i < 120; i++ {
+			cur := in.latestExpiry()
+			if now.Before(autoRenewChargeAt(cur)) || !now.Before(cur) {
+				break
+			}
+			var next time.Time
+			var pr price
+			switch in.PeriodUnit {
+			case "Year":
+				next, pr = cur.AddDate(in.Duration, 0, 0), quote(in.MonthlyPrice, 12*in.Duration, 0)
+			case "Week":
+				next = cur.AddDate(0, 0, 7*in.Duration)
+				pr = quote(in.MonthlyPrice, 0, float64(7*in.Duration))
+			default:
+				next, pr = cur.AddDate(0, in.Duration, 0), quote(in.MonthlyPrice, in.Duration, 0)
+			}
+			if s.balance < pr.trade {
+				break // retried on a later call, until the instance expires
+			}
+			s.balance = round2(s.balance - pr.trade)
+			s.orderSeq++
+			s.orders = append(s.orders, Order{
+				OrderId: strconv.FormatInt(s.orderSeq, 10), InstanceId: id, RegionId: in.RegionId,
+				Period: in.Duration, PeriodUnit: in.PeriodUnit, Amount: pr.trade, Currency: s.currency,
+				Time: autoRenewChargeAt(cur).UTC(), AutoRenew: true,
+			})
+			in.pending = append(in.pending, pendingExpiry{visibleAt: now, expiry: next})
+			in.settle(now)
+		}
+	}
+}

@@ -304,3 +304,33 @@ func TestRenewalPriceErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAutoRenewCharges(t *testing.T) {
+	e := newEnv(t, func(o *ecssim.Options) { o.AutoRenew = true })
+	// i-a2: AutoRenewal, 3 months of 50, expires 2026-12-16 00:00 UTC+8: charged 2026-12-07 08:00 UTC+8.
+	chargeAt := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC)
+	e.clock.Advance(chargeAt.Sub(t0) - time.Minute)
+	if n := len(e.srv.Orders()); n != 0 {
+		t.Fatalf("%d orders before the charge time", n)
+	}
+	e.clock.Advance(time.Minute)
+	orders := e.srv.Orders()
+	if len(orders) != 1 || !orders[0].AutoRenew || orders[0].InstanceId != "i-a2" || orders[0].Amount != 150 ||
+		orders[0].Period != 3 || !orders[0].Time.Equal(chargeAt) || e.srv.Account().Balance != 850 {
+		t.Fatalf("orders %+v", orders)
+	}
+	if got := expiredTime(t, e.client(t, "cn-hangzhou"), "i-a2"); got != "2027-03-15T16:00Z" {
+		t.Fatalf("auto-renewed expiry %s", got)
+	}
+	// Without balance the charge is retried until expiry, then the instance locks.
+	e.srv.SetBalance(0)
+	e.clock.Advance(time.Date(2027, 3, 15, 16, 0, 0, 0, time.UTC).Sub(e.clock.Now()))
+	in, _ := e.srv.Instance("i-a2")
+	if in.Status != "Stopped" || len(e.srv.Orders()) != 1 {
+		t.Fatalf("unpaid auto-renewal: %s, %d orders", in.Status, len(e.srv.Orders()))
+	}
+	e.srv.SetBalance(1000)
+	if len(e.srv.Orders()) != 1 {
+		t.Fatal("charged after expiry")
+	}
+}

@@ -174,6 +174,7 @@ func (s *Server) runAction(act action, p params, now time.Time) (map[string]any,
 	if p.get("Action") != "DescribeRegions" && !s.regions[region] {
 		return nil, errorf(404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
 	}
+	s.autoRenew(now)
 	return act(s, p, now)
 }
 

@@ -39,9 +39,14 @@ type Options struct {
 	// block in-flight calls here).
 	Hook func(action string, params url.Values)
 	Log  *slog.Logger
+	// AutoRenew makes the emulator charge AutoRenewal instances like Alibaba: at 08:00 UTC+8
+	// nine days before expiry it places an order of Duration PeriodUnit (AutoRenew set in the
+	// Order) and extends the expiry at once; without balance it retries on later calls until
+	// the instance expires. Off by default, so that tests see only the orders they place.
+	AutoRenew bool
 }
 
-// Order is one successful RenewInstance.
+// Order is one successful RenewInstance (or, with Options.AutoRenew, one automatic renewal).
 type Order struct {
 	OrderId     string
 	InstanceId  string
@@ -52,6 +57,7 @@ type Order struct {
 	Amount      float64
 	Currency    string
 	Time        time.Time
+	AutoRenew   bool `json:",omitempty"`
 }
 
 // Account is the emulated account's balance.
@@ -215,6 +221,7 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) Orders() []Order {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.autoRenew(s.now())
 	return append([]Order(nil), s.orders...)
 }
 
@@ -222,6 +229,7 @@ func (s *Server) Orders() []Order {
 func (s *Server) Account() Account {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.autoRenew(s.now())
 	return Account{Balance: s.balance, Currency: s.currency}
 }
 
@@ -260,12 +268,14 @@ func (s *Server) SetFaults(f Faults) {
 func (s *Server) Instance(id string) (FleetInstance, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in, ok := s.lookup(id, s.now())
+	now := s.now()
+	s.autoRenew(now)
+	in, ok := s.lookup(id, now)
 	if !ok {
 		return FleetInstance{}, false
 	}
 	out := in.FleetInstance
-	if in.expired(s.now()) {
+	if in.expired(now) {
 		out.Status = "Stopped"
 	}
 	out.Tags = copyTags(in.Tags)
