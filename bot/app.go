@@ -46,6 +46,7 @@ type App struct {
 	log        *slog.Logger
 	metrics    *Metrics
 	listWindow time.Duration
+	wait       func(context.Context, time.Duration) error // waits out a 429's Retry-After
 
 	base   context.Context // parent of all later work; cancelled when Shutdown gives up
 	cancel context.CancelFunc
@@ -65,7 +66,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	a := &App{
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
-		seen: newRecentIDs(8192),
+		seen: newRecentIDs(8192), wait: waitCtx,
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -228,7 +229,11 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		return
 	}
 	text, blocks := ApprovalMessage(r, a.now())
-	ch, ts, err := a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+	var ch, ts string
+	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", func() (err error) {
+		ch, ts, err = a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
 	if err != nil {
 		recordSlackError(a.metrics, "chat.postMessage", err)
 		a.log.Error("post approval message", "request", r.ID, "channel", r.Channel, "err", err)

@@ -292,3 +292,30 @@ func TestHTTP_DigestMenus(t *testing.T) {
 		t.Fatalf("requests %+v, want one by the clicker for 3 months", rs)
 	}
 }
+
+func TestHTTP_AutoRenewFlow(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.ack(t, edgeReq, "autorenew i-bp1hz00002 on 3")
+	posts, err := e.fake.Wait(ctx, "chat.postMessage", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := buttons(t, posts[0].Form.Get("blocks"))[bot.ActionApprove]
+	e.responseText(t, ctx, 1)
+	r, err := e.db.GetRequest(store.RequestID(id))
+	if err != nil || r.Kind != store.KindAutoRenew || r.AutoRenew != store.AutoRenewOn || r.Duration != 3 {
+		t.Fatalf("request %+v, %v", r, err)
+	}
+	e.click(t, edgeApprover, r.Message.TS, bot.ActionApprove, id)
+	e.drain(t)
+	if got, _ := e.db.GetRequest(store.RequestID(id)); got.State != store.StateDone {
+		t.Errorf("state %s, want done", got.State)
+	}
+	if in, ok := e.sim.Instance("i-bp1hz00002"); !ok || in.RenewalStatus != "AutoRenewal" || in.Duration != 3 {
+		t.Errorf("instance %+v: auto-renew not switched on for 3 months", in)
+	}
+	if len(e.sim.Orders()) != 0 {
+		t.Error("an auto-renew change placed an order")
+	}
+}

@@ -31,8 +31,24 @@ type SlackNotifier struct {
 
 var _ Notifier = (*SlackNotifier)(nil)
 
-// maxUpdateAttempts bounds chat.update attempts when Slack answers 429.
-const maxUpdateAttempts = 3
+// maxAttempts bounds the attempts of one Slack call that Slack answers with 429.
+const maxAttempts = 3
+
+// retryRateLimited runs call, and again after Retry-After when Slack answers 429, at most
+// maxAttempts times. Each 429 but the last is counted here; the caller counts the final error.
+func retryRateLimited(ctx context.Context, wait func(context.Context, time.Duration) error, m *Metrics, method string, call func() error) error {
+	for attempt := 1; ; attempt++ {
+		err := call()
+		rl, limited := errors.AsType[*slack.RateLimitedError](err)
+		if !limited || attempt == maxAttempts {
+			return err
+		}
+		m.SlackRateLimited(method)
+		if werr := wait(ctx, rl.RetryAfter); werr != nil {
+			return err
+		}
+	}
+}
 
 // waitCtx waits d or until ctx ends.
 func waitCtx(ctx context.Context, d time.Duration) error {
@@ -64,7 +80,7 @@ func (n *SlackNotifier) WithMetrics(m *Metrics) *SlackNotifier {
 }
 
 // RequestChanged updates r's approval message; a request without one is skipped. A 429 is
-// waited out (Retry-After) and retried, up to 3 attempts. Errors are logged and counted: the
+// waited out (Retry-After) and retried, up to maxAttempts. Errors are logged and counted: the
 // store, not the message, is the record.
 func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 	if r == nil || r.Message.Channel == "" || r.Message.TS == "" {
@@ -76,19 +92,11 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 		return
 	}
 	text, blocks := ApprovalMessage(r, n.now())
-	var err error
-	for attempt := 1; ; attempt++ {
-		_, _, _, err = n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
+	err := retryRateLimited(ctx, n.wait, n.metrics, "chat.update", func() error {
+		_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
 			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-		rl, limited := errors.AsType[*slack.RateLimitedError](err)
-		if !limited || attempt == maxUpdateAttempts {
-			break
-		}
-		n.metrics.SlackRateLimited("chat.update")
-		if n.wait(ctx, rl.RetryAfter) != nil {
-			break
-		}
-	}
+		return err
+	})
 	if err != nil {
 		recordSlackError(n.metrics, "chat.update", err)
 		n.log.Error("update approval message", "request", r.ID, "state", r.State, "channel", r.Message.Channel, "err", err)
