@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -417,11 +418,23 @@ func confirm(e env, question string) (bool, error) {
 		fmt.Fprintln(e.stdout)
 		return false, errors.New("not renewed: no answer on standard input (use --yes to skip the question)")
 	}
+	if !isTerminalReader(e.stdin) {
+		fmt.Fprintln(e.stdout) // the answer was not echoed: end the question's line
+	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
 	case "y", "yes":
 		return true, nil
 	}
 	return false, nil
+}
+
+func isTerminalReader(r io.Reader) bool {
+	f, ok := r.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // ---- autorenew
