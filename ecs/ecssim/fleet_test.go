@@ -108,6 +108,26 @@ func TestGenerate(t *testing.T) {
 	}
 }
 
+func TestGeneratedFleetRoundTrips(t *testing.T) {
+	f := ecssim.Generate(50, []string{"cn-hangzhou", "ap-southeast-1"}, 5, t0)
+	b, err := json.MarshalIndent(f, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := ecssim.LoadFleet(writeFile(t, string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range back.Instances {
+		if back.Instances[i].InstanceChargeType == "PostPaid" {
+			back.Instances[i].ExpiredTime = time.Time{}
+		}
+	}
+	if !reflect.DeepEqual(f, back) {
+		t.Fatalf("round trip changed the fleet")
+	}
+}
+
 func TestAddInstancesAndHandler(t *testing.T) {
 	c := newClock(t0)
 	s := ecssim.NewUnstartedServer(ecssim.Options{Now: c.Now})

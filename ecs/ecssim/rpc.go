@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
 	"sort"
@@ -147,7 +148,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	s.calls[name]++
 	s.mu.Unlock()
 	if s.opts.Hook != nil {
-		s.opts.Hook(name, url.Values(p))
+		s.opts.Hook(name, url.Values(maps.Clone(p)))
 	}
 	if e := s.injectFaults(r, name); e != nil {
 		fail(e)
