@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,6 +50,7 @@ type edgeEnv struct {
 	srv     *httptest.Server
 	reg     *prometheus.Registry
 	metrics *bot.Metrics
+	log     edgeLogWriter
 }
 
 func edgeFleet() ecssim.Fleet {
@@ -65,7 +67,8 @@ func edgeFleet() ecssim.Fleet {
 
 func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Helper()
-	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry()}
+	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry(),
+		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}}
 	tb.Cleanup(e.fake.Close)
 	e.metrics = bot.NewMetrics(e.reg)
 	e.fake.SetGroup("SAPPROVERS", edgeGroupie)
@@ -91,7 +94,7 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 		tb.Fatal(err)
 	}
 	e.wf, err = bot.NewWorkflow(bot.WorkflowConfig{
-		Cloud: cloud, Store: db, Now: edgeNow, Metrics: e.metrics,
+		Cloud: cloud, Store: db, Now: edgeNow, Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)),
 		Members:  bot.NewSlackMembers(e.api, time.Minute),
 		Notifier: bot.NewSlackNotifier(e.api, edgeNow, nil).WithMetrics(e.metrics),
 		Policy:   bot.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
@@ -100,7 +103,7 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 		tb.Fatal(err)
 	}
 	e.app, err = bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloud, Store: db, Slack: e.api, Now: edgeNow,
-		Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(edgeLogWriter{tb}, nil))})
+		Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil))})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -110,15 +113,34 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	return e
 }
 
-// edgeLogWriter sends the app's log to the test log.
-type edgeLogWriter struct{ tb testing.TB }
+// edgeLogWriter sends the app's log to the test log and keeps a copy.
+type edgeLogWriter struct {
+	tb  testing.TB
+	mu  *sync.Mutex
+	buf *strings.Builder
+}
 
 func (w edgeLogWriter) Write(p []byte) (int, error) {
 	if _, bench := w.tb.(*testing.B); bench {
 		return len(p), nil
 	}
+	w.mu.Lock()
+	w.buf.Write(p)
+	w.mu.Unlock()
 	w.tb.Log(strings.TrimSpace(string(p)))
 	return len(p), nil
+}
+
+// assertNoSecrets fails if the app's log so far contains a token or the signing secret.
+func (e *edgeEnv) assertNoSecrets(tb testing.TB) {
+	tb.Helper()
+	e.log.mu.Lock()
+	defer e.log.mu.Unlock()
+	for _, secret := range []string{edgeSecret, "xoxb-test-token", "xapp-test-token", "testsecret"} {
+		if strings.Contains(e.log.buf.String(), secret) {
+			tb.Errorf("the log contains the secret %q", secret)
+		}
+	}
 }
 
 // drain waits for all work the app started after its acks.
@@ -300,6 +322,7 @@ func TestApp_ApprovalFlow(t *testing.T) {
 	if got := metricValue(t, e.reg, "renewbot_interactions_total", "action", "approve", "outcome", "refused"); got < 1 {
 		t.Errorf("refused approvals counted %v", got)
 	}
+	e.assertNoSecrets(t)
 }
 
 // metricValue is the value of the counter or gauge name with the given label pairs.

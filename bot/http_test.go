@@ -83,6 +83,7 @@ func TestHTTP_RefusesBadSignatures(t *testing.T) {
 	if n := len(e.sim.Calls()); n != 0 {
 		t.Errorf("refused requests called ECS: %v", e.sim.Calls())
 	}
+	e.assertNoSecrets(t)
 }
 
 func TestHTTP_ReplayedRequestHasNoEffect(t *testing.T) {

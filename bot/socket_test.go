@@ -140,6 +140,7 @@ func TestSocketMode(t *testing.T) {
 	if n := len(e.fake.CallsOf("response_url")); n != 2 {
 		t.Errorf("%d response_url answers, want 2 (confirmation, self-approval refusal): redelivery had an effect", n)
 	}
+	e.assertNoSecrets(t)
 }
 
 func TestSocketMode_InvalidAppToken(t *testing.T) {
