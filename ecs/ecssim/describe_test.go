@@ -44,6 +44,14 @@ func TestDescribeRegions(t *testing.T) {
 	if resp.Regions.Region[1].LocalName != "China (Hangzhou)" {
 		t.Fatalf("LocalName %q", resp.Regions.Region[1].LocalName)
 	}
+	bad := ecs.CreateDescribeRegionsRequest()
+	bad.InstanceChargeType = "Monthly"
+	_, err = e.client(t, "cn-hangzhou").DescribeRegions(bad)
+	serverError(t, err, 400, "InvalidInstanceChargeType.ValueNotSupported")
+	bad = ecs.CreateDescribeRegionsRequest()
+	bad.ResourceType = "vm"
+	_, err = e.client(t, "cn-hangzhou").DescribeRegions(bad)
+	serverError(t, err, 400, "InvalidResourceType.ValueNotSupported")
 	// a region without instances is known: empty list, not an error
 	if resp, err := e.client(t, "ap-southeast-1").DescribeInstances(ecs.CreateDescribeInstancesRequest()); err != nil || resp.TotalCount != 0 {
 		t.Fatalf("empty region: %v %v", resp, err)

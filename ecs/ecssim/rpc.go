@@ -37,8 +37,6 @@ type apiError struct {
 	Message string
 }
 
-func (e *apiError) Error() string { return e.Code + ": " + e.Message }
-
 func errorf(status int, code, format string, args ...any) *apiError {
 	return &apiError{Status: status, Code: code, Message: fmt.Sprintf(format, args...)}
 }
