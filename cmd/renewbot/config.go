@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/url"
 	"regexp"
 	"strconv"
@@ -197,7 +198,7 @@ func parseInt(s string, lo, hi int) (int, error) {
 // parseAmount reads a non-negative amount of money; 0 means no limit.
 func parseAmount(s string) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v < 0 || v != v || v > 1e12 {
+	if err != nil || math.IsNaN(v) || v < 0 || v > 1e12 {
 		return 0, errors.New("is not an amount like 0 or 5000")
 	}
 	return v, nil
