@@ -18,8 +18,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
-
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -57,10 +55,6 @@ func (c *ecsSettings) table() []setting {
 // client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
 // credential chain applies.
 func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
-	// The SDK fills a package-level endpoint map lazily and without a lock the first time an
-	// SDK client is built; ecs.Client builds its pooled SDK clients concurrently. Fill it here,
-	// before any goroutine (go test -race finds the SDK's data race otherwise).
-	_ = ecsapi.GetEndpointMap()
 	cl, err := ecs.New(ecs.Config{
 		Regions:         c.Regions,
 		Endpoint:        c.Endpoint,
