@@ -190,6 +190,20 @@ func (f *FakeSlack) Wait(ctx context.Context, method string, n int) ([]Call, err
 	}
 }
 
+// WaitFor blocks until a call of method that ok accepts arrives after the first skip calls of
+// that method, and returns it.
+func (f *FakeSlack) WaitFor(ctx context.Context, method string, skip int, ok func(Call) bool) (Call, error) {
+	for n := skip + 1; ; n++ {
+		calls, err := f.Wait(ctx, method, n)
+		if err != nil {
+			return Call{}, err
+		}
+		if ok(calls[n-1]) {
+			return calls[n-1], nil
+		}
+	}
+}
+
 // Message returns the latest fields (from chat.postMessage or chat.update) of a posted message.
 func (f *FakeSlack) Message(channel, ts string) (url.Values, bool) {
 	f.mu.Lock()

@@ -1,5 +1,5 @@
 // Command renewbot is the Slack chat-ops bot for Alibaba Cloud ECS subscription renewals
-// (renewbot serve) and its operator CLI (expiring, quote, renew, autorenew, history, backup,
+// (renewbot serve), its demo (renewbot demo) and its operator CLI (expiring, quote, renew, autorenew, history, backup,
 // digest, slack-manifest, ram-policy, healthcheck, version).
 package main
 
@@ -47,6 +47,7 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 func commands() []command {
 	return []command{
+		{"demo", "[--keep]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
 		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
 		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
@@ -169,6 +170,9 @@ func settingsFor(name string) *settings {
 		return newManifestSettings(&manifestConfig{})
 	case "healthcheck":
 		return newHealthcheckSettings(&healthcheckConfig{})
+	case "demo":
+		var keep bool
+		return newDemoSettings(&keep)
 	}
 	return nil
 }

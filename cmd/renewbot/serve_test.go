@@ -116,15 +116,11 @@ func post(t *testing.T, req *http.Request) int {
 // waitCall waits for a call of method that satisfies ok.
 func waitCall(ctx context.Context, t *testing.T, fake *bottest.FakeSlack, method string, ok func(bottest.Call) bool) bottest.Call {
 	t.Helper()
-	for n := 1; ; n++ {
-		calls, err := fake.Wait(ctx, method, n)
-		if err != nil {
-			t.Fatalf("waiting for %s: %v; calls so far: %+v", method, err, fake.Calls())
-		}
-		if c := calls[n-1]; ok(c) {
-			return c
-		}
+	c, err := fake.WaitFor(ctx, method, 0, ok)
+	if err != nil {
+		t.Fatalf("waiting for %s: %v; calls so far: %+v", method, err, fake.Calls())
 	}
+	return c
 }
 
 // buttons returns action_id → value of the buttons in a message's blocks form field.
