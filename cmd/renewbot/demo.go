@@ -386,8 +386,12 @@ func renderBlocks(blocks []slack.Block) []string {
 			}
 		case *slack.SectionBlock:
 			text(b.Text)
-			for _, f := range b.Fields {
-				text(f)
+			for i := 0; i < len(b.Fields); i += 2 { // Slack shows fields in two columns
+				row := []string{}
+				for _, f := range b.Fields[i:min(i+2, len(b.Fields))] {
+					row = append(row, fmt.Sprintf("%-34s", strings.ReplaceAll(plainMrkdwn(f.Text), "\n", " ")))
+				}
+				out = append(out, strings.TrimSpace(strings.Join(row, " ")))
 			}
 			if b.Accessory != nil && b.Accessory.OverflowElement != nil {
 				out = append(out, "    [⋯ renew 1/3/6/12 months]")
