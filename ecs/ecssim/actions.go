@@ -692,7 +692,7 @@ func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, 
 		day = n
 	} else if p.has("Period") {
 		n, err := strconv.Atoi(p.get("Period"))
-		ok := err == nil && (unit == "Month" && (n >= 1 && n <= 9 || n == 12) || unit == "Year" && n >= 1 && n <= 3)
+		ok := err == nil && (unit == "Month" && n >= 1 && n <= 9 || unit == "Year" && n >= 1 && n <= 3)
 		if !ok {
 			return nil, errorf(400, "InvalidPeriod", "The specified period is not valid.")
 		}

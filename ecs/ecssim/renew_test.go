@@ -245,7 +245,6 @@ func TestRenewalPrice(t *testing.T) {
 	}{
 		{"", "", 100, 0, 100, 0},
 		{"3", "Month", 300, 0, 300, 0},
-		{"12", "Month", 1200, 180, 1020, 1},
 		{"1", "Year", 1200, 180, 1020, 1},
 		{"3", "Year", 3600, 540, 3060, 1},
 	}
@@ -287,6 +286,7 @@ func TestRenewalPriceErrors(t *testing.T) {
 		{"missing ResourceId", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceId = "" }, 400, "MissingParameter"},
 		{"resource type", func(r *ecs.DescribeRenewalPriceRequest) { r.ResourceType = "disk" }, 400, "InvalidResourceType.ValueNotSupported"},
 		{"month 10", func(r *ecs.DescribeRenewalPriceRequest) { r.Period = "10" }, 400, "InvalidPeriod"},
+		{"month 12 (a year is PriceUnit Year)", func(r *ecs.DescribeRenewalPriceRequest) { r.Period = "12" }, 400, "InvalidPeriod"},
 		{"year 4", func(r *ecs.DescribeRenewalPriceRequest) { r.Period, r.PriceUnit = "4", "Year" }, 400, "InvalidPeriod"},
 		{"price unit", func(r *ecs.DescribeRenewalPriceRequest) { r.PriceUnit = "Week" }, 400, "InvalidPriceUnit.ValueNotSupported"},
 		{"day conflict", func(r *ecs.DescribeRenewalPriceRequest) { r.Period, r.ExpectedRenewDay = "1", "5" }, 400, "InvalidExpectedRenewDay.Conflict"},
