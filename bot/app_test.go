@@ -33,10 +33,26 @@ const (
 	edgeStranger = "USTRANGER" // nobody
 )
 
-// edgeStart is the business clock of the edge tests (store, ecssim and the app share it).
+// edgeStart is where the business clock of the edge tests starts.
 var edgeStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
-func edgeNow() time.Time { return edgeStart }
+// edgeClock is the business clock the store, ecssim, the workflow and the app share.
+type edgeClock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *edgeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *edgeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
 
 // edgeEnv is the whole bot edge on real parts: the app's HTTP handler on loopback, the real
 // workflow on a bbolt file, the real ECS client against ecssim, and slack-go against FakeSlack.
@@ -51,6 +67,7 @@ type edgeEnv struct {
 	reg     *prometheus.Registry
 	metrics *bot.Metrics
 	log     edgeLogWriter
+	clock   *edgeClock
 }
 
 func edgeFleet() ecssim.Fleet {
@@ -68,8 +85,10 @@ func edgeFleet() ecssim.Fleet {
 func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Helper()
 	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry(),
-		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}}
+		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}, clock: &edgeClock{now: edgeStart}}
 	tb.Cleanup(e.fake.Close)
+	tb.Cleanup(func() { e.assertMessagesFit(tb) }) // runs after the drain below
+	edgeNow := e.clock.Now
 	e.metrics = bot.NewMetrics(e.reg)
 	e.fake.SetGroup("SAPPROVERS", edgeGroupie)
 	e.api = slack.New("xoxb-test-token", slack.OptionAPIURL(e.fake.APIURL()), slack.OptionAppLevelToken("xapp-test-token"))
@@ -111,6 +130,37 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Cleanup(e.srv.Close)
 	tb.Cleanup(func() { e.drain(tb) })
 	return e
+}
+
+// assertMessagesFit checks every message the app sent to Slack against Slack's limits.
+func (e *edgeEnv) assertMessagesFit(tb testing.TB) {
+	tb.Helper()
+	for _, c := range e.fake.Calls() {
+		var text string
+		var blocks slack.Blocks
+		switch c.Method {
+		case "chat.postMessage", "chat.update", "chat.postEphemeral":
+			text = c.Form.Get("text")
+			if raw := c.Form.Get("blocks"); raw != "" {
+				if err := json.Unmarshal([]byte(raw), &blocks); err != nil {
+					tb.Errorf("%s blocks: %v", c.Method, err)
+					continue
+				}
+			}
+		case "response_url":
+			var m slack.Msg
+			if err := json.Unmarshal(c.JSON, &m); err != nil {
+				tb.Errorf("response_url body: %v", err)
+				continue
+			}
+			text, blocks = m.Text, m.Blocks
+		default:
+			continue
+		}
+		if err := bot.CheckLimits(text, blocks.BlockSet); err != nil {
+			tb.Errorf("%s breaks Slack's limits: %v", c.Method, err)
+		}
+	}
 }
 
 // edgeLogWriter sends the app's log to the test log and keeps a copy.
@@ -316,6 +366,26 @@ func TestApp_ApprovalFlow(t *testing.T) {
 	if b := buttons(t, msg.Get("blocks")); len(b) != 0 {
 		t.Errorf("finished request still has buttons %v", b)
 	}
+	// The message went through approved (by whom), renewing, and done with the OrderId and the
+	// verified new expiry, in that order.
+	var steps []string
+	for _, u := range e.fake.CallsOf("chat.update") {
+		text := u.Form.Get("text")
+		switch {
+		case strings.Contains(text, "Approved by <@"+edgeGroupie+">") && strings.Contains(text, "Starting"):
+			steps = append(steps, "approved")
+		case strings.Contains(text, "Renewing…"):
+			steps = append(steps, "renewing")
+		case strings.Contains(text, "Done."):
+			if b := u.Form.Get("blocks"); !strings.Contains(b, orders[0].OrderId) || !strings.Contains(b, "verified new expiry") {
+				t.Errorf("done update lacks the OrderId or the verified expiry: %s", b)
+			}
+			steps = append(steps, "done")
+		}
+	}
+	if got := strings.Join(steps, " → "); got != "approved → renewing → done" {
+		t.Errorf("message updates %s, want approved → renewing → done", got)
+	}
 	if len(e.fake.CallsOf("usergroups.users.list")) == 0 {
 		t.Error("the group approver was not resolved through usergroups.users.list")
 	}
@@ -417,5 +487,65 @@ func TestApp_ShutdownGivesUpAtDeadline(t *testing.T) {
 	calls := e.fake.CallsOf("response_url")
 	if len(calls) != 1 || !strings.Contains(string(calls[0].JSON), "interrupted") {
 		t.Errorf("answers %+v, want one saying the lookup failed", calls)
+	}
+}
+
+// openRequest runs "/renew text" as the requester and returns the request and its message ts.
+func (e *edgeEnv) openRequest(tb testing.TB, ctx context.Context, text string) (*store.Request, string) {
+	tb.Helper()
+	n := len(e.fake.CallsOf("chat.postMessage"))
+	e.ack(tb, edgeReq, text)
+	posts, err := e.fake.Wait(ctx, "chat.postMessage", n+1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	id := buttons(tb, posts[n].Form.Get("blocks"))[bot.ActionApprove]
+	e.responseText(tb, ctx, len(e.fake.CallsOf("response_url"))+1) // the confirmation comes after the message is attached
+	r, err := e.db.GetRequest(store.RequestID(id))
+	if err != nil || r.Message.TS == "" {
+		tb.Fatalf("request %q: %+v, %v", id, r, err)
+	}
+	return r, r.Message.TS
+}
+
+func TestApp_ExpiredRequestMessageUpdatedBySweep(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+
+	e.clock.Advance(25 * time.Hour) // past the 24h deadline
+	if n, err := e.wf.Sweep(ctx); err != nil || n != 1 {
+		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	msg, _ := e.fake.Message(edgeChannel, ts)
+	if b := buttons(t, msg.Get("blocks")); len(b) != 0 || !strings.Contains(msg.Get("text"), "Expired") {
+		t.Errorf("expired message: text %q, buttons %v; want Expired and no buttons", msg.Get("text"), b)
+	}
+	// A late click is refused in words and changes nothing.
+	e.click(t, edgeApprover, ts, bot.ActionApprove, string(r.ID))
+	if text := e.responseText(t, ctx, 2); !strings.Contains(text, "expired") {
+		t.Errorf("late approval answered %q", text)
+	}
+	e.drain(t)
+	if got, _ := e.db.GetRequest(r.ID); got.State != store.StateExpired || len(e.sim.Orders()) != 0 {
+		t.Errorf("after a late click: state %s, %d orders", got.State, len(e.sim.Orders()))
+	}
+}
+
+func TestApp_FailedRenewalExplainedInTheMessage(t *testing.T) {
+	e := newEdgeEnv(t, func(o *ecssim.Options) { o.Fleet.Balance = 1 })
+	ctx := edgeCtx(t)
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	e.click(t, edgeApprover, ts, bot.ActionApprove, string(r.ID))
+	e.drain(t)
+	if got, _ := e.db.GetRequest(r.ID); got.State != store.StateFailed {
+		t.Fatalf("state %s, want failed", got.State)
+	}
+	msg, _ := e.fake.Message(edgeChannel, ts)
+	if !strings.Contains(msg.Get("text"), "Failed") || !strings.Contains(msg.Get("blocks"), "balance") {
+		t.Errorf("failed message does not say why: %q %s", msg.Get("text"), msg.Get("blocks"))
+	}
+	if b := buttons(t, msg.Get("blocks")); len(b) != 0 {
+		t.Errorf("failed request still has buttons %v", b)
 	}
 }
