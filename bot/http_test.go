@@ -58,6 +58,12 @@ func TestHTTP_RefusesBadSignatures(t *testing.T) {
 		{"click with wrong secret", "/slack/interactions", func() *http.Request {
 			return bottest.SignedRequest("not-the-secret", e.srv.URL+"/slack/interactions", click, now)
 		}, "invalid"},
+		// Checked before any parsing: a body that would not parse is refused as unsigned, not as bad input.
+		{"unsigned garbage", "/slack/interactions", func() *http.Request {
+			r, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/slack/interactions", strings.NewReader("payload=%zz{"))
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			return r
+		}, "missing"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
