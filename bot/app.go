@@ -141,14 +141,15 @@ func ephemeral(text string, blocks ...slack.Block) slack.Msg {
 
 // handleCommand answers a slash command: the ack to send at once and, for anything that
 // calls ECS or Slack, work to run after the ack.
-func (a *App) handleCommand(_ context.Context, sc slack.SlashCommand) (slack.Msg, func(context.Context)) {
+func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Context)) {
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		a.metrics.Command("invalid")
 		return ephemeral(err.Error()), nil
 	}
 	a.metrics.Command(cmd.Verb.String())
-	a.log.Info("command", "verb", cmd.Verb, "user", sc.UserID, "channel", sc.ChannelID, "text", cmd.String())
+	a.log.Info("command", "verb", cmd.Verb, "user", sc.UserID, "channel", sc.ChannelID,
+		"instances", strings.Join(cmd.InstanceIDs, ","), "text", cmd.String())
 	to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
 	ids := strings.Join(cmd.InstanceIDs, ", ")
 	switch cmd.Verb {
@@ -255,7 +256,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 }
 
 // handleInteraction returns the work for a click; the click itself is acknowledged empty.
-func (a *App) handleInteraction(_ context.Context, ic slack.InteractionCallback) func(context.Context) {
+func (a *App) handleInteraction(ic slack.InteractionCallback) func(context.Context) {
 	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
 		a.log.Debug("ignored interaction", "type", ic.Type)
 		return nil
@@ -271,7 +272,11 @@ func (a *App) handleInteraction(_ context.Context, ic slack.InteractionCallback)
 	if value == "" {
 		value = act.SelectedOption.Value
 	}
-	a.log.Info("click", "action", act.ActionID, "user", user, "channel", channel, "value", value)
+	valueKey := "value" // a digest menu option "INSTANCE_ID:N"
+	if act.ActionID == ActionApprove || act.ActionID == ActionReject {
+		valueKey = "request"
+	}
+	a.log.Info("click", "action", act.ActionID, "user", user, "channel", channel, valueKey, value)
 	switch act.ActionID {
 	case ActionApprove:
 		return func(ctx context.Context) { a.approve(ctx, to, store.RequestID(value)) }

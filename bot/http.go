@@ -84,7 +84,7 @@ func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	ack, later := a.handleCommand(r.Context(), sc)
+	ack, later := a.handleCommand(sc)
 	a.later("command", later) // the goroutine starts now; the ack is written at once anyway
 	writeMsg(w, ack)
 }
@@ -95,7 +95,7 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
 	}
-	a.later("interaction", a.handleInteraction(r.Context(), ic))
+	a.later("interaction", a.handleInteraction(ic))
 	w.WriteHeader(http.StatusOK)
 }
 

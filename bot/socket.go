@@ -42,7 +42,7 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 			a.ack(ctx, sm, evt.Request, nil)
 			return
 		}
-		ack, later := a.handleCommand(ctx, sc)
+		ack, later := a.handleCommand(sc)
 		a.later("command", later) // scheduled before the ack, so a drain after the ack sees it
 		a.ack(ctx, sm, evt.Request, &ack)
 	case socketmode.EventTypeInteractive:
@@ -51,7 +51,7 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 			return
 		}
 		if a.firstDelivery(evt.Request) {
-			a.later("interaction", a.handleInteraction(ctx, ic))
+			a.later("interaction", a.handleInteraction(ic))
 		}
 		a.ack(ctx, sm, evt.Request, nil)
 	case socketmode.EventTypeEventsAPI:
