@@ -338,7 +338,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 // newDigester builds the digest runner from the digest settings.
 func newDigester(c digestSettings, cloud bot.Cloud, db bot.Store, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
-		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log.With("component", "digest"), Metrics: m,
+		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
 	})
 	if err != nil {

@@ -256,7 +256,16 @@ func TestServe_EndToEnd(t *testing.T) {
 
 	// Metrics and a backup of the live file.
 	code, metrics := get(t, b.URL+"/metrics")
-	for _, want := range []string{`renewbot_ecs_calls_total{action="RenewInstance",code=""} 1`, "renewbot_requests{", "go_goroutines", "process_"} {
+	for _, want := range []string{
+		`renewbot_requests{state="done"} 1`,
+		`renewbot_renewals_total{kind="renew",outcome="done"} 1`,
+		`renewbot_ecs_calls_total{action="RenewInstance",code=""} 1`,
+		`renewbot_ecs_call_duration_seconds_count{action="RenewInstance"} 1`,
+		`renewbot_slack_signature_failures_total{reason="invalid"} 1`,
+		`renewbot_interactions_total{action="approve",outcome="refused"} 1`,
+		"renewbot_last_scan_success_timestamp_seconds", "renewbot_digest_duration_seconds",
+		"go_goroutines", "process_",
+	} {
 		if code != 200 || !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %q", want)
 		}
@@ -294,6 +303,7 @@ func TestServe_EndToEnd(t *testing.T) {
 			t.Errorf("the log shows a secret")
 		}
 	}
+	checkJSONLog(t, b.Log.String(), reqID)
 
 	// Shutdown: exit 0, socket gone; the file is free and the CLI opens it directly.
 	b.shutdown(t)
@@ -319,6 +329,32 @@ func TestServe_EndToEnd(t *testing.T) {
 	req, err := copyDB.GetRequest(store.RequestID(reqID))
 	if err != nil || req.State != store.StateDone || req.Items[0].OrderID != orderID {
 		t.Errorf("backup holds %+v, %v", req, err)
+	}
+}
+
+// checkJSONLog checks serve's log (stderr, not a terminal): one JSON object per line, with
+// request, instance and user fields where they apply, each key once.
+func checkJSONLog(t *testing.T, log, reqID string) {
+	t.Helper()
+	var command, ordered bool
+	for line := range strings.Lines(log) {
+		var rec map[string]any
+		if err := json.Unmarshal([]byte(line), &rec); err != nil {
+			t.Errorf("log line is not JSON: %q", line)
+			continue
+		}
+		if n := strings.Count(line, `"component":`); n > 1 {
+			t.Errorf("log line names its component %d times: %s", n, line)
+		}
+		switch rec["msg"] {
+		case "command":
+			command = command || rec["user"] == "U0REQUESTER" && rec["instances"] == "i-soon0001"
+		case "renew ordered":
+			ordered = ordered || rec["request"] == reqID && rec["instance"] == "i-soon0001"
+		}
+	}
+	if !command || !ordered {
+		t.Errorf("log lacks the command with user and instances (%v) or the order with request and instance (%v):\n%s", command, ordered, log)
 	}
 }
 
