@@ -47,7 +47,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	seed := fs.Int64("seed", 1, "seed for -generate and fault injection")
 	akID := fs.String("access-key-id", "testid", "AccessKeyId clients must sign with")
 	akSecret := fs.String("access-key-secret", "testsecret", "AccessKeySecret clients must sign with")
-	renewDelay := fs.Duration("renew-delay", 10*time.Second, "delay before a renewed ExpiredTime becomes visible (negative: immediately)")
+	renewDelay := fs.Duration("renew-delay", 10*time.Second, "delay before a renewed ExpiredTime becomes visible (0: immediately)")
 	var balance optFloat
 	fs.Var(&balance, "balance", "account balance (overrides the fleet's)")
 	autoRenew := fs.Bool("auto-renew", false, "charge AutoRenewal instances 9 days before expiry, as Alibaba does")
@@ -97,6 +97,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if len(regions) == 0 && len(fleet.Instances) == 0 {
 		regions = ecssim.DefaultRegions()
+	}
+	if *renewDelay == 0 {
+		*renewDelay = -1 // Options.RenewDelay: 0 is the default (10s), negative is immediately
 	}
 	level := slog.LevelWarn
 	if *verbose {

@@ -9,8 +9,14 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+	"time"
+
+	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
+
+	"github.com/renewbot/renewbot/ecs/ecssim"
 )
 
 func TestRunListensAndStops(t *testing.T) {
@@ -88,5 +94,128 @@ func TestRunBadInput(t *testing.T) {
 		if stdout.Len() != 0 {
 			t.Errorf("%v: stdout %q", tc.args, stdout.String())
 		}
+	}
+}
+
+// start runs the command with args and returns its URL; the command stops at test end.
+func start(t *testing.T, args ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, append([]string{"-listen", "127.0.0.1:0"}, args...), pw, io.Discard)
+		pw.Close()
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run: %v", err)
+		}
+	})
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	go io.Copy(io.Discard, pr)
+	url, ok := strings.CutPrefix(strings.TrimSuffix(line, "\n"), "ecssim listening on ")
+	if !ok {
+		t.Fatalf("line %q", line)
+	}
+	return url
+}
+
+func sdkClient(t *testing.T, url, region, ak, sk string) *ecsapi.Client {
+	t.Helper()
+	c, err := ecsapi.NewClientWithAccessKey(region, ak, sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Domain = strings.TrimPrefix(url, "http://")
+	c.SetNoProxy(`^127\.0\.0\.1`)
+	return c
+}
+
+// TestRunFlags checks that -generate, -regions, -seed, the access key flags and
+// -renew-delay reach the emulator.
+func TestRunFlags(t *testing.T) {
+	regions := []string{"cn-test-1", "cn-test-2"}
+	url := start(t, "-generate", "30", "-regions", strings.Join(regions, ","), "-seed", "9",
+		"-access-key-id", "AK9", "-access-key-secret", "SK9", "-renew-delay", "0s")
+
+	if _, err := sdkClient(t, url, "cn-test-1", "testid", "testsecret").DescribeRegions(ecsapi.CreateDescribeRegionsRequest()); err == nil ||
+		!strings.Contains(err.Error(), "InvalidAccessKeyId.NotFound") {
+		t.Fatalf("default key accepted: %v", err)
+	}
+	c := sdkClient(t, url, "cn-test-1", "AK9", "SK9")
+	resp, err := c.DescribeRegions(ecsapi.CreateDescribeRegionsRequest())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range resp.Regions.Region {
+		got = append(got, r.RegionId)
+	}
+	if !slices.Equal(got, regions) {
+		t.Fatalf("regions %v, want %v", got, regions)
+	}
+
+	// 30 generated instances, 15 per region; the first ID follows from the seed.
+	firstID := ecssim.Generate(1, regions, 9, time.Now()).Instances[0].InstanceId
+	var ids []string
+	for _, r := range regions {
+		req := ecsapi.CreateDescribeInstancesRequest()
+		req.RegionId, req.PageSize = r, "100"
+		resp, err := c.DescribeInstances(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.TotalCount != 15 {
+			t.Fatalf("%s: %d instances, want 15", r, resp.TotalCount)
+		}
+		for _, in := range resp.Instances.Instance {
+			ids = append(ids, in.InstanceId)
+		}
+	}
+	if !slices.Contains(ids, firstID) {
+		t.Fatalf("-seed 9: %s not among %v", firstID, ids)
+	}
+
+	// -renew-delay 0s: a renewal is visible at once.
+	attrs := ecsapi.CreateDescribeInstanceAutoRenewAttributeRequest()
+	attrs.RegionId, attrs.RenewalStatus, attrs.PageSize = "cn-test-1", "Normal", "100"
+	ar, err := c.DescribeInstanceAutoRenewAttribute(attrs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var normal []string
+	for _, a := range ar.InstanceRenewAttributes.InstanceRenewAttribute {
+		normal = append(normal, a.InstanceId)
+	}
+	expiry := func() ecsapi.Instance {
+		t.Helper()
+		req := ecsapi.CreateDescribeInstancesRequest()
+		req.RegionId, req.Status, req.InstanceChargeType, req.PageSize = "cn-test-1", "Running", "PrePaid", "100"
+		b, _ := json.Marshal(normal)
+		req.InstanceIds = string(b)
+		resp, err := c.DescribeInstances(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(resp.Instances.Instance) == 0 {
+			t.Fatalf("no running Normal PrePaid instance in cn-test-1 among %v", normal)
+		}
+		return resp.Instances.Instance[0]
+	}
+	before := expiry()
+	renew := ecsapi.CreateRenewInstanceRequest()
+	renew.RegionId, renew.InstanceId, renew.Period = "cn-test-1", before.InstanceId, "1"
+	if _, err := c.RenewInstance(renew); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := time.Parse("2006-01-02T15:04Z", before.ExpiredTime)
+	normal = []string{before.InstanceId}
+	if after := expiry(); after.ExpiredTime != old.AddDate(0, 1, 0).Format("2006-01-02T15:04Z") {
+		t.Fatalf("%s expires %s after a 1-month renewal, was %s", before.InstanceId, after.ExpiredTime, before.ExpiredTime)
 	}
 }
