@@ -231,7 +231,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 	}
 	text, blocks := ApprovalMessage(r, a.now())
 	var ch, ts string
-	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", func() (err error) {
+	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", maxAttempts, func() (err error) {
 		ch, ts, err = a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		return err
 	})

@@ -677,44 +677,24 @@ func (d *Digester) upload(ctx context.Context, pc *pacer, content []byte, params
 	return id, err
 }
 
-// retry runs one paced post, again after Retry-After when Slack answers 429.
+// retry runs one paced post, again after Retry-After (at least 1s) when Slack answers 429.
 func (d *Digester) retry(ctx context.Context, pc *pacer, method string, post func() error) error {
-	for attempt := 1; ; attempt++ {
+	wait := func(ctx context.Context, retryAfter time.Duration) error {
+		d.log.Warn("Slack rate limit; waiting", "method", method, "retry_after", retryAfter)
+		return waitCtx(ctx, max(retryAfter, time.Second))
+	}
+	err := retryRateLimited(ctx, wait, d.cfg.Metrics, method, maxSlackAttempts, func() error {
 		if err := pc.wait(ctx); err != nil {
 			return err
 		}
 		err := post()
 		pc.mark()
-		var rl *slack.RateLimitedError
-		if errors.As(err, &rl) && attempt < maxSlackAttempts {
-			d.cfg.Metrics.SlackRateLimited(method)
-			d.log.Warn("Slack rate limit; waiting", "method", method, "retry_after", rl.RetryAfter, "attempt", attempt)
-			if err := waitFor(ctx, max(rl.RetryAfter, time.Second)); err != nil {
-				return err
-			}
-			continue
-		}
-		if err != nil {
-			d.cfg.Metrics.SlackError(method, slackErrorText(err))
-		}
 		return err
+	})
+	if err != nil && ctx.Err() == nil {
+		recordSlackError(d.cfg.Metrics, method, err)
 	}
-}
-
-func slackErrorText(err error) string {
-	var se slack.SlackErrorResponse
-	if errors.As(err, &se) {
-		return se.Err
-	}
-	var rl *slack.RateLimitedError
-	if errors.As(err, &rl) {
-		return "ratelimited"
-	}
-	var sc slack.StatusCodeError
-	if errors.As(err, &sc) {
-		return strconv.Itoa(sc.Code)
-	}
-	return "error"
+	return err
 }
 
 // pacer keeps posts to one channel at least gap apart.
@@ -727,25 +707,10 @@ func (p *pacer) wait(ctx context.Context) error {
 	if p.last.IsZero() {
 		return ctx.Err()
 	}
-	return waitFor(ctx, p.gap-time.Since(p.last))
+	return waitCtx(ctx, p.gap-time.Since(p.last))
 }
 
 func (p *pacer) mark() { p.last = time.Now() }
-
-// waitFor waits d or until ctx is done.
-func waitFor(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
-}
 
 // Schedule runs Run(ctx, false) at every time of spec, a standard 5-field cron spec (or a
 // descriptor such as @daily) read in the digest's time zone, until ctx is done; then it
@@ -763,7 +728,7 @@ func (d *Digester) Schedule(ctx context.Context, spec string) error {
 			return fmt.Errorf("digest schedule %q never fires", spec)
 		}
 		d.log.Debug("next digest", "at", next)
-		if waitFor(ctx, next.Sub(now)) != nil {
+		if waitCtx(ctx, next.Sub(now)) != nil {
 			return nil
 		}
 		if _, err := d.run(ctx, false); err != nil {

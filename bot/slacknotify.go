@@ -35,12 +35,12 @@ var _ Notifier = (*SlackNotifier)(nil)
 const maxAttempts = 3
 
 // retryRateLimited runs call, and again after Retry-After when Slack answers 429, at most
-// maxAttempts times. Each 429 but the last is counted here; the caller counts the final error.
-func retryRateLimited(ctx context.Context, wait func(context.Context, time.Duration) error, m *Metrics, method string, call func() error) error {
+// attempts times. Each 429 but the last is counted here; the caller counts the final error.
+func retryRateLimited(ctx context.Context, wait func(context.Context, time.Duration) error, m *Metrics, method string, attempts int, call func() error) error {
 	for attempt := 1; ; attempt++ {
 		err := call()
 		rl, limited := errors.AsType[*slack.RateLimitedError](err)
-		if !limited || attempt == maxAttempts {
+		if !limited || attempt >= attempts {
 			return err
 		}
 		m.SlackRateLimited(method)
@@ -50,8 +50,11 @@ func retryRateLimited(ctx context.Context, wait func(context.Context, time.Durat
 	}
 }
 
-// waitCtx waits d or until ctx ends.
+// waitCtx waits d (nothing when d ≤ 0) or until ctx ends; it returns ctx's error if ctx ended.
 func waitCtx(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
@@ -92,7 +95,7 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 		return
 	}
 	text, blocks := ApprovalMessage(r, n.now())
-	err := retryRateLimited(ctx, n.wait, n.metrics, "chat.update", func() error {
+	err := retryRateLimited(ctx, n.wait, n.metrics, "chat.update", maxAttempts, func() error {
 		_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
 			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
 		return err
