@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
@@ -115,10 +114,6 @@ func wfECS(tb testing.TB, url string, sleep func(context.Context, time.Duration)
 	if sleep == nil {
 		sleep = noSleep
 	}
-	// The SDK fills a package-level endpoint map lazily and without a lock; the first clients
-	// built concurrently race on it (go test -race). Fill it before any concurrent use.
-	// (To be done once in ecs.New; harmless here afterwards.)
-	ecsapi.GetEndpointMap()
 	c, err := ecs.New(ecs.Config{
 		Regions: wfRegions, Endpoint: url, AccessKeyID: "testid", AccessKeySecret: "testsecret",
 		Retry: ecs.RetryPolicy{Attempts: 3}, Sleep: sleep,
