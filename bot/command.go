@@ -88,7 +88,7 @@ const Usage = "Usage:\n" +
 
 // Parser limits.
 const (
-	MaxCommandIDs    = 20
+	maxCommandIDs    = 20
 	maxWindow        = 365 * 24 * time.Hour
 	maxCommandLength = 4000
 )
@@ -99,10 +99,10 @@ var (
 	numUnitRe    = regexp.MustCompile(`^([0-9]{1,4})([a-z]*)$`)
 )
 
-// renewMonths are the periods RenewInstance accepts (PeriodUnit Month).
+// validRenewMonths reports whether RenewInstance accepts m months (PeriodUnit Month).
 func validRenewMonths(m int) bool { return m >= 1 && m <= 9 || m == 12 }
 
-// validAutoRenewMonths are the durations ModifyInstanceAutoRenewAttribute accepts.
+// validAutoRenewMonths reports whether ModifyInstanceAutoRenewAttribute accepts m months.
 func validAutoRenewMonths(m int) bool {
 	switch m {
 	case 1, 2, 3, 6, 12, 24, 36, 48, 60:
@@ -140,12 +140,9 @@ func parseCommand(text string) (Command, error) {
 	case "list", "ls":
 		return parseList(args)
 	case "status":
-		ids, rest, err := takeIDs(args)
+		ids, rest, err := takeIDs(args, "`status` needs at least one instance ID")
 		if err != nil {
 			return Command{}, err
-		}
-		if len(ids) == 0 {
-			return Command{}, errors.New("`status` needs at least one instance ID")
 		}
 		if len(rest) > 0 {
 			return Command{}, fmt.Errorf("`status` takes only instance IDs; %q is not one", rest[0])
@@ -182,9 +179,10 @@ func parseList(args []string) (Command, error) {
 
 // parseWindow reads Nd, Nw, Nh or a bare N (days).
 func parseWindow(s string) (time.Duration, error) {
+	notWindow := fmt.Errorf("%q is not a window; use days, weeks or hours such as `7d`, `2w` or `48h`", clip(s))
 	m := numUnitRe.FindStringSubmatch(strings.ToLower(s))
 	if m == nil {
-		return 0, fmt.Errorf("%q is not a window; use days, weeks or hours such as `7d`, `2w` or `48h`", clip(s))
+		return 0, notWindow
 	}
 	n, _ := strconv.Atoi(m[1]) // at most 4 digits
 	var unit time.Duration
@@ -196,7 +194,7 @@ func parseWindow(s string) (time.Duration, error) {
 	case "h", "hr", "hour", "hours":
 		unit = time.Hour
 	default:
-		return 0, fmt.Errorf("%q is not a window; use days, weeks or hours such as `7d`, `2w` or `48h`", clip(s))
+		return 0, notWindow
 	}
 	w := time.Duration(n) * unit
 	if w <= 0 {
@@ -216,8 +214,9 @@ func formatWindow(w time.Duration) string {
 }
 
 // takeIDs takes the leading instance IDs of args (lowercased, deduplicated) and returns the
-// tokens after them. A token that looks meant as an ID but is not valid is an error.
-func takeIDs(args []string) (ids, rest []string, err error) {
+// tokens after them. A token that looks meant as an ID but is not valid is an error, and so
+// is no ID at all (with the message missing).
+func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 	seen := map[string]bool{}
 	i := 0
 	for ; i < len(args); i++ {
@@ -226,27 +225,31 @@ func takeIDs(args []string) (ids, rest []string, err error) {
 			break
 		}
 		if !instanceIDRe.MatchString(tok) {
-			return nil, nil, fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits)", clip(args[i]))
+			return nil, nil, notInstanceID(args[i])
 		}
 		if seen[tok] {
 			continue
 		}
 		seen[tok] = true
 		ids = append(ids, tok)
-		if len(ids) > MaxCommandIDs {
-			return nil, nil, fmt.Errorf("too many instances: at most %d per command", MaxCommandIDs)
+		if len(ids) > maxCommandIDs {
+			return nil, nil, fmt.Errorf("too many instances: at most %d per command", maxCommandIDs)
 		}
+	}
+	if len(ids) == 0 {
+		return nil, nil, errors.New(missing)
 	}
 	return ids, args[i:], nil
 }
 
+func notInstanceID(s string) error {
+	return fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits)", clip(s))
+}
+
 func parseRenew(args []string) (Command, error) {
-	ids, rest, err := takeIDs(args)
+	ids, rest, err := takeIDs(args, "say which instances to renew, e.g. `i-bp1a2b3c4d5e6f 3`")
 	if err != nil {
 		return Command{}, err
-	}
-	if len(ids) == 0 {
-		return Command{}, errors.New("say which instances to renew, e.g. `i-bp1a2b3c4d5e6f 3`")
 	}
 	c := Command{Verb: VerbRenew, InstanceIDs: ids, Months: 1}
 	if len(rest) == 0 {
@@ -272,26 +275,22 @@ func parsePeriod(toks []string, what string) (int, error) {
 		return 0, fmt.Errorf("unexpected %q after the %s", clip(strings.Join(toks[1:], " ")), what)
 	}
 	m := numUnitRe.FindStringSubmatch(s)
-	if m == nil {
-		return 0, fmt.Errorf("%q is not a %s; use months or years such as `3`, `3m` or `1y`", clip(strings.Join(toks, " ")), what)
-	}
-	n, _ := strconv.Atoi(m[1]) // at most 4 digits
-	switch m[2] {
-	case "", "m", "mo", "mon", "month", "months":
-		return n, nil
-	case "y", "yr", "year", "years":
-		return n * 12, nil
+	if m != nil {
+		n, _ := strconv.Atoi(m[1]) // at most 4 digits
+		switch m[2] {
+		case "", "m", "mo", "mon", "month", "months":
+			return n, nil
+		case "y", "yr", "year", "years":
+			return n * 12, nil
+		}
 	}
 	return 0, fmt.Errorf("%q is not a %s; use months or years such as `3`, `3m` or `1y`", clip(strings.Join(toks, " ")), what)
 }
 
 func parseAutoRenew(args []string) (Command, error) {
-	ids, rest, err := takeIDs(args)
+	ids, rest, err := takeIDs(args, "`autorenew` needs instance IDs, then `on`, `off` or `never`")
 	if err != nil {
 		return Command{}, err
-	}
-	if len(ids) == 0 {
-		return Command{}, errors.New("`autorenew` needs instance IDs, then `on`, `off` or `never`")
 	}
 	if len(rest) == 0 {
 		return Command{}, errors.New("`autorenew` needs `on`, `off` or `never` after the instance IDs")
@@ -334,7 +333,7 @@ func parseHistory(args []string) (Command, error) {
 		if strings.HasPrefix(strings.ToLower(a), "i-") {
 			id := strings.ToLower(a)
 			if !instanceIDRe.MatchString(id) {
-				return Command{}, fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits)", clip(a))
+				return Command{}, notInstanceID(a)
 			}
 			c.InstanceIDs = []string{id}
 			return c, nil

@@ -134,7 +134,7 @@ func FuzzParseCommand(f *testing.F) {
 			}
 			return
 		}
-		if len(c.InstanceIDs) > MaxCommandIDs {
+		if len(c.InstanceIDs) > maxCommandIDs {
 			t.Fatalf("%d IDs", len(c.InstanceIDs))
 		}
 		seen := map[string]bool{}
