@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
@@ -96,29 +96,15 @@ func (c *Client) AutoRenew(ctx context.Context, regionID string, ids []string) (
 		return nil, err
 	}
 	ids = uniq(ids)
-	out := make(map[string]AutoRenew, len(ids))
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for chunk := range slices.Chunk(ids, batchSize) {
-		wg.Go(func() {
-			got, err := c.autoRenewBatch(ctx, nil, regionID, chunk)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for id, a := range got {
-				out[id] = a
-			}
-		})
+	batches, err := inParallel(slices.Collect(slices.Chunk(ids, batchSize)), func(chunk []string) (map[string]AutoRenew, error) {
+		return c.autoRenewBatch(ctx, nil, regionID, chunk)
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	out := make(map[string]AutoRenew, len(ids))
+	for _, b := range batches {
+		maps.Copy(out, b)
 	}
 	return out, nil
 }

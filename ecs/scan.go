@@ -364,63 +364,54 @@ func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
 	if err != nil {
 		return nil, err
 	}
-	chunks := slices.Collect(slices.Chunk(ids, batchSize))
-	var (
-		mu    sync.Mutex
-		found = map[string]Instance{}
-		errs  []error
-		wg    sync.WaitGroup
-	)
+	type call struct {
+		region string
+		ids    []string
+	}
+	var calls []call
 	for _, region := range regions {
-		for _, chunk := range chunks {
-			wg.Go(func() {
-				insts, err := c.describeIDs(ctx, nil, region, chunk)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				for _, in := range insts {
-					found[in.ID] = in
-				}
-			})
+		for chunk := range slices.Chunk(ids, batchSize) {
+			calls = append(calls, call{region, chunk})
 		}
 	}
-	wg.Wait()
+	pages, err := inParallel(calls, func(k call) ([]Instance, error) {
+		return c.describeIDs(ctx, nil, k.region, k.ids)
+	})
+	found := map[string]Instance{}
+	for _, insts := range pages {
+		for _, in := range insts {
+			found[in.ID] = in
+		}
+	}
 	// A region that failed can only matter if some ID was not found elsewhere (IDs are
 	// unique across regions).
-	if len(errs) > 0 && len(found) < len(ids) {
-		return nil, errors.Join(errs...)
+	if err != nil && len(found) < len(ids) {
+		return nil, err
 	}
-	errs = nil
 
 	// Auto-renew state of the PrePaid ones, per region.
 	byRegion := map[string][]string{}
+	var prePaidRegions []string
 	for _, id := range ids {
 		if in, ok := found[id]; ok && in.ChargeType == "PrePaid" {
+			if _, seen := byRegion[in.RegionID]; !seen {
+				prePaidRegions = append(prePaidRegions, in.RegionID)
+			}
 			byRegion[in.RegionID] = append(byRegion[in.RegionID], id)
 		}
 	}
-	for region, rids := range byRegion {
-		wg.Go(func() {
-			got, err := c.AutoRenew(ctx, region, rids)
-			mu.Lock()
-			defer mu.Unlock()
-			if err != nil {
-				errs = append(errs, err)
-				return
-			}
-			for id, a := range got {
-				in := found[id]
-				in.AutoRenew = a
-				found[id] = in
-			}
-		})
+	states, err := inParallel(prePaidRegions, func(region string) (map[string]AutoRenew, error) {
+		return c.AutoRenew(ctx, region, byRegion[region])
+	})
+	if err != nil {
+		return nil, err
 	}
-	wg.Wait()
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+	for _, got := range states {
+		for id, a := range got {
+			in := found[id]
+			in.AutoRenew = a
+			found[id] = in
+		}
 	}
 
 	var out []Instance
@@ -477,4 +468,17 @@ func uniq(ids []string) []string {
 		}
 	}
 	return out
+}
+
+// inParallel calls fn for every item at once. results[i] is what fn(items[i]) returned, even
+// when it failed; the error joins every failure.
+func inParallel[T, R any](items []T, fn func(T) (R, error)) ([]R, error) {
+	results := make([]R, len(items))
+	errs := make([]error, len(items))
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Go(func() { results[i], errs[i] = fn(it) })
+	}
+	wg.Wait()
+	return results, errors.Join(errs...)
 }
