@@ -633,10 +633,6 @@ type digestConfig struct {
 }
 
 func newDigestSettings(c *digestConfig) *settings {
-	boolSetting := func(name, env, usage string, p *bool) setting {
-		return setting{flag: name, env: env, isBool: true, def: "false", usage: usage,
-			parse: func(s string) (err error) { *p, err = parseBool(s); return }}
-	}
 	t := []setting{
 		boolSetting("now", "", "post the digest now (once per channel per day, like the schedule)", &c.Now),
 		boolSetting("force", "", "post again even if today's digest was posted", &c.Force),
@@ -651,12 +647,8 @@ func newDigestSettings(c *digestConfig) *settings {
 
 func runDigest(ctx context.Context, e env, args []string) error {
 	var c digestConfig
-	pos, err := newDigestSettings(&c).parse(args, e.getenv)
-	if err != nil {
+	if err := newDigestSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
 	}
 	if !c.Now && !c.DryRun {
 		return usageError{errors.New("say --now to post the digest now, or --dry-run to print it (serve posts it on RENEWBOT_DIGEST_SCHEDULE)")}

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -111,12 +110,8 @@ const expiredGrace = 15 * 24 * time.Hour
 
 func runExpiring(ctx context.Context, e env, args []string) error {
 	var c expiringConfig
-	pos, err := newExpiringSettings(&c).parse(args, e.getenv)
-	if err != nil {
+	if err := newExpiringSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
 	}
 	cl, err := c.ECS.client(cliLogger(e), nil)
 	if err != nil {
@@ -272,30 +267,37 @@ func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, er
 	return ecs.Instance{}, fmt.Errorf("%s: %w", id, ecs.ErrNotFound)
 }
 
+// quoteOne reads the one instance ID of pos, checks that the instance can be renewed, prices
+// renewing it for months and prints the quote. quote and renew start with it.
+func quoteOne(ctx context.Context, e env, ecsCfg ecsSettings, pos []string, months int, loc *time.Location) (*ecs.Client, ecs.Instance, ecs.Quote, error) {
+	id, err := oneInstance(pos)
+	if err != nil {
+		return nil, ecs.Instance{}, ecs.Quote{}, err
+	}
+	cl, err := ecsCfg.client(cliLogger(e), nil)
+	if err != nil {
+		return nil, ecs.Instance{}, ecs.Quote{}, err
+	}
+	in, err := renewable(ctx, cl, id)
+	if err != nil {
+		return nil, ecs.Instance{}, ecs.Quote{}, err
+	}
+	q, err := cl.Quote(ctx, in.RegionID, in.ID, months)
+	if err != nil {
+		return nil, ecs.Instance{}, ecs.Quote{}, err
+	}
+	printQuote(e.stdout, in, q, loc)
+	return cl, in, q, nil
+}
+
 func runQuote(ctx context.Context, e env, args []string) error {
 	var c quoteConfig
 	pos, err := newQuoteSettings(&c).parse(args, e.getenv)
 	if err != nil {
 		return err
 	}
-	id, err := oneInstance(pos)
-	if err != nil {
-		return err
-	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
-	if err != nil {
-		return err
-	}
-	in, err := renewable(ctx, cl, id)
-	if err != nil {
-		return err
-	}
-	q, err := cl.Quote(ctx, in.RegionID, in.ID, c.Period)
-	if err != nil {
-		return err
-	}
-	printQuote(e.stdout, in, q, c.Loc)
-	return nil
+	_, _, _, err = quoteOne(ctx, e, c.ECS, pos, c.Period, c.Loc)
+	return err
 }
 
 func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
@@ -330,8 +332,7 @@ type renewConfig struct {
 func newRenewSettings(c *renewConfig) *settings {
 	t := append(c.ECS.table(), periodSetting(&c.Period), dbSetting(&c.DB),
 		// No environment twin on purpose: a variable left in a shell must never approve a payment.
-		setting{flag: "yes", isBool: true, def: "false", usage: "do not ask for confirmation (no environment twin on purpose)",
-			parse: func(s string) (err error) { c.Yes, err = parseBool(s); return }},
+		boolSetting("yes", "", "do not ask for confirmation (no environment twin on purpose)", &c.Yes),
 		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for the new expiry to show",
 			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
 		timezoneSetting(&c.Loc),
@@ -353,23 +354,10 @@ func runRenew(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	id, err := oneInstance(pos)
+	cl, in, q, err := quoteOne(ctx, e, c.ECS, pos, c.Period, c.Loc)
 	if err != nil {
 		return err
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
-	if err != nil {
-		return err
-	}
-	in, err := renewable(ctx, cl, id)
-	if err != nil {
-		return err
-	}
-	q, err := cl.Quote(ctx, in.RegionID, in.ID, c.Period)
-	if err != nil {
-		return err
-	}
-	printQuote(e.stdout, in, q, c.Loc)
 	if in.AutoRenew.Status == ecs.NotRenewal {
 		fmt.Fprintf(e.stdout, "  note: auto-renew is set to never (NotRenewal); renewing now still extends it.\n")
 	}
@@ -412,7 +400,7 @@ func confirm(e env, question string) (bool, error) {
 		fmt.Fprintln(e.stdout)
 		return false, errors.New("not renewed: no answer on standard input (use --yes to skip the question)")
 	}
-	if !isTerminalReader(e.stdin) {
+	if !isTerminal(e.stdin) {
 		fmt.Fprintln(e.stdout) // the answer was not echoed: end the question's line
 	}
 	switch strings.ToLower(strings.TrimSpace(line)) {
@@ -420,15 +408,6 @@ func confirm(e env, question string) (bool, error) {
 		return true, nil
 	}
 	return false, nil
-}
-
-func isTerminalReader(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
 }
 
 // ---- autorenew
@@ -446,14 +425,10 @@ type autoRenewConfig struct {
 func autoRenewDurations() []int { return []int{1, 2, 3, 6, 12, 24, 36, 48, 60} }
 
 func newAutoRenewSettings(c *autoRenewConfig) *settings {
-	boolSetting := func(name, usage string, p *bool) setting {
-		return setting{flag: name, isBool: true, def: "false", usage: usage,
-			parse: func(s string) (err error) { *p, err = parseBool(s); return }}
-	}
 	t := append(c.ECS.table(), dbSetting(&c.DB),
-		boolSetting("on", "set: renew automatically (with --duration)", &c.On),
-		boolSetting("off", "set: renew manually (Normal)", &c.Off),
-		boolSetting("never", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
+		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
+		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
 		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: 1, 2, 3, 6, 12, 24, 36, 48 or 60 (default 1)",
 			parse: func(s string) error {
 				if s == "" {

@@ -89,6 +89,24 @@ func (s *settings) parse(args []string, getenv func(string) string) ([]string, e
 	return pos, s.load(getenv)
 }
 
+// parseNoArgs is parse for a command that takes no positional arguments.
+func (s *settings) parseNoArgs(args []string, getenv func(string) string) error {
+	pos, err := s.parse(args, getenv)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
+		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
+	}
+	return nil
+}
+
+// boolSetting is a switch: --name alone means true. env "" means no environment twin.
+func boolSetting(name, env, usage string, p *bool) setting {
+	return setting{flag: name, env: env, isBool: true, def: "false", usage: usage,
+		parse: func(s string) (err error) { *p, err = parseBool(s); return }}
+}
+
 // load gives every setting its value: explicit flag, else environment, else default.
 func (s *settings) load(getenv func(string) string) error {
 	explicit := map[string]bool{}

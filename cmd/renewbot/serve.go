@@ -153,8 +153,7 @@ func newServeSettings(c *serveConfig) *settings {
 			parse: func(s string) (err error) { c.SecondAbove, err = parseAmount(s); return }},
 		setting{flag: "max-amount", env: "RENEWBOT_MAX_AMOUNT", def: "0", usage: "refuse requests whose total is above this amount (0: no limit)",
 			parse: func(s string) (err error) { c.MaxAmount, err = parseAmount(s); return }},
-		setting{flag: "allow-self-approval", env: "RENEWBOT_ALLOW_SELF_APPROVAL", def: "false", isBool: true, usage: "let the requester approve their own request (turns four-eyes off)",
-			parse: func(s string) (err error) { c.AllowSelf, err = parseBool(s); return }},
+		boolSetting("allow-self-approval", "RENEWBOT_ALLOW_SELF_APPROVAL", "let the requester approve their own request (turns four-eyes off)", &c.AllowSelf),
 		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for a renewed expiry to show before calling it unverified",
 			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
 		setting{flag: "shutdown-timeout", env: "RENEWBOT_SHUTDOWN_TIMEOUT", def: "30s", usage: "how long shutdown waits for in-flight work",
@@ -185,12 +184,8 @@ func (c *serveConfig) validate() error {
 
 func runServe(ctx context.Context, e env, args []string) error {
 	var c serveConfig
-	pos, err := newServeSettings(&c).parse(args, e.getenv)
-	if err != nil {
+	if err := newServeSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
 	}
 	if err := c.validate(); err != nil {
 		return usageError{err}

@@ -71,8 +71,7 @@ func newManifestSettings(c *manifestConfig) *settings {
 	return newSettings("slack-manifest", []setting{
 		{flag: "url", env: "RENEWBOT_PUBLIC_URL", usage: "public HTTPS base URL of the bot (https://HOST); not needed with --socket",
 			parse: func(s string) error { c.URL = strings.TrimRight(s, "/"); return nil }},
-		{flag: "socket", env: "RENEWBOT_SOCKET_MODE", isBool: true, def: "false", usage: "Socket Mode app: no public URL",
-			parse: func(s string) (err error) { c.Socket, err = parseBool(s); return }},
+		boolSetting("socket", "RENEWBOT_SOCKET_MODE", "Socket Mode app: no public URL", &c.Socket),
 		{flag: "command", env: "RENEWBOT_COMMAND", def: "/renew", usage: "slash command name",
 			parse: func(s string) error {
 				if !strings.HasPrefix(s, "/") || len(s) < 2 || len(s) > 32 || strings.ContainsAny(s, " \t") {
@@ -94,12 +93,8 @@ func newManifestSettings(c *manifestConfig) *settings {
 
 func runManifest(_ context.Context, e env, args []string) error {
 	var c manifestConfig
-	pos, err := newManifestSettings(&c).parse(args, e.getenv)
-	if err != nil {
+	if err := newManifestSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
 	}
 	if !c.Socket {
 		u, err := url.Parse(c.URL)
@@ -258,16 +253,13 @@ func healthURL(listen string) string {
 
 func runHealthcheck(ctx context.Context, e env, args []string) error {
 	var c healthcheckConfig
-	pos, err := newHealthcheckSettings(&c).parse(args, e.getenv)
-	if err != nil {
+	if err := newHealthcheckSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
-	}
-	if len(pos) > 0 {
-		return usageError{fmt.Errorf("takes no arguments, got %q", pos)}
 	}
 	if c.URL == "" {
 		listen := ":8080"
 		if v := e.getenv("RENEWBOT_LISTEN"); v != "" {
+			var err error
 			if listen, err = parseListen(v); err != nil {
 				return usageError{settingError("RENEWBOT_LISTEN", v, false, err)}
 			}
