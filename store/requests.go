@@ -196,13 +196,7 @@ func (db *DB) ListRequests(states ...State) ([]*Request, error) {
 // defaults to "renewbot" and Action to the one matching to (approved, claimed, done, failed,
 // rejected, expired, cancelled).
 func (db *DB) Transition(id RequestID, from []State, to State, ev Event, mutate func(*Request) error) (*Request, error) {
-	var out *Request
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
-		now := db.now()
-		r, err := getRequest(tx, id)
-		if err != nil {
-			return err
-		}
+	r, err := db.update(id, &ev, func(tx *bolt.Tx, r *Request, now time.Time) error {
 		if (len(from) > 0 && !slices.Contains(from, r.State)) || !r.State.CanTransition(to) {
 			return &StateError{ID: id, Current: r.State, To: to}
 		}
@@ -213,33 +207,18 @@ func (db *DB) Transition(id RequestID, from []State, to State, ev Event, mutate 
 			return err
 		}
 		r.State = to
-		r.UpdatedAt = now
-		r.Version++
-		if err := putRequest(tx, r); err != nil {
-			return err
-		}
-		if to.Terminal() {
-			if err := release(tx, r); err != nil {
-				return err
-			}
-		}
 		if ev.Action == "" {
 			ev.Action = actionFor(to)
 		}
-		if ev.Actor == "" {
-			ev.Actor = botActor
+		if to.Terminal() {
+			return release(tx, r)
 		}
-		fillEvent(&ev, r, now)
-		if err := db.appendEvent(tx, &ev); err != nil {
-			return err
-		}
-		out = r
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("transition %s to %s: %w", id, to, err)
 	}
-	return out, nil
+	return r, nil
 }
 
 // Mutate edits a request without changing its state, in one transaction (record one of two
@@ -247,6 +226,20 @@ func (db *DB) Transition(id RequestID, from []State, to State, ev Event, mutate 
 // written. mutate must not change ID, State or the instances. UpdatedAt and Version are set;
 // ev is appended like in Transition, unless ev.Action is empty (no audit entry).
 func (db *DB) Mutate(id RequestID, ev Event, mutate func(*Request) error) (*Request, error) {
+	r, err := db.update(id, &ev, func(_ *bolt.Tx, r *Request, _ time.Time) error {
+		return applyMutate(r, mutate)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("update request %s: %w", id, err)
+	}
+	return r, nil
+}
+
+// update is the compare-and-set under Transition and Mutate, in one transaction: it loads the
+// request, lets change check and edit it (an error aborts: nothing is written), sets
+// UpdatedAt and Version+1, stores it, and appends ev unless ev.Action is empty (Actor
+// defaults to "renewbot"; Time, RequestID and InstanceIDs are filled in when empty).
+func (db *DB) update(id RequestID, ev *Event, change func(tx *bolt.Tx, r *Request, now time.Time) error) (*Request, error) {
 	var out *Request
 	err := db.bolt.Update(func(tx *bolt.Tx) error {
 		now := db.now()
@@ -254,7 +247,7 @@ func (db *DB) Mutate(id RequestID, ev Event, mutate func(*Request) error) (*Requ
 		if err != nil {
 			return err
 		}
-		if err := applyMutate(r, mutate); err != nil {
+		if err := change(tx, r, now); err != nil {
 			return err
 		}
 		r.UpdatedAt = now
@@ -266,18 +259,23 @@ func (db *DB) Mutate(id RequestID, ev Event, mutate func(*Request) error) (*Requ
 			if ev.Actor == "" {
 				ev.Actor = botActor
 			}
-			fillEvent(&ev, r, now)
-			if err := db.appendEvent(tx, &ev); err != nil {
+			if ev.Time.IsZero() {
+				ev.Time = now
+			}
+			if ev.RequestID == "" {
+				ev.RequestID = r.ID
+			}
+			if len(ev.InstanceIDs) == 0 {
+				ev.InstanceIDs = r.InstanceIDs()
+			}
+			if err := db.appendEvent(tx, ev); err != nil {
 				return err
 			}
 		}
 		out = r
 		return nil
 	})
-	if err != nil {
-		return nil, fmt.Errorf("update request %s: %w", id, err)
-	}
-	return out, nil
+	return out, err
 }
 
 // applyMutate runs mutate and refuses changes to the fields the store owns.
@@ -293,19 +291,6 @@ func applyMutate(r *Request, mutate func(*Request) error) error {
 		return fmt.Errorf("%w: mutate may not change the ID, state, version or instances", ErrInvalid)
 	}
 	return nil
-}
-
-// fillEvent fills the request fields of an event written by Transition or Mutate.
-func fillEvent(ev *Event, r *Request, now time.Time) {
-	if ev.Time.IsZero() {
-		ev.Time = now
-	}
-	if ev.RequestID == "" {
-		ev.RequestID = r.ID
-	}
-	if len(ev.InstanceIDs) == 0 {
-		ev.InstanceIDs = r.InstanceIDs()
-	}
 }
 
 // actionFor is the default audit action of a transition to s.
