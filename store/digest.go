@@ -26,24 +26,13 @@ func (db *DB) BeginDigest(channel, day string, force bool) (bool, error) {
 		return false, err
 	}
 	post := false
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDigests)
-		var rec digestRecord
-		if v := b.Get(key); v != nil {
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode digest record: %w", err)
-			}
-		}
+	err = db.editDigest(key, func(_ *bolt.Tx, rec *digestRecord) (bool, error) {
 		if rec.Finished && !force {
-			return nil
+			return false, nil
 		}
 		post = true
 		rec.Started = db.now()
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		return b.Put(key, v)
+		return true, nil
 	})
 	if err != nil {
 		return false, fmt.Errorf("begin digest %s %s: %w", channel, day, err)
@@ -58,24 +47,10 @@ func (db *DB) FinishDigest(channel, day, ts string, count int) error {
 	if err != nil {
 		return err
 	}
-	err = db.bolt.Update(func(tx *bolt.Tx) error {
-		b := tx.Bucket(bucketDigests)
-		var rec digestRecord
-		if v := b.Get(key); v != nil {
-			if err := json.Unmarshal(v, &rec); err != nil {
-				return fmt.Errorf("decode digest record: %w", err)
-			}
-		}
+	err = db.editDigest(key, func(tx *bolt.Tx, rec *digestRecord) (bool, error) {
 		now := db.now()
 		rec.Finished, rec.At, rec.TS, rec.Count = true, now, ts, count
-		v, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		if err := b.Put(key, v); err != nil {
-			return err
-		}
-		return db.appendEvent(tx, &Event{
+		return true, db.appendEvent(tx, &Event{
 			Time:   now,
 			Actor:  botActor,
 			Action: ActDigest,
@@ -86,6 +61,28 @@ func (db *DB) FinishDigest(channel, day, ts string, count int) error {
 		return fmt.Errorf("finish digest %s %s: %w", channel, day, err)
 	}
 	return nil
+}
+
+// editDigest loads the digest record under key (zero if none) in one write transaction, lets
+// edit change it, and stores it if edit says so; an error from edit aborts.
+func (db *DB) editDigest(key []byte, edit func(tx *bolt.Tx, rec *digestRecord) (bool, error)) error {
+	return db.bolt.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(bucketDigests)
+		var rec digestRecord
+		if v := b.Get(key); v != nil {
+			if err := json.Unmarshal(v, &rec); err != nil {
+				return fmt.Errorf("decode digest record: %w", err)
+			}
+		}
+		if write, err := edit(tx, &rec); err != nil || !write {
+			return err
+		}
+		v, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		return b.Put(key, v)
+	})
 }
 
 func digestKey(channel, day string) ([]byte, error) {
