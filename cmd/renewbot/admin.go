@@ -337,31 +337,24 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 	return remote(c)
 }
 
+// probeAdmin asks the admin socket for one history event: is a bot answering there?
 func probeAdmin(ctx context.Context, c *http.Client) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://renewbot/history?limit=1", nil)
+	resp, err := adminDo(ctx, c, http.MethodGet, "/history", url.Values{"limit": {"1"}}, nil)
 	if err != nil {
 		return err
 	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("admin socket answered %s", resp.Status)
-	}
-	return nil
+	return resp.Body.Close()
 }
 
-// adminDo sends one admin request and returns the response if it is 200.
-func adminDo(ctx context.Context, c *http.Client, method, path string, q url.Values) (*http.Response, error) {
+// adminDo sends one admin request (body may be nil) and returns the response if it is 200.
+func adminDo(ctx context.Context, c *http.Client, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
 	u := "http://renewbot" + path
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, method, u, nil)
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
 	if err != nil {
 		return nil, err
 	}
@@ -394,20 +387,11 @@ func recordOperatorRun(ctx context.Context, e env, dbPath string, ev store.Event
 			if err != nil {
 				return err
 			}
-			req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://renewbot/audit", bytes.NewReader(body))
+			resp, err := adminDo(ctx, cl, http.MethodPost, "/audit", nil, bytes.NewReader(body))
 			if err != nil {
 				return err
 			}
-			resp, err := cl.Do(req)
-			if err != nil {
-				return err
-			}
-			defer resp.Body.Close()
-			if resp.StatusCode != http.StatusOK {
-				msg, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-				return fmt.Errorf("running renewbot: %s", strings.TrimSpace(string(msg)))
-			}
-			return nil
+			return resp.Body.Close()
 		})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "warning: not recorded in the audit log: %v\n", err)
@@ -502,7 +486,7 @@ func runHistory(ctx context.Context, e env, args []string) error {
 	err = withStore(ctx, c.DB, false,
 		func(db *store.DB) (err error) { evs, err = db.History(q); return },
 		func(cl *http.Client) error {
-			resp, err := adminDo(ctx, cl, http.MethodGet, "/history", historyQueryToURL(q))
+			resp, err := adminDo(ctx, cl, http.MethodGet, "/history", historyQueryToURL(q), nil)
 			if err != nil {
 				return err
 			}
@@ -562,7 +546,7 @@ func runBackup(ctx context.Context, e env, args []string) error {
 		return withStore(ctx, c.DB, false,
 			func(db *store.DB) (err error) { n, err = db.Backup(f); return },
 			func(cl *http.Client) error {
-				resp, err := adminDo(ctx, cl, http.MethodGet, "/backup", nil)
+				resp, err := adminDo(ctx, cl, http.MethodGet, "/backup", nil, nil)
 				if err != nil {
 					return err
 				}
@@ -693,7 +677,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 		},
 		func(cl *http.Client) error {
 			fmt.Fprintln(e.stderr, "renewbot serve is running on this store: asking it (its settings apply)")
-			resp, err := adminDo(ctx, cl, http.MethodPost, "/digest", q)
+			resp, err := adminDo(ctx, cl, http.MethodPost, "/digest", q, nil)
 			if err != nil {
 				return err
 			}
