@@ -54,10 +54,7 @@ func TestDescribeAutoRenew(t *testing.T) {
 
 func TestDescribeAutoRenewErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	var many []string
-	for i := range 101 {
-		many = append(many, fmt.Sprintf("i-x%d", i))
-	}
+	many := fakeIDs(101)
 	tests := []struct {
 		name                 string
 		ids, status, page, n string
@@ -132,10 +129,7 @@ func TestModifyAutoRenew(t *testing.T) {
 
 func TestModifyAutoRenewErrors(t *testing.T) {
 	e := newEnv(t, nil)
-	var many []string
-	for i := range 101 {
-		many = append(many, fmt.Sprintf("i-x%d", i))
-	}
+	many := fakeIDs(101)
 	tests := []struct {
 		name string
 		set  func(*ecs.ModifyInstanceAutoRenewAttributeRequest)

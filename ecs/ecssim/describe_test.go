@@ -1,6 +1,7 @@
 package ecssim_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -144,10 +145,7 @@ func TestDescribeInstancesFilters(t *testing.T) {
 func TestDescribeInstancesErrors(t *testing.T) {
 	e := newEnv(t, nil)
 	c := e.client(t, "cn-hangzhou")
-	var hundredOne []string
-	for i := range 101 {
-		hundredOne = append(hundredOne, fmt.Sprintf("%q", fmt.Sprintf("i-%d", i)))
-	}
+	hundredOne, _ := json.Marshal(fakeIDs(101))
 	tests := []struct {
 		name   string
 		set    func(*ecs.DescribeInstancesRequest)
@@ -155,7 +153,7 @@ func TestDescribeInstancesErrors(t *testing.T) {
 		code   string
 	}{
 		{"malformed InstanceIds", func(r *ecs.DescribeInstancesRequest) { r.InstanceIds = "i-a1,i-a2" }, 400, "InvalidInstanceIds.Malformed"},
-		{"101 InstanceIds", func(r *ecs.DescribeInstancesRequest) { r.InstanceIds = "[" + strings.Join(hundredOne, ",") + "]" }, 400, "InvalidParameter"},
+		{"101 InstanceIds", func(r *ecs.DescribeInstancesRequest) { r.InstanceIds = string(hundredOne) }, 400, "InvalidParameter"},
 		{"charge type", func(r *ecs.DescribeInstancesRequest) { r.InstanceChargeType = "Prepaid" }, 404, "InvalidInstanceChargeType.NotFound"},
 		{"status", func(r *ecs.DescribeInstancesRequest) { r.Status = "Expired" }, 404, "InvalidStatus.NotFound"},
 		{"filter key", func(r *ecs.DescribeInstancesRequest) { r.Filter1Key, r.Filter1Value = "ExpiresAt", "2026-11-25T08:00Z" }, 404, "InvalidFilterKey.NotFound"},

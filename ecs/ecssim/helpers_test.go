@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -155,3 +156,12 @@ func do(t *testing.T, req *http.Request) (int, map[string]any) {
 
 func requestsInt(n int) requests.Integer    { return requests.NewInteger(n) }
 func requestsStr(s string) requests.Integer { return requests.Integer(s) }
+
+// fakeIDs returns n instance IDs the emulator does not know: i-x0, i-x1, ...
+func fakeIDs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("i-x%d", i)
+	}
+	return out
+}
