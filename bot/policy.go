@@ -144,4 +144,4 @@ func userErrorf(format string, args ...any) *UserError {
 	return &UserError{Msg: fmt.Sprintf(format, args...)}
 }
 
-func quoteList(ids []string) string { return strings.Join(ids, ", ") }
+func joinIDs(ids []string) string { return strings.Join(ids, ", ") }

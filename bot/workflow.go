@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"regexp"
 	"slices"
@@ -19,8 +18,8 @@ import (
 // botActor is the audit actor of the bot's own steps.
 const botActor = "renewbot"
 
-// MaxInstancesPerRequest bounds one request (and one approval message).
-const MaxInstancesPerRequest = 20
+// maxInstancesPerRequest bounds one request (and one approval message).
+const maxInstancesPerRequest = 20
 
 // Hooks are test seams: the crash test stops the process at these points. Nil hooks are skipped.
 type Hooks struct {
@@ -83,7 +82,7 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 		w.now = time.Now
 	}
 	if w.log == nil {
-		w.log = slog.New(slog.NewTextHandler(io.Discard, nil))
+		w.log = slog.New(slog.DiscardHandler)
 	}
 	if w.verifyTimeout <= 0 {
 		w.verifyTimeout = 2 * time.Minute
@@ -129,8 +128,8 @@ func checkIDs(in []string) ([]string, error) {
 	if len(ids) == 0 {
 		return nil, userErrorf("name at least one instance, e.g. i-bp1234567890abcdef")
 	}
-	if len(ids) > MaxInstancesPerRequest {
-		return nil, userErrorf("%d instances in one request; at most %d, please split it", len(ids), MaxInstancesPerRequest)
+	if len(ids) > maxInstancesPerRequest {
+		return nil, userErrorf("%d instances in one request; at most %d, please split it", len(ids), maxInstancesPerRequest)
 	}
 	return ids, nil
 }
@@ -168,10 +167,10 @@ func (w *Workflow) lookup(ctx context.Context, ids []string) ([]ecs.Instance, er
 			// The client did not say which ones; its error does.
 			return nil, &UserError{Msg: "unknown instance: " + err.Error(), Err: err}
 		}
-		return nil, &UserError{Msg: fmt.Sprintf("no instance %s in any region (released, or in another account?)", quoteList(missing)), Err: err}
+		return nil, &UserError{Msg: fmt.Sprintf("no instance %s in any region (released, or in another account?)", joinIDs(missing)), Err: err}
 	}
 	if err != nil {
-		return nil, fmt.Errorf("looking up %s: %w", quoteList(ids), err)
+		return nil, fmt.Errorf("looking up %s: %w", joinIDs(ids), err)
 	}
 	out := make([]ecs.Instance, len(ids))
 	for i, id := range ids {
@@ -246,7 +245,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 	r.Total = roundCents(r.Total)
 	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
 		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
-			quoteList(ids), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
+			joinIDs(ids), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
 		return nil, w.refuse(in.Requester, "", ids, RefuseOverLimit, msg)
 	}
 	return w.create(r)

@@ -417,11 +417,11 @@ func renewFailure(id string, months int, err error) string {
 func autoRenewFailure(ids []string, err error) string {
 	switch {
 	case errors.Is(err, ecs.ErrAccessDenied):
-		return fmt.Sprintf("renewbot's access key may not change auto-renew of %s (RAM permission ecs:ModifyInstanceAutoRenewAttribute is missing)", quoteList(ids))
+		return fmt.Sprintf("renewbot's access key may not change auto-renew of %s (RAM permission ecs:ModifyInstanceAutoRenewAttribute is missing)", joinIDs(ids))
 	case errors.Is(err, ecs.ErrIncorrectStatus):
-		return fmt.Sprintf("the auto-renew of %s cannot be changed in its current state (expired?)", quoteList(ids))
+		return fmt.Sprintf("the auto-renew of %s cannot be changed in its current state (expired?)", joinIDs(ids))
 	}
-	return fmt.Sprintf("changing auto-renew of %s failed: %v", quoteList(ids), err)
+	return fmt.Sprintf("changing auto-renew of %s failed: %v", joinIDs(ids), err)
 }
 
 // alibabaSays quotes Alibaba's own message of an API error, if there is one.
