@@ -76,15 +76,10 @@ func (w *Workflow) Resume(ctx context.Context) error {
 }
 
 func (w *Workflow) resume(ctx context.Context, r *store.Request) error {
-	detail := "continuing with the same ClientTokens"
 	if r.State == store.StateApproved {
-		detail = "approved, never started"
-	}
-	if err := w.store.Audit(store.Event{Actor: botActor, Action: store.ActResumed, RequestID: r.ID, Detail: detail}); err != nil {
-		return err
-	}
-	w.log.Info("resuming", "request", r.ID, "state", r.State)
-	if r.State == store.StateApproved {
+		if err := w.auditResume(r, "approved, never started"); err != nil {
+			return err
+		}
 		_, err := w.Execute(ctx, r.ID)
 		return err
 	}
@@ -92,8 +87,20 @@ func (w *Workflow) resume(ctx context.Context, r *store.Request) error {
 		return nil // already running in this process
 	}
 	defer w.end(r.ID)
-	_, err := w.run(ctx, r)
+	r, err := w.store.GetRequest(r.ID) // as it is now that nobody else here runs it
+	if err != nil || r.State != store.StateExecuting {
+		return err
+	}
+	if err := w.auditResume(r, "continuing with the same ClientTokens"); err != nil {
+		return err
+	}
+	_, err = w.run(ctx, r)
 	return err
+}
+
+func (w *Workflow) auditResume(r *store.Request, detail string) error {
+	w.log.Info("resuming", "request", r.ID, "state", r.State)
+	return w.store.Audit(store.Event{Actor: botActor, Action: store.ActResumed, RequestID: r.ID, InstanceIDs: r.InstanceIDs(), Detail: detail})
 }
 
 // run sends what was not sent yet, verifies what was ordered, and finishes the request.
