@@ -36,24 +36,6 @@ const (
 // edgeStart is where the business clock of the edge tests starts.
 var edgeStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
 
-// edgeClock is the business clock the store, ecssim, the workflow and the app share.
-type edgeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *edgeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *edgeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // edgeEnv is the whole bot edge on real parts: the app's HTTP handler on loopback, the real
 // workflow on a bbolt file, the real ECS client against ecssim, and slack-go against FakeSlack.
 type edgeEnv struct {
@@ -67,7 +49,7 @@ type edgeEnv struct {
 	reg     *prometheus.Registry
 	metrics *bot.Metrics
 	log     edgeLogWriter
-	clock   *edgeClock
+	clock   *wfClock // shared by the store, ecssim, the workflow and the app
 }
 
 func edgeFleet() ecssim.Fleet {
@@ -85,7 +67,7 @@ func edgeFleet() ecssim.Fleet {
 func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Helper()
 	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry(),
-		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}, clock: &edgeClock{now: edgeStart}}
+		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}, clock: &wfClock{t: edgeStart}}
 	tb.Cleanup(e.fake.Close)
 	tb.Cleanup(func() { e.assertMessagesFit(tb) }) // runs after the drain below
 	edgeNow := e.clock.Now
@@ -493,14 +475,14 @@ func TestApp_ShutdownGivesUpAtDeadline(t *testing.T) {
 // openRequest runs "/renew text" as the requester and returns the request and its message ts.
 func (e *edgeEnv) openRequest(tb testing.TB, ctx context.Context, text string) (*store.Request, string) {
 	tb.Helper()
-	n := len(e.fake.CallsOf("chat.postMessage"))
+	n, answers := len(e.fake.CallsOf("chat.postMessage")), len(e.fake.CallsOf("response_url"))
 	e.ack(tb, edgeReq, text)
 	posts, err := e.fake.Wait(ctx, "chat.postMessage", n+1)
 	if err != nil {
 		tb.Fatal(err)
 	}
 	id := buttons(tb, posts[n].Form.Get("blocks"))[bot.ActionApprove]
-	e.responseText(tb, ctx, len(e.fake.CallsOf("response_url"))+1) // the confirmation comes after the message is attached
+	e.responseText(tb, ctx, answers+1) // the confirmation comes after the message is attached
 	r, err := e.db.GetRequest(store.RequestID(id))
 	if err != nil || r.Message.TS == "" {
 		tb.Fatalf("request %q: %+v, %v", id, r, err)

@@ -215,14 +215,8 @@ func TestHTTP_SlowCommandsAnswerThroughResponseURL(t *testing.T) {
 func TestHTTP_Reject(t *testing.T) {
 	e := newEdgeEnv(t)
 	ctx := edgeCtx(t)
-	e.ack(t, edgeReq, "i-bp1hz00002 1")
-	posts, err := e.fake.Wait(ctx, "chat.postMessage", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := buttons(t, posts[0].Form.Get("blocks"))["reject"]
-	e.responseText(t, ctx, 1) // the confirmation comes after the message is attached
-	r, _ := e.db.GetRequest(store.RequestID(id))
+	r, _ := e.openRequest(t, ctx, "i-bp1hz00002 1")
+	id := string(r.ID)
 	// Someone who is not an approver: refused.
 	e.click(t, edgeStranger, r.Message.TS, bot.ActionReject, id)
 	if text := e.responseText(t, ctx, 2); !strings.Contains(text, "approver") {
@@ -303,16 +297,10 @@ func TestHTTP_DigestMenus(t *testing.T) {
 func TestHTTP_AutoRenewFlow(t *testing.T) {
 	e := newEdgeEnv(t)
 	ctx := edgeCtx(t)
-	e.ack(t, edgeReq, "autorenew i-bp1hz00002 on 3")
-	posts, err := e.fake.Wait(ctx, "chat.postMessage", 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	id := buttons(t, posts[0].Form.Get("blocks"))[bot.ActionApprove]
-	e.responseText(t, ctx, 1)
-	r, err := e.db.GetRequest(store.RequestID(id))
-	if err != nil || r.Kind != store.KindAutoRenew || r.AutoRenew != store.AutoRenewOn || r.Duration != 3 {
-		t.Fatalf("request %+v, %v", r, err)
+	r, _ := e.openRequest(t, ctx, "autorenew i-bp1hz00002 on 3")
+	id := string(r.ID)
+	if r.Kind != store.KindAutoRenew || r.AutoRenew != store.AutoRenewOn || r.Duration != 3 {
+		t.Fatalf("request %+v", r)
 	}
 	e.click(t, edgeApprover, r.Message.TS, bot.ActionApprove, id)
 	e.drain(t)
