@@ -27,7 +27,7 @@ var utc8 = time.FixedZone("UTC+8", 8*3600)
 func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	state := r.EffectiveState(now)
 	idp := fmt.Sprintf("approval.%s.v%d", r.ID, r.Version)
-	blocks := []slack.Block{slack.NewHeaderBlock(plain(clipRunes(approvalTitle(r), MaxHeaderText)))}
+	blocks := []slack.Block{slack.NewHeaderBlock(plain(clipRunes(approvalTitle(r), maxHeaderText)))}
 
 	fields := []*slack.TextBlockObject{
 		mrkdwn("*Requested by*\n" + mention(r.Requester)),
@@ -208,7 +208,7 @@ func approvalButtons(r *store.Request, idp string) slack.Block {
 		text = "These instances will be RELEASED 15 days after expiry. Their disks and data are lost."
 		style = slack.StyleDanger
 	}
-	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, MaxConfirmTitle)), mrkdwn(clipRunes(text, MaxConfirmText)),
+	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
 		plain("Approve"), plain("Cancel")).WithStyle(style)
 	approve := slack.NewButtonBlockElement(ActionApprove, string(r.ID), plain("Approve")).WithStyle(slack.StylePrimary).WithConfirm(confirm)
 	reject := slack.NewButtonBlockElement(ActionReject, string(r.ID), plain("Reject")).WithStyle(slack.StyleDanger)
@@ -227,7 +227,7 @@ func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) 
 	for i, in := range insts {
 		lines[i] = statusInstanceLine(in, now)
 	}
-	secs, shown := packLines(lines, messageBudget-500, MaxBlocks-3)
+	secs, shown := packLines(lines, messageBudget-500, maxBlocks-3)
 	blocks = append(blocks, secs...)
 	if shown < len(lines) {
 		blocks = append(blocks, contextText(fmt.Sprintf("…and %d more; ask for fewer instances at a time", len(lines)-shown)))
@@ -307,7 +307,7 @@ func ListMessage(scan ecs.Scan, window time.Duration, now time.Time) (string, []
 			continue
 		}
 		head := fmt.Sprintf("*%s* (%d)", tierName(t, tiers), len(g))
-		secs, n := packLines(append([]string{head}, g...), budget, MaxBlocks-2-len(blocks))
+		secs, n := packLines(append([]string{head}, g...), budget, maxBlocks-2-len(blocks))
 		if n <= 1 {
 			break
 		}
@@ -389,7 +389,7 @@ func HistoryMessage(events []store.Event, loc *time.Location) (string, []slack.B
 	for _, e := range events[start:] {
 		lines = append(lines, eventLine(e, loc))
 	}
-	secs, _ := packLines(lines, messageBudget, MaxBlocks-len(blocks))
+	secs, _ := packLines(lines, messageBudget, maxBlocks-len(blocks))
 	return title, append(blocks, secs...)
 }
 
@@ -605,9 +605,9 @@ func clipRunes(s string, n int) string {
 }
 
 // packLines packs lines into mrkdwn sections of at most sectionBudget characters, up to
-// budget characters and maxBlocks sections in all. It returns the sections and how many
+// budget characters and maxSections sections in all. It returns the sections and how many
 // lines they hold; a line longer than a section is clipped.
-func packLines(lines []string, budget, maxBlocks int) ([]slack.Block, int) {
+func packLines(lines []string, budget, maxSections int) ([]slack.Block, int) {
 	var blocks []slack.Block
 	var cur strings.Builder
 	curLen, used := 0, 0
@@ -628,7 +628,7 @@ func packLines(lines []string, budget, maxBlocks int) ([]slack.Block, int) {
 		if curLen > 0 && curLen+n+1 > sectionBudget {
 			flush()
 		}
-		if curLen == 0 && len(blocks) >= maxBlocks {
+		if curLen == 0 && len(blocks) >= maxSections {
 			return blocks, i
 		}
 		if curLen > 0 {

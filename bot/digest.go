@@ -292,7 +292,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 	default:
 		var fields []*slack.TextBlockObject
 		for t, c := range cd.Counts {
-			if len(fields) < MaxFields {
+			if len(fields) < maxFields {
 				fields = append(fields, mrkdwn(fmt.Sprintf("*%s*\n%d", tierName(t, cd.Tiers), c)))
 			}
 		}
@@ -382,7 +382,7 @@ type pageBuilder struct {
 }
 
 const (
-	pageBlocks = MaxBlocks - 2 // room for the page context and the snooze menu
+	pageBlocks = maxBlocks - 2 // room for the page context and the snooze menu
 	menuChars  = 60            // text of a renew menu (4 options)
 )
 
@@ -397,7 +397,7 @@ func (pb *pageBuilder) flushPacked() {
 
 // add puts it on the page, or reports false when the page is full.
 func (pb *pageBuilder) add(it DigestItem, line, heading string) bool {
-	snoozeText := clipRunes("Snooze "+it.Instance.ID+" "+nameOr(it.Instance.Name), MaxOptionText)
+	snoozeText := clipRunes("Snooze "+it.Instance.ID+" "+nameOr(it.Instance.Name), maxOptionText)
 	cost := utf8.RuneCountInString(line) + utf8.RuneCountInString(snoozeText) + 1
 	newBlocks := 0
 	if it.Tier != pb.tier {

@@ -11,50 +11,50 @@ import (
 // Slack's Block Kit limits (docs.slack.dev/reference/block-kit). slack-go checks none of
 // them, so every message the bot builds goes through CheckLimits in tests.
 const (
-	MaxBlocks          = 50    // blocks per message
-	MaxSectionText     = 3000  // section text, context text
-	MaxFieldText       = 2000  // one section field
-	MaxFields          = 10    // fields per section
-	MaxHeaderText      = 150   // header (plain_text)
-	MaxContextElements = 10    // elements per context block
-	MaxActionElements  = 25    // elements per actions block
-	MaxButtonText      = 75    // button label
-	MaxButtonValue     = 2000  // button value
-	MaxOptionText      = 75    // option label, option group label
-	MaxOptionValue     = 150   // option value
-	MaxOverflowOptions = 5     // options of an overflow menu
-	MaxSelectOptions   = 100   // options (or groups) of a static select
-	MaxPlaceholder     = 150   // select placeholder
-	MaxID              = 255   // action_id, block_id
-	MaxConfirmTitle    = 100   // confirmation dialog title
-	MaxConfirmText     = 300   // confirmation dialog text
-	MaxConfirmButton   = 30    // confirmation dialog confirm/deny labels
-	MaxMessageText     = 10000 // all text of all blocks: Slack refuses much more (msg_blocks_too_long near ~13k)
-	MaxFallbackText    = 40000 // top-level text; Slack truncates above
-	messageBudget      = 9000  // what builders aim for, below MaxMessageText
-	sectionBudget      = 2900  // what builders pack into one section, below MaxSectionText
+	maxBlocks          = 50    // blocks per message
+	maxSectionText     = 3000  // section text, context text
+	maxFieldText       = 2000  // one section field
+	maxFields          = 10    // fields per section
+	maxHeaderText      = 150   // header (plain_text)
+	maxContextElements = 10    // elements per context block
+	maxActionElements  = 25    // elements per actions block
+	maxButtonText      = 75    // button label
+	maxButtonValue     = 2000  // button value
+	maxOptionText      = 75    // option label, option group label
+	maxOptionValue     = 150   // option value
+	maxOverflowOptions = 5     // options of an overflow menu
+	maxSelectOptions   = 100   // options (or groups) of a static select
+	maxPlaceholder     = 150   // select placeholder
+	maxID              = 255   // action_id, block_id
+	maxConfirmTitle    = 100   // confirmation dialog title
+	maxConfirmText     = 300   // confirmation dialog text
+	maxConfirmButton   = 30    // confirmation dialog confirm/deny labels
+	maxMessageText     = 10000 // all text of all blocks: Slack refuses much more (msg_blocks_too_long near ~13k)
+	maxFallbackText    = 40000 // top-level text; Slack truncates above
+	messageBudget      = 9000  // what builders aim for, below maxMessageText
+	sectionBudget      = 2900  // what builders pack into one section, below maxSectionText
 	maxFallbackBudget  = 3000  // builders keep fallback text short: it shows in notifications
 )
 
 // CheckLimits reports every way text and blocks break Slack's limits, or nil.
 func CheckLimits(text string, blocks []slack.Block) error {
 	c := limitChecker{blockIDs: map[string]bool{}}
-	if n := utf8.RuneCountInString(text); n > MaxFallbackText {
-		c.errf("fallback text is %d characters (max %d)", n, MaxFallbackText)
+	if n := utf8.RuneCountInString(text); n > maxFallbackText {
+		c.errf("fallback text is %d characters (max %d)", n, maxFallbackText)
 	}
 	if text == "" && len(blocks) == 0 {
 		c.errf("message has neither text nor blocks")
 	}
-	if len(blocks) > MaxBlocks {
-		c.errf("%d blocks (max %d)", len(blocks), MaxBlocks)
+	if len(blocks) > maxBlocks {
+		c.errf("%d blocks (max %d)", len(blocks), maxBlocks)
 	}
 	for i, b := range blocks {
 		c.where = fmt.Sprintf("block %d", i)
 		c.block(b)
 	}
-	if c.total > MaxMessageText {
+	if c.total > maxMessageText {
 		c.where = "message"
-		c.errf("%d characters of text in blocks (max %d)", c.total, MaxMessageText)
+		c.errf("%d characters of text in blocks (max %d)", c.total, maxMessageText)
 	}
 	return errors.Join(c.errs...)
 }
@@ -74,8 +74,8 @@ func (c *limitChecker) blockID(id string) {
 	if id == "" {
 		return
 	}
-	if len(id) > MaxID {
-		c.errf("block_id is %d characters (max %d)", len(id), MaxID)
+	if len(id) > maxID {
+		c.errf("block_id is %d characters (max %d)", len(id), maxID)
 	}
 	if c.blockIDs[id] {
 		c.errf("block_id %q is used twice", id)
@@ -115,7 +115,7 @@ func (c *limitChecker) block(b slack.Block) {
 		c.context(b)
 	case *slack.HeaderBlock:
 		c.blockID(b.BlockID)
-		c.text("header", b.Text, MaxHeaderText, true)
+		c.text("header", b.Text, maxHeaderText, true)
 	case *slack.DividerBlock:
 		c.blockID(b.BlockID)
 	case nil:
@@ -132,13 +132,13 @@ func (c *limitChecker) section(b *slack.SectionBlock) {
 		c.errf("section has neither text nor fields")
 	}
 	if b.Text != nil {
-		c.text("section text", b.Text, MaxSectionText, false)
+		c.text("section text", b.Text, maxSectionText, false)
 	}
-	if len(b.Fields) > MaxFields {
-		c.errf("section has %d fields (max %d)", len(b.Fields), MaxFields)
+	if len(b.Fields) > maxFields {
+		c.errf("section has %d fields (max %d)", len(b.Fields), maxFields)
 	}
 	for _, f := range b.Fields {
-		c.text("section field", f, MaxFieldText, false)
+		c.text("section field", f, maxFieldText, false)
 	}
 	if a := b.Accessory; a != nil {
 		actionIDs := map[string]bool{}
@@ -161,13 +161,13 @@ func (c *limitChecker) context(b *slack.ContextBlock) {
 	if len(els) == 0 {
 		c.errf("context block has no elements")
 	}
-	if len(els) > MaxContextElements {
-		c.errf("context block has %d elements (max %d)", len(els), MaxContextElements)
+	if len(els) > maxContextElements {
+		c.errf("context block has %d elements (max %d)", len(els), maxContextElements)
 	}
 	for _, e := range els {
 		switch e := e.(type) {
 		case *slack.TextBlockObject:
-			c.text("context text", e, MaxSectionText, false)
+			c.text("context text", e, maxSectionText, false)
 		case *slack.ImageBlockElement:
 		default:
 			c.errf("context element %T is not checked by CheckLimits", e)
@@ -181,8 +181,8 @@ func (c *limitChecker) actions(b *slack.ActionBlock) {
 		c.errf("actions block has no elements")
 		return
 	}
-	if n := len(b.Elements.ElementSet); n > MaxActionElements {
-		c.errf("actions block has %d elements (max %d)", n, MaxActionElements)
+	if n := len(b.Elements.ElementSet); n > maxActionElements {
+		c.errf("actions block has %d elements (max %d)", n, maxActionElements)
 	}
 	actionIDs := map[string]bool{}
 	for _, e := range b.Elements.ElementSet {
@@ -204,8 +204,8 @@ func (c *limitChecker) actionID(id string, seen map[string]bool) {
 		c.errf("interactive element without action_id")
 		return
 	}
-	if len(id) > MaxID {
-		c.errf("action_id is %d characters (max %d)", len(id), MaxID)
+	if len(id) > maxID {
+		c.errf("action_id is %d characters (max %d)", len(id), maxID)
 	}
 	if seen[id] {
 		c.errf("action_id %q is used twice in one block", id)
@@ -215,17 +215,17 @@ func (c *limitChecker) actionID(id string, seen map[string]bool) {
 
 func (c *limitChecker) button(b *slack.ButtonBlockElement, seen map[string]bool) {
 	c.actionID(b.ActionID, seen)
-	c.text("button text", b.Text, MaxButtonText, true)
-	if n := utf8.RuneCountInString(b.Value); n > MaxButtonValue {
-		c.errf("button value is %d characters (max %d)", n, MaxButtonValue)
+	c.text("button text", b.Text, maxButtonText, true)
+	if n := utf8.RuneCountInString(b.Value); n > maxButtonValue {
+		c.errf("button value is %d characters (max %d)", n, maxButtonValue)
 	}
 	c.confirm(b.Confirm)
 }
 
 func (c *limitChecker) overflow(o *slack.OverflowBlockElement, seen map[string]bool) {
 	c.actionID(o.ActionID, seen)
-	if n := len(o.Options); n < 1 || n > MaxOverflowOptions {
-		c.errf("overflow has %d options (1 to %d)", n, MaxOverflowOptions)
+	if n := len(o.Options); n < 1 || n > maxOverflowOptions {
+		c.errf("overflow has %d options (1 to %d)", n, maxOverflowOptions)
 	}
 	for _, op := range o.Options {
 		c.option(op)
@@ -239,18 +239,18 @@ func (c *limitChecker) selectMenu(s *slack.SelectBlockElement, seen map[string]b
 		c.errf("select of type %q is not checked by CheckLimits", s.Type)
 	}
 	if s.Placeholder != nil {
-		c.text("select placeholder", s.Placeholder, MaxPlaceholder, true)
+		c.text("select placeholder", s.Placeholder, maxPlaceholder, true)
 	}
 	n := len(s.Options)
 	for _, g := range s.OptionGroups {
-		c.text("option group label", g.Label, MaxOptionText, true)
+		c.text("option group label", g.Label, maxOptionText, true)
 		n += len(g.Options)
 		for _, op := range g.Options {
 			c.option(op)
 		}
 	}
-	if n < 1 || n > MaxSelectOptions || len(s.OptionGroups) > MaxSelectOptions {
-		c.errf("select has %d options (1 to %d)", n, MaxSelectOptions)
+	if n < 1 || n > maxSelectOptions || len(s.OptionGroups) > maxSelectOptions {
+		c.errf("select has %d options (1 to %d)", n, maxSelectOptions)
 	}
 	for _, op := range s.Options {
 		c.option(op)
@@ -263,9 +263,9 @@ func (c *limitChecker) option(o *slack.OptionBlockObject) {
 		c.errf("nil option")
 		return
 	}
-	c.text("option text", o.Text, MaxOptionText, true)
-	if n := utf8.RuneCountInString(o.Value); n == 0 || n > MaxOptionValue {
-		c.errf("option value is %d characters (1 to %d)", n, MaxOptionValue)
+	c.text("option text", o.Text, maxOptionText, true)
+	if n := utf8.RuneCountInString(o.Value); n == 0 || n > maxOptionValue {
+		c.errf("option value is %d characters (1 to %d)", n, maxOptionValue)
 	}
 }
 
@@ -273,10 +273,10 @@ func (c *limitChecker) confirm(d *slack.ConfirmationBlockObject) {
 	if d == nil {
 		return
 	}
-	c.text("confirm title", d.Title, MaxConfirmTitle, true)
-	c.text("confirm text", d.Text, MaxConfirmText, false)
-	c.text("confirm button", d.Confirm, MaxConfirmButton, true)
+	c.text("confirm title", d.Title, maxConfirmTitle, true)
+	c.text("confirm text", d.Text, maxConfirmText, false)
+	c.text("confirm button", d.Confirm, maxConfirmButton, true)
 	if d.Deny != nil {
-		c.text("confirm deny button", d.Deny, MaxConfirmButton, true)
+		c.text("confirm deny button", d.Deny, maxConfirmButton, true)
 	}
 }
