@@ -24,7 +24,6 @@ type AppConfig struct {
 	Cloud    Cloud
 	Store    Store
 	Slack    SlackAPI
-	Digester *Digester // optional; kept for the wiring, the edge does not call it
 
 	Now        func() time.Time // default time.Now
 	Location   *time.Location   // for times shown to people, default UTC

@@ -241,7 +241,7 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		return err
 	}
 	app, err := bot.NewApp(bot.AppConfig{
-		Workflow: wf, Cloud: cloud, Store: db, Slack: api, Digester: dg,
+		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
 		ListWindow: c.Digest.Window,
 	})
