@@ -106,9 +106,6 @@ func (f *FakeSlack) Close() {
 	f.srv.Close()
 }
 
-// URL is the server's base URL (http://127.0.0.1:PORT).
-func (f *FakeSlack) URL() string { return f.srv.URL }
-
 // APIURL is the Web API base for slack.OptionAPIURL; it ends with "/".
 func (f *FakeSlack) APIURL() string { return f.srv.URL + "/api/" }
 

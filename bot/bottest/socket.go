@@ -139,17 +139,17 @@ func (f *FakeSlack) Redeliver(id string) error {
 
 func (f *FakeSlack) push(env envelope) {
 	frame, _ := json.Marshal(env) // Payload is valid JSON already
-	f.PushRaw(frame)
+	f.pushRaw(frame)
 }
 
-// PushRaw queues one raw text frame for the Socket Mode client.
-func (f *FakeSlack) PushRaw(frame []byte) { f.outbox <- frame }
+// pushRaw queues one raw text frame for the Socket Mode client.
+func (f *FakeSlack) pushRaw(frame []byte) { f.outbox <- frame }
 
 // Disconnect asks the connected client to reconnect ({"type":"disconnect","reason":reason})
 // and then closes the connection.
 func (f *FakeSlack) Disconnect(reason string) {
 	reasonJSON, _ := json.Marshal(reason)
-	f.PushRaw(fmt.Appendf(nil, `%s,"reason":%s,"debug_info":{"host":"fake-applink"}}`, disconnectPrefix, reasonJSON))
+	f.pushRaw(fmt.Appendf(nil, `%s,"reason":%s,"debug_info":{"host":"fake-applink"}}`, disconnectPrefix, reasonJSON))
 }
 
 // WaitAck blocks until the client acknowledged envelope id and returns the first ack frame
