@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"regexp"
@@ -228,13 +229,7 @@ func withDefaults(in FleetInstance) FleetInstance {
 		}
 	}
 	in.CreationTime = in.CreationTime.UTC()
-	if in.Tags != nil {
-		tags := make(map[string]string, len(in.Tags))
-		for k, v := range in.Tags {
-			tags[k] = v
-		}
-		in.Tags = tags
-	}
+	in.Tags = maps.Clone(in.Tags)
 	return in
 }
 

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -244,11 +245,7 @@ func (s *Server) SetBalance(v float64) {
 func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make(map[string]int, len(s.calls))
-	for k, v := range s.calls {
-		out[k] = v
-	}
-	return out
+	return maps.Clone(s.calls)
 }
 
 // SetFaults sets the faults of f.Action ("" = all actions); a zero Faults clears them.
@@ -278,7 +275,7 @@ func (s *Server) Instance(id string) (FleetInstance, bool) {
 	if in.expired(now) {
 		out.Status = "Stopped"
 	}
-	out.Tags = copyTags(in.Tags)
+	out.Tags = maps.Clone(in.Tags)
 	return out, true
 }
 
@@ -355,15 +352,4 @@ func (in *instance) expired(now time.Time) bool {
 // unless a renewal is on its way.
 func (in *instance) released(now time.Time) bool {
 	return in.prePaid() && len(in.pending) == 0 && !now.Before(in.ExpiredTime.Add(releaseAfter))
-}
-
-func copyTags(m map[string]string) map[string]string {
-	if m == nil {
-		return nil
-	}
-	out := make(map[string]string, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
