@@ -31,15 +31,22 @@ func benchScan(n int, now time.Time) ecs.Scan {
 	return scan
 }
 
+// uncappedDigester routes untagged instances to C0DEFAULT and never leaves one to the CSV only.
+func uncappedDigester(tb testing.TB) *Digester {
+	tb.Helper()
+	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: "C0DEFAULT",
+		MaxPages: 1000, Location: utc8})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return d
+}
+
 // BenchmarkDigestBuild5000 is the pure part of a digest of 5,000 expiring instances: route,
 // group, lay out every thread page, build the CSV. No pages are capped (MaxPages is large),
 // so this is the worst case.
 func BenchmarkDigestBuild5000(b *testing.B) {
-	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: "C0DEFAULT",
-		MaxPages: 1000, Location: utc8})
-	if err != nil {
-		b.Fatal(err)
-	}
+	d := uncappedDigester(b)
 	now := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
 	scan := benchScan(5000, now)
 	b.ReportAllocs()
@@ -57,12 +64,7 @@ func BenchmarkDigestBuild5000(b *testing.B) {
 }
 
 func TestDigestOf5000FitsSlackLimits(t *testing.T) {
-	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: "C0DEFAULT",
-		MaxPages: 1000, Location: utc8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	plan := d.build(benchScan(5000, testNow), nil, testNow)
+	plan := uncappedDigester(t).build(benchScan(5000, testNow), nil, testNow)
 	n := 0
 	for _, c := range plan.Channels {
 		n += len(c.Items)
