@@ -190,8 +190,7 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 
 func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
 	now := a.now()
-	// Expired subscriptions stay (stopped, renewable) for 15 days before Alibaba releases them.
-	scan, err := a.cloud.Expiring(ctx, now.Add(-15*24*time.Hour), now.Add(window))
+	scan, err := a.cloud.Expiring(ctx, now.Add(-expiredLookback), now.Add(window)) // expired but not yet released too
 	if err != nil {
 		a.replyErr(ctx, to, "could not list expiring instances", err)
 		return
