@@ -174,17 +174,26 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 			h(r.ID, id)
 		}
 		var got *store.Request
-		if err != nil {
-			if ctx.Err() != nil {
-				return r, fmt.Errorf("renew %s: %w", id, err) // outcome unknown: resume sends the same token again
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return r, fmt.Errorf("renew %s: %w", id, err) // outcome unknown: resume sends the same token again
+		case err != nil && outcomeUnknown(err):
+			// The call may have been carried out without its answer reaching us: not failed
+			// until the expiry says so. Verify decides, and it is never sent again.
+			note := fmt.Sprintf("Alibaba Cloud gave no clear answer to the renewal of %s (%v)", id, err)
+			w.log.Warn("renew outcome unknown; checking the expiry", "request", r.ID, "instance", id, "err", err)
+			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
+				store.Event{Action: store.ActOrdered, Detail: "no clear answer, the new expiry decides: " + note}, func(it *store.Item) {
+					it.State, it.Error = store.ItemOrdered, note
+				})
+		case err != nil:
 			msg := renewFailure(id, r.Months, err)
 			w.log.Warn("renew failed", "request", r.ID, "instance", id, "err", err)
 			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
 				store.Event{Action: store.ActItemFailed, Detail: msg}, func(it *store.Item) {
 					it.State, it.Error = store.ItemFailed, msg
 				})
-		} else {
+		default:
 			w.log.Info("renew ordered", "request", r.ID, "instance", id, "order", res.OrderID, "api_request", res.RequestID)
 			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
 				store.Event{Action: store.ActOrdered, Detail: fmt.Sprintf("order %s (RequestId %s)", res.OrderID, res.RequestID)},
@@ -267,6 +276,9 @@ func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store
 }
 
 func notVisible(it store.Item, timeout time.Duration, seen time.Time, err error) string {
+	if it.OrderID == "" && it.Error != "" { // sent without a clear answer (outcomeUnknown)
+		return fmt.Sprintf("%s, and its expiry did not move within %s: most likely it was not renewed; check it in the console before asking again", it.Error, timeout)
+	}
 	msg := fmt.Sprintf("renewed (order %s) but the new expiry was not visible after %s", it.OrderID, timeout)
 	if !seen.IsZero() {
 		msg += fmt.Sprintf(" (Alibaba Cloud still shows %s, expected %s)", seen.UTC().Format("2006-01-02 15:04 UTC"), it.ProjectedExpiry.UTC().Format("2006-01-02 15:04 UTC"))
@@ -415,10 +427,19 @@ func renewFailure(id string, months int, err error) string {
 		return fmt.Sprintf("%s is in a state that cannot be renewed now%s", id, alibabaSays(err))
 	case errors.Is(err, ecs.ErrIdempotence):
 		return fmt.Sprintf("Alibaba Cloud refused the renewal of %s: its token was used with other parameters; check the instance's expiry before asking again", id)
-	case errors.Is(err, ecs.ErrThrottled), errors.Is(err, ecs.ErrUnavailable):
-		return fmt.Sprintf("Alibaba Cloud did not accept the renewal of %s (%v); check the instance's expiry before asking again", id, err)
+	case errors.Is(err, ecs.ErrThrottled):
+		return fmt.Sprintf("Alibaba Cloud did not accept the renewal of %s (%v); nothing was charged, ask again in a few minutes", id, err)
 	}
 	return fmt.Sprintf("renewing %s failed: %v", id, err)
+}
+
+// outcomeUnknown reports whether a failed RenewInstance may still have been carried out: no
+// answer or a 5xx after every retry, or Alibaba still processing the first call with this
+// token. (Throttling and the other refusals happen before anything is charged.)
+func outcomeUnknown(err error) bool {
+	var ae *ecs.APIError
+	return errors.Is(err, ecs.ErrUnavailable) ||
+		errors.As(err, &ae) && (ae.Code == "Idempotence.Processing" || ae.Code == "LastTokenProcessing")
 }
 
 func autoRenewFailure(ids []string, err error) string {

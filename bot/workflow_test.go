@@ -3,6 +3,7 @@ package bot_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -693,4 +694,91 @@ func TestWorkflow_TwoApprovalsRace(t *testing.T) {
 	if n := countAction(e.history(t, r.ID), store.ActApproved); n != 2 {
 		t.Errorf("%d approval events", n)
 	}
+}
+
+func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
+	ctx := context.Background()
+	t.Run("answer lost, renewal done", func(t *testing.T) {
+		// Every RenewInstance attempt is held in ecssim until the client has given up on all of
+		// them; then they go through (one order, same token). The expiry decides: done.
+		release := make(chan struct{})
+		var once sync.Once
+		e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
+			o.Hook = func(action string, _ url.Values) {
+				if action == "RenewInstance" {
+					<-release
+				}
+			}
+		}})
+		t.Cleanup(func() { once.Do(func() { close(release) }) }) // before ecssim's Close
+		cloud, err := ecs.New(ecs.Config{
+			Regions: wfRegions, Endpoint: e.sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret",
+			Timeout: 50 * time.Millisecond, Retry: ecs.RetryPolicy{Attempts: 2}, Sleep: noSleep,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: e.db, Now: e.clock.Now,
+			Policy: bot.Policy{Approvers: []string{"UAPPROVER1"}}, VerifyTimeout: time.Minute,
+			Hooks: bot.Hooks{AfterRenewResponse: func(store.RequestID, string) { once.Do(func() { close(release) }) }}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.renew(t, 1, "i-hz01")
+		if _, err := wf.Approve(ctx, r.ID, "UAPPROVER1"); err != nil {
+			t.Fatal(err)
+		}
+		got, err := wf.Execute(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := got.Items[0]
+		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) || it.Error != "" {
+			t.Fatalf("request %v, item %+v", got.State, it)
+		}
+		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
+			t.Errorf("orders per instance %v", o)
+		}
+		if n := e.sim.Calls()["RenewInstance"]; n != 2 {
+			t.Errorf("%d RenewInstance calls, want the 2 attempts", n)
+		}
+	})
+	t.Run("5xx, nothing renewed", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond }})
+		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ErrorRate: 1})
+		r := e.renew(t, 1, "i-hz01")
+		e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+		got, err := e.wf.Execute(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		it := got.Items[0]
+		if got.State != store.StateFailed || it.State != store.ItemFailed ||
+			!strings.Contains(it.Error, "no clear answer to the renewal of i-hz01") || !strings.Contains(it.Error, "did not move within 20ms") {
+			t.Fatalf("request %v, item %+v", got.State, it)
+		}
+		if n := len(e.sim.Orders()); n != 0 {
+			t.Errorf("%d orders", n)
+		}
+		evs := e.history(t, r.ID)
+		if countAction(evs, store.ActOrdered) != 1 || countAction(evs, store.ActItemFailed) != 1 || countAction(evs, store.ActVerified) != 0 {
+			t.Errorf("audit %+v", evs)
+		}
+	})
+	t.Run("throttled: failed at once", func(t *testing.T) {
+		e := newWFEnv(t, wfOptions{})
+		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
+		r := e.renew(t, 1, "i-hz01")
+		e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+		got, err := e.wf.Execute(ctx, r.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it := got.Items[0]; got.State != store.StateFailed || !strings.Contains(it.Error, "nothing was charged") {
+			t.Fatalf("request %v, item %+v", got.State, it)
+		}
+		if n := countAction(e.history(t, r.ID), store.ActOrdered); n != 0 {
+			t.Errorf("%d ordered events", n)
+		}
+	})
 }
