@@ -258,7 +258,7 @@ const (
 	ActRefused     Action = "refused"      // a click or command refused (Detail: why)
 	ActClaimed     Action = "claimed"      // approved → executing
 	ActCalled      Action = "called"       // paid API call about to be sent (Detail: ClientToken)
-	ActOrdered     Action = "ordered"      // paid call answered (Detail: OrderId, RequestId)
+	ActOrdered     Action = "ordered"      // paid call answered (Detail: OrderId, RequestId), or unanswered and left to verification
 	ActVerified    Action = "verified"     // new expiry confirmed
 	ActItemFailed  Action = "item-failed"  // one instance failed (Detail: why)
 	ActDone        Action = "done"         // request finished, all instances done
