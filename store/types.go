@@ -85,7 +85,7 @@ type ItemState uint8
 
 const (
 	ItemPending ItemState = iota + 1 // nothing sent yet
-	ItemOrdered                      // RenewInstance / Modify… returned; new expiry not yet verified
+	ItemOrdered                      // RenewInstance / Modify… sent (answered, or unanswered: Error says so); not yet verified
 	ItemDone                         // verified
 	ItemFailed                       // Error says why
 )
@@ -136,7 +136,7 @@ type Item struct {
 	OrderID      string
 	APIRequestID string
 	NewExpiry    time.Time // verified new expiry
-	Error        string    // a sentence for people, when State is ItemFailed
+	Error        string    // a sentence for people: why it failed (ItemFailed), or the unanswered call (ItemOrdered)
 }
 
 // Decision is an approval, rejection or cancellation by one person.
