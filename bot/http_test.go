@@ -259,6 +259,22 @@ func TestHTTP_PostFailureWithdrawsRequest(t *testing.T) {
 	}
 }
 
+func TestHTTP_ApprovalPostWaitsOutRateLimit(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.fake.FailNext("chat.postMessage", http.StatusTooManyRequests, 0) // Retry-After: 0
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	if r.State != store.StatePending || ts == "" {
+		t.Errorf("request %+v after a 429, want pending with its message", r)
+	}
+	if n := len(e.fake.CallsOf("chat.postMessage")); n != 2 {
+		t.Errorf("%d chat.postMessage calls, want 2 (429, then the retry)", n)
+	}
+	if got := metricValue(t, e.reg, "renewbot_slack_rate_limited_total", "method", "chat.postMessage"); got != 1 {
+		t.Errorf("rate limits counted %v", got)
+	}
+}
+
 func TestHTTP_DigestMenus(t *testing.T) {
 	e := newEdgeEnv(t)
 	ctx := edgeCtx(t)

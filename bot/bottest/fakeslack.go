@@ -131,8 +131,8 @@ func (f *FakeSlack) SetPingInterval(d time.Duration) {
 	f.ping = d
 }
 
-// FailNext makes the next call of method answer with HTTP status (and a Retry-After header
-// when retryAfter > 0), e.g. FailNext("chat.postMessage", 429, 1).
+// FailNext makes the next call of method answer with HTTP status, and a Retry-After header of
+// retryAfter seconds when status is 429 or retryAfter > 0, e.g. FailNext("chat.postMessage", 429, 1).
 func (f *FakeSlack) FailNext(method string, status, retryAfter int) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -263,7 +263,7 @@ func (f *FakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 			call.Status = fl.status
 			f.record(call)
 			f.mu.Unlock()
-			if fl.retryAfter > 0 {
+			if fl.status == http.StatusTooManyRequests || fl.retryAfter > 0 {
 				w.Header().Set("Retry-After", strconv.Itoa(fl.retryAfter))
 			}
 			http.Error(w, http.StatusText(fl.status), fl.status)
