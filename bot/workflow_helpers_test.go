@@ -171,6 +171,19 @@ func (e *wfEnv) renew(tb testing.TB, months int, ids ...string) *store.Request {
 	return r
 }
 
+// approveAndExecute approves r as UAPPROVER1 and executes it, failing the test on error.
+func (e *wfEnv) approveAndExecute(tb testing.TB, r *store.Request) *store.Request {
+	tb.Helper()
+	if _, err := e.wf.Approve(context.Background(), r.ID, "UAPPROVER1"); err != nil {
+		tb.Fatalf("Approve %s: %v", r.ID, err)
+	}
+	got, err := e.wf.Execute(context.Background(), r.ID)
+	if err != nil {
+		tb.Fatalf("Execute %s: %v", r.ID, err)
+	}
+	return got
+}
+
 // history returns the actions audited for a request (or, with id "", everything).
 func (e *wfEnv) history(tb testing.TB, id store.RequestID) []store.Event {
 	tb.Helper()

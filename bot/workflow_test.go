@@ -410,14 +410,9 @@ func TestWorkflow_Sweep(t *testing.T) {
 
 func TestWorkflow_BalanceError(t *testing.T) {
 	e := newWFEnv(t, wfOptions{})
-	ctx := context.Background()
 	e.sim.SetBalance(10)
 	r := e.renew(t, 1, "i-hz01", "i-hz02")
-	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-	got, err := e.wf.Execute(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := e.approveAndExecute(t, r)
 	if got.State != store.StateFailed {
 		t.Fatalf("state %v, want failed", got.State)
 	}
@@ -446,11 +441,7 @@ func TestWorkflow_NotVerified(t *testing.T) {
 	})
 	ctx := context.Background()
 	r := e.renew(t, 1, "i-hz01")
-	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-	got, err := e.wf.Execute(ctx, r.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
+	got := e.approveAndExecute(t, r)
 	it := got.Items[0]
 	if got.State != store.StateFailed || it.State != store.ItemFailed || it.OrderID == "" ||
 		!strings.Contains(it.Error, "renewed (order "+it.OrderID+") but the new expiry was not visible after 20ms") {
@@ -747,11 +738,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond }})
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ErrorRate: 1})
 		r := e.renew(t, 1, "i-hz01")
-		e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-		got, err := e.wf.Execute(ctx, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := e.approveAndExecute(t, r)
 		it := got.Items[0]
 		if got.State != store.StateFailed || it.State != store.ItemFailed ||
 			!strings.Contains(it.Error, "no clear answer to the renewal of i-hz01") || !strings.Contains(it.Error, "did not move within 20ms") {
@@ -769,11 +756,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
 		r := e.renew(t, 1, "i-hz01")
-		e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-		got, err := e.wf.Execute(ctx, r.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := e.approveAndExecute(t, r)
 		if it := got.Items[0]; got.State != store.StateFailed || !strings.Contains(it.Error, "nothing was charged") {
 			t.Fatalf("request %v, item %+v", got.State, it)
 		}
