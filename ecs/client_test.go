@@ -2,6 +2,7 @@ package ecs_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -310,6 +311,40 @@ func TestAutoRenewBatches(t *testing.T) {
 	}
 	if n := len(rec.received("DescribeInstances")) - before; n != 1 {
 		t.Errorf("Lookup of 20 IDs in 1 region made %d DescribeInstances calls", n)
+	}
+
+	// More than 100 IDs: Lookup and Verify send InstanceIds in batches of at most 100.
+	idsPerCall := func(since int) []int {
+		var out []int
+		for _, p := range rec.received("DescribeInstances")[since:] {
+			var list []string
+			if err := json.Unmarshal([]byte(p.Get("InstanceIds")), &list); err != nil {
+				t.Fatalf("InstanceIds %q: %v", p.Get("InstanceIds"), err)
+			}
+			out = append(out, len(list))
+		}
+		slices.Sort(out)
+		return out
+	}
+	before = len(rec.received("DescribeInstances"))
+	all, err := c.Lookup(ctx, ids)
+	if err != nil || len(all) != 250 {
+		t.Fatalf("Lookup of 250: %d instances, %v", len(all), err)
+	}
+	if got := idsPerCall(before); !slices.Equal(got, []int{50, 100, 100}) {
+		t.Errorf("Lookup of 250 IDs sent InstanceIds of %v IDs, want 100, 100, 50", got)
+	}
+	want := map[string]time.Time{}
+	for _, in := range all {
+		want[in.ID] = in.ExpiredTime
+	}
+	before = len(rec.received("DescribeInstances"))
+	seen, err := c.Verify(ctx, "cn-beijing", want)
+	if err != nil || len(seen) != 250 {
+		t.Fatalf("Verify of 250: %d seen, %v", len(seen), err)
+	}
+	if got := idsPerCall(before); !slices.Equal(got, []int{50, 100, 100}) {
+		t.Errorf("Verify of 250 IDs sent InstanceIds of %v IDs, want one poll of 100, 100, 50", got)
 	}
 
 	if _, err := c.SetAutoRenew(ctx, "cn-beijing", ids[:1], ecs.AutoRenewChange{Status: ecs.AutoRenewal, Duration: 7}); !errors.Is(err, ecs.ErrInvalidPeriod) {
