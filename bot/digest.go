@@ -47,7 +47,7 @@ const (
 	// releases them; they are the most urgent entries of a digest.
 	expiredLookback  = 15 * 24 * time.Hour
 	maxPageItems     = 100 // snooze menu options per page
-	maxSlackAttempts = 5   // tries of one post when Slack answers 429
+	digestAttempts   = 5   // tries of one digest post when Slack answers 429 (the digest can wait)
 	defaultMaxPages  = 20
 	snoozeDays       = 7
 )
@@ -683,7 +683,7 @@ func (d *Digester) retry(ctx context.Context, pc *pacer, method string, post fun
 		d.log.Warn("Slack rate limit; waiting", "method", method, "retry_after", retryAfter)
 		return waitCtx(ctx, max(retryAfter, time.Second))
 	}
-	err := retryRateLimited(ctx, wait, d.cfg.Metrics, method, maxSlackAttempts, func() error {
+	err := retryRateLimited(ctx, wait, d.cfg.Metrics, method, digestAttempts, func() error {
 		if err := pc.wait(ctx); err != nil {
 			return err
 		}

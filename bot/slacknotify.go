@@ -31,7 +31,7 @@ type SlackNotifier struct {
 
 var _ Notifier = (*SlackNotifier)(nil)
 
-// maxAttempts bounds the attempts of one Slack call that Slack answers with 429.
+// maxAttempts bounds the attempts of an approval post or update that Slack answers with 429.
 const maxAttempts = 3
 
 // retryRateLimited runs call, and again after Retry-After when Slack answers 429, at most
