@@ -45,11 +45,11 @@ type DigestConfig struct {
 const (
 	// expiredLookback: expired subscriptions are kept (stopped) for 15 days before Alibaba
 	// releases them; they are the most urgent entries of a digest.
-	expiredLookback  = 15 * 24 * time.Hour
-	maxPageItems     = 100 // snooze menu options per page
-	digestAttempts   = 5   // tries of one digest post when Slack answers 429 (the digest can wait)
-	defaultMaxPages  = 20
-	snoozeDays       = 7
+	expiredLookback = 15 * 24 * time.Hour
+	maxPageItems    = 100 // snooze menu options per page
+	digestAttempts  = 5   // tries of one digest post when Slack answers 429 (the digest can wait)
+	defaultMaxPages = 20
+	snoozeDays      = 7
 )
 
 var channelIDRe = regexp.MustCompile(`^[CGD][A-Z0-9]{2,20}$`)
