@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -488,6 +489,11 @@ func TestHealthCheck(t *testing.T) {
 		why := h.check()
 		if (why == "") != tt.wantOK || !strings.Contains(why, tt.why) {
 			t.Errorf("%s: %q", tt.name, why)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+		if wantCode := map[bool]int{true: 200, false: 503}[tt.wantOK]; rec.Code != wantCode || !strings.Contains(rec.Body.String(), tt.why) {
+			t.Errorf("%s: GET /healthz %d %q, want %d saying why", tt.name, rec.Code, rec.Body.String(), wantCode)
 		}
 	}
 }
