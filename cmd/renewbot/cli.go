@@ -69,7 +69,7 @@ func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string,
 	return cl, nil
 }
 
-// timezoneSetting is RENEWBOT_TIMEZONE, used to print times.
+// timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
 func timezoneSetting(loc **time.Location) setting {
 	return setting{flag: "timezone", env: "RENEWBOT_TIMEZONE", def: "Asia/Shanghai", usage: "time zone for schedules and printed times",
 		parse: func(s string) (err error) { *loc, err = parseLocation(s); return }}
