@@ -24,7 +24,7 @@ const maxInstancesPerRequest = 20
 // Hooks are test seams: the crash test stops the process at these points. Nil hooks are skipped.
 type Hooks struct {
 	AfterClaim         func(id store.RequestID, instances string)  // after approved → executing is written; instances comma-separated
-	AfterRenewResponse func(id store.RequestID, instanceID string) // after the paid call answered, before the answer is recorded
+	AfterRenewResponse func(id store.RequestID, instanceID string) // after RenewInstance (or an auto-renew change: its instances comma-separated) returned, answer or error, before that is recorded
 }
 
 // WorkflowConfig configures a Workflow. Cloud and Store are required.
