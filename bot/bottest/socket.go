@@ -13,11 +13,10 @@ import (
 // disconnectPrefix marks an outbox frame after which the server closes the connection.
 const disconnectPrefix = `{"type":"disconnect"`
 
-var upgrader = websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
-
 // serveSocket is the Socket Mode WebSocket: hello first, then queued frames and periodic
 // pings; every frame the client sends is recorded as an ack.
 func (f *FakeSlack) serveSocket(w http.ResponseWriter, r *http.Request) {
+	upgrader := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	conn, err := upgrader.Upgrade(w, r, nil)
 	if err != nil {
 		return
