@@ -124,10 +124,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
+// validRegion is the emulator's rule for region IDs: lower-case letters, digits and inner
+// hyphens (cn-hangzhou).
 func validRegion(r string) bool {
 	for i := 0; i < len(r); i++ {
 		c := r[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-') {
+		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' && i > 0 && i < len(r)-1) {
 			return false
 		}
 	}

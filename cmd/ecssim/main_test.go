@@ -79,6 +79,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"-fleet", bad}, `i-9): unknown InstanceChargeType "Monthly"`},
 		{[]string{"-fleet", filepath.Join(t.TempDir(), "none.json")}, "no such file"},
 		{[]string{"-regions", "cn hangzhou"}, "-regions"},
+		{[]string{"-regions", "cn-hangzhou,-x"}, "-regions"},
 		{[]string{"-balance", "lots"}, "not a number"},
 		{[]string{"-balance", "-5"}, "negative"},
 		{[]string{"-listen", "256.0.0.1:99999"}, "-listen"},
