@@ -298,6 +298,9 @@ func TestServe_EndToEnd(t *testing.T) {
 	if r := runCLI(t, env, "", "digest", "--dry-run"); r.code != 0 || !json.Valid([]byte(r.out)) {
 		t.Errorf("digest --dry-run while serving: exit %d %q %q", r.code, r.out, r.stderr)
 	}
+	if r := runCLI(t, env, "", "digest", "--now"); r.code != 0 || !strings.Contains(r.stderr, "asking it") || !strings.Contains(r.out, "nothing to post") {
+		t.Errorf("digest --now while serving: exit %d %q %q", r.code, r.out, r.stderr) // serve has no digest channel
+	}
 
 	for _, secret := range []string{testBotToken, testSecret} {
 		if strings.Contains(b.Log.String(), secret) {
