@@ -204,7 +204,7 @@ func printDigestResult(e env, res digestResult) error {
 		}
 	}
 	if len(res.Channels) == 0 {
-		fmt.Fprintln(e.stdout, "nothing to post: no instance expires within the window and no RENEWBOT_DIGEST_CHANNEL is set")
+		fmt.Fprintln(e.stdout, "nothing to post: RENEWBOT_DIGEST_CHANNEL is not set and no expiring instance has a channel tag (RENEWBOT_ROUTE_TAG)")
 	}
 	for _, f := range res.Failed {
 		fmt.Fprintf(e.stderr, "region %s could not be read: %s\n", f.Region, f.Error)
