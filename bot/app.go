@@ -246,7 +246,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 			r.ID, slackErrText(err)))
 		return
 	}
-	if _, err := a.wf.AttachMessage(r.ID, store.MessageRef{Channel: ch, TS: ts}); err != nil {
+	if _, err := a.wf.AttachMessage(ctx, r.ID, store.MessageRef{Channel: ch, TS: ts}); err != nil {
 		a.log.Error("attach message", "request", r.ID, "err", err)
 	}
 	a.reply(ctx, to, fmt.Sprintf("Request %s is waiting for approval: %s, total %.2f %s. An approver has to click Approve on the message in <#%s>.",

@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "renewbot_interactions_total", Help: "Button clicks by action and outcome.",
 		}, []string{"action", "outcome"}),
 		digestDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "renewbot_digest_duration_seconds", Help: "Time to scan and post one digest run.",
+			Name: "renewbot_digest_duration_seconds", Help: "Time to post one channel's digest (summary, thread pages and CSV).",
 			Buckets: []float64{0.5, 1, 2, 5, 10, 30, 60, 120, 300},
 		}),
 		digestSize: prometheus.NewGaugeVec(prometheus.GaugeOpts{
@@ -131,7 +131,7 @@ func (m *Metrics) Interaction(action, outcome string) {
 	}
 }
 
-// Digest records one digest run per channel.
+// Digest records the posting of one channel's digest: how long it took and how many instances it listed.
 func (m *Metrics) Digest(took time.Duration, channel string, instances int) {
 	if m != nil {
 		m.digestDuration.Observe(took.Seconds())

@@ -372,11 +372,17 @@ func (w *Workflow) create(r *store.Request) (*store.Request, error) {
 }
 
 // AttachMessage records the Slack message a request lives in (no audit entry).
-func (w *Workflow) AttachMessage(id store.RequestID, ref store.MessageRef) (*store.Request, error) {
-	return w.store.Mutate(id, store.Event{}, func(r *store.Request) error {
+func (w *Workflow) AttachMessage(ctx context.Context, id store.RequestID, ref store.MessageRef) (*store.Request, error) {
+	r, err := w.store.Mutate(id, store.Event{}, func(r *store.Request) error {
 		r.Message = ref
 		return nil
 	})
+	if err == nil && r.State != store.StatePending {
+		// Decided between the post and now (a very fast click, or the sweep): the notifier
+		// had no message to update then, so it gets one now.
+		w.notify(ctx, r)
+	}
+	return r, err
 }
 
 // refuse audits a refusal and returns it.

@@ -35,7 +35,7 @@ func TestWorkflow_HappyPath(t *testing.T) {
 		t.Errorf("quote snapshot: item %+v, total %v %s", it, r.Total, r.Currency)
 	}
 
-	got, err := e.wf.AttachMessage(r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000100"})
+	got, err := e.wf.AttachMessage(t.Context(), r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000100"})
 	if err != nil || got.Message.TS != "1700000000.000100" {
 		t.Fatalf("AttachMessage = %+v, %v", got, err)
 	}
@@ -764,4 +764,30 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 			t.Errorf("%d ordered events", n)
 		}
 	})
+}
+
+// A request decided before its message was attached (a very fast click) is notified when the
+// message arrives, so the message does not keep its buttons.
+func TestWorkflow_AttachMessageAfterDecision(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	r := e.renew(t, 1, "i-hz01")
+	if _, err := e.wf.Reject(t.Context(), r.ID, "UAPPROVER1"); err != nil {
+		t.Fatal(err)
+	}
+	e.notes.states() // the rejection itself
+	got, err := e.wf.AttachMessage(t.Context(), r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000200"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if notes := e.notes.states(); len(notes) != 1 || notes[0] != store.StateRejected || got.Message.TS != "1700000000.000200" {
+		t.Fatalf("after a late attach: notified %v, message %+v", notes, got.Message)
+	}
+
+	pending := e.renew(t, 1, "i-hz02")
+	if _, err := e.wf.AttachMessage(t.Context(), pending.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000300"}); err != nil {
+		t.Fatal(err)
+	}
+	if notes := e.notes.states(); len(notes) != 0 {
+		t.Errorf("attaching a pending request's message notified %v", notes)
+	}
 }
