@@ -465,8 +465,11 @@ func (w *Workflow) Approve(ctx context.Context, id store.RequestID, user string)
 		return nil, err
 	}
 	if !ok {
-		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
-			fmt.Sprintf("only renewal approvers can approve request %s", id))
+		msg := fmt.Sprintf("only renewal approvers can approve request %s", id)
+		if len(w.policy.Approvers) == 0 {
+			msg += ", and none are configured yet (an operator sets RENEWBOT_APPROVERS)"
+		}
+		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover, msg)
 	}
 	for attempt := 0; ; attempt++ {
 		got, err := w.recordApproval(r, user)

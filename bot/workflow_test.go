@@ -2,6 +2,7 @@ package bot_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -789,5 +790,20 @@ func TestWorkflow_AttachMessageAfterDecision(t *testing.T) {
 	}
 	if notes := e.notes.states(); len(notes) != 0 {
 		t.Errorf("attaching a pending request's message notified %v", notes)
+	}
+}
+
+// Without any approver configured requests can still be made, and every approval is refused
+// with a message that says how to fix it.
+func TestWorkflow_NoApproversConfigured(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: bot.Policy{Approvers: []string{}}})
+	r := e.renew(t, 1, "i-hz01")
+	_, err := e.wf.Approve(t.Context(), r.ID, "UAPPROVER1")
+	var ref *bot.Refusal
+	if !errors.As(err, &ref) || ref.Reason != bot.RefuseNotApprover || !strings.Contains(ref.Error(), "RENEWBOT_APPROVERS") {
+		t.Fatalf("Approve with no approvers configured = %v", err)
+	}
+	if got, _ := e.db.GetRequest(r.ID); got.State != store.StatePending || len(got.Approvals) != 0 {
+		t.Errorf("refused approval changed the request: %+v", got)
 	}
 }

@@ -256,11 +256,9 @@ func parseRegions(s string) ([]string, error) {
 }
 
 // parseApprovers reads a comma list of Slack user IDs (U…, W…) and user-group IDs (S…).
+// An empty list is allowed (digests and lists work; serve warns that nothing can be approved).
 func parseApprovers(s string) ([]string, error) {
 	ids := splitList(s)
-	if len(ids) == 0 {
-		return nil, errors.New("is required: list the Slack user IDs (U…/W…) or user-group IDs (S…) who may approve")
-	}
 	for _, id := range ids {
 		if !reApprover.MatchString(id) {
 			return nil, fmt.Errorf("has %q, which is not a Slack user ID (U…/W…) or user-group ID (S…); names are not accepted", id)

@@ -138,7 +138,7 @@ func newServeSettings(c *serveConfig) *settings {
 	)
 	t = append(t, c.ECS.table()...)
 	t = append(t,
-		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (required)",
+		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (none: requests can be made but not approved)",
 			parse: func(s string) (err error) { c.Approvers, err = parseApprovers(s); return }},
 	)
 	t = append(t, c.Digest.table()...)
