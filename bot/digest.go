@@ -573,7 +573,8 @@ func (p DigestPlan) JSON() ([]byte, error) {
 // Run posts today's digest to every channel that has not had it yet (all of them when
 // force): the summary, the pages as thread replies and the CSV in the thread, at most one
 // post per Pace per channel. A 429 is waited out (Retry-After) and the same post sent again.
-// A channel that fails is not marked done, so the next run tries it again.
+// Every post is recorded in the store as it succeeds. A channel that fails is not marked
+// done, so the next run continues it where it stopped (force starts it over).
 func (d *Digester) Run(ctx context.Context, force bool) (DigestReport, error) {
 	if d.cfg.Slack == nil {
 		return DigestReport{}, errors.New("digest: no Slack client")
@@ -617,37 +618,58 @@ func (d *Digester) post(ctx context.Context, plan DigestPlan, force bool) (Diges
 	return rep, errors.Join(errs...)
 }
 
+// postChannel posts one channel's digest, continuing from the progress the store recorded
+// for the day: what is already in Slack (the summary, the first pages, the CSV) is not posted
+// again, and every post is recorded before the next one.
 func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelDigest, force bool) (skipped bool, ts, file string, err error) {
-	ok, err := d.cfg.Store.BeginDigest(ch.Channel, plan.Day, force)
+	p, ok, err := d.cfg.Store.BeginDigest(ch.Channel, plan.Day, force)
 	if err != nil || !ok {
 		return err == nil, "", "", err
 	}
+	if p != (store.DigestProgress{}) {
+		d.log.Info("digest resumed", "channel", ch.Channel, "day", plan.Day, "summary_ts", p.TS, "pages_posted", p.Pages, "csv_posted", p.CSV)
+	}
+	step := func() error { return d.cfg.Store.DigestStep(ch.Channel, plan.Day, p) }
 	start := time.Now()
 	pc := &pacer{gap: d.cfg.Pace}
-	ts, err = d.postMessage(ctx, pc, ch.Channel, "", ch.Summary)
-	if err != nil {
-		return false, "", "", err
-	}
-	for i, pg := range ch.Pages {
-		if _, err := d.postMessage(ctx, pc, ch.Channel, ts, pg); err != nil {
-			return false, ts, "", fmt.Errorf("page %d of %d: %w", i+1, len(ch.Pages), err)
+	if p.TS == "" {
+		ts, err := d.postMessage(ctx, pc, ch.Channel, "", ch.Summary)
+		if err != nil {
+			return false, "", "", err
+		}
+		p.TS = ts
+		if err := step(); err != nil {
+			return false, ts, "", err
 		}
 	}
-	if len(ch.CSV) > 0 {
+	for i := p.Pages; i < len(ch.Pages); i++ {
+		if _, err := d.postMessage(ctx, pc, ch.Channel, p.TS, ch.Pages[i]); err != nil {
+			return false, p.TS, "", fmt.Errorf("page %d of %d: %w", i+1, len(ch.Pages), err)
+		}
+		p.Pages = i + 1
+		if err := step(); err != nil {
+			return false, p.TS, "", err
+		}
+	}
+	if len(ch.CSV) > 0 && !p.CSV {
 		file, err = d.upload(ctx, pc, ch.CSV, slack.UploadFileParameters{
-			Filename: ch.CSVName, FileSize: len(ch.CSV), Channel: ch.Channel, ThreadTimestamp: ts,
+			Filename: ch.CSVName, FileSize: len(ch.CSV), Channel: ch.Channel, ThreadTimestamp: p.TS,
 			Title: fmt.Sprintf("ECS renewals digest %s (%s)", plan.Day, plural(len(ch.Items), "instance", "instances")),
 		})
 		if err != nil {
-			return false, ts, "", fmt.Errorf("CSV upload: %w", err)
+			return false, p.TS, "", fmt.Errorf("CSV upload: %w", err)
+		}
+		p.CSV = true
+		if err := step(); err != nil {
+			return false, p.TS, file, err
 		}
 	}
-	if err := d.cfg.Store.FinishDigest(ch.Channel, plan.Day, ts, len(ch.Items)); err != nil {
-		return false, ts, file, err
+	if err := d.cfg.Store.FinishDigest(ch.Channel, plan.Day, p.TS, len(ch.Items)); err != nil {
+		return false, p.TS, file, err
 	}
 	d.cfg.Metrics.Digest(time.Since(start), ch.Channel, len(ch.Items))
-	d.log.Info("digest posted", "channel", ch.Channel, "day", plan.Day, "instances", len(ch.Items), "pages", len(ch.Pages), "ts", ts)
-	return false, ts, file, nil
+	d.log.Info("digest posted", "channel", ch.Channel, "day", plan.Day, "instances", len(ch.Items), "pages", len(ch.Pages), "ts", p.TS)
+	return false, p.TS, file, nil
 }
 
 func (d *Digester) postMessage(ctx context.Context, pc *pacer, channel, threadTS string, m DigestMessage) (string, error) {

@@ -1,11 +1,13 @@
 package bot
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"path/filepath"
 	"slices"
@@ -487,6 +489,165 @@ func TestDigestSlackErrorLeavesTheDayOpen(t *testing.T) {
 	rep, err = d.Run(t.Context(), false)
 	if err != nil || rep.Channels[0].Skipped || rep.Channels[0].TS == "" {
 		t.Fatalf("the next run did not post: %+v %v", rep, err)
+	}
+}
+
+// digestEvents returns the ActDigest audit events.
+func digestEvents(t *testing.T, db *store.DB) []store.Event {
+	t.Helper()
+	hist, err := db.History(store.HistoryQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []store.Event
+	for _, ev := range hist {
+		if ev.Action == store.ActDigest {
+			out = append(out, ev)
+		}
+	}
+	return out
+}
+
+// okCalls counts the calls of method that the fake answered with HTTP 200.
+func okCalls(f *bottest.FakeSlack, method string) []bottest.Call {
+	var out []bottest.Call
+	for _, c := range f.CallsOf(method) {
+		if c.Status == http.StatusOK {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func TestDigestCSVFailureResumesWithTheCSVOnly(t *testing.T) {
+	e := newDigestEnv(t, ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{
+		simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil),
+		simInstance("i-week000002", "cn-hangzhou", 6, ecs.NotRenewal, nil),
+	}}, []string{"cn-hangzhou"})
+	ctx := t.Context()
+	e.slack.FailNext("files.completeUploadExternal", http.StatusInternalServerError, 0)
+	rep, err := e.digester(t, nil).Run(ctx, false)
+	if err == nil || !strings.Contains(err.Error(), "CSV upload") || rep.Channels[0].TS == "" {
+		t.Fatalf("first run: %+v %v", rep, err)
+	}
+	ts := rep.Channels[0].TS
+	if n := len(postsOf(t, e.slack)); n != 2 {
+		t.Fatalf("%d posts before the CSV, want the summary and one page", n)
+	}
+	if evs := digestEvents(t, e.db); len(evs) != 0 {
+		t.Fatalf("day recorded as done after a failed CSV upload: %+v", evs)
+	}
+
+	// A restart, then the next run: only the CSV, in the first run's thread.
+	e.reopen(t)
+	var logs bytes.Buffer
+	rep, err = e.digester(t, func(c *DigestConfig) { c.Log = slog.New(slog.NewTextHandler(&logs, nil)) }).Run(ctx, false)
+	if err != nil || rep.Channels[0].Skipped || rep.Channels[0].TS != ts || rep.Channels[0].File == "" {
+		t.Fatalf("second run: %+v %v", rep, err)
+	}
+	if !strings.Contains(logs.String(), `msg="digest resumed" component=digest channel=`+defaultCh+" day=2026-11-25 summary_ts="+ts+" pages_posted=1 csv_posted=false") {
+		t.Errorf("resume not logged:\n%s", logs.String())
+	}
+	if n := len(postsOf(t, e.slack)); n != 2 {
+		t.Errorf("%d posts after the resumed run, want still 2 (no summary or page again)", n)
+	}
+	complete := okCalls(e.slack, "files.completeUploadExternal")
+	if len(complete) != 1 || complete[0].Form.Get("thread_ts") != ts || complete[0].Form.Get("channel_id") != defaultCh {
+		t.Errorf("CSV not shared once in the first thread: %+v", complete)
+	}
+	if rows := uploads(t, e.slack)["renewbot-digest-2026-11-25-"+defaultCh+".csv"]; len(rows) != 3 {
+		t.Errorf("CSV rows %v", rows)
+	}
+	if evs := digestEvents(t, e.db); len(evs) != 1 || !strings.Contains(evs[0].Detail, ts) {
+		t.Errorf("digest audit events %+v, want one with ts %s", evs, ts)
+	}
+	if rep, err = e.digester(t, nil).Run(ctx, false); err != nil || !rep.Channels[0].Skipped {
+		t.Errorf("third run: %+v %v", rep, err)
+	}
+}
+
+// failingPost passes calls through to the real client and makes the fake fail the nth
+// chat.postMessage (counting from 1) with HTTP 500.
+type failingPost struct {
+	SlackAPI
+	fake  *bottest.FakeSlack
+	n     int
+	posts int
+}
+
+func (f *failingPost) PostMessageContext(ctx context.Context, ch string, opts ...slack.MsgOption) (string, string, error) {
+	f.posts++
+	if f.posts == f.n {
+		f.fake.FailNext("chat.postMessage", http.StatusInternalServerError, 0)
+	}
+	return f.SlackAPI.PostMessageContext(ctx, ch, opts...)
+}
+
+func TestDigestPageFailureResumesFromThatPage(t *testing.T) {
+	var fleet ecssim.Fleet
+	for i := range 160 {
+		fleet.Instances = append(fleet.Instances, simInstance(fmt.Sprintf("i-page%07d", i), "cn-hangzhou", i%30, ecs.NotRenewal, nil))
+	}
+	e := newDigestEnv(t, fleet, []string{"cn-hangzhou"})
+	ctx := t.Context()
+	fail := &failingPost{SlackAPI: e.api, fake: e.slack, n: 3} // the summary, page 1, then page 2 fails
+	rep, err := e.digester(t, func(c *DigestConfig) { c.Slack = fail }).Run(ctx, false)
+	pages := rep.Channels[0].Pages
+	if pages < 3 {
+		t.Fatalf("%d pages; the test needs at least 3", pages)
+	}
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprintf("page 2 of %d", pages)) {
+		t.Fatalf("first run: %+v %v", rep, err)
+	}
+	ts := rep.Channels[0].TS
+	first := postsOf(t, e.slack)
+	if len(first) != 2 || first[0].threadTS != "" || first[1].threadTS != ts || len(e.slack.CallsOf("files.getUploadURLExternal")) != 0 {
+		t.Fatalf("first run posted %+v", first)
+	}
+
+	e.reopen(t)
+	rep, err = e.digester(t, nil).Run(ctx, false)
+	if err != nil || rep.Channels[0].TS != ts {
+		t.Fatalf("second run: %+v %v", rep, err)
+	}
+	posts := postsOf(t, e.slack)
+	if len(posts) != 2+pages-1 {
+		t.Fatalf("%d posts in all, want %d (the summary and page 1 once, then pages 2..%d)", len(posts), pages+1, pages)
+	}
+	for i, p := range posts[2:] {
+		want := fmt.Sprintf("page %d of %d", i+2, pages)
+		if p.channel != defaultCh || p.threadTS != ts || !strings.Contains(p.text, want) {
+			t.Errorf("resumed post %d: channel %s thread %q text %q; want %q in thread %s", i, p.channel, p.threadTS, p.text, want, ts)
+		}
+	}
+	if complete := okCalls(e.slack, "files.completeUploadExternal"); len(complete) != 1 || complete[0].Form.Get("thread_ts") != ts {
+		t.Errorf("CSV shares %+v", complete)
+	}
+	if evs := digestEvents(t, e.db); len(evs) != 1 || !strings.Contains(evs[0].Detail, ts) || !strings.Contains(evs[0].Detail, "160 instance") {
+		t.Errorf("digest audit events %+v", evs)
+	}
+}
+
+// A resumed digest whose plan now has fewer pages than were posted goes on with the CSV.
+func TestDigestResumeWithFewerPagesGoesToTheCSV(t *testing.T) {
+	e := newDigestEnv(t, ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil)}},
+		[]string{"cn-hangzhou"})
+	const ts = "1700000000.000100"
+	if _, _, err := e.db.BeginDigest(defaultCh, "2026-11-25", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.db.DigestStep(defaultCh, "2026-11-25", store.DigestProgress{TS: ts, Pages: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rep, err := e.digester(t, nil).Run(t.Context(), false)
+	if err != nil || rep.Channels[0].TS != ts || rep.Channels[0].File == "" {
+		t.Fatalf("run: %+v %v", rep, err)
+	}
+	if n := len(postsOf(t, e.slack)); n != 0 {
+		t.Errorf("%d posts, want none", n)
+	}
+	if complete := okCalls(e.slack, "files.completeUploadExternal"); len(complete) != 1 || complete[0].Form.Get("thread_ts") != ts {
+		t.Errorf("CSV shares %+v", complete)
 	}
 }
 

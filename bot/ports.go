@@ -32,7 +32,8 @@ type Store interface {
 	Mutate(id store.RequestID, ev store.Event, mutate func(*store.Request) error) (*store.Request, error)
 	Audit(ev store.Event) error
 	History(q store.HistoryQuery) ([]store.Event, error)
-	BeginDigest(channel, day string, force bool) (bool, error)
+	BeginDigest(channel, day string, force bool) (store.DigestProgress, bool, error)
+	DigestStep(channel, day string, p store.DigestProgress) error
 	FinishDigest(channel, day, ts string, count int) error
 	Snooze(s store.Snooze) error
 	Snoozed(now time.Time) (map[string]store.Snooze, error)

@@ -8,36 +8,59 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// digestRecord is the digest log entry of one channel and day.
+// digestRecord is the digest log entry of one channel and day. Records written before
+// Progress existed decode with zero progress.
 type digestRecord struct {
 	Finished bool
 	Started  time.Time // last BeginDigest
 	At       time.Time // FinishDigest
 	TS       string    // Slack ts of the summary message
 	Count    int       // instances in the digest
+	Progress DigestProgress
 }
 
 // BeginDigest reports whether the digest of channel for day (e.g. "2026-11-25" in the
-// digest's time zone) should be posted: true unless FinishDigest recorded it already, or
-// always when force. It records the attempt.
-func (db *DB) BeginDigest(channel, day string, force bool) (bool, error) {
+// digest's time zone) should be posted, and from where. ok is false when FinishDigest
+// recorded it already, unless force. Otherwise p is the progress DigestStep recorded (zero
+// for a digest not started); force starts over with zero progress. A finished day stays
+// finished under force, so a forced digest cut off halfway is not continued by an unforced
+// run (the day had its digest). It records the attempt.
+func (db *DB) BeginDigest(channel, day string, force bool) (p DigestProgress, ok bool, err error) {
 	key, err := digestKey(channel, day)
 	if err != nil {
-		return false, err
+		return DigestProgress{}, false, err
 	}
-	post := false
 	err = db.editDigest(key, func(_ *bolt.Tx, rec *digestRecord) (bool, error) {
 		if rec.Finished && !force {
 			return false, nil
 		}
-		post = true
+		if force {
+			rec.Progress = DigestProgress{}
+		}
+		ok, p = true, rec.Progress
 		rec.Started = db.now()
 		return true, nil
 	})
 	if err != nil {
-		return false, fmt.Errorf("begin digest %s %s: %w", channel, day, err)
+		return DigestProgress{}, false, fmt.Errorf("begin digest %s %s: %w", channel, day, err)
 	}
-	return post, nil
+	return p, ok, nil
+}
+
+// DigestStep records p as the progress of the digest of channel for day, after each post.
+func (db *DB) DigestStep(channel, day string, p DigestProgress) error {
+	key, err := digestKey(channel, day)
+	if err != nil {
+		return err
+	}
+	err = db.editDigest(key, func(_ *bolt.Tx, rec *digestRecord) (bool, error) {
+		rec.Progress = p
+		return true, nil
+	})
+	if err != nil {
+		return fmt.Errorf("digest step %s %s: %w", channel, day, err)
+	}
+	return nil
 }
 
 // FinishDigest records that the digest of channel for day was posted (ts: the summary

@@ -731,13 +731,13 @@ func TestDigests(t *testing.T) {
 	}
 	begin := func(channel, day string, force, want bool) {
 		t.Helper()
-		got, err := db.BeginDigest(channel, day, force)
+		_, got, err := db.BeginDigest(channel, day, force)
 		if err != nil || got != want {
 			t.Errorf("BeginDigest(%s, %s, %v) = %v, %v; want %v", channel, day, force, got, err, want)
 		}
 	}
 	begin("C1", "2026-11-25", false, true)
-	begin("C1", "2026-11-25", false, true) // started but not finished (a crash): post again
+	begin("C1", "2026-11-25", false, true) // started but not finished (a crash): continue
 	if err := db.FinishDigest("C1", "2026-11-25", "1700000000.000100", 12); err != nil {
 		t.Fatal(err)
 	}
@@ -753,7 +753,7 @@ func TestDigests(t *testing.T) {
 	db = mustOpenPath(t, path, clock)
 	begin("C1", "2026-11-25", false, false)
 
-	if _, err := db.BeginDigest("C\x001", "2026-11-25", false); !errors.Is(err, ErrInvalid) {
+	if _, _, err := db.BeginDigest("C\x001", "2026-11-25", false); !errors.Is(err, ErrInvalid) {
 		t.Errorf("NUL channel: err = %v, want ErrInvalid", err)
 	}
 	if err := db.FinishDigest("C1", "", "", 0); !errors.Is(err, ErrInvalid) {

@@ -288,6 +288,14 @@ type HistoryQuery struct {
 	Limit      int // newest Limit events; 0 = all
 }
 
+// DigestProgress is how far the digest of one channel and day got: what is already in
+// Slack, so that a run cut off by a crash or a Slack error continues instead of starting over.
+type DigestProgress struct {
+	TS    string // the summary message's Slack ts; "" = not posted yet
+	Pages int    // thread pages posted, in order
+	CSV   bool   // the CSV is uploaded
+}
+
 // Snooze leaves one instance out of digests until a time.
 type Snooze struct {
 	InstanceID string
