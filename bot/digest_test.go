@@ -667,7 +667,10 @@ func TestDigestSchedule(t *testing.T) {
 			mu.Lock()
 			defer mu.Unlock()
 			fired = append(fired, time.Now().In(shanghai))
-			return DigestReport{}, errors.New("ECS unreachable") // a failed run does not stop the schedule
+			if len(fired) <= 3 { // the first day's run and two retries fail; the schedule goes on
+				return DigestReport{}, errors.New("ECS unreachable")
+			}
+			return DigestReport{}, nil
 		}
 		count := func() int { mu.Lock(); defer mu.Unlock(); return len(fired) }
 		ctx, cancel := context.WithCancel(t.Context())
@@ -686,7 +689,8 @@ func TestDigestSchedule(t *testing.T) {
 		mu.Lock()
 		got := slices.Clone(fired)
 		mu.Unlock()
-		want := []string{"2000-01-01 09:00:00", "2000-01-02 09:00:00", "2000-01-03 09:00:00"}
+		want := []string{"2000-01-01 09:00:00", "2000-01-01 09:05:00", "2000-01-01 09:15:00", "2000-01-01 09:35:00",
+			"2000-01-02 09:00:00", "2000-01-03 09:00:00"}
 		var gotS []string
 		for _, f := range got {
 			gotS = append(gotS, f.Format("2006-01-02 15:04:05"))
@@ -697,6 +701,36 @@ func TestDigestSchedule(t *testing.T) {
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Schedule after cancel: %v", err)
+		}
+	})
+	// A run that keeps failing is retried with backoff up to hourly, never past the next scheduled run.
+	synctest.Test(t, func(t *testing.T) {
+		d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), Location: shanghai})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var mu sync.Mutex
+		var fired []string
+		d.run = func(ctx context.Context, force bool) (DigestReport, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			fired = append(fired, time.Now().In(shanghai).Format("15:04"))
+			return DigestReport{}, errors.New("ECS unreachable")
+		}
+		ctx, cancel := context.WithCancel(t.Context())
+		done := make(chan error)
+		go func() { done <- d.Schedule(ctx, "0 9,12 * * *") }() // twice a day: retries stop at 12:00
+		time.Sleep(4*time.Hour + 30*time.Minute)                // to 12:30 in Shanghai
+		synctest.Wait()
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Schedule after cancel: %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		want := []string{"09:00", "09:05", "09:15", "09:35", "10:15", "11:15", "12:00", "12:05", "12:15"}
+		if !slices.Equal(fired, want) {
+			t.Errorf("failing digest ran at %v, want %v", fired, want)
 		}
 	})
 	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil)})
