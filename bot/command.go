@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -94,9 +95,8 @@ const (
 )
 
 var (
-	instanceIDRe = regexp.MustCompile(`^i-[a-z0-9]{6,32}$`)
-	requestIDRe  = regexp.MustCompile(`^[Rr][A-Za-z0-9]{3,19}$`)
-	numUnitRe    = regexp.MustCompile(`^([0-9]{1,4})([a-z]*)$`)
+	requestIDRe = regexp.MustCompile(`^[Rr][A-Za-z0-9]{3,19}$`)
+	numUnitRe   = regexp.MustCompile(`^([0-9]{1,4})([a-z]*)$`)
 )
 
 // validRenewMonths reports whether RenewInstance accepts m months (PeriodUnit Month).
@@ -224,7 +224,7 @@ func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 		if !strings.HasPrefix(tok, "i-") {
 			break
 		}
-		if !instanceIDRe.MatchString(tok) {
+		if !ecs.IsInstanceID(tok) {
 			return nil, nil, notInstanceID(args[i])
 		}
 		if seen[tok] {
@@ -332,7 +332,7 @@ func parseHistory(args []string) (Command, error) {
 		a := args[0]
 		if strings.HasPrefix(strings.ToLower(a), "i-") {
 			id := strings.ToLower(a)
-			if !instanceIDRe.MatchString(id) {
+			if !ecs.IsInstanceID(id) {
 				return Command{}, notInstanceID(a)
 			}
 			c.InstanceIDs = []string{id}

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -79,7 +80,7 @@ func TestParseCommandErrors(t *testing.T) {
 		{"list 7d 8d", "one window"},
 		{"status", "at least one instance ID"},
 		{"status " + a + " 3", "only instance IDs"},
-		{"status i-abc", "not an ECS instance ID"},
+		{"status i-a", "not an ECS instance ID"},
 		{"status i-abc_def12", "not an ECS instance ID"},
 		{a + " 2y", "24 months is not possible"},
 		{a + " 10", "10 months is not possible"},
@@ -139,7 +140,7 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		seen := map[string]bool{}
 		for _, id := range c.InstanceIDs {
-			if !instanceIDRe.MatchString(id) || seen[id] {
+			if !ecs.IsInstanceID(id) || seen[id] {
 				t.Fatalf("bad or repeated ID %q in %+v", id, c)
 			}
 			seen[id] = true

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -108,8 +107,6 @@ type AutoRenewInput struct {
 	Duration           int
 }
 
-var instanceIDPattern = regexp.MustCompile(`^i-[0-9A-Za-z]{2,60}$`)
-
 // checkIDs validates, trims and de-duplicates instance IDs, keeping their order.
 func checkIDs(in []string) ([]string, error) {
 	var ids []string
@@ -118,7 +115,7 @@ func checkIDs(in []string) ([]string, error) {
 		if id == "" {
 			continue
 		}
-		if !instanceIDPattern.MatchString(id) {
+		if !ecs.IsInstanceID(id) {
 			return nil, userErrorf("%q is not an ECS instance ID (they look like i-bp1234567890abcdef)", id)
 		}
 		if !slices.Contains(ids, id) {

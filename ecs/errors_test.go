@@ -2,6 +2,7 @@ package ecs_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -74,6 +75,18 @@ func TestBackoffIsFullJitterUnderTheCap(t *testing.T) {
 			if d := ecs.Backoff(p, n); d < 0 || d > capd {
 				t.Fatalf("attempt %d: backoff %v outside [0, %v]", n, d, capd)
 			}
+		}
+	}
+}
+
+func TestIsInstanceID(t *testing.T) {
+	for id, want := range map[string]bool{
+		"i-bp1f2o8bxxxxxxxxxxxx": true, "i-bp1web01": true, "i-ab": true,
+		"i-a": false, "i-": false, "i-BP1X": false, "i-bp1_x": false, "bp1web01": false, "d-bp1web01": false,
+		"i-" + strings.Repeat("a", 61): false,
+	} {
+		if got := ecs.IsInstanceID(id); got != want {
+			t.Errorf("IsInstanceID(%q) = %v, want %v", id, got, want)
 		}
 	}
 }

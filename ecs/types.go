@@ -7,6 +7,7 @@ package ecs
 import (
 	"context"
 	"log/slog"
+	"regexp"
 	"time"
 )
 
@@ -118,3 +119,12 @@ type Config struct {
 	// Default: a timer. Tests inject one that does not wait.
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// instanceIDPattern is the shape of an ECS instance ID: "i-" and lower-case letters and digits
+// (Alibaba's are about 20 characters, e.g. i-bp1f2o8bxxxxxxxxxxxx; short ones are accepted for
+// emulated fleets).
+var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-z]{2,60}$`)
+
+// IsInstanceID reports whether s has the shape of an ECS instance ID. It is the one check
+// every entry point (slash command, workflow, CLI) uses.
+func IsInstanceID(s string) bool { return instanceIDPattern.MatchString(s) }

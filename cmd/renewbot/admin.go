@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -455,7 +456,7 @@ func historyQuery(pos []string, since time.Duration, limit int, now time.Time) (
 	case 1:
 		id := pos[0]
 		if strings.HasPrefix(id, "i-") {
-			if !reInstance.MatchString(id) {
+			if !ecs.IsInstanceID(id) {
 				return q, fmt.Errorf("%q is not an instance ID like i-bp1abc", id)
 			}
 			q.InstanceID = id

@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	"github.com/renewbot/renewbot/ecs"
 )
 
 // A setting is one configuration value: a flag, its environment twin and a default.
@@ -238,7 +240,6 @@ func splitList(s string) []string {
 var (
 	reRegion   = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
 	reApprover = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
-	reInstance = regexp.MustCompile(`^i-[a-z0-9]{4,}$`)
 	reChannel  = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
 	reTag      = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
 )
@@ -276,7 +277,7 @@ func parseInstanceIDs(s string) ([]string, error) {
 	seen := map[string]bool{}
 	var out []string
 	for _, id := range ids {
-		if !reInstance.MatchString(id) {
+		if !ecs.IsInstanceID(id) {
 			return nil, fmt.Errorf("%q is not an instance ID like i-bp1abc", id)
 		}
 		if !seen[id] {
