@@ -25,8 +25,9 @@ type SlackNotifier struct {
 
 	wait func(ctx context.Context, d time.Duration) error // waits out a 429's Retry-After
 
-	mu    sync.Mutex // held across chat.update so that updates of a message are ordered
-	shown map[store.RequestID]uint64
+	mu    sync.Mutex                      // guards shown and locks
+	shown map[store.RequestID]uint64      // the last version shown per request
+	locks map[store.RequestID]*sync.Mutex // held across a request's chat.update: its updates are ordered, other requests' are not held up
 }
 
 var _ Notifier = (*SlackNotifier)(nil)
@@ -73,7 +74,7 @@ func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *Sla
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &SlackNotifier{api: api, now: now, log: log, wait: waitCtx, shown: map[store.RequestID]uint64{}}
+	return &SlackNotifier{api: api, now: now, log: log, wait: waitCtx, shown: map[store.RequestID]uint64{}, locks: map[store.RequestID]*sync.Mutex{}}
 }
 
 // WithMetrics makes n count failed updates in m and returns n.
@@ -89,9 +90,10 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 	if r == nil || r.Message.Channel == "" || r.Message.TS == "" {
 		return
 	}
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if v, ok := n.shown[r.ID]; ok && v >= r.Version {
+	l := n.lockFor(r.ID)
+	l.Lock()
+	defer l.Unlock()
+	if !n.newer(r) {
 		return
 	}
 	text, blocks := ApprovalMessage(r, n.now())
@@ -105,10 +107,33 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 		n.log.Error("update approval message", "request", r.ID, "state", r.State, "channel", r.Message.Channel, "err", err)
 		return
 	}
-	if len(n.shown) >= 4096 {
-		clear(n.shown) // a bound; forgetting only loses the ordering guard for old requests
-	}
+	n.mu.Lock()
 	n.shown[r.ID] = r.Version
+	n.mu.Unlock()
+}
+
+// lockFor returns the lock of one request's message.
+func (n *SlackNotifier) lockFor(id store.RequestID) *sync.Mutex {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if len(n.locks) >= 4096 { // a bound; forgetting only loses the ordering guard of old requests
+		clear(n.locks)
+		clear(n.shown)
+	}
+	l, ok := n.locks[id]
+	if !ok {
+		l = new(sync.Mutex)
+		n.locks[id] = l
+	}
+	return l
+}
+
+// newer reports whether r is newer than what its message shows.
+func (n *SlackNotifier) newer(r *store.Request) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	v, ok := n.shown[r.ID]
+	return !ok || v < r.Version
 }
 
 // recordSlackError counts a failed Slack call: a 429 as rate limited, anything else by its

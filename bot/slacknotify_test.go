@@ -140,3 +140,38 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 		t.Errorf("%d updates, want 7 (3 attempts for the last change)", len(fake.CallsOf("chat.update")))
 	}
 }
+
+// One request's message waiting out a 429 does not hold up the updates of other requests.
+func TestSlackNotifier_RateLimitedMessageDoesNotBlockOthers(t *testing.T) {
+	fake, api := newFakeAPI(t)
+	ctx := context.Background()
+	post := func() store.MessageRef {
+		ch, ts, err := api.PostMessageContext(ctx, "CN", slack.MsgOptionText("approval", false))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return store.MessageRef{Channel: ch, TS: ts}
+	}
+	refA, refB := post(), post()
+	n := NewSlackNotifier(api, nil, nil)
+	waiting, release := make(chan struct{}), make(chan struct{})
+	n.wait = func(context.Context, time.Duration) error { close(waiting); <-release; return nil }
+
+	fake.FailNext("chat.update", 429, 30)
+	a := notifyRequest(refA, 2, store.StateRejected)
+	done := make(chan struct{})
+	go func() { n.RequestChanged(ctx, a); close(done) }()
+	<-waiting // A is waiting out its Retry-After
+
+	b := notifyRequest(refB, 2, store.StateRejected)
+	b.ID = "R0NOTIFYB"
+	n.RequestChanged(ctx, b) // returns while A still waits
+	if msg, _ := fake.Message(refB.Channel, refB.TS); !strings.Contains(msg.Get("text"), "R0NOTIFYB") {
+		t.Errorf("B's message was not updated while A waited: %v", msg)
+	}
+	close(release)
+	<-done
+	if msg, _ := fake.Message(refA.Channel, refA.TS); !strings.Contains(msg.Get("text"), "R0NOTIFY") {
+		t.Errorf("A's message after its retry: %v", msg)
+	}
+}
