@@ -197,3 +197,37 @@ func TestHookAndCloseWaitsForInFlight(t *testing.T) {
 		t.Fatal("in-flight renewal lost")
 	}
 }
+
+// TestFaultsLostAnswer: a LostRate fault runs the action and then answers 500 InternalError,
+// like Alibaba failing after the work is done: the order is placed and charged, and only the
+// same ClientToken gets its OrderId back.
+func TestFaultsLostAnswer(t *testing.T) {
+	e := newEnv(t, nil)
+	c := e.client(t, "cn-hangzhou")
+	e.srv.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	_, err := c.RenewInstance(renewReq("i-a1", "1", "tok-lost"))
+	serverError(t, err, 500, "InternalError")
+	orders := e.srv.Orders()
+	if len(orders) != 1 || orders[0].ClientToken != "tok-lost" {
+		t.Fatalf("orders %+v, want the one whose answer was lost", orders)
+	}
+	if acc := e.srv.Account(); acc.Balance != 900 {
+		t.Fatalf("balance %v, want 900 (charged although the answer was lost)", acc.Balance)
+	}
+	e.srv.SetFaults(ecssim.Faults{Action: "RenewInstance"}) // clear
+	resp, err := c.RenewInstance(renewReq("i-a1", "1", "tok-lost"))
+	if err != nil || resp.OrderId != orders[0].OrderId {
+		t.Fatalf("retry with the same token: %v, order %q, want %q", err, resp.OrderId, orders[0].OrderId)
+	}
+	if n := len(e.srv.Orders()); n != 1 {
+		t.Fatalf("%d orders after the retry, want 1", n)
+	}
+	resp2, err := http.Post(e.srv.URL+"/_sim/faults", "application/json", bytes.NewBufferString(`{"LostRate":1.5}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp2.Body.Close()
+	if resp2.StatusCode != 400 {
+		t.Fatalf("LostRate 1.5: status %d, want 400", resp2.StatusCode)
+	}
+}

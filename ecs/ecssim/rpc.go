@@ -91,7 +91,7 @@ func (s *Server) routes() http.Handler {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: " + err.Error()})
 			return
 		}
-		if f.LatencyMs < 0 || f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.ErrorRate < 0 || f.ErrorRate > 1 {
+		if f.LatencyMs < 0 || f.ThrottleRate < 0 || f.ThrottleRate > 1 || f.ErrorRate < 0 || f.ErrorRate > 1 || f.LostRate < 0 || f.LostRate > 1 {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: LatencyMs must be >= 0, rates within 0..1"})
 			return
 		}
@@ -148,7 +148,8 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	if s.opts.Hook != nil {
 		s.opts.Hook(name, url.Values(maps.Clone(p)))
 	}
-	if e := s.injectFaults(r, name); e != nil {
+	e, lost := s.injectFaults(r, name)
+	if e != nil {
 		fail(e)
 		return
 	}
@@ -156,6 +157,9 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	now := s.now()
 	body, e := s.runAction(act, p, now)
 	s.mu.Unlock()
+	if lost {
+		e = errLost()
+	}
 	if e != nil {
 		fail(e)
 		return
@@ -288,8 +292,14 @@ func percentEncode(s string) string {
 	return b.String()
 }
 
-// injectFaults applies the faults configured for the action (or for all actions).
-func (s *Server) injectFaults(r *http.Request, name string) *apiError {
+// errLost is the answer of a call whose answer the LostRate fault drops after it ran.
+func errLost() *apiError {
+	return errorf(500, "InternalError", "The request processing has failed due to some unknown error.")
+}
+
+// injectFaults applies the faults configured for the action (or for all actions): an error
+// to answer instead of running the action, or lost: run it, then answer errLost.
+func (s *Server) injectFaults(r *http.Request, name string) (e *apiError, lost bool) {
 	s.mu.Lock()
 	f, ok := s.faults[name]
 	if !ok {
@@ -297,7 +307,7 @@ func (s *Server) injectFaults(r *http.Request, name string) *apiError {
 	}
 	if !ok {
 		s.mu.Unlock()
-		return nil
+		return nil, false
 	}
 	roll, pick := s.rng.Float64(), s.rng.IntN(2)
 	s.mu.Unlock()
@@ -312,13 +322,15 @@ func (s *Server) injectFaults(r *http.Request, name string) *apiError {
 	}
 	switch {
 	case roll < f.ThrottleRate:
-		return errorf(400, "Throttling", "Request was denied due to request throttling.")
+		return errorf(400, "Throttling", "Request was denied due to request throttling."), false
 	case roll < f.ThrottleRate+f.ErrorRate && pick == 0:
-		return errorf(500, "InternalError", "The request processing has failed due to some unknown error.")
+		return errorf(500, "InternalError", "The request processing has failed due to some unknown error."), false
 	case roll < f.ThrottleRate+f.ErrorRate:
-		return errorf(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server.")
+		return errorf(503, "ServiceUnavailable", "The request has failed due to a temporary failure of the server."), false
+	case roll < f.ThrottleRate+f.ErrorRate+f.LostRate:
+		return nil, true
 	}
-	return nil
+	return nil, false
 }
 
 func newRequestID() string {

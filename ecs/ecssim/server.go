@@ -69,13 +69,17 @@ type Account struct {
 
 // Faults makes calls of Action ("" = every action without faults of its own) slow or fail:
 // each call waits LatencyMs, then fails with 400 Throttling at ThrottleRate, or else with 500
-// InternalError / 503 ServiceUnavailable at ErrorRate. The draws come from a generator seeded
-// with Options.Seed, so a sequential test sees the same failures on every run.
+// InternalError / 503 ServiceUnavailable at ErrorRate (nothing was done), or else, at
+// LostRate, runs and has its answer lost: the effect stays (an order is placed and charged)
+// but the caller gets 500 InternalError, as when Alibaba fails after doing the work. The
+// draws come from a generator seeded with Options.Seed, so a sequential test sees the same
+// failures on every run.
 type Faults struct {
 	Action       string
 	LatencyMs    int
 	ThrottleRate float64
 	ErrorRate    float64
+	LostRate     float64 `json:",omitempty"`
 }
 
 // Server is a running (or not yet started) emulator. It is safe for concurrent use.
@@ -252,7 +256,7 @@ func (s *Server) Calls() map[string]int {
 func (s *Server) SetFaults(f Faults) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if f.LatencyMs == 0 && f.ThrottleRate == 0 && f.ErrorRate == 0 {
+	if f.LatencyMs == 0 && f.ThrottleRate == 0 && f.ErrorRate == 0 && f.LostRate == 0 {
 		delete(s.faults, f.Action)
 		return
 	}
