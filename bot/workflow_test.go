@@ -753,6 +753,26 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 			t.Errorf("audit %+v", evs)
 		}
 	})
+	t.Run("answer lost, then throttled: the expiry decides", func(t *testing.T) {
+		// The first RenewInstance is carried out but answered 500; every retry is throttled.
+		// It is not "throttled, nothing was charged" (the requester would ask again and pay
+		// twice): the expiry shows the renewal, so it is done.
+		var e *wfEnv
+		e = newWFEnv(t, wfOptions{sleep: func(ctx context.Context, _ time.Duration) error {
+			e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
+			return ctx.Err()
+		}})
+		r := e.renew(t, 1, "i-hz01")
+		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+		got := e.approveAndExecute(t, r)
+		it := got.Items[0]
+		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) {
+			t.Fatalf("request %v, item %+v", got.State, it)
+		}
+		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
+			t.Errorf("orders per instance %v", o)
+		}
+	})
 	t.Run("throttled: failed at once", func(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})

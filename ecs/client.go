@@ -207,8 +207,14 @@ type attempt func(api *ecsapi.Client, prepare func(req requests.AcsRequest)) err
 // call runs one API action with retries: exponential backoff with full jitter on
 // throttling, 5xx and network errors, the same parameters (so the same ClientToken) on
 // every attempt. calls, when not nil, counts the attempts.
+//
+// Throttling is refused before anything is done, but it says nothing about an earlier
+// attempt: if one went unanswered (a 5xx, a network error, "still processing"), a call
+// that ends throttled ends with its outcome unknown (ErrUnavailable), never as ErrThrottled,
+// which callers read as "nothing happened".
 func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, target string, try attempt) error {
 	p := c.cfg.Retry
+	var unanswered *APIError // the first attempt that may have been carried out
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ecs: %s: %w", action, err)
@@ -227,6 +233,11 @@ func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, 
 		e := classify(action, target, err)
 		e.Attempts = n
 		c.observe(action, observeCode(e), took)
+		if e.Kind == ErrThrottled && unanswered != nil {
+			e = unknownOutcome(e, unanswered)
+		} else if unanswered == nil && e.unanswered() {
+			unanswered = e
+		}
 		if !e.retryable() || n >= p.Attempts {
 			c.log.Debug("ecs call failed", "action", action, "region", region, "code", e.Code, "attempts", n)
 			return e
@@ -237,6 +248,18 @@ func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, 
 			return fmt.Errorf("%w (stopped retrying: %w)", e, serr)
 		}
 	}
+}
+
+// unknownOutcome is a throttled attempt after an earlier one went unanswered: the call's
+// outcome is unknown, so its kind is ErrUnavailable; the message names both.
+func unknownOutcome(throttled, earlier *APIError) *APIError {
+	e := *throttled
+	e.Kind = ErrUnavailable
+	e.Message = throttled.Message + "; an earlier attempt got no clear answer"
+	if earlier.Code != "" {
+		e.Message += " (" + earlier.Code + ")"
+	}
+	return &e
 }
 
 func observeCode(e *APIError) string {

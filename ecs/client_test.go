@@ -740,3 +740,55 @@ func TestLookupToleratesAFailedRegionWhenAllIDsAreFound(t *testing.T) {
 		t.Fatalf("err = %v, want the failed region's error", err)
 	}
 }
+
+// TestRenewAnswerLostThenRetriedIntoTheSameOrder: the first RenewInstance is carried out but
+// answered 500 (ecssim's LostRate); the retry carries the same token and gets that order back.
+func TestRenewAnswerLostThenRetriedIntoTheSameOrder(t *testing.T) {
+	rec := &recorder{}
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet()}, rec)
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	c := newClient(t, sim, rec, func(cfg *ecs.Config) {
+		cfg.Sleep = func(ctx context.Context, _ time.Duration) error {
+			sim.SetFaults(ecssim.Faults{Action: "RenewInstance"}) // the next attempt is answered
+			return ctx.Err()
+		}
+	})
+	res, err := c.Renew(t.Context(), ecs.RenewInput{InstanceID: "i-a", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-lost-answer"})
+	if err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	if orders := sim.Orders(); len(orders) != 1 || orders[0].OrderId != res.OrderID {
+		t.Fatalf("orders = %+v, want exactly one, %s", orders, res.OrderID)
+	}
+	for _, p := range rec.received("RenewInstance") {
+		if p.Get("ClientToken") != "tok-lost-answer" {
+			t.Fatalf("attempt sent ClientToken %q", p.Get("ClientToken"))
+		}
+	}
+}
+
+// TestRenewThrottledAfterALostAnswerIsUnknown: the first attempt is carried out but its
+// answer is lost (500), every retry is throttled. Throttling says nothing about the first
+// attempt, so the error must say the outcome is unknown (ErrUnavailable), not "throttled",
+// which callers read as "nothing was charged, ask again".
+func TestRenewThrottledAfterALostAnswerIsUnknown(t *testing.T) {
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet()}, nil)
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) {
+		cfg.Sleep = func(ctx context.Context, _ time.Duration) error {
+			sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
+			return ctx.Err()
+		}
+	})
+	_, err := c.Renew(t.Context(), ecs.RenewInput{InstanceID: "i-a", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-lost-throttled"})
+	if len(sim.Orders()) != 1 {
+		t.Fatalf("orders = %+v, want the one whose answer was lost", sim.Orders())
+	}
+	if err == nil || !errors.Is(err, ecs.ErrUnavailable) || errors.Is(err, ecs.ErrThrottled) {
+		t.Fatalf("err = %v, want ErrUnavailable (outcome unknown), not ErrThrottled", err)
+	}
+	var ae *ecs.APIError
+	if !errors.As(err, &ae) || ae.Attempts != 4 || !strings.Contains(err.Error(), "Throttling") {
+		t.Fatalf("err = %#v, want 4 attempts and the throttling named", err)
+	}
+}

@@ -78,6 +78,12 @@ func (e *APIError) retryable() bool {
 	return false
 }
 
+// unanswered reports whether the attempt may have been carried out without its answer
+// reaching us: a 5xx or network error, or Alibaba still processing an earlier attempt.
+func (e *APIError) unanswered() bool {
+	return e.Kind == ErrUnavailable || e.Code == "Idempotence.Processing" || e.Code == "LastTokenProcessing"
+}
+
 // kindOf maps an Alibaba error code (and HTTP status) to a sentinel. The table is the only
 // place codes are interpreted.
 func kindOf(code string, status int) error {
