@@ -614,8 +614,15 @@ func (w *Workflow) close(ctx context.Context, r *store.Request, user string, fro
 	return got, nil
 }
 
-// Sweep expires pending requests past their deadline and tells the notifier. It returns
-// how many it expired.
+// stallAfter is how long an approved or executing request may sit unchanged, and not
+// running in this process, before Sweep takes it up.
+const stallAfter = time.Minute
+
+// Sweep expires pending requests past their deadline and tells the notifier, then takes up
+// executions that stopped in this process: an approved request nobody executed, or an
+// executing one whose run ended early (its context ended, a store write failed). Resume
+// covers a crash at start-up; without this such a request would wait for the next restart.
+// It returns how many requests it expired.
 func (w *Workflow) Sweep(ctx context.Context) (int, error) {
 	rs, err := w.store.ListRequests(store.StatePending)
 	if err != nil {
@@ -634,5 +641,28 @@ func (w *Workflow) Sweep(ctx context.Context) (int, error) {
 			n++
 		}
 	}
-	return n, nil
+	return n, w.resumeStalled(ctx, now)
+}
+
+// resumeStalled runs approved and executing requests unchanged since before now-stallAfter
+// that are not running in this process, oldest first, with the same ClientTokens.
+func (w *Workflow) resumeStalled(ctx context.Context, now time.Time) error {
+	rs, err := w.store.ListRequests(store.StateExecuting, store.StateApproved)
+	if err != nil {
+		return fmt.Errorf("stalled executions: %w", err)
+	}
+	slices.Reverse(rs) // oldest first
+	var errs []error
+	for _, r := range rs {
+		if ctx.Err() != nil {
+			return errors.Join(append(errs, ctx.Err())...)
+		}
+		if r.UpdatedAt.After(now.Add(-stallAfter)) || w.isRunning(r.ID) {
+			continue
+		}
+		if err := w.resume(ctx, r); err != nil {
+			errs = append(errs, fmt.Errorf("resume %s: %w", r.ID, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -23,6 +23,13 @@ func (w *Workflow) begin(id store.RequestID) bool {
 	return true
 }
 
+// isRunning reports whether id is executing in this process.
+func (w *Workflow) isRunning(id store.RequestID) bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.running[id]
+}
+
 func (w *Workflow) end(id store.RequestID) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

@@ -398,10 +398,12 @@ func TestWorkflow_Sweep(t *testing.T) {
 			t.Errorf("%s: %v, last event %+v", id, r.State, last)
 		}
 	}
-	if r, _ := e.db.GetRequest(approved.ID); r.State != store.StateApproved {
-		t.Errorf("approved request swept: %v", r.State)
+	// Nobody executed the approved request: it is never expired, and the sweep an hour
+	// later takes it up and runs it.
+	if r, _ := e.db.GetRequest(approved.ID); r.State != store.StateDone {
+		t.Errorf("approved request after the sweeps: %v, want done", r.State)
 	}
-	if got := fmt.Sprint(e.notes.states()); got != "[expired expired]" {
+	if got := fmt.Sprint(e.notes.states()); got != "[expired executing done expired]" {
 		t.Errorf("notified %s", got)
 	}
 	if n, _ := e.wf.Sweep(ctx); n != 0 {
@@ -825,5 +827,56 @@ func TestWorkflow_NoApproversConfigured(t *testing.T) {
 	}
 	if got, _ := e.db.GetRequest(r.ID); got.State != store.StatePending || len(got.Approvals) != 0 {
 		t.Errorf("refused approval changed the request: %+v", got)
+	}
+}
+
+// An execution cut off in a running process (its context ended while RenewInstance was in
+// flight, after Alibaba placed the order) stays executing. Resume only runs at start-up, so
+// without the sweep it would wait for a restart; the sweep picks it up once it has been
+// untouched for a while, with the same ClientToken: one order, done.
+func TestWorkflow_SweepResumesStalledExecution(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	release := make(chan struct{})
+	var first, released sync.Once
+	e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "RenewInstance" {
+				first.Do(func() {
+					cancel() // the caller gives up; the call itself goes through later
+					<-release
+				})
+			}
+		}
+	}})
+	t.Cleanup(func() { released.Do(func() { close(release) }) }) // before ecssim's Close
+	r := e.renew(t, 1, "i-hz01")
+	if _, err := e.wf.Approve(context.Background(), r.ID, "UAPPROVER1"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.wf.Execute(ctx, r.ID)
+	released.Do(func() { close(release) })
+	if err == nil {
+		t.Fatal("Execute with a context cancelled mid-call returned no error")
+	}
+	if got, _ := e.db.GetRequest(r.ID); got.State != store.StateExecuting || got.Items[0].State != store.ItemPending {
+		t.Fatalf("after the cut-off: %v, item %v", got.State, got.Items[0].State)
+	}
+	if _, err := e.wf.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.db.GetRequest(r.ID); got.State != store.StateExecuting {
+		t.Fatalf("a sweep right after the cut-off took over: %v", got.State)
+	}
+	e.clock.Advance(2 * time.Minute)
+	if _, err := e.wf.Sweep(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if it := got.Items[0]; got.State != store.StateDone || it.State != store.ItemDone || it.OrderID == "" {
+		t.Fatalf("after the sweep: %v, item %+v", got.State, it)
+	}
+	if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
+		t.Errorf("orders per instance %v", o)
 	}
 }
