@@ -1,11 +1,16 @@
 package bot
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -30,6 +35,7 @@ type AppConfig struct {
 	Log        *slog.Logger     // default: discard
 	Metrics    *Metrics
 	ListWindow time.Duration // default window of "list", default 30 days
+	HTTPClient *http.Client  // posts answers to response_url; default: a client with a 10s timeout
 }
 
 // App is the Slack edge: it turns slash commands and button clicks, from HTTP or Socket Mode,
@@ -46,6 +52,7 @@ type App struct {
 	metrics    *Metrics
 	listWindow time.Duration
 	wait       func(context.Context, time.Duration) error // waits out a 429's Retry-After
+	http       *http.Client                               // posts to response_url
 
 	base   context.Context // parent of all later work; cancelled when Shutdown gives up
 	cancel context.CancelFunc
@@ -65,7 +72,10 @@ func NewApp(cfg AppConfig) (*App, error) {
 	a := &App{
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
-		seen: newRecentIDs(8192), wait: waitCtx,
+		seen: newRecentIDs(8192), wait: waitCtx, http: cfg.HTTPClient,
+	}
+	if a.http == nil {
+		a.http = &http.Client{Timeout: 10 * time.Second}
 	}
 	if a.now == nil {
 		a.now = time.Now
@@ -371,12 +381,8 @@ func (a *App) reply(ctx context.Context, to replyTo, text string, blocks ...slac
 		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 		defer cancel()
 	}
-	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
-	if len(blocks) > 0 {
-		opts = append(opts, slack.MsgOptionBlocks(blocks...))
-	}
 	if to.url != "" {
-		_, _, err := a.slack.PostMessageContext(ctx, "", append(opts, slack.MsgOptionResponseURL(to.url, slack.ResponseTypeEphemeral))...)
+		err := a.respond(ctx, to.url, text, blocks)
 		if err == nil {
 			return
 		}
@@ -386,10 +392,64 @@ func (a *App) reply(ctx context.Context, to replyTo, text string, blocks ...slac
 	if to.channel == "" || to.user == "" {
 		return
 	}
+	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
+	if len(blocks) > 0 {
+		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	}
 	if _, err := a.slack.PostEphemeralContext(ctx, to.channel, to.user, opts...); err != nil {
 		recordSlackError(a.metrics, "chat.postEphemeral", err)
 		a.log.Error("ephemeral reply", "user", to.user, "channel", to.channel, "err", err)
 	}
+}
+
+// responseJSON is an answer posted to a response_url. replace_original is sent as false on
+// purpose: an answer to a click must never replace the approval message it came from.
+type responseJSON struct {
+	ResponseType    string        `json:"response_type"`
+	Text            string        `json:"text"`
+	Blocks          []slack.Block `json:"blocks,omitempty"`
+	ReplaceOriginal bool          `json:"replace_original"`
+}
+
+// respond posts an ephemeral answer to a response_url. Any 2xx answer is success: Slack
+// answers text/plain "ok", but proxies and stand-ins answer an empty 200, 204 or JSON; only a
+// JSON {"ok":false,…} is a failure. Errors never contain the URL: it works as a credential.
+func (a *App) respond(ctx context.Context, responseURL, text string, blocks []slack.Block) error {
+	body, err := json.Marshal(responseJSON{ResponseType: slack.ResponseTypeEphemeral, Text: text, Blocks: blocks})
+	if err != nil {
+		return fmt.Errorf("response_url: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, responseURL, bytes.NewReader(body))
+	if err != nil || (req.URL.Scheme != "https" && req.URL.Scheme != "http") {
+		return errors.New("response_url: not an http(s) URL")
+	}
+	req.Header.Set("Content-Type", "application/json; charset=utf-8")
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return fmt.Errorf("response_url: %w", withoutURL(err))
+	}
+	defer resp.Body.Close()
+	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4<<10))
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return slack.StatusCodeError{Code: resp.StatusCode, Status: resp.Status}
+	}
+	var res struct {
+		OK    *bool  `json:"ok"`
+		Error string `json:"error"`
+	}
+	if mt, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Type")); mt == "application/json" &&
+		json.Unmarshal(answer, &res) == nil && res.OK != nil && !*res.OK {
+		return slack.SlackErrorResponse{Err: res.Error}
+	}
+	return nil
+}
+
+// withoutURL drops the URL from an HTTP client error (*url.Error quotes it in full).
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	}
+	return err
 }
 
 // replyErr tells the user why something failed: refusals and bad input in their own words,

@@ -1,0 +1,119 @@
+package bot_test
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/renewbot/renewbot/bot/bottest"
+)
+
+// roundTripFunc is an http.RoundTripper from a function: an in-process response_url target.
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// recordedPosts is what an in-process response_url target received.
+type recordedPosts struct {
+	mu     sync.Mutex
+	bodies []string
+}
+
+func (p *recordedPosts) n() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.bodies)
+}
+
+// target answers every post with status, contentType and body after recording it.
+func (p *recordedPosts) target(status int, contentType, body string) *http.Client {
+	return &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		b, _ := io.ReadAll(r.Body)
+		p.mu.Lock()
+		p.bodies = append(p.bodies, string(b))
+		p.mu.Unlock()
+		h := http.Header{}
+		if contentType != "" {
+			h.Set("Content-Type", contentType)
+		}
+		return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: h,
+			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
+	})}
+}
+
+// A response_url target that answers 2xx in any of the ways servers do (Slack's text/plain
+// "ok", an empty 200 without a Content-Type, 204, JSON) got the answer: no second copy goes
+// out through chat.postEphemeral. A 404 (expired) falls back to chat.postEphemeral. The
+// response_url, which works as a credential, is never logged.
+func TestHTTP_ResponseURLAnyTwoHundredIsSuccess(t *testing.T) {
+	const secretPath = "/commands/T0FAKE/12345/s3cr3tRESPONSEtoken"
+	tests := []struct {
+		name        string
+		status      int
+		contentType string
+		body        string
+		fallback    bool
+	}{
+		{"Slack's text/plain ok", http.StatusOK, "text/plain", "ok", false},
+		{"empty 200, no Content-Type", http.StatusOK, "", "", false},
+		{"empty 200, text/plain", http.StatusOK, "text/plain; charset=utf-8", "", false},
+		{"204", http.StatusNoContent, "", "", false},
+		{"JSON ok", http.StatusOK, "application/json", `{"ok":true}`, false},
+		{"empty JSON", http.StatusOK, "application/json", ``, false},
+		{"HTML", http.StatusOK, "text/html", "<html>OK</html>", false},
+		{"JSON ok false", http.StatusOK, "application/json", `{"ok":false,"error":"expired_url"}`, true},
+		{"404 expired_url", http.StatusNotFound, "text/plain", "expired_url", true},
+		{"unreachable", 0, "", "", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEdgeEnv(t)
+			var mu sync.Mutex
+			var got []string
+			target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				b, _ := io.ReadAll(r.Body)
+				mu.Lock()
+				got = append(got, string(b))
+				mu.Unlock()
+				if tt.contentType != "" {
+					w.Header().Set("Content-Type", tt.contentType)
+				}
+				w.WriteHeader(tt.status)
+				_, _ = io.WriteString(w, tt.body)
+			}))
+			t.Cleanup(target.Close)
+			if tt.status == 0 {
+				target.Close()
+			}
+			c := e.command(edgeReq, "history")
+			c.ResponseURL = target.URL + secretPath
+			if status, _ := e.post(t, "/slack/commands", bottest.CommandForm(c)); status != http.StatusOK {
+				t.Fatalf("status %d", status)
+			}
+			e.drain(t)
+			mu.Lock()
+			defer mu.Unlock()
+			if tt.status == 0 {
+				got = append(got, `"response_type":"ephemeral","replace_original":false`)
+			}
+			if len(got) != 1 || !strings.Contains(got[0], `"response_type":"ephemeral"`) || !strings.Contains(got[0], `"replace_original":false`) {
+				t.Errorf("response_url got %q, want one ephemeral answer that does not replace the original", got)
+			}
+			want := 0
+			if tt.fallback {
+				want = 1
+			}
+			if n := len(e.fake.CallsOf("chat.postEphemeral")); n != want {
+				t.Errorf("%d chat.postEphemeral calls, want %d", n, want)
+			}
+			e.log.mu.Lock()
+			defer e.log.mu.Unlock()
+			if strings.Contains(e.log.buf.String(), "s3cr3tRESPONSEtoken") {
+				t.Errorf("the log contains the response_url:\n%s", e.log.buf.String())
+			}
+		})
+	}
+}
