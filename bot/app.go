@@ -93,19 +93,28 @@ func NewApp(cfg AppConfig) (*App, error) {
 	return a, nil
 }
 
-// later runs fn after the ack, tracked so that Shutdown can wait for it. After Shutdown
-// started, new work is dropped (a restart resumes approved requests).
-func (a *App) later(what string, fn func(context.Context)) {
+// later registers fn, work to do after an ack, and returns start, which lets it begin. The
+// caller calls start once the ack is written, so the work never runs before it (a fast answer
+// through response_url would otherwise reach Slack ahead of the ack). Shutdown waits for
+// registered work from the moment it is registered. After Shutdown started, new work is
+// dropped (a restart resumes approved requests). start may be called more than once.
+func (a *App) later(what string, fn func(context.Context)) (start func()) {
 	if fn == nil {
-		return
+		return func() {}
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closing {
 		a.log.Warn("shutting down: dropped work after ack", "work", what)
-		return
+		return func() {}
 	}
+	acked := make(chan struct{})
 	a.work.Go(func() {
+		select {
+		case <-acked:
+		case <-a.base.Done(): // Shutdown gave up before the ack was written
+			return
+		}
 		ctx, cancel := context.WithTimeout(a.base, laterTimeout)
 		defer cancel()
 		defer func() {
@@ -115,6 +124,8 @@ func (a *App) later(what string, fn func(context.Context)) {
 		}()
 		fn(ctx)
 	})
+	var once sync.Once
+	return func() { once.Do(func() { close(acked) }) }
 }
 
 // Shutdown stops taking new work and waits for work in flight. When ctx ends first, the work

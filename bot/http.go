@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/slack-go/slack"
 )
@@ -84,9 +85,10 @@ func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		return
 	}
-	ack, later := a.handleCommand(sc)
-	a.later("command", later) // the goroutine starts now; the ack is written at once anyway
+	ack, work := a.handleCommand(sc)
+	start := a.later("command", work)
 	writeMsg(w, ack)
+	start() // only now: the ack is on the wire
 }
 
 func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
@@ -95,8 +97,11 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
 	}
-	a.later("interaction", a.handleInteraction(ic))
+	start := a.later("interaction", a.handleInteraction(ic))
+	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
+	_ = http.NewResponseController(w).Flush()
+	start() // only now: the ack is on the wire
 }
 
 // ackJSON is the wire form of an immediate answer: a slack.Msg marshals fields Slack does not
@@ -111,7 +116,16 @@ func wire(m slack.Msg) ackJSON {
 	return ackJSON{ResponseType: m.ResponseType, Text: m.Text, Blocks: m.Blocks.BlockSet}
 }
 
+// writeMsg writes m as the whole response and flushes it, so that the client has the complete
+// ack when writeMsg returns.
 func writeMsg(w http.ResponseWriter, m slack.Msg) {
+	body, err := json.Marshal(wire(m))
+	if err != nil { // only a block that cannot be marshalled; answer with its text
+		body, _ = json.Marshal(ackJSON{ResponseType: m.ResponseType, Text: m.Text})
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(wire(m))
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
+	_ = http.NewResponseController(w).Flush()
 }

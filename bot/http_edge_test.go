@@ -1,15 +1,58 @@
 package bot_test
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
+	"time"
 
+	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
 )
+
+// gatedWriter is a ResponseWriter whose first write (status or body) blocks until release is
+// closed: an ack that is still being written.
+type gatedWriter struct {
+	header  http.Header
+	release chan struct{}
+	mu      sync.Mutex
+	status  int
+	body    strings.Builder
+}
+
+func newGatedWriter() *gatedWriter {
+	return &gatedWriter{header: http.Header{}, release: make(chan struct{})}
+}
+
+func (w *gatedWriter) Header() http.Header { return w.header }
+
+func (w *gatedWriter) WriteHeader(status int) {
+	<-w.release
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.status == 0 {
+		w.status = status
+	}
+}
+
+func (w *gatedWriter) Write(p []byte) (int, error) {
+	w.WriteHeader(http.StatusOK)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.body.Write(p)
+}
+
+func (w *gatedWriter) Flush() {}
 
 // roundTripFunc is an http.RoundTripper from a function: an in-process response_url target.
 type roundTripFunc func(*http.Request) (*http.Response, error)
@@ -42,6 +85,69 @@ func (p *recordedPosts) target(status int, contentType, body string) *http.Clien
 		return &http.Response{StatusCode: status, Status: http.StatusText(status), Header: h,
 			Body: io.NopCloser(strings.NewReader(body)), Request: r}, nil
 	})}
+}
+
+// offlineParts is a workflow, store and ECS client for work that never reaches ECS or the
+// Slack Web API.
+func offlineParts(t *testing.T) (*bot.Workflow, *ecs.Client, *store.DB, *slack.Client) {
+	t.Helper()
+	db, err := store.Open(filepath.Join(t.TempDir(), "renewbot.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	cloud, err := ecs.New(ecs.Config{Regions: []string{"cn-hangzhou"}, Endpoint: "http://127.0.0.1:1",
+		AccessKeyID: "testid", AccessKeySecret: "testsecret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	api := slack.New("xoxb-test-token", slack.OptionAPIURL("http://127.0.0.1:1/api/"))
+	wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: db, Policy: bot.Policy{Approvers: []string{edgeApprover}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wf, cloud, db, api
+}
+
+// The work after an ack never starts before the ack is written: a fast answer through
+// response_url would otherwise reach Slack before the ack it follows.
+func TestHTTP_WorkStartsOnlyAfterTheAckIsWritten(t *testing.T) {
+	wf, cloud, db, api := offlineParts(t)
+	synctest.Test(t, func(t *testing.T) {
+		var posts recordedPosts
+		app, err := bot.NewApp(bot.AppConfig{Workflow: wf, Cloud: cloud, Store: db, Slack: api,
+			HTTPClient: posts.target(http.StatusOK, "text/plain", "ok")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := app.Handler(edgeSecret)
+		const respURL = "https://hooks.slack.test/commands/T0/1/x"
+		requests := []struct {
+			name, path string
+			form       url.Values
+		}{
+			{"command", "/slack/commands", bottest.CommandForm(slack.SlashCommand{Command: "/renew", Text: "history",
+				UserID: edgeReq, ChannelID: edgeChannel, ResponseURL: respURL})},
+			{"click", "/slack/interactions", bottest.InteractionForm(bottest.BlockAction(edgeReq, edgeChannel, "1.1",
+				bot.ActionDigestSnooze, "i-bp1hz00001:7", respURL))},
+		}
+		for i, tc := range requests {
+			w := newGatedWriter()
+			go h.ServeHTTP(w, bottest.SignedRequest(edgeSecret, "http://bot"+tc.path, tc.form, time.Now()))
+			synctest.Wait()
+			if n := posts.n(); n != i {
+				t.Fatalf("%s: the work answered through response_url before the ack was written", tc.name)
+			}
+			close(w.release)
+			synctest.Wait()
+			if w.status != http.StatusOK || posts.n() != i+1 {
+				t.Fatalf("%s: ack status %d, %d answers; want 200 and %d", tc.name, w.status, posts.n(), i+1)
+			}
+		}
+		if err := app.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	})
 }
 
 // A response_url target that answers 2xx in any of the ways servers do (Slack's text/plain

@@ -42,18 +42,21 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 			a.ack(ctx, sm, evt.Request, nil)
 			return
 		}
-		ack, later := a.handleCommand(sc)
-		a.later("command", later) // scheduled before the ack, so a drain after the ack sees it
+		ack, work := a.handleCommand(sc)
+		start := a.later("command", work) // registered before the ack, so a drain after the ack sees it
 		a.ack(ctx, sm, evt.Request, &ack)
+		start() // the ack is queued for the connection ahead of anything the work sends
 	case socketmode.EventTypeInteractive:
 		ic, ok := evt.Data.(slack.InteractionCallback)
 		if !ok || evt.Request == nil {
 			return
 		}
+		start := func() {}
 		if a.firstDelivery(evt.Request) {
-			a.later("interaction", a.handleInteraction(ic))
+			start = a.later("interaction", a.handleInteraction(ic))
 		}
 		a.ack(ctx, sm, evt.Request, nil)
+		start()
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			a.ack(ctx, sm, evt.Request, nil)
