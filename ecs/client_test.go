@@ -792,3 +792,61 @@ func TestRenewThrottledAfterALostAnswerIsUnknown(t *testing.T) {
 		t.Fatalf("err = %#v, want 4 attempts and the throttling named", err)
 	}
 }
+
+// TestExpiringFleetChangingBetweenPages: pages are numbered positions in the filtered list.
+// When an instance leaves the window after page 1 was read (it was renewed meanwhile),
+// everything behind it moves up one place and the first instance of page 2 slides onto page
+// 1, already read: it would be silently missing from the digest. The scan must notice the
+// list changed (TotalCount) and read the region again, or report it failed.
+func TestExpiringFleetChangingBetweenPages(t *testing.T) {
+	var fleet ecssim.Fleet
+	fleet.Balance = 1
+	for i := range 150 {
+		fleet.Instances = append(fleet.Instances, instance(fmt.Sprintf("i-p%03d", i), "cn-hangzhou", 3))
+	}
+	var sim *ecssim.Server
+	var once sync.Once
+	sim = newSim(t, ecssim.Options{Fleet: fleet, Hook: func(action string, p url.Values) {
+		if action == "DescribeInstances" && p.Get("PageNumber") == "2" {
+			once.Do(func() {
+				moved := instance("i-p000", "cn-hangzhou", 60) // renewed: out of the window
+				sim.AddInstances(moved)
+			})
+		}
+	}}, nil)
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) { cfg.Regions = []string{"cn-hangzhou"} })
+	scan, err := c.Expiring(t.Context(), t0, t0.AddDate(0, 0, 30))
+	if err != nil {
+		t.Fatalf("Expiring: %v", err)
+	}
+	if len(scan.Failed) > 0 {
+		t.Fatalf("Failed = %v; the list changed once, a second read is complete", scan.Failed)
+	}
+	got := map[string]bool{}
+	for _, in := range scan.Instances {
+		got[in.ID] = true
+	}
+	for i := 1; i < 150; i++ {
+		if id := fmt.Sprintf("i-p%03d", i); !got[id] {
+			t.Errorf("%s, in the window all along, is missing from the scan and no region is reported failed", id)
+		}
+	}
+	if got["i-p000"] || len(scan.Instances) != 149 {
+		t.Errorf("%d instances (i-p000 in: %v), want the 149 still in the window", len(scan.Instances), got["i-p000"])
+	}
+
+	// A list that changes on every read is reported, not returned as if complete.
+	var n atomic.Int32
+	var sim2 *ecssim.Server
+	sim2 = newSim(t, ecssim.Options{Fleet: fleet, Hook: func(action string, p url.Values) {
+		if action == "DescribeInstances" && p.Get("PageNumber") == "2" {
+			moved := instance(fmt.Sprintf("i-p%03d", n.Add(1)), "cn-hangzhou", 60)
+			sim2.AddInstances(moved)
+		}
+	}}, nil)
+	c = newClient(t, sim2, nil, func(cfg *ecs.Config) { cfg.Regions = []string{"cn-hangzhou"} })
+	scan, err = c.Expiring(t.Context(), t0, t0.AddDate(0, 0, 30))
+	if err == nil || len(scan.Failed) != 1 || !strings.Contains(scan.Failed[0].Err.Error(), "changed") {
+		t.Fatalf("a list changing on every read: err %v, Failed %v; want the region reported", err, scan.Failed)
+	}
+}

@@ -119,8 +119,31 @@ func sortInstances(insts []Instance) {
 	})
 }
 
+// errListChanged: the region's filtered instance list changed between pages.
+var errListChanged = errors.New("the instance list changed while it was read page by page")
+
+// scanReads is how many times a region whose list keeps changing between pages is read
+// before it is reported failed.
+const scanReads = 3
+
 // scanRegion reads one region's expiring PrePaid instances and their auto-renew state.
+// Pages are positions in a list: if the list changed between pages (an instance renewed out
+// of the window moves the ones behind it up a place, onto a page already read), some
+// instance may have been skipped, so the region is read again.
 func (c *Client) scanRegion(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time) ([]Instance, error) {
+	for n := 1; ; n++ {
+		insts, err := c.scanRegionOnce(ctx, calls, region, from, to)
+		if !errors.Is(err, errListChanged) || n >= scanReads {
+			if errors.Is(err, errListChanged) {
+				err = fmt.Errorf("ecs: %s: %w (%d reads)", region, errListChanged, n)
+			}
+			return insts, err
+		}
+		c.log.Info("ecs scan: instance list changed between pages, reading the region again", "region", region, "read", n)
+	}
+}
+
+func (c *Client) scanRegionOnce(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time) ([]Instance, error) {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	j := newJoiner(ctx, c, calls, region, cancel)
@@ -129,8 +152,11 @@ func (c *Client) scanRegion(ctx context.Context, calls *atomic.Int64, region str
 	if err != nil {
 		return nil, err
 	}
+	total := first.TotalCount
+	var listed atomic.Int64 // instances on all pages, before the local window check
+	listed.Add(int64(len(first.Instances.Instance)))
 	j.add(first.Instances.Instance, from, to)
-	pages := (first.TotalCount + pageSize - 1) / pageSize
+	pages := (total + pageSize - 1) / pageSize
 	var wg sync.WaitGroup
 	for page := 2; page <= pages; page++ {
 		wg.Go(func() {
@@ -139,10 +165,18 @@ func (c *Client) scanRegion(ctx context.Context, calls *atomic.Int64, region str
 				j.fail(err)
 				return
 			}
+			if resp.TotalCount != total {
+				j.fail(errListChanged)
+				return
+			}
+			listed.Add(int64(len(resp.Instances.Instance)))
 			j.add(resp.Instances.Instance, from, to)
 		})
 	}
 	wg.Wait()
+	if listed.Load() != int64(total) {
+		j.fail(errListChanged)
+	}
 	return j.finish()
 }
 
