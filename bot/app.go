@@ -274,29 +274,71 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		r.ID, strings.Join(r.InstanceIDs(), ", "), r.Total, r.Currency, ch))
 }
 
+// click is what the bot uses of a block_actions interaction: who clicked which action, with
+// which value, where.
+type click struct {
+	Type        string // "block_actions"
+	User        string
+	Channel     string // the channel, else the container's
+	ResponseURL string
+	ActionID    string // of the first action
+	Value       string // the button's value, or the selected menu option's
+}
+
+// parseClick reads an interaction payload. It decodes only the fields it uses, so any valid
+// payload works, including shapes slack-go's InteractionCallback refuses or misfiles (an
+// action without block_id is taken for a legacy attachment action there).
+func parseClick(payload []byte) (click, error) {
+	var raw struct {
+		Type string `json:"type"`
+		User struct {
+			ID string `json:"id"`
+		} `json:"user"`
+		Channel struct {
+			ID string `json:"id"`
+		} `json:"channel"`
+		Container struct {
+			ChannelID string `json:"channel_id"`
+		} `json:"container"`
+		ResponseURL string `json:"response_url"`
+		Actions     []struct {
+			ActionID       string `json:"action_id"`
+			Value          string `json:"value"`
+			SelectedOption struct {
+				Value string `json:"value"`
+			} `json:"selected_option"`
+		} `json:"actions"`
+	}
+	if err := json.Unmarshal(payload, &raw); err != nil {
+		return click{}, fmt.Errorf("interaction payload: %w", err)
+	}
+	c := click{Type: raw.Type, User: raw.User.ID, Channel: raw.Channel.ID, ResponseURL: raw.ResponseURL}
+	if c.Channel == "" {
+		c.Channel = raw.Container.ChannelID
+	}
+	if len(raw.Actions) > 0 {
+		c.ActionID, c.Value = raw.Actions[0].ActionID, raw.Actions[0].Value
+		if c.Value == "" {
+			c.Value = raw.Actions[0].SelectedOption.Value
+		}
+	}
+	return c, nil
+}
+
 // handleInteraction returns the work for a click; the click itself is acknowledged empty.
-func (a *App) handleInteraction(ic slack.InteractionCallback) func(context.Context) {
-	if ic.Type != slack.InteractionTypeBlockActions || len(ic.ActionCallback.BlockActions) == 0 {
-		a.log.Debug("ignored interaction", "type", ic.Type)
+func (a *App) handleInteraction(c click) func(context.Context) {
+	if c.Type != string(slack.InteractionTypeBlockActions) || c.ActionID == "" {
+		a.log.Debug("ignored interaction", "type", c.Type)
 		return nil
 	}
-	act := ic.ActionCallback.BlockActions[0]
-	user := ic.User.ID
-	channel := ic.Channel.ID
-	if channel == "" {
-		channel = ic.Container.ChannelID
-	}
-	to := replyTo{url: ic.ResponseURL, channel: channel, user: user}
-	value := act.Value
-	if value == "" {
-		value = act.SelectedOption.Value
-	}
+	to := replyTo{url: c.ResponseURL, channel: c.Channel, user: c.User}
+	value := c.Value
 	valueKey := "value" // a digest menu option "INSTANCE_ID:N"
-	if act.ActionID == ActionApprove || act.ActionID == ActionReject {
+	if c.ActionID == ActionApprove || c.ActionID == ActionReject {
 		valueKey = "request"
 	}
-	a.log.Info("click", "action", act.ActionID, "user", user, "channel", channel, valueKey, value)
-	switch act.ActionID {
+	a.log.Info("click", "action", c.ActionID, "user", c.User, "channel", c.Channel, valueKey, value)
+	switch c.ActionID {
 	case ActionApprove:
 		return func(ctx context.Context) { a.approve(ctx, to, store.RequestID(value)) }
 	case ActionReject:
@@ -306,7 +348,7 @@ func (a *App) handleInteraction(ic slack.InteractionCallback) func(context.Conte
 	case ActionDigestSnooze:
 		return func(ctx context.Context) { a.digestSnooze(ctx, to, value) }
 	}
-	a.metrics.Interaction(act.ActionID, "ignored")
+	a.metrics.Interaction(c.ActionID, "ignored")
 	return nil
 }
 

@@ -92,12 +92,21 @@ func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
-	ic, err := slack.InteractionCallbackParse(r)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	payload := r.PostForm.Get("payload") // the body only, never the query string
+	if payload == "" {
+		http.Error(w, "no payload", http.StatusBadRequest)
+		return
+	}
+	c, err := parseClick([]byte(payload))
 	if err != nil {
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
 	}
-	start := a.later("interaction", a.handleInteraction(ic))
+	start := a.later("interaction", a.handleInteraction(c))
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	_ = http.NewResponseController(w).Flush()

@@ -223,3 +223,41 @@ func TestHTTP_ResponseURLAnyTwoHundredIsSuccess(t *testing.T) {
 		})
 	}
 }
+
+// clickPayloads are block_actions payloads as a Slack stand-in written from Slack's
+// documentation might send them: with every field, an action without block_id (its text an
+// object), a bare action, and no channel (only the container).
+func clickPayloads(user, reqID, ts, responseURL string) map[string]string {
+	return map[string]string{
+		"full": `{"type":"block_actions","user":{"id":"` + user + `","username":"x","name":"x","team_id":"T0FAKE"},"api_app_id":"A0FAKE",` +
+			`"token":"verif","container":{"type":"message","message_ts":"` + ts + `","channel_id":"` + edgeChannel + `","is_ephemeral":false},` +
+			`"trigger_id":"1.2.3","team":{"id":"T0FAKE","domain":"fake"},"enterprise":null,"is_enterprise_install":false,` +
+			`"channel":{"id":"` + edgeChannel + `","name":"renewals"},"message":{"type":"message","ts":"` + ts + `","text":"x","blocks":[]},` +
+			`"state":{"values":{}},"response_url":"` + responseURL + `",` +
+			`"actions":[{"action_id":"approve","block_id":"b1","text":{"type":"plain_text","text":"Approve","emoji":true},` +
+			`"value":"` + reqID + `","style":"primary","type":"button","action_ts":"1700000000.1"}]}`,
+		"action without block_id": `{"type":"block_actions","user":{"id":"` + user + `"},"channel":{"id":"` + edgeChannel + `"},` +
+			`"response_url":"` + responseURL + `","actions":[{"action_id":"approve","text":{"type":"plain_text","text":"Approve"},"value":"` + reqID + `","type":"button"}]}`,
+		"bare action": `{"type":"block_actions","user":{"id":"` + user + `"},"response_url":"` + responseURL + `",` +
+			`"container":{"type":"message","message_ts":"` + ts + `","channel_id":"` + edgeChannel + `"},"actions":[{"action_id":"approve","value":"` + reqID + `"}]}`,
+	}
+}
+
+// Every valid shape of a click is acted on, over HTTP: the requester's own Approve is refused
+// in words.
+func TestHTTP_ClickPayloadShapes(t *testing.T) {
+	for name := range clickPayloads("", "", "", "") {
+		t.Run(name, func(t *testing.T) {
+			e := newEdgeEnv(t)
+			ctx := edgeCtx(t)
+			r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+			payload := clickPayloads(edgeReq, string(r.ID), ts, e.fake.ResponseURL())[name]
+			if status, body := e.post(t, "/slack/interactions", url.Values{"payload": {payload}}); status != http.StatusOK || body != "" {
+				t.Fatalf("click: %d %q", status, body)
+			}
+			if text := e.responseText(t, ctx, 2); !strings.Contains(text, "someone else") {
+				t.Errorf("self-approval answered %q", text)
+			}
+		})
+	}
+}

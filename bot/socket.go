@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -47,16 +48,9 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		a.ack(ctx, sm, evt.Request, &ack)
 		start() // the ack is queued for the connection ahead of anything the work sends
 	case socketmode.EventTypeInteractive:
-		ic, ok := evt.Data.(slack.InteractionCallback)
-		if !ok || evt.Request == nil {
-			return
+		if evt.Request != nil {
+			a.interactive(ctx, sm, evt.Request)
 		}
-		start := func() {}
-		if a.firstDelivery(evt.Request) {
-			start = a.later("interaction", a.handleInteraction(ic))
-		}
-		a.ack(ctx, sm, evt.Request, nil)
-		start()
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
 			a.ack(ctx, sm, evt.Request, nil)
@@ -65,12 +59,47 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		a.log.Debug("socket mode", "event", evt.Type)
 	case socketmode.EventTypeConnected, socketmode.EventTypeDisconnect:
 		a.log.Info("socket mode", "event", evt.Type)
+	case socketmode.EventTypeErrorBadMessage:
+		a.log.Warn("socket mode", "event", evt.Type, "detail", socketErrText(evt.Data))
+		if bad, ok := evt.Data.(*socketmode.ErrorBadMessage); ok {
+			a.badEnvelope(ctx, sm, bad.Message)
+		}
 	case socketmode.EventTypeConnectionError, socketmode.EventTypeInvalidAuth, socketmode.EventTypeIncomingError,
-		socketmode.EventTypeErrorBadMessage, socketmode.EventTypeErrorWriteFailed:
+		socketmode.EventTypeErrorWriteFailed:
 		a.log.Warn("socket mode", "event", evt.Type, "detail", socketErrText(evt.Data))
 	default:
 		a.log.Debug("socket mode: unhandled event", "event", evt.Type)
 	}
+}
+
+// interactive handles an "interactive" envelope. Its payload is read by parseClick, not taken
+// from slack-go's InteractionCallback, which misfiles some valid shapes.
+func (a *App) interactive(ctx context.Context, sm *socketmode.Client, req *socketmode.Request) {
+	start := func() {}
+	if a.firstDelivery(req) {
+		if c, err := parseClick(req.Payload); err != nil {
+			a.log.Warn("socket mode: interaction not understood", "envelope", req.EnvelopeID, "err", err)
+		} else {
+			start = a.later("interaction", a.handleInteraction(c))
+		}
+	}
+	a.ack(ctx, sm, req, nil)
+	start()
+}
+
+// badEnvelope handles an envelope slack-go could not parse. An interaction is read by
+// parseClick, which needs fewer fields; anything else with an envelope ID is acknowledged, so
+// that Slack does not deliver it again and again.
+func (a *App) badEnvelope(ctx context.Context, sm *socketmode.Client, raw json.RawMessage) {
+	var req socketmode.Request
+	if err := json.Unmarshal(raw, &req); err != nil || req.EnvelopeID == "" {
+		return
+	}
+	if req.Type == socketmode.RequestTypeInteractive {
+		a.interactive(ctx, sm, &req)
+		return
+	}
+	a.ack(ctx, sm, &req, nil)
 }
 
 // firstDelivery reports whether the envelope is seen for the first time.

@@ -1,0 +1,48 @@
+package bot_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/slack-go/slack/socketmode"
+)
+
+// runSocket runs the app's Socket Mode client against the fake until the test ends.
+func (e *edgeEnv) runSocket(t *testing.T) {
+	t.Helper()
+	e.fake.SetPingInterval(20 * time.Millisecond)
+	sm := socketmode.New(e.api, socketmode.OptionPingInterval(10*time.Second))
+	ctx, stop := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- e.app.RunSocketMode(ctx, sm) }()
+	t.Cleanup(func() {
+		stop()
+		if err := <-errc; err != nil {
+			t.Errorf("RunSocketMode: %v", err)
+		}
+	})
+}
+
+// Every valid shape of a click is acknowledged and acted on over Socket Mode too, including
+// those slack-go cannot parse into an InteractionCallback.
+func TestSocketMode_ClickPayloadShapes(t *testing.T) {
+	for name := range clickPayloads("", "", "", "") {
+		t.Run(name, func(t *testing.T) {
+			e := newEdgeEnv(t)
+			ctx := edgeCtx(t)
+			r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+			e.runSocket(t)
+			payload := clickPayloads(edgeReq, string(r.ID), ts, e.fake.ResponseURL())[name]
+			env := e.fake.PushEnvelope("interactive", json.RawMessage(payload))
+			if _, err := e.fake.WaitAck(ctx, env); err != nil {
+				t.Fatal(err)
+			}
+			if text := e.responseText(t, ctx, 2); !strings.Contains(text, "someone else") {
+				t.Errorf("self-approval answered %q", text)
+			}
+		})
+	}
+}
