@@ -44,8 +44,21 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 			return
 		}
 		ack, work := a.handleCommand(sc)
+		var payload *slack.Msg
+		if evt.Request.AcceptsResponsePayload && ackFits(evt.Request.EnvelopeID, ack) {
+			payload = &ack
+		} else { // the answer goes through response_url instead, ahead of the work's own
+			to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
+			then := work
+			work = func(ctx context.Context) {
+				a.reply(ctx, to, ack.Text, ack.Blocks.BlockSet...)
+				if then != nil {
+					then(ctx)
+				}
+			}
+		}
 		start := a.later("command", work) // registered before the ack, so a drain after the ack sees it
-		a.ack(ctx, sm, evt.Request, &ack)
+		a.ack(ctx, sm, evt.Request, payload)
 		start() // the ack is queued for the connection ahead of anything the work sends
 	case socketmode.EventTypeInteractive:
 		if evt.Request != nil {
@@ -110,6 +123,15 @@ func (a *App) firstDelivery(req *socketmode.Request) bool {
 	a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,
 		"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
 	return false
+}
+
+// maxAck is Slack's limit on a Socket Mode ack: larger ones are dropped silently.
+const maxAck = 20 << 10
+
+// ackFits reports whether the ack of envelope id with m as its payload is within maxAck.
+func ackFits(id string, m slack.Msg) bool {
+	js, err := json.Marshal(socketmode.Response{EnvelopeID: id, Payload: wire(m)})
+	return err == nil && len(js) < maxAck
 }
 
 // ack acknowledges an envelope, with payload when it is a slash command's answer. An answer

@@ -46,3 +46,25 @@ func TestSocketMode_ClickPayloadShapes(t *testing.T) {
 		})
 	}
 }
+
+// A slash command whose envelope does not accept a response payload is acknowledged without
+// one, and its answer goes through response_url instead, ahead of the work's own answer.
+func TestSocketMode_CommandWithoutResponsePayload(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.runSocket(t)
+	env := e.fake.PushEnvelopeAccepting("slash_commands", e.command(edgeReq, "status i-bp1hz00001"), false)
+	frame, err := e.fake.WaitAck(ctx, env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, msg := ackPayload(t, frame); msg != nil {
+		t.Errorf("ack carries a payload the envelope does not accept: %s", frame)
+	}
+	if text := e.responseText(t, ctx, 1); !strings.Contains(text, "Looking up i-bp1hz00001") {
+		t.Errorf("first answer %q, want the immediate one", text)
+	}
+	if text := e.responseText(t, ctx, 2); !strings.Contains(text, "Status") {
+		t.Errorf("second answer %q, want the status", text)
+	}
+}

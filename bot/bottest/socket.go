@@ -100,6 +100,11 @@ func (f *FakeSlack) recordAck(frame []byte) {
 // value, so that its own MarshalJSON runs). It is sent on the current connection, or on the
 // next one. It returns the envelope ID. A payload that cannot be marshalled panics.
 func (f *FakeSlack) PushEnvelope(typ string, payload any) string {
+	return f.PushEnvelopeAccepting(typ, payload, typ == "slash_commands")
+}
+
+// PushEnvelopeAccepting is PushEnvelope with accepts_response_payload set as given.
+func (f *FakeSlack) PushEnvelopeAccepting(typ string, payload any, acceptsResponsePayload bool) string {
 	raw, err := json.Marshal(payload)
 	if err != nil {
 		panic(fmt.Sprintf("bottest: envelope payload: %v", err))
@@ -110,7 +115,7 @@ func (f *FakeSlack) PushEnvelope(typ string, payload any) string {
 		EnvelopeID:             fmt.Sprintf("env-%d", f.envSeq),
 		Type:                   typ,
 		Payload:                raw,
-		AcceptsResponsePayload: typ == "slash_commands",
+		AcceptsResponsePayload: acceptsResponsePayload,
 	}
 	f.envelopes[env.EnvelopeID] = env
 	f.mu.Unlock()
