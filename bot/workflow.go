@@ -233,7 +233,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 		r.Items = append(r.Items, store.Item{
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
-			ProjectedExpiry: inst.ExpiredTime.AddDate(0, in.Months, 0),
+			ProjectedExpiry: ecs.AddMonths(inst.ExpiredTime, in.Months),
 			AutoRenewStatus: string(inst.AutoRenew.Status),
 			Price:           q.Trade, Currency: q.Currency,
 		})

@@ -29,7 +29,7 @@ func TestWorkflow_HappyPath(t *testing.T) {
 		t.Errorf("Deadline = %v, want %v", got, want)
 	}
 	it := r.Items[0]
-	if !it.CurrentExpiry.Equal(before.ExpiredTime) || !it.ProjectedExpiry.Equal(before.ExpiredTime.AddDate(0, 3, 0)) {
+	if !it.CurrentExpiry.Equal(before.ExpiredTime) || !it.ProjectedExpiry.Equal(time.Date(2027, 2, 28, 16, 0, 0, 0, time.UTC)) { // Nov 30 + 3 months
 		t.Errorf("item expiries current %v projected %v, instance expires %v", it.CurrentExpiry, it.ProjectedExpiry, before.ExpiredTime)
 	}
 	if it.Price <= 0 || r.Total != it.Price || r.Currency != "CNY" || it.RegionID != "cn-hangzhou" || it.AutoRenewStatus != "Normal" {
@@ -57,7 +57,9 @@ func TestWorkflow_HappyPath(t *testing.T) {
 		t.Fatalf("after execute: %v, items %+v", got.State, got.Items)
 	}
 	it = got.Items[0]
-	if it.State != store.ItemDone || it.OrderID == "" || it.APIRequestID == "" || !it.NewExpiry.Equal(it.ProjectedExpiry) {
+	// Verified: the expiry Alibaba shows, at or after the projection (Nov 30 + 3 months is
+	// Feb 28 or, in ecssim's time.AddDate arithmetic, Mar 2).
+	if it.State != store.ItemDone || it.OrderID == "" || it.APIRequestID == "" || it.NewExpiry.Before(it.ProjectedExpiry) {
 		t.Errorf("item after execute: %+v", it)
 	}
 	orders := e.sim.Orders()
@@ -66,8 +68,8 @@ func TestWorkflow_HappyPath(t *testing.T) {
 		t.Errorf("ecssim orders = %+v", orders)
 	}
 	after, _ := e.sim.Instance("i-hz01")
-	if !after.ExpiredTime.Equal(it.ProjectedExpiry) {
-		t.Errorf("ecssim expiry %v, want %v", after.ExpiredTime, it.ProjectedExpiry)
+	if !after.ExpiredTime.Equal(it.NewExpiry) {
+		t.Errorf("ecssim expiry %v, verified %v", after.ExpiredTime, it.NewExpiry)
 	}
 
 	var acts []string
@@ -878,5 +880,25 @@ func TestWorkflow_SweepResumesStalledExecution(t *testing.T) {
 	}
 	if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
 		t.Errorf("orders per instance %v", o)
+	}
+}
+
+// A renewal of an instance whose expiration date is the 31st projects the expiry Alibaba
+// will show: the month's last day when the target month is shorter (Dec 31 + 2 months =
+// Feb 28), so the verify step sees it. time.AddDate would project Mar 3 and fail the
+// verification of a renewal that was charged. (ecssim still adds months with AddDate, see
+// the revert of d0ddda8; the projection is at or before either, so verification passes.)
+func TestWorkflow_MonthEndProjection(t *testing.T) {
+	e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) { c.VerifyTimeout = 50 * time.Millisecond }})
+	e.sim.AddInstances(ecssim.FleetInstance{InstanceId: "i-dec31", RegionId: "cn-hangzhou", InstanceChargeType: "PrePaid",
+		ExpiredTime: time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC), RenewalStatus: "Normal", MonthlyPrice: 100})
+	r := e.renew(t, 2, "i-dec31")
+	want := time.Date(2027, 2, 28, 16, 0, 0, 0, time.UTC)
+	if p := r.Items[0].ProjectedExpiry; !p.Equal(want) {
+		t.Errorf("projected %v, want %v", p, want)
+	}
+	got := e.approveAndExecute(t, r)
+	if it := got.Items[0]; got.State != store.StateDone || it.State != store.ItemDone || it.NewExpiry.Before(want) {
+		t.Fatalf("request %v, item %+v", got.State, it)
 	}
 }

@@ -90,3 +90,24 @@ func TestIsInstanceID(t *testing.T) {
 		}
 	}
 }
+
+func TestAddMonthsClampsToTheMonthEnd(t *testing.T) {
+	at := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 16, 0, 0, 0, time.UTC) }
+	for _, tc := range []struct {
+		from   time.Time
+		months int
+		want   time.Time
+	}{
+		{at(2026, 11, 30), 1, at(2026, 12, 30)},
+		{at(2026, 12, 31), 2, at(2027, 2, 28)},
+		{at(2027, 1, 31), 1, at(2027, 2, 28)},
+		{at(2027, 1, 31), 13, at(2028, 2, 29)},
+		{at(2026, 8, 31), 1, at(2026, 9, 30)},
+		{at(2026, 2, 28), 12, at(2027, 2, 28)},
+		{at(2026, 3, 15), 9, at(2026, 12, 15)},
+	} {
+		if got := ecs.AddMonths(tc.from, tc.months); !got.Equal(tc.want) {
+			t.Errorf("AddMonths(%s, %d) = %s, want %s", tc.from.Format(time.DateOnly), tc.months, got, tc.want)
+		}
+	}
+}

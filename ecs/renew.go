@@ -13,6 +13,18 @@ import (
 	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
+// AddMonths is the expiry after renewing for n months: calendar months added to the
+// expiration date the way Alibaba's billing does, keeping the day of the month or, when the
+// target month is shorter, taking its last day (Jan 31 + 1 month = Feb 28; time.AddDate
+// would give Mar 3, a date Alibaba never shows). Expiries are 16:00Z, midnight UTC+8, so
+// the UTC date is the expiration date.
+func AddMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
+}
+
 // Quote prices renewing one instance for months (DescribeRenewalPrice). DescribeRenewalPrice
 // takes Period 1-9 with PriceUnit Month and 1-3 with PriceUnit Year, so 12, 24 and 36 months
 // are asked as 1, 2 and 3 years; anything else is sent as months and the API decides.
