@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"regexp"
 	"slices"
 	"strconv"
@@ -166,6 +167,7 @@ type ChannelReport struct {
 	TS        string // the summary message
 	File      string // the uploaded CSV's file ID
 	Err       error
+	CSVErr    error // Slack refused the CSV for good (no files:write, no files.* methods): posted without it
 }
 
 // Plan scans ECS and builds every channel's digest without posting anything.
@@ -605,7 +607,7 @@ func (d *Digester) post(ctx context.Context, plan DigestPlan, force bool) (Diges
 	var errs []error
 	for _, ch := range plan.Channels {
 		cr := ChannelReport{Channel: ch.Channel, Instances: len(ch.Items), Pages: len(ch.Pages)}
-		cr.Skipped, cr.TS, cr.File, cr.Err = d.postChannel(ctx, plan, ch, force)
+		cr.Skipped, cr.TS, cr.File, cr.CSVErr, cr.Err = d.postChannel(ctx, plan, ch, force)
 		if cr.Err != nil {
 			errs = append(errs, fmt.Errorf("digest for %s: %w", ch.Channel, cr.Err))
 			d.log.Error("digest not posted", "channel", ch.Channel, "day", plan.Day, "err", cr.Err)
@@ -620,11 +622,12 @@ func (d *Digester) post(ctx context.Context, plan DigestPlan, force bool) (Diges
 
 // postChannel posts one channel's digest, continuing from the progress the store recorded
 // for the day: what is already in Slack (the summary, the first pages, the CSV) is not posted
-// again, and every post is recorded before the next one.
-func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelDigest, force bool) (skipped bool, ts, file string, err error) {
+// again, and every post is recorded before the next one. A CSV that Slack refuses for good
+// (csvErr) is left out: the messages are what matters, and trying again would not help.
+func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelDigest, force bool) (skipped bool, ts, file string, csvErr, err error) {
 	p, ok, err := d.cfg.Store.BeginDigest(ch.Channel, plan.Day, force)
 	if err != nil || !ok {
-		return err == nil, "", "", err
+		return err == nil, "", "", nil, err
 	}
 	if p != (store.DigestProgress{}) {
 		d.log.Info("digest resumed", "channel", ch.Channel, "day", plan.Day, "summary_ts", p.TS, "pages_posted", p.Pages, "csv_posted", p.CSV)
@@ -635,20 +638,20 @@ func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelD
 	if p.TS == "" {
 		ts, err := d.postMessage(ctx, pc, ch.Channel, "", ch.Summary)
 		if err != nil {
-			return false, "", "", err
+			return false, "", "", nil, err
 		}
 		p.TS = ts
 		if err := step(); err != nil {
-			return false, ts, "", err
+			return false, ts, "", nil, err
 		}
 	}
 	for i := p.Pages; i < len(ch.Pages); i++ {
 		if _, err := d.postMessage(ctx, pc, ch.Channel, p.TS, ch.Pages[i]); err != nil {
-			return false, p.TS, "", fmt.Errorf("page %d of %d: %w", i+1, len(ch.Pages), err)
+			return false, p.TS, "", nil, fmt.Errorf("page %d of %d: %w", i+1, len(ch.Pages), err)
 		}
 		p.Pages = i + 1
 		if err := step(); err != nil {
-			return false, p.TS, "", err
+			return false, p.TS, "", nil, err
 		}
 	}
 	if len(ch.CSV) > 0 && !p.CSV {
@@ -656,20 +659,42 @@ func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelD
 			Filename: ch.CSVName, FileSize: len(ch.CSV), Channel: ch.Channel, ThreadTimestamp: p.TS,
 			Title: fmt.Sprintf("ECS renewals digest %s (%s)", plan.Day, plural(len(ch.Items), "instance", "instances")),
 		})
-		if err != nil {
-			return false, p.TS, "", fmt.Errorf("CSV upload: %w", err)
+		switch {
+		case err == nil:
+		case permanentSlackError(err):
+			csvErr = fmt.Errorf("CSV upload refused by Slack (%s); the digest is posted without it", slackErrText(err))
+			d.log.Warn("digest CSV not uploaded", "channel", ch.Channel, "day", plan.Day, "err", err)
+		default:
+			return false, p.TS, "", nil, fmt.Errorf("CSV upload: %w", err)
 		}
 		p.CSV = true
 		if err := step(); err != nil {
-			return false, p.TS, file, err
+			return false, p.TS, file, csvErr, err
 		}
 	}
 	if err := d.cfg.Store.FinishDigest(ch.Channel, plan.Day, p.TS, len(ch.Items)); err != nil {
-		return false, p.TS, file, err
+		return false, p.TS, file, csvErr, err
 	}
 	d.cfg.Metrics.Digest(time.Since(start), ch.Channel, len(ch.Items))
 	d.log.Info("digest posted", "channel", ch.Channel, "day", plan.Day, "instances", len(ch.Items), "pages", len(ch.Pages), "ts", p.TS)
-	return false, p.TS, file, nil
+	return false, p.TS, file, csvErr, nil
+}
+
+// permanentSlackError reports whether Slack refused a call in a way that comes back on every
+// try (a method that is not there, a missing scope, a refused argument), as opposed to a 5xx,
+// a 429 or a network failure.
+func permanentSlackError(err error) bool {
+	if e, ok := errors.AsType[slack.StatusCodeError](err); ok {
+		return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
+	}
+	if e, ok := errors.AsType[slack.SlackErrorResponse](err); ok {
+		switch e.Err {
+		case "internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited":
+			return false
+		}
+		return true
+	}
+	return false
 }
 
 func (d *Digester) postMessage(ctx context.Context, pc *pacer, channel, threadTS string, m DigestMessage) (string, error) {

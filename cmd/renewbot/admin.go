@@ -168,6 +168,7 @@ type channelResult struct {
 	TS        string `json:"ts,omitempty"`
 	File      string `json:"file,omitempty"`
 	Error     string `json:"error,omitempty"`
+	CSVError  string `json:"csv_error,omitempty"` // posted without the CSV, which Slack refused
 }
 
 type regionResult struct {
@@ -181,6 +182,9 @@ func digestResultOf(rep bot.DigestReport) digestResult {
 		cr := channelResult{Channel: c.Channel, Instances: c.Instances, Pages: c.Pages, Skipped: c.Skipped, TS: c.TS, File: c.File}
 		if c.Err != nil {
 			cr.Error = c.Err.Error()
+		}
+		if c.CSVErr != nil {
+			cr.CSVError = c.CSVErr.Error()
 		}
 		out.Channels = append(out.Channels, cr)
 	}
@@ -200,6 +204,9 @@ func printDigestResult(e env, res digestResult) error {
 			fmt.Fprintf(e.stdout, "%s: failed: %s\n", c.Channel, c.Error)
 		case c.Skipped:
 			fmt.Fprintf(e.stdout, "%s: already posted on %s (use --force to post again)\n", c.Channel, res.Day)
+		case c.CSVError != "":
+			fmt.Fprintf(e.stdout, "%s: posted %d instance(s) in %d thread page(s), message %s, no CSV\n", c.Channel, c.Instances, c.Pages, c.TS)
+			fmt.Fprintf(e.stderr, "%s: %s (does the Slack app have the files:write scope?)\n", c.Channel, c.CSVError)
 		default:
 			fmt.Fprintf(e.stdout, "%s: posted %d instance(s) in %d thread page(s), message %s, CSV %s\n", c.Channel, c.Instances, c.Pages, c.TS, c.File)
 		}
