@@ -314,15 +314,22 @@ func (w *Workflow) sendAutoRenew(ctx context.Context, r *store.Request) (*store.
 			h(r.ID, strings.Join(group, ","))
 		}
 		var got *store.Request
-		if err != nil {
-			if ctx.Err() != nil {
-				return r, fmt.Errorf("auto-renew %s: %w", region, err)
-			}
+		switch {
+		case err != nil && ctx.Err() != nil:
+			return r, fmt.Errorf("auto-renew %s: %w", region, err)
+		case err != nil && outcomeUnknown(err):
+			// Maybe changed without the answer reaching us: reading the attribute back decides.
+			note := fmt.Sprintf("Alibaba Cloud gave no clear answer to the auto-renew change of %s (%v)", joinIDs(group), err)
+			w.log.Warn("auto-renew outcome unknown; reading it back", "request", r.ID, "region", region, "err", err)
+			got, err = w.setItems(r.ID, group, store.ItemPending,
+				store.Event{Action: store.ActOrdered, Detail: "no clear answer, reading the attribute back decides: " + note},
+				func(it *store.Item) { it.State, it.Error = store.ItemOrdered, note })
+		case err != nil:
 			msg := autoRenewFailure(group, err)
 			w.log.Warn("auto-renew change failed", "request", r.ID, "region", region, "err", err)
 			got, err = w.setItems(r.ID, group, store.ItemPending, store.Event{Action: store.ActItemFailed, Detail: msg},
 				func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg })
-		} else {
+		default:
 			got, err = w.setItems(r.ID, group, store.ItemPending, store.Event{Action: store.ActOrdered, Detail: "RequestId " + reqID},
 				func(it *store.Item) { it.State, it.APIRequestID = store.ItemOrdered, reqID })
 		}
@@ -365,6 +372,9 @@ func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*stor
 			set = func(it *store.Item) { it.State, it.Error = store.ItemDone, "" }
 		} else {
 			msg := fmt.Sprintf("changed (RequestId %s) but Alibaba Cloud does not show auto-renew %s yet", item(r, id).APIRequestID, r.AutoRenew)
+			if it := item(r, id); it.APIRequestID == "" && it.Error != "" { // sent without a clear answer
+				msg = fmt.Sprintf("%s, and it does not show auto-renew %s: most likely it was not changed", it.Error, r.AutoRenew)
+			}
 			if ok {
 				msg += fmt.Sprintf(" (it shows %s)", in.AutoRenew.Status)
 			} else if lerr != nil {

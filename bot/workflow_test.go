@@ -902,3 +902,24 @@ func TestWorkflow_MonthEndProjection(t *testing.T) {
 		t.Fatalf("request %v, item %+v", got.State, it)
 	}
 }
+
+// ModifyInstanceAutoRenewAttribute carried out but never answered (every attempt's answer
+// lost): the change is in place, so the request must not say it failed; turned on, it means
+// Alibaba charges at expiry. Reading the attribute back decides, as for a renewal.
+func TestWorkflow_AutoRenewAnswerLost(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	r, err := e.wf.RequestAutoRenew(t.Context(), bot.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN",
+		InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(ecssim.Faults{Action: "ModifyInstanceAutoRenewAttribute", LostRate: 1})
+	got := e.approveAndExecute(t, r)
+	in, _ := e.sim.Instance("i-hz01")
+	if in.RenewalStatus != "AutoRenewal" || in.Duration != 3 {
+		t.Fatalf("ecssim: %s %d, want the change applied", in.RenewalStatus, in.Duration)
+	}
+	if it := got.Items[0]; got.State != store.StateDone || it.State != store.ItemDone {
+		t.Fatalf("request %v, item %+v; auto-renew is on at Alibaba", got.State, it)
+	}
+}
