@@ -68,8 +68,12 @@ func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, e
 	return s, nil
 }
 
+// close stops the admin server, waiting for requests in flight until ctx ends, and removes
+// the socket.
 func (s *adminServer) close(ctx context.Context) {
-	_ = s.srv.Shutdown(ctx)
+	if s.srv.Shutdown(ctx) != nil {
+		_ = s.srv.Close() // a digest in flight sees its request's context end
+	}
 	_ = os.Remove(s.path)
 }
 

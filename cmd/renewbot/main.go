@@ -22,10 +22,27 @@ import (
 var version = "dev"
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Getenv, os.Stdin, os.Stdout, os.Stderr)
-	stop()
+	ctx, hurry := signalContexts()
+	code := runEnv(ctx, env{getenv: os.Getenv, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, hurry: hurry}, os.Args[1:])
 	os.Exit(code)
+}
+
+// signalContexts returns ctx, cancelled by the first SIGINT or SIGTERM (stop, draining work
+// in flight), and hurry, cancelled by the second (stop waiting for it). A third signal has
+// its default effect.
+func signalContexts() (ctx, hurry context.Context) {
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := context.WithCancelCause(context.Background())
+	hurry, hurryUp := context.WithCancelCause(context.Background())
+	go func() {
+		s := <-sigs
+		stop(fmt.Errorf("signal %v", s))
+		s = <-sigs
+		hurryUp(fmt.Errorf("second signal %v", s))
+		signal.Reset(os.Interrupt, syscall.SIGTERM)
+	}()
+	return ctx, hurry
 }
 
 // env is what a subcommand gets from the process: arguments, environment and the standard streams.
@@ -34,6 +51,7 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
+	hurry  context.Context // ends at a second signal: stop waiting for work in flight (nil: never)
 }
 
 // command is one subcommand.
@@ -77,7 +95,12 @@ var errPartial = errors.New("partial result")
 
 // run is the whole program: it dispatches to a subcommand and returns the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
-	e := env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}
+	return runEnv(ctx, env{getenv: getenv, stdin: stdin, stdout: stdout, stderr: stderr}, args)
+}
+
+// runEnv is run with the process environment in one value.
+func runEnv(ctx context.Context, e env, args []string) int {
+	stdout, stderr := e.stdout, e.stderr
 	if len(args) == 0 {
 		usage(stderr)
 		return exitUsage

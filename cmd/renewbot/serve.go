@@ -190,12 +190,17 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if err := c.validate(); err != nil {
 		return usageError{err}
 	}
-	return serve(ctx, c, newLogger(e.stderr, c.LogLevel), e.stdout)
+	hurry := e.hurry
+	if hurry == nil {
+		hurry = context.Background()
+	}
+	return serve(ctx, hurry, c, newLogger(e.stderr, c.LogLevel), e.stdout)
 }
 
 // serve runs the bot until ctx is cancelled, then shuts down in order: stop accepting, drain
-// HTTP handlers, stop Socket Mode and the schedulers, drain async work, close the store.
-func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
+// HTTP handlers, stop Socket Mode and the schedulers, drain async work (for at most
+// ShutdownTimeout, or until hurry ends), close the store.
+func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
@@ -278,8 +283,12 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 		}
 	}()
 	var bg sync.WaitGroup
+	// Requests resumed from the last run are work in flight: drained like the app's, not
+	// cut off by the first signal.
+	resumeCtx, stopResume := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopResume()
 	bg.Go(func() {
-		if err := wf.Resume(runCtx); err != nil && runCtx.Err() == nil {
+		if err := wf.Resume(resumeCtx); err != nil && resumeCtx.Err() == nil {
 			log.Error("resuming requests left from the last run", "err", err)
 		}
 	})
@@ -310,17 +319,26 @@ func serve(ctx context.Context, c serveConfig, log *slog.Logger, stdout io.Write
 	case runErr = <-errc:
 		log.Error("shutting down", "err", runErr)
 	}
-	sctx, cancel := context.WithTimeout(context.Background(), c.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(hurry, c.ShutdownTimeout)
 	defer cancel()
+	context.AfterFunc(sctx, stopResume)
 	if err := srv.Shutdown(sctx); err != nil {
 		log.Warn("http shutdown", "err", err)
+		_ = srv.Close()
 	}
 	if admin != nil {
 		admin.close(sctx)
 	}
 	stopRun()
 	if err := app.Shutdown(sctx); err != nil {
-		log.Warn("in-flight work did not finish", "err", err)
+		why := "shutdown timeout"
+		if hurry.Err() != nil {
+			why = "second signal"
+		}
+		log.Warn("in-flight work did not finish; approved renewals resume at the next start", "cause", why, "err", err)
+		if runErr == nil {
+			runErr = fmt.Errorf("stopped before work in flight finished (%s); approved renewals resume at the next start", why)
+		}
 	}
 	bg.Wait()
 	if err := db.Close(); err != nil && runErr == nil {
