@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
@@ -150,6 +151,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 	}
 }
 
+// noChannelOrUser answers a request that came without a channel to post its approval
+// message in, or without the user who asks.
+const noChannelOrUser = "⚠️ I need the channel and the user of a request to post its approval message; Slack did not send them. Try again from a channel renewbot is in."
+
 // ephemeral is a reply only the user sees.
 func ephemeral(text string, blocks ...slack.Block) slack.Msg {
 	m := slack.Msg{ResponseType: slack.ResponseTypeEphemeral, Text: text}
@@ -170,6 +175,9 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 	a.metrics.Command(cmd.Verb.String())
 	a.log.Info("command", "verb", cmd.Verb, "user", sc.UserID, "channel", sc.ChannelID,
 		"instances", strings.Join(cmd.InstanceIDs, ","), "text", cmd.String())
+	if (cmd.Verb == VerbRenew || cmd.Verb == VerbAutoRenew) && (sc.UserID == "" || sc.ChannelID == "") {
+		return ephemeral(noChannelOrUser), nil
+	}
 	to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
 	ids := strings.Join(cmd.InstanceIDs, ", ")
 	switch cmd.Verb {
@@ -398,6 +406,11 @@ func (a *App) digestRenew(ctx context.Context, to replyTo, value string) {
 		a.reply(ctx, to, fmt.Sprintf("That menu option (%q) is not one I understand.", value))
 		return
 	}
+	if to.channel == "" || to.user == "" {
+		a.metrics.Interaction(ActionDigestRenew, "error")
+		a.reply(ctx, to, noChannelOrUser)
+		return
+	}
 	a.metrics.Interaction(ActionDigestRenew, "accepted")
 	in := RenewalInput{Requester: to.user, Channel: to.channel, InstanceIDs: []string{id}, Months: months}
 	a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
@@ -405,7 +418,7 @@ func (a *App) digestRenew(ctx context.Context, to replyTo, value string) {
 
 func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
 	id, days, ok := parseOption(value)
-	if !ok || days > 366 {
+	if !ok || days > 366 || !ecs.IsInstanceID(id) {
 		a.metrics.Interaction(ActionDigestSnooze, "error")
 		a.reply(ctx, to, fmt.Sprintf("That menu option (%q) is not one I understand.", value))
 		return

@@ -65,6 +65,9 @@ func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
 			return
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		if r.Header.Get("Content-Type") == "" { // Slack sends a form; so should anything that signs like Slack
+			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
 		next(w, r)
 	})
 }

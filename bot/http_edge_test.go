@@ -261,3 +261,53 @@ func TestHTTP_ClickPayloadShapes(t *testing.T) {
 		})
 	}
 }
+
+// Bad input leaves nothing behind: a snooze option that is not an instance ID, and a renewal
+// from a command without a channel (or user) to post the approval message in.
+func TestHTTP_BadInputLeavesNoState(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.click(t, edgeReq, "1.1", bot.ActionDigestSnooze, "not-an-instance:7")
+	if text := e.responseText(t, ctx, 1); !strings.Contains(text, "not-an-instance") {
+		t.Errorf("bad snooze answered %q", text)
+	}
+	noChannel := e.command(edgeReq, "i-bp1hz00001 1")
+	noChannel.ChannelID = ""
+	noUser := e.command("", "autorenew i-bp1hz00001 on")
+	for _, c := range []slack.SlashCommand{noChannel, noUser} {
+		status, body := e.post(t, "/slack/commands", bottest.CommandForm(c))
+		if status != http.StatusOK || !strings.Contains(body, "channel") {
+			t.Errorf("command %+v: %d %s; want an answer that needs a channel and user", c, status, body)
+		}
+	}
+	e.drain(t)
+	if s, err := e.db.Snoozed(edgeStart); err != nil || len(s) != 0 {
+		t.Errorf("snoozes %v %v, want none", s, err)
+	}
+	if rs, _ := e.db.ListRequests(); len(rs) != 0 {
+		t.Errorf("requests %+v, want none", rs)
+	}
+	if n := len(e.sim.Calls()); n != 0 {
+		t.Errorf("bad input called ECS: %v", e.sim.Calls())
+	}
+}
+
+// A signed form without a Content-Type header is still read as a form.
+func TestHTTP_FormWithoutContentType(t *testing.T) {
+	e := newEdgeEnv(t)
+	for path, form := range map[string]url.Values{
+		"/slack/commands":     bottest.CommandForm(e.command(edgeReq, "list 7d")),
+		"/slack/interactions": bottest.InteractionForm(bottest.BlockAction(edgeReq, edgeChannel, "1.1", bot.ActionDigestSnooze, "i-bp1hz00001:7", e.fake.ResponseURL())),
+	} {
+		req := bottest.SignedRequest(edgeSecret, e.srv.URL+path, form, time.Now())
+		req.Header.Del("Content-Type")
+		status, body := e.do(t, req)
+		if status != http.StatusOK || (path == "/slack/commands" && !strings.Contains(body, "7d")) {
+			t.Errorf("%s: %d %q", path, status, body)
+		}
+	}
+	e.drain(t)
+	if s, _ := e.db.Snoozed(edgeStart); len(s) != 1 {
+		t.Errorf("snoozes %v, want the click's", s)
+	}
+}
