@@ -275,6 +275,9 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 			r.ID, slackErrText(err)))
 		return
 	}
+	if ch == "" { // an answer with only ok and ts: the message is where it was posted
+		ch = r.Channel
+	}
 	if _, err := a.wf.AttachMessage(ctx, r.ID, store.MessageRef{Channel: ch, TS: ts}); err != nil {
 		a.log.Error("attach message", "request", r.ID, "err", err)
 	}

@@ -1,12 +1,16 @@
 package bot_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -310,4 +314,61 @@ func TestHTTP_FormWithoutContentType(t *testing.T) {
 	if s, _ := e.db.Snoozed(edgeStart); len(s) != 1 {
 		t.Errorf("snoozes %v, want the click's", s)
 	}
+}
+
+// A chat.postMessage answer without "channel" (only ok and ts) still attaches the approval
+// message to its request, so that the message is kept up to date.
+func TestHTTP_PostAnswerWithoutChannel(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	target, _ := url.Parse(e.fake.APIURL())
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if !strings.HasSuffix(resp.Request.URL.Path, "/chat.postMessage") {
+			return nil
+		}
+		var m map[string]any
+		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
+			return err
+		}
+		resp.Body.Close()
+		b, _ := json.Marshal(map[string]any{"ok": m["ok"], "ts": m["ts"]})
+		resp.Body = io.NopCloser(bytes.NewReader(b))
+		resp.ContentLength = int64(len(b))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		return nil
+	}
+	ps := httptest.NewServer(proxy)
+	t.Cleanup(ps.Close)
+	api := slack.New("xoxb-test-token", slack.OptionAPIURL(ps.URL+target.Path))
+	app, err := bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloudOf(t, e), Store: e.db, Slack: api, Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler(edgeSecret))
+	t.Cleanup(srv.Close)
+	c := e.command(edgeReq, "i-bp1hz00001 1")
+	if status, _ := e.do(t, bottest.SignedRequest(edgeSecret, srv.URL+"/slack/commands", bottest.CommandForm(c), time.Now())); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	if err := app.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := e.db.ListRequests()
+	if err != nil || len(rs) != 1 || rs[0].Message.Channel != edgeChannel || rs[0].Message.TS == "" {
+		t.Fatalf("requests %+v %v, want one with its message attached", rs, err)
+	}
+	if text := e.responseText(t, ctx, 1); !strings.Contains(text, "<#"+edgeChannel+">") {
+		t.Errorf("confirmation %q does not point at the channel", text)
+	}
+}
+
+// cloudOf is another ECS client on the env's ecssim.
+func cloudOf(t *testing.T, e *edgeEnv) *ecs.Client {
+	t.Helper()
+	cloud, err := ecs.New(ecs.Config{Regions: []string{"cn-hangzhou"}, Endpoint: e.sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cloud
 }
