@@ -316,7 +316,15 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, try attempt) err
 	}
 	done := make(chan error, 1)
 	go func() {
-		defer func() { c.slots <- api }()
+		defer func() {
+			if p := recover(); p != nil {
+				// The v1 SDK panics on some malformed answers (an error body whose Code is
+				// not a string). The request may have been carried out: outcome unknown.
+				api = nil // rebuilt on next use
+				done <- &sdkPanic{value: fmt.Sprint(p)}
+			}
+			c.slots <- api
+		}()
 		done <- try(api, prepare)
 	}()
 	select {
@@ -325,6 +333,13 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, try attempt) err
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// sdkPanic is a panic of the SDK during a call, turned into an error.
+type sdkPanic struct{ value string }
+
+func (e *sdkPanic) Error() string {
+	return "the Alibaba Cloud SDK could not read the answer (it panicked: " + e.value + ")"
 }
 
 func (c *Client) observe(action, code string, took time.Duration) {

@@ -5,9 +5,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -848,5 +853,41 @@ func TestExpiringFleetChangingBetweenPages(t *testing.T) {
 	scan, err = c.Expiring(t.Context(), t0, t0.AddDate(0, 0, 30))
 	if err == nil || len(scan.Failed) != 1 || !strings.Contains(scan.Failed[0].Err.Error(), "changed") {
 		t.Fatalf("a list changing on every read: err %v, Failed %v; want the region reported", err, scan.Failed)
+	}
+}
+
+// TestSDKPanicIsAnUnknownOutcome: the v1 SDK type-asserts an error body's Code to a string
+// and panics when a gateway in front of the API answers {"Code": 500}. The panic happened on
+// a goroutine of the client, so it killed the whole bot in the middle of a renewal (and again
+// on every restart, resuming it). It must come back as an error whose outcome is unknown: the
+// request may have been carried out.
+func TestSDKPanicIsAnUnknownOutcome(t *testing.T) {
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet()}, nil)
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	target, err := url.Parse(sim.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gateway := httputil.NewSingleHostReverseProxy(target)
+	gateway.ModifyResponse = func(resp *http.Response) error {
+		if resp.StatusCode < 500 {
+			return nil
+		}
+		resp.Body.Close()
+		body := `{"Code":500,"Message":"gateway error"}`
+		resp.Body = io.NopCloser(strings.NewReader(body))
+		resp.ContentLength = int64(len(body))
+		resp.Header.Set("Content-Length", strconv.Itoa(len(body)))
+		return nil
+	}
+	gw := httptest.NewServer(gateway)
+	t.Cleanup(gw.Close)
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) { cfg.Endpoint = gw.URL })
+	_, err = c.Renew(t.Context(), ecs.RenewInput{InstanceID: "i-a", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-gateway"})
+	if !errors.Is(err, ecs.ErrUnavailable) {
+		t.Fatalf("err = %v, want ErrUnavailable (outcome unknown)", err)
+	}
+	if n := len(sim.Orders()); n != 1 {
+		t.Fatalf("%d orders, want the one placed behind the gateway", n)
 	}
 }

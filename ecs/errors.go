@@ -144,6 +144,7 @@ func classify(action, target string, err error) *APIError {
 	var se *sdkerrors.ServerError
 	var ce *sdkerrors.ClientError
 	var cred *credentialsError
+	var sp *sdkPanic
 	var ue *url.Error
 	var ne net.Error
 	switch {
@@ -154,6 +155,8 @@ func classify(action, target string, err error) *APIError {
 		if e.Code == "" {
 			e.Code = fmt.Sprintf("HTTP%d", e.HTTPStatus)
 		}
+	case errors.As(err, &sp):
+		e.Kind, e.Code, e.Message = ErrUnavailable, "SDK.Panic", scrub(sp.Error())
 	case errors.As(err, &cred):
 		e.Kind, e.Code, e.Message = ErrAccessDenied, "NoCredentials", cred.Error()
 	case errors.As(err, &ce):
