@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -344,5 +345,36 @@ func TestRun_BadInput(t *testing.T) {
 		if strings.TrimSpace(errOut.String()) == "" {
 			t.Errorf("%q: no message", args)
 		}
+	}
+}
+
+// A window the digest cannot use is refused as a bad RENEWBOT_WINDOW, not later as a
+// digest error that names no setting.
+func TestServeSettings_WindowRange(t *testing.T) {
+	for raw, want := range map[string]string{"400d": "at most 365d", "30m": "at least 1h"} {
+		env := baseEnv()
+		env["RENEWBOT_WINDOW"] = raw
+		if _, err := loadServe(env); err == nil || !strings.HasPrefix(err.Error(), "RENEWBOT_WINDOW:") || !strings.Contains(err.Error(), want) {
+			t.Errorf("RENEWBOT_WINDOW=%s: %v, want %q", raw, err, want)
+		}
+	}
+	for _, raw := range []string{"1h", "365d", "8760h"} {
+		env := baseEnv()
+		env["RENEWBOT_WINDOW"] = raw
+		if _, err := loadServe(env); err != nil {
+			t.Errorf("RENEWBOT_WINDOW=%s: %v", raw, err)
+		}
+	}
+}
+
+// A store file that cannot be opened stops serve with a message naming RENEWBOT_DB.
+func TestRun_StoreNotOpenable(t *testing.T) {
+	env := baseEnv()
+	env["RENEWBOT_DB"] = filepath.Join(t.TempDir(), "no-such-dir", "renewbot.db")
+	env["RENEWBOT_LISTEN"] = "127.0.0.1:0"
+	var out, errOut bytes.Buffer
+	code := run(t.Context(), []string{"serve"}, getenvOf(env), strings.NewReader(""), &out, &errOut)
+	if code == exitOK || !strings.Contains(errOut.String(), "RENEWBOT_DB: ") {
+		t.Errorf("exit %d, stderr %q; want a failure naming RENEWBOT_DB", code, errOut.String())
 	}
 }

@@ -84,7 +84,7 @@ func (c *digestSettings) table() []setting {
 			parse: func(s string) (err error) { c.Schedule = s; c.sched, err = parseCron(s); return }},
 		timezoneSetting(&c.Loc),
 		{flag: "window", env: "RENEWBOT_WINDOW", def: "30d", usage: "digests and /renew list show instances expiring within this window (30d, 720h)",
-			parse: func(s string) (err error) { c.Window, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.Window, err = parseDigestWindow(s); return }},
 		{flag: "route-tag", env: "RENEWBOT_ROUTE_TAG", def: "renewbot-channel", usage: "instance tag whose value (a channel ID) routes the instance's digest entry",
 			parse: func(s string) error {
 				if !reTag.MatchString(s) {
@@ -96,6 +96,20 @@ func (c *digestSettings) table() []setting {
 		{flag: "digest-pace", env: "RENEWBOT_DIGEST_PACE", def: "1s", usage: "least time between two digest posts to one channel (Slack allows about 1 per second)",
 			parse: func(s string) (err error) { c.Pace, err = parseWindow(s); return }},
 	}
+}
+
+// parseDigestWindow reads the digest window: a duration from 1h to 365d.
+func parseDigestWindow(s string) (time.Duration, error) {
+	w, err := parseWindow(s)
+	switch {
+	case err != nil:
+		return 0, err
+	case w < time.Hour:
+		return 0, errors.New("must be at least 1h")
+	case w > 365*24*time.Hour:
+		return 0, errors.New("must be at most 365d")
+	}
+	return w, nil
 }
 
 // dbSetting is RENEWBOT_DB.
@@ -207,7 +221,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 
 	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store")})
 	if err != nil {
-		return err
+		return fmt.Errorf("RENEWBOT_DB: %w", err)
 	}
 	defer db.Close()
 
