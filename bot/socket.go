@@ -2,6 +2,8 @@ package bot
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 
 	"github.com/slack-go/slack"
@@ -115,9 +117,12 @@ func (a *App) badEnvelope(ctx context.Context, sm *socketmode.Client, raw json.R
 	a.ack(ctx, sm, &req, nil)
 }
 
-// firstDelivery reports whether the envelope is seen for the first time.
+// firstDelivery reports whether the envelope is seen for the first time. A redelivery
+// carries the same envelope ID and payload; the payload is part of the key because a
+// stand-in may reuse IDs (numbered per connection) for different envelopes.
 func (a *App) firstDelivery(req *socketmode.Request) bool {
-	if a.seen.add(req.EnvelopeID) {
+	sum := sha256.Sum256(req.Payload)
+	if a.seen.add("env:" + req.EnvelopeID + ":" + hex.EncodeToString(sum[:16])) {
 		return true
 	}
 	a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,

@@ -68,3 +68,30 @@ func TestSocketMode_CommandWithoutResponsePayload(t *testing.T) {
 		t.Errorf("second answer %q, want the status", text)
 	}
 }
+
+// A stand-in that numbers envelopes per connection reuses envelope IDs: two different
+// envelopes with one ID are both acted on; only a true redelivery (same ID, same payload) is not.
+func TestSocketMode_ReusedEnvelopeIDIsNotARedelivery(t *testing.T) {
+	var last []byte
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.runSocket(t)
+	for i, text := range []string{"status i-bp1hz00001", "status i-bp1hz00002", "status i-bp1hz00002"} {
+		payload, err := json.Marshal(e.command(edgeReq, text))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 2 { // the same payload as the one before, response_url included: a redelivery
+			payload = last
+		}
+		last = payload
+		e.fake.PushFrame([]byte(`{"envelope_id":"1","type":"slash_commands","accepts_response_payload":true,"payload":` + string(payload) + `}`))
+		if _, err := e.fake.Wait(ctx, "socket.ack", i+1); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain(t)
+	if n := len(e.fake.CallsOf("response_url")); n != 2 {
+		t.Errorf("%d answers, want 2: one per distinct envelope", n)
+	}
+}

@@ -149,6 +149,10 @@ func (f *FakeSlack) push(env envelope) {
 // pushRaw queues one raw text frame for the Socket Mode client.
 func (f *FakeSlack) pushRaw(frame []byte) { f.outbox <- frame }
 
+// PushFrame queues one raw text frame for the Socket Mode client, for envelopes PushEnvelope
+// does not make (a chosen envelope_id, odd shapes).
+func (f *FakeSlack) PushFrame(frame []byte) { f.pushRaw(frame) }
+
 // Disconnect asks the connected client to reconnect ({"type":"disconnect","reason":reason})
 // and then closes the connection.
 func (f *FakeSlack) Disconnect(reason string) {
