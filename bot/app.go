@@ -513,13 +513,29 @@ func (a *App) respond(ctx context.Context, responseURL, text string, blocks []sl
 	return nil
 }
 
-// withoutURL drops the URL from an HTTP client error (*url.Error quotes it in full).
+// withoutURL is err with the URL of an HTTP client error in it (*url.Error quotes it in
+// full) cut down to its scheme and host: a response_url or an upload_url works as a
+// credential. errors.Is and errors.As see err as before.
 func withoutURL(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return fmt.Errorf("%s: %w", ue.Op, ue.Err)
+	ue, ok := errors.AsType[*url.Error](err)
+	if !ok {
+		return err
 	}
-	return err
+	short := "URL"
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		short = u.Scheme + "://" + u.Host
+	}
+	return urlFree{err: err, msg: strings.ReplaceAll(err.Error(), ue.URL, short)}
 }
+
+// urlFree is an error with its text rewritten by withoutURL.
+type urlFree struct {
+	err error
+	msg string
+}
+
+func (e urlFree) Error() string { return e.msg }
+func (e urlFree) Unwrap() error { return e.err }
 
 // replyErr tells the user why something failed: refusals and bad input in their own words,
 // anything else prefixed with what failed. The full error is logged.

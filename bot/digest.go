@@ -719,7 +719,7 @@ func (d *Digester) upload(ctx context.Context, pc *pacer, content []byte, params
 		if f != nil {
 			id = f.ID
 		}
-		return err
+		return withoutURL(err) // the upload_url carries a one-time ticket
 	})
 	return id, err
 }

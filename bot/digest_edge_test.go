@@ -1,12 +1,18 @@
 package bot
 
 import (
+	"bytes"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/slack-go/slack"
 )
 
 // A Slack that cannot take files (files.* not implemented, or the files:write scope missing)
@@ -47,5 +53,38 @@ func TestDigestCSVRefusedForGood(t *testing.T) {
 				t.Errorf("second run posted again (%d posts) or tried the upload again", n)
 			}
 		})
+	}
+}
+
+// An upload that fails in transit is reported without its upload_url, which carries a
+// one-time ticket: neither the log nor the error shows it.
+func TestDigestUploadErrorHidesTheUploadURL(t *testing.T) {
+	e := newDigestEnv(t, ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{
+		simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil),
+	}}, []string{"cn-hangzhou"})
+	target, _ := url.Parse(e.slack.APIURL())
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/upload/") { // the connection drops mid-upload
+			conn, _, err := http.NewResponseController(w).Hijack()
+			if err == nil {
+				conn.Close()
+			}
+			return
+		}
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+target.Path))
+	var logs bytes.Buffer
+	rep, err := e.digester(t, func(c *DigestConfig) {
+		c.Slack = api
+		c.Log = slog.New(slog.NewTextHandler(&logs, nil))
+	}).Run(t.Context(), false)
+	if err == nil {
+		t.Fatalf("run: %+v, want the upload error", rep)
+	}
+	if strings.Contains(err.Error(), "/upload/") || strings.Contains(logs.String(), "/upload/") {
+		t.Errorf("the upload_url shows:\nerr: %v\nlog: %s", err, logs.String())
 	}
 }
