@@ -2,16 +2,21 @@ package bot
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
 
@@ -87,4 +92,51 @@ func TestDigestUploadErrorHidesTheUploadURL(t *testing.T) {
 	if strings.Contains(err.Error(), "/upload/") || strings.Contains(logs.String(), "/upload/") {
 		t.Errorf("the upload_url shows:\nerr: %v\nlog: %s", err, logs.String())
 	}
+}
+
+// clickForm is the form Slack posts when a menu or button on a message is clicked: the
+// payload carries the whole message, blocks included, URL-encoded.
+func clickForm(t *testing.T, text string, blocks []slack.Block, actionID, blockID string) string {
+	t.Helper()
+	blocksJSON, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload := `{"type":"block_actions","user":{"id":"U0CLICKER","username":"clicker","name":"clicker","team_id":"T0FAKE"},` +
+		`"api_app_id":"A0FAKE","token":"verificationtoken","container":{"type":"message","message_ts":"1700000000.000100","channel_id":"C0DEFAULT","is_ephemeral":false},` +
+		`"trigger_id":"1234567890.1234567890.abcdefabcdefabcdefabcdefabcdef","team":{"id":"T0FAKE","domain":"fake"},"enterprise":null,"is_enterprise_install":false,` +
+		`"channel":{"id":"C0DEFAULT","name":"renewals"},"message":{"bot_id":"B0BOT","type":"message","text":` + strconv.Quote(text) +
+		`,"user":"U0BOT","ts":"1700000000.000100","app_id":"A0FAKE","blocks":` + string(blocksJSON) + `,"team":"T0FAKE"},` +
+		`"state":{"values":{}},"response_url":"https://hooks.slack.com/actions/T0FAKE/1234567890/abcdefabcdefabcdefabcdef",` +
+		`"actions":[{"type":"overflow","action_id":"` + actionID + `","block_id":"` + blockID + `","selected_option":{"text":{"type":"plain_text","text":"Renew 3 months","emoji":true},"value":"i-bp1000000000000001:3"},"action_ts":"1700000001.000200"}]}`
+	return url.Values{"payload": {payload}}.Encode()
+}
+
+// Slack puts the whole message into a click's payload: a click on the fullest digest page or
+// approval message must fit the request body limit with room to spare, or real clicks get 413.
+func TestClickOnTheFullestMessagesFitsTheBodyLimit(t *testing.T) {
+	now := time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+	scan := benchScan(3000, now)
+	for i := range scan.Instances { // names in Chinese: 3 bytes a rune, 9 once URL-encoded
+		scan.Instances[i].Name = strings.Repeat("生产环境数据库主节点", 6)
+	}
+	plan := uncappedDigester(t).build(scan, nil, now)
+	largest := 0
+	for _, c := range plan.Channels {
+		for _, p := range c.Pages {
+			largest = max(largest, len(clickForm(t, p.Text, p.Blocks, ActionDigestRenew, "b")))
+		}
+	}
+	r := testRequest()
+	r.Items = nil
+	for i := range maxCommandIDs {
+		r.Items = append(r.Items, store.Item{InstanceID: fmt.Sprintf("i-bp1%015d", i), RegionID: "ap-southeast-1",
+			Name: strings.Repeat("生产环境数据库主节点", 13), CurrentExpiry: now, ProjectedExpiry: now.AddDate(1, 0, 0), Price: 123456.78, Currency: "CNY"})
+	}
+	text, blocks := ApprovalMessage(r, now)
+	largest = max(largest, len(clickForm(t, text, blocks, ActionApprove, "b")))
+	if 2*largest > maxBody { // room for what Slack adds: block IDs, escaped characters, state
+		t.Errorf("the largest click body is %d bytes; the limit %d leaves less than twice that", largest, maxBody)
+	}
+	t.Logf("largest click body %d bytes, limit %d", largest, maxBody)
 }

@@ -11,8 +11,9 @@ import (
 	"github.com/slack-go/slack"
 )
 
-// maxBody bounds a Slack request body; commands and clicks are a few KiB.
-const maxBody = 64 << 10
+// maxBody bounds a Slack request body. A click carries the whole message it was made on,
+// blocks included, so a click on a full digest page is tens of KiB once URL-encoded.
+const maxBody = 512 << 10
 
 // Handler serves Slack's HTTP endpoints, POST /slack/commands and POST /slack/interactions.
 // Every request's v0 signature is checked against signingSecret before anything else.

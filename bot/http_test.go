@@ -117,7 +117,7 @@ func TestHTTP_ReplayedRequestHasNoEffect(t *testing.T) {
 
 func TestHTTP_OversizeBody(t *testing.T) {
 	e := newEdgeEnv(t)
-	c := e.command(edgeReq, strings.Repeat("x", 70<<10))
+	c := e.command(edgeReq, strings.Repeat("x", 600<<10))
 	status, _ := e.post(t, "/slack/commands", bottest.CommandForm(c))
 	if status != http.StatusRequestEntityTooLarge {
 		t.Errorf("status %d, want 413", status)
