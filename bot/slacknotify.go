@@ -208,7 +208,7 @@ func (m *SlackMembers) GroupMembers(ctx context.Context, group string) ([]string
 	}
 	ids, err := m.api.GetUserGroupMembersContext(ctx, group)
 	if err != nil {
-		return nil, fmt.Errorf("members of user group %s: %w", group, err)
+		return nil, fmt.Errorf("usergroups.users.list %s: %w", group, err) // the caller says what it was for
 	}
 	m.mu.Lock()
 	m.cache[group] = members{ids: ids, at: m.now()}
