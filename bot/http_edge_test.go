@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -401,4 +402,19 @@ func FuzzHTTP_SignedBodies(f *testing.F) {
 			t.Errorf("status %d for %q", status, body)
 		}
 	})
+}
+
+// Clicks on actions the bot never made are counted under one label, not one series each.
+func TestHTTP_UnknownActionsShareOneMetricLabel(t *testing.T) {
+	e := newEdgeEnv(t)
+	for i := range 3 {
+		e.click(t, edgeReq, "1.1", fmt.Sprintf("made-up-%d", i), "x")
+	}
+	e.drain(t)
+	if got := metricValue(t, e.reg, "renewbot_interactions_total", "action", "other", "outcome", "ignored"); got != 3 {
+		t.Errorf("ignored clicks under action=other: %v, want 3", got)
+	}
+	if got := metricValue(t, e.reg, "renewbot_interactions_total", "action", "made-up-0"); got != 0 {
+		t.Errorf("a made-up action ID became a label value")
+	}
 }
