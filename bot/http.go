@@ -29,8 +29,8 @@ func (a *App) Handler(signingSecret string) http.Handler {
 
 // verified reads the body (at most maxBody) and checks Slack's signature over it. Refused
 // requests get 401 (or 413), a log line and a metric, and nothing else happens. A replayed
-// copy of a verified request gets an empty 200 and is not acted on.
-func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
+// copy of a verified request (the same signature) is answered but not acted on: next is told.
+func (a *App) verified(secret string, next func(w http.ResponseWriter, r *http.Request, replay bool)) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
@@ -59,17 +59,16 @@ func (a *App) verified(secret string, next http.HandlerFunc) http.Handler {
 		}
 		// A valid signature only proves the request came from Slack once: a copy replayed
 		// within the 5-minute window carries the same signature, and is not acted on again.
-		if !a.seen.add("sig:" + r.Header.Get("X-Slack-Signature")) {
+		replay := !a.seen.add("sig:" + r.Header.Get("X-Slack-Signature"))
+		if replay {
 			a.metrics.SignatureFailure("replay")
-			a.log.Warn("replayed Slack request ignored", "path", r.URL.Path, "remote", r.RemoteAddr)
-			w.WriteHeader(http.StatusOK)
-			return
+			a.log.Warn("replayed Slack request: answered, not acted on", "path", r.URL.Path, "remote", r.RemoteAddr)
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if r.Header.Get("Content-Type") == "" { // Slack sends a form; so should anything that signs like Slack
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		next(w, r)
+		next(w, r, replay)
 	})
 }
 
@@ -79,7 +78,9 @@ func (a *App) refuseRequest(w http.ResponseWriter, r *http.Request, reason strin
 	http.Error(w, http.StatusText(status), status)
 }
 
-func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
+// serveCommand acknowledges a slash command and starts its work. A replay gets the same
+// acknowledgement (it depends on the text alone) and starts nothing.
+func (a *App) serveCommand(w http.ResponseWriter, r *http.Request, replay bool) {
 	sc, err := slack.SlashCommandParse(r)
 	if err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -90,12 +91,20 @@ func (a *App) serveCommand(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ack, work := a.handleCommand(sc)
+	if replay {
+		work = nil
+	}
 	start := a.later("command", work)
 	writeMsg(w, ack)
 	start() // only now: the ack is on the wire
 }
 
-func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request) {
+// serveInteraction acknowledges a click and starts its work; a replay starts nothing.
+func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bool) {
+	if replay {
+		w.WriteHeader(http.StatusOK)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
