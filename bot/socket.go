@@ -41,15 +41,17 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		if !ok || evt.Request == nil {
 			return
 		}
-		if !a.firstDelivery(evt.Request) {
-			a.ack(ctx, sm, evt.Request, nil)
-			return
-		}
-		ack, work := a.handleCommand(sc)
+		first := a.firstDelivery(evt.Request)
+		ack, work := a.handleCommand(sc) // the answer depends on the text alone: a redelivery gets it again
 		var payload *slack.Msg
 		if evt.Request.AcceptsResponsePayload && ackFits(evt.Request.EnvelopeID, ack) {
 			payload = &ack
-		} else { // the answer goes through response_url instead, ahead of the work's own
+		}
+		if !first {
+			a.ack(ctx, sm, evt.Request, payload)
+			return
+		}
+		if payload == nil { // the answer goes through response_url instead, ahead of the work's own
 			to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
 			then := work
 			work = func(ctx context.Context) {

@@ -95,3 +95,31 @@ func TestSocketMode_ReusedEnvelopeIDIsNotARedelivery(t *testing.T) {
 		t.Errorf("%d answers, want 2: one per distinct envelope", n)
 	}
 }
+
+// A slash command delivered again (Slack did not see the first ack) is acknowledged with the
+// same answer, and has no second effect.
+func TestSocketMode_RedeliveredCommandGetsTheSameAnswer(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.runSocket(t)
+	env := e.fake.PushEnvelope("slash_commands", e.command(edgeReq, "status i-bp1hz00001"))
+	if _, err := e.fake.WaitAck(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.fake.Redeliver(env); err != nil {
+		t.Fatal(err)
+	}
+	acks, err := e.fake.Wait(ctx, "socket.ack", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, first := ackPayload(t, acks[0].JSON)
+	_, again := ackPayload(t, acks[1].JSON)
+	if first == nil || again == nil || again.Text != first.Text {
+		t.Errorf("acks %s and %s, want the same answer twice", acks[0].JSON, acks[1].JSON)
+	}
+	e.drain(t)
+	if n := len(e.fake.CallsOf("response_url")); n != 1 {
+		t.Errorf("%d answers, want 1", n)
+	}
+}
