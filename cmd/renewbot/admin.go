@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -47,12 +48,17 @@ func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, e
 			return nil, fmt.Errorf("remove stale admin socket: %w", err)
 		}
 	}
-	ln, err := net.Listen("unix", path)
+	addr, release, err := unixAddr(path)
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("unix", addr)
+	release()
 	if err != nil {
 		return nil, err
 	}
 	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(true)
+		ul.SetUnlinkOnClose(addr == path) // a /proc/self/fd address is gone by then; close removes path
 	}
 	if err := os.Chmod(path, 0o600); err != nil {
 		ln.Close()
@@ -66,6 +72,29 @@ func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, e
 		}
 	}()
 	return s, nil
+}
+
+// maxSocketPath is the longest path bind and connect take for a Unix socket (sun_path holds
+// 108 bytes with the terminating NUL).
+const maxSocketPath = 107
+
+// unixAddr is an address of the Unix socket at path that fits sun_path: path itself or, on
+// Linux when path is too long, the same file reached through /proc/self/fd of its open
+// folder. Call release once the socket is bound or connected.
+func unixAddr(path string) (addr string, release func(), err error) {
+	if len(path) <= maxSocketPath || runtime.GOOS != "linux" {
+		return path, func() {}, nil
+	}
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return "", nil, err
+	}
+	addr = fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))
+	if len(addr) > maxSocketPath { // a very long file name: fail the usual way
+		dir.Close()
+		return path, func() {}, nil
+	}
+	return addr, func() { dir.Close() }, nil
 }
 
 // close stops the admin server, waiting for requests in flight until ctx ends, and removes
@@ -306,8 +335,13 @@ func historyQueryToURL(q store.HistoryQuery) url.Values {
 func adminClient(sock string) *http.Client {
 	return &http.Client{Transport: &http.Transport{
 		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			addr, release, err := unixAddr(sock)
+			if err != nil {
+				return nil, err
+			}
+			defer release()
 			var d net.Dialer
-			return d.DialContext(ctx, "unix", sock)
+			return d.DialContext(ctx, "unix", addr)
 		},
 	}}
 }

@@ -110,3 +110,37 @@ func TestServe_SecondSignalStopsWaiting(t *testing.T) {
 func env2(vars map[string]string, stdout io.Writer, stderr io.Writer, hurry context.Context) env {
 	return env{getenv: getenvOf(vars), stdin: strings.NewReader(""), stdout: stdout, stderr: stderr, hurry: hurry}
 }
+
+// A store in a deep folder puts the admin socket past the 107-byte limit of a Unix socket
+// path; history and backup still reach the running bot, and the socket is removed at exit.
+func TestAdmin_LongStorePath(t *testing.T) {
+	_, env := newSim(t, -1)
+	fake := bottest.NewFakeSlack()
+	t.Cleanup(fake.Close)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("deep-folder-name-", 7))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	db := filepath.Join(dir, "renewbot.db")
+	if len(adminSocketPath(db)) < 110 {
+		t.Fatalf("path %d bytes: not long enough for this test", len(adminSocketPath(db)))
+	}
+	for k, v := range map[string]string{
+		"SLACK_BOT_TOKEN": testBotToken, "SLACK_SIGNING_SECRET": testSecret, "SLACK_API_URL": fake.APIURL(),
+		"RENEWBOT_LISTEN": "127.0.0.1:0", "RENEWBOT_DB": db, "RENEWBOT_APPROVERS": "U0APPROVER2",
+	} {
+		env[k] = v
+	}
+	b := startServe(t, env)
+	if strings.Contains(b.Log.String(), "admin socket unavailable") {
+		t.Fatalf("no admin socket:\n%s", b.Log.String())
+	}
+	r := runCLI(t, map[string]string{"RENEWBOT_DB": db}, "", "backup", filepath.Join(t.TempDir(), "b.db"))
+	if r.code != exitOK {
+		t.Errorf("backup while serve runs: exit %d %s", r.code, r.stderr)
+	}
+	b.shutdown(t)
+	if _, err := os.Lstat(adminSocketPath(db)); !os.IsNotExist(err) {
+		t.Errorf("admin socket left behind: %v", err)
+	}
+}
