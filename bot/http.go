@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strconv"
 
 	"github.com/slack-go/slack"
@@ -22,15 +23,18 @@ func (a *App) Handler(signingSecret string) http.Handler {
 		a.log.Error("no Slack signing secret: every Slack request will be refused")
 	}
 	mux := http.NewServeMux()
-	mux.Handle("POST /slack/commands", a.verified(signingSecret, a.serveCommand))
-	mux.Handle("POST /slack/interactions", a.verified(signingSecret, a.serveInteraction))
+	mux.Handle("POST /slack/commands", a.verified(signingSecret, a.serveCommand, sslCheck))
+	mux.Handle("POST /slack/interactions", a.verified(signingSecret, a.serveInteraction, nil))
 	return mux
 }
 
 // verified reads the body (at most maxBody) and checks Slack's signature over it. Refused
 // requests get 401 (or 413), a log line and a metric, and nothing else happens. A replayed
 // copy of a verified request (the same signature) is answered but not acted on: next is told.
-func (a *App) verified(secret string, next func(w http.ResponseWriter, r *http.Request, replay bool)) http.Handler {
+//
+// unsigned, when not nil, picks out the one unsigned request Slack sends (ssl_check): it is
+// answered 200 and has no effect.
+func (a *App) verified(secret string, next func(w http.ResponseWriter, r *http.Request, replay bool), unsigned func(body []byte) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxBody))
 		if err != nil {
@@ -45,6 +49,10 @@ func (a *App) verified(secret string, next func(w http.ResponseWriter, r *http.R
 		if err == nil {
 			_, _ = sv.Write(body)
 			err = sv.Ensure()
+		}
+		if err != nil && unsigned != nil && errors.Is(err, slack.ErrMissingHeaders) && unsigned(body) {
+			w.WriteHeader(http.StatusOK)
+			return
 		}
 		if err != nil {
 			reason := "invalid"
@@ -70,6 +78,21 @@ func (a *App) verified(secret string, next func(w http.ResponseWriter, r *http.R
 		}
 		next(w, r, replay)
 	})
+}
+
+// sslCheck reports whether body is Slack's ssl_check: "ssl_check=1" and at most the
+// (deprecated) verification token. Slack sends it unsigned; it asks for nothing.
+func sslCheck(body []byte) bool {
+	form, err := url.ParseQuery(string(body))
+	if err != nil || form.Get("ssl_check") != "1" {
+		return false
+	}
+	for k := range form {
+		if k != "ssl_check" && k != "token" {
+			return false
+		}
+	}
+	return true
 }
 
 func (a *App) refuseRequest(w http.ResponseWriter, r *http.Request, reason string, status int) {

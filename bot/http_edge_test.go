@@ -418,3 +418,25 @@ func TestHTTP_UnknownActionsShareOneMetricLabel(t *testing.T) {
 		t.Errorf("a made-up action ID became a label value")
 	}
 }
+
+// Slack's ssl_check comes unsigned (Bolt answers it before verifying): it gets an empty 200
+// and has no effect. Anything more in an unsigned body is refused as before.
+func TestHTTP_UnsignedSSLCheck(t *testing.T) {
+	e := newEdgeEnv(t)
+	for body, want := range map[string]int{
+		"ssl_check=1&token=verification-token":       http.StatusOK,
+		"ssl_check=1":                                http.StatusOK,
+		"ssl_check=1&text=i-bp1hz00001+1&user_id=U1": http.StatusUnauthorized,
+		"ssl_check=0":                                http.StatusUnauthorized,
+	} {
+		req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/slack/commands", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if status, got := e.do(t, req); status != want || (want == http.StatusOK && got != "") {
+			t.Errorf("%q: %d %q, want %d", body, status, got, want)
+		}
+	}
+	e.drain(t)
+	if n := len(e.fake.Calls()) + len(e.sim.Calls()); n != 0 {
+		t.Errorf("ssl checks called Slack or ECS")
+	}
+}
