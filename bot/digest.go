@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -662,7 +665,11 @@ func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelD
 		switch {
 		case err == nil:
 		case permanentSlackError(err):
-			csvErr = fmt.Errorf("CSV upload refused by Slack (%s); the digest is posted without it", slackErrText(err))
+			why := slackErrText(err)
+			if why == "transport" { // not a Slack error code: an answer slack-go could not use
+				why = err.Error()
+			}
+			csvErr = fmt.Errorf("CSV not uploaded (%s); the digest is posted without it", why)
 			d.log.Warn("digest CSV not uploaded", "channel", ch.Channel, "day", plan.Day, "err", err)
 		default:
 			return false, p.TS, "", nil, fmt.Errorf("CSV upload: %w", err)
@@ -680,10 +687,17 @@ func (d *Digester) postChannel(ctx context.Context, plan DigestPlan, ch ChannelD
 	return false, p.TS, file, csvErr, nil
 }
 
-// permanentSlackError reports whether Slack refused a call in a way that comes back on every
-// try (a method that is not there, a missing scope, a refused argument), as opposed to a 5xx,
-// a 429 or a network failure.
+// permanentSlackError reports whether a failed Slack call should not be tried again: anything
+// but a 5xx, a 429, a timeout or a network failure. That covers a method that is not there,
+// a missing scope, a refused argument, and an answer slack-go cannot use (an upload whose
+// completion lists no file), where trying again could share the file twice.
 func permanentSlackError(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return false
+	}
 	if e, ok := errors.AsType[slack.StatusCodeError](err); ok {
 		return e.Code >= 400 && e.Code < 500 && e.Code != http.StatusRequestTimeout && e.Code != http.StatusTooManyRequests
 	}
@@ -694,7 +708,13 @@ func permanentSlackError(err error) bool {
 		}
 		return true
 	}
-	return false
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return false
+	}
+	return !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF)
 }
 
 func (d *Digester) postMessage(ctx context.Context, pc *pacer, channel, threadTS string, m DigestMessage) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -139,4 +140,39 @@ func TestClickOnTheFullestMessagesFitsTheBodyLimit(t *testing.T) {
 		t.Errorf("the largest click body is %d bytes; the limit %d leaves less than twice that", largest, maxBody)
 	}
 	t.Logf("largest click body %d bytes, limit %d", largest, maxBody)
+}
+
+// A files.completeUploadExternal answer without the file list (slack-go then reports an
+// error although the upload went through) is not retried: retrying would share the CSV again.
+func TestDigestCSVOddCompleteAnswerIsNotRetried(t *testing.T) {
+	e := newDigestEnv(t, ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{
+		simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil),
+	}}, []string{"cn-hangzhou"})
+	target, _ := url.Parse(e.slack.APIURL())
+	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
+	proxy.ModifyResponse = func(resp *http.Response) error {
+		if strings.HasSuffix(resp.Request.URL.Path, "/files.completeUploadExternal") {
+			resp.Body.Close()
+			b := []byte(`{"ok":true}`)
+			resp.Body = io.NopCloser(bytes.NewReader(b))
+			resp.ContentLength = int64(len(b))
+			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
+		}
+		return nil
+	}
+	srv := httptest.NewServer(proxy)
+	t.Cleanup(srv.Close)
+	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+target.Path))
+	for run := range 2 {
+		rep, err := e.digester(t, func(c *DigestConfig) { c.Slack = api }).Run(t.Context(), false)
+		if err != nil {
+			t.Fatalf("run %d: %v", run+1, err)
+		}
+		if run == 0 && rep.Channels[0].CSVErr == nil {
+			t.Errorf("run 1: no CSVErr, want the odd answer reported")
+		}
+	}
+	if n := len(e.slack.CallsOf("files.completeUploadExternal")); n != 1 {
+		t.Errorf("the CSV was shared %d times, want once", n)
+	}
 }
