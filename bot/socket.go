@@ -38,32 +38,9 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 	switch evt.Type {
 	case socketmode.EventTypeSlashCommand:
 		sc, ok := evt.Data.(slack.SlashCommand)
-		if !ok || evt.Request == nil {
-			return
+		if ok && evt.Request != nil {
+			a.command(ctx, sm, evt.Request, sc)
 		}
-		first := a.firstDelivery(evt.Request)
-		ack, work := a.handleCommand(sc) // the answer depends on the text alone: a redelivery gets it again
-		var payload *slack.Msg
-		if evt.Request.AcceptsResponsePayload && ackFits(evt.Request.EnvelopeID, ack) {
-			payload = &ack
-		}
-		if !first {
-			a.ack(ctx, sm, evt.Request, payload)
-			return
-		}
-		if payload == nil { // the answer goes through response_url instead, ahead of the work's own
-			to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
-			then := work
-			work = func(ctx context.Context) {
-				a.reply(ctx, to, ack.Text, ack.Blocks.BlockSet...)
-				if then != nil {
-					then(ctx)
-				}
-			}
-		}
-		start := a.later("command", work) // registered before the ack, so a drain after the ack sees it
-		a.ack(ctx, sm, evt.Request, payload)
-		start() // the ack is queued for the connection ahead of anything the work sends
 	case socketmode.EventTypeInteractive:
 		if evt.Request != nil {
 			a.interactive(ctx, sm, evt.Request)
@@ -104,19 +81,73 @@ func (a *App) interactive(ctx context.Context, sm *socketmode.Client, req *socke
 	start()
 }
 
-// badEnvelope handles an envelope slack-go could not parse. An interaction is read by
-// parseClick, which needs fewer fields; anything else with an envelope ID is acknowledged, so
-// that Slack does not deliver it again and again.
+// command handles a "slash_commands" envelope.
+func (a *App) command(ctx context.Context, sm *socketmode.Client, req *socketmode.Request, sc slack.SlashCommand) {
+	first := a.firstDelivery(req)
+	ack, work := a.handleCommand(sc) // the answer depends on the text alone: a redelivery gets it again
+	var payload *slack.Msg
+	if req.AcceptsResponsePayload && ackFits(req.EnvelopeID, ack) {
+		payload = &ack
+	}
+	if !first {
+		a.ack(ctx, sm, req, payload)
+		return
+	}
+	if payload == nil { // the answer goes through response_url instead, ahead of the work's own
+		to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
+		then := work
+		work = func(ctx context.Context) {
+			a.reply(ctx, to, ack.Text, ack.Blocks.BlockSet...)
+			if then != nil {
+				then(ctx)
+			}
+		}
+	}
+	start := a.later("command", work) // registered before the ack, so a drain after the ack sees it
+	a.ack(ctx, sm, req, payload)
+	start() // the ack is queued for the connection ahead of anything the work sends
+}
+
+// badEnvelope handles an envelope slack-go could not parse, typically because a field has
+// another JSON type than it expects. It reads only what the bot uses: a slash command or an
+// interaction is acted on; anything else with an envelope ID is acknowledged, so that Slack
+// does not deliver it again and again.
 func (a *App) badEnvelope(ctx context.Context, sm *socketmode.Client, raw json.RawMessage) {
-	var req socketmode.Request
-	if err := json.Unmarshal(raw, &req); err != nil || req.EnvelopeID == "" {
+	var env struct {
+		EnvelopeID string          `json:"envelope_id"`
+		Type       string          `json:"type"`
+		Payload    json.RawMessage `json:"payload"`
+		Accepts    any             `json:"accepts_response_payload"` // true or "true"
+	}
+	if err := json.Unmarshal(raw, &env); err != nil || env.EnvelopeID == "" {
 		return
 	}
-	if req.Type == socketmode.RequestTypeInteractive {
-		a.interactive(ctx, sm, &req)
+	req := &socketmode.Request{EnvelopeID: env.EnvelopeID, Type: env.Type, Payload: env.Payload,
+		AcceptsResponsePayload: env.Accepts == true || env.Accepts == "true"}
+	switch env.Type {
+	case socketmode.RequestTypeInteractive:
+		a.interactive(ctx, sm, req)
 		return
+	case socketmode.RequestTypeSlashCommands:
+		if sc, ok := slashCommandOf(env.Payload); ok {
+			a.command(ctx, sm, req, sc)
+			return
+		}
 	}
-	a.ack(ctx, sm, &req, nil)
+	a.ack(ctx, sm, req, nil)
+}
+
+// slashCommandOf reads the text fields of a slash command payload, skipping any field of
+// another type.
+func slashCommandOf(payload []byte) (slack.SlashCommand, bool) {
+	var m map[string]any
+	if json.Unmarshal(payload, &m) != nil {
+		return slack.SlashCommand{}, false
+	}
+	str := func(k string) string { v, _ := m[k].(string); return v }
+	return slack.SlashCommand{Command: str("command"), Text: str("text"), UserID: str("user_id"), UserName: str("user_name"),
+		ChannelID: str("channel_id"), ChannelName: str("channel_name"), TeamID: str("team_id"), ResponseURL: str("response_url"),
+		TriggerID: str("trigger_id"), APIAppID: str("api_app_id")}, true
 }
 
 // firstDelivery reports whether the envelope is seen for the first time. A redelivery

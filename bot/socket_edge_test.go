@@ -123,3 +123,33 @@ func TestSocketMode_RedeliveredCommandGetsTheSameAnswer(t *testing.T) {
 		t.Errorf("%d answers, want 1", n)
 	}
 }
+
+// Envelopes slack-go cannot parse (a field of another type than it expects, here a string
+// "true" and a numeric extra field) are still acknowledged and acted on.
+func TestSocketMode_OddlyTypedEnvelopes(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.runSocket(t)
+	cmd, err := json.Marshal(e.command(edgeReq, "status i-bp1hz00001"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.fake.PushFrame([]byte(`{"envelope_id":"odd-1","type":"slash_commands","accepts_response_payload":"true","retry_attempt":"0","payload":` + string(cmd) + `}`))
+	cmd2 := strings.Replace(string(cmd), `"team_id":"T0FAKE"`, `"team_id":"T0FAKE","channel_name":7`, 1)
+	e.fake.PushFrame([]byte(`{"envelope_id":"odd-2","type":"slash_commands","accepts_response_payload":true,"payload":` + cmd2 + `}`))
+	for _, id := range []string{"odd-1", "odd-2"} {
+		if _, err := e.fake.WaitAck(ctx, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	e.drain(t)
+	var statuses int
+	for _, c := range e.fake.CallsOf("response_url") {
+		if strings.Contains(string(c.JSON), "Status") {
+			statuses++
+		}
+	}
+	if statuses != 2 {
+		t.Errorf("%d status answers, want 2", statuses)
+	}
+}
