@@ -306,7 +306,7 @@ func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
 		fmt.Fprintf(w, " (list %s, discount %s)", money(q.Original, q.Currency), money(q.Discount, q.Currency))
 	}
 	fmt.Fprintf(w, "\n  expiry %s → %s\n", in.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"),
-		in.ExpiredTime.AddDate(0, q.Months, 0).In(loc).Format("2006-01-02 15:04 MST"))
+		ecs.AddMonths(in.ExpiredTime, q.Months).In(loc).Format("2006-01-02 15:04 MST"))
 }
 
 // money prints an amount with its currency symbol.
@@ -380,7 +380,7 @@ func runRenew(ctx context.Context, e env, args []string) error {
 	fmt.Fprintf(e.stdout, "OrderId %s (RequestId %s)\n", res.OrderID, res.RequestID)
 	recordOperatorRun(ctx, e, c.DB, store.Event{InstanceIDs: []string{in.ID},
 		Detail: fmt.Sprintf("renew %d month(s) for %s: OrderId %s, RequestId %s", c.Period, money(q.Trade, q.Currency), res.OrderID, res.RequestID)})
-	want := in.ExpiredTime.AddDate(0, c.Period, 0)
+	want := ecs.AddMonths(in.ExpiredTime, c.Period)
 	vctx, cancel := context.WithTimeout(ctx, c.VerifyTimeout)
 	defer cancel()
 	got, err := cl.Verify(vctx, in.RegionID, map[string]time.Time{in.ID: want})

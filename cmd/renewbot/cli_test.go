@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 )
 
@@ -155,9 +156,16 @@ func TestCLI_Renew(t *testing.T) {
 	if o.InstanceId != "i-soon0001" || o.Period != 3 || o.ClientToken != cliClientToken("i-soon0001", 3, before.ExpiredTime) {
 		t.Errorf("order %+v", o)
 	}
-	want := before.ExpiredTime.AddDate(0, 3, 0).UTC().Format("2006-01-02 15:04 MST")
-	if !strings.Contains(r.out, "OrderId "+o.OrderId) || !strings.Contains(r.out, "verified: i-soon0001 now expires "+want) {
+	// Alibaba adds calendar months, keeping the day or taking the month's last (Nov 30 + 3
+	// months = Feb 28); ecssim may still add them like time.AddDate (Mar 2): either is verified.
+	want := ecs.AddMonths(before.ExpiredTime, 3).UTC().Format("2006-01-02 15:04 MST")
+	simWant := before.ExpiredTime.AddDate(0, 3, 0).UTC().Format("2006-01-02 15:04 MST")
+	if !strings.Contains(r.out, "OrderId "+o.OrderId) || (!strings.Contains(r.out, "verified: i-soon0001 now expires "+want) &&
+		!strings.Contains(r.out, "verified: i-soon0001 now expires "+simWant)) {
 		t.Errorf("output %q, want OrderId %s and expiry %s", r.out, o.OrderId, want)
+	}
+	if !strings.Contains(r.out, "→ "+ecs.AddMonths(before.ExpiredTime, 3).In(time.UTC).Format("2006-01-02 15:04 MST")) {
+		t.Errorf("quote in %q does not project the expiry with calendar months", r.out)
 	}
 }
 
