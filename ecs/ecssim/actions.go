@@ -552,6 +552,17 @@ func alignedExpiry(cur time.Time, day int) time.Time {
 	return t.UTC()
 }
 
+// addMonths adds calendar months to an expiry the way Alibaba's billing does: the day of the
+// month is kept, or becomes the target month's last day when that month is shorter (Jan 31
+// + 1 month = Feb 28), never spilling into the month after like time.AddDate. Expiries are
+// 16:00Z, so the UTC date is the expiration date in UTC+8.
+func addMonths(t time.Time, n int) time.Time {
+	y, m, d := t.Date()
+	first := time.Date(y, m+time.Month(n), 1, t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), t.Location())
+	last := first.AddDate(0, 1, -1).Day()
+	return first.AddDate(0, 0, min(d, last)-1)
+}
+
 // ---- RenewInstance ----
 
 func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiError) {
@@ -614,7 +625,7 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 	var newExpiry time.Time
 	var pr price
 	if hasPeriod {
-		newExpiry = cur.AddDate(0, period, 0)
+		newExpiry = addMonths(cur, period)
 		pr = quote(in.MonthlyPrice, period, 0)
 	} else {
 		if in.expired(now) {
@@ -912,12 +923,12 @@ func (s *Server) autoRenew(now time.Time) {
 			var pr price
 			switch in.PeriodUnit {
 			case "Year":
-				next, pr = cur.AddDate(in.Duration, 0, 0), quote(in.MonthlyPrice, 12*in.Duration, 0)
+				next, pr = addMonths(cur, 12*in.Duration), quote(in.MonthlyPrice, 12*in.Duration, 0)
 			case "Week":
 				next = cur.AddDate(0, 0, 7*in.Duration)
 				pr = quote(in.MonthlyPrice, 0, float64(7*in.Duration))
 			default:
-				next, pr = cur.AddDate(0, in.Duration, 0), quote(in.MonthlyPrice, in.Duration, 0)
+				next, pr = addMonths(cur, in.Duration), quote(in.MonthlyPrice, in.Duration, 0)
 			}
 			if s.balance < pr.trade {
 				break // retried on a later call, until the instance expires

@@ -334,3 +334,29 @@ func TestAutoRenewCharges(t *testing.T) {
 		t.Fatal("charged after expiry")
 	}
 }
+
+// TestRenewMonthEndClamps: a renewal adds calendar months to the expiration date the way
+// Alibaba's billing does: a day the target month lacks becomes its last day (Jan 31 + 1
+// month is Feb 28), not an overflow into the next month (Go's AddDate gives Mar 3).
+func TestRenewMonthEndClamps(t *testing.T) {
+	e := newEnv(t, func(o *ecssim.Options) { o.RenewDelay = -1 })
+	at := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 16, 0, 0, 0, time.UTC) }
+	e.srv.AddInstances(
+		ecssim.FleetInstance{InstanceId: "i-dec31", RegionId: "cn-hangzhou", ExpiredTime: at(2026, 12, 31), MonthlyPrice: 10},
+		ecssim.FleetInstance{InstanceId: "i-jan31", RegionId: "cn-hangzhou", ExpiredTime: at(2027, 1, 31), MonthlyPrice: 10},
+		ecssim.FleetInstance{InstanceId: "i-feb28", RegionId: "cn-hangzhou", ExpiredTime: at(2027, 2, 28), MonthlyPrice: 10},
+	)
+	c := e.client(t, "cn-hangzhou")
+	for _, tc := range []struct{ id, period, want string }{
+		{"i-dec31", "2", "2027-02-28T16:00Z"},
+		{"i-jan31", "1", "2027-02-28T16:00Z"},
+		{"i-feb28", "12", "2028-02-28T16:00Z"},
+	} {
+		if _, err := c.RenewInstance(renewReq(tc.id, tc.period, "tok-"+tc.id)); err != nil {
+			t.Fatal(err)
+		}
+		if got := expiredTime(t, c, tc.id); got != tc.want {
+			t.Errorf("%s + %s months = %s, want %s", tc.id, tc.period, got, tc.want)
+		}
+	}
+}
