@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -74,7 +75,9 @@ func isSlackID(s string) bool {
 }
 
 // IsApprover reports whether user may approve requests: listed by user ID, or a member of
-// a listed user group (asked of Members at decision time; Members may cache).
+// a listed user group (asked of Members at decision time; Members may cache). A group whose
+// members cannot be read does not stop the search: the user may be in another one. Only when
+// no group answered yes and some failed is the answer an error.
 func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
 	if !isUserID(user) {
 		return false, nil // a group ID or a name is never a clicker
@@ -82,22 +85,25 @@ func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
 	if slices.Contains(w.policy.Approvers, user) {
 		return true, nil
 	}
+	var errs []error
 	for _, a := range w.policy.Approvers {
 		if !isGroupID(a) {
 			continue
 		}
 		if w.members == nil {
-			return false, fmt.Errorf("approver group %s: no Members to resolve it", a)
+			errs = append(errs, fmt.Errorf("approver group %s: no Members to resolve it", a))
+			continue
 		}
 		members, err := w.members.GroupMembers(ctx, a)
 		if err != nil {
-			return false, fmt.Errorf("members of approver group %s: %w", a, err)
+			errs = append(errs, fmt.Errorf("members of approver group %s: %w", a, err))
+			continue
 		}
 		if slices.Contains(members, user) {
 			return true, nil
 		}
 	}
-	return false, nil
+	return false, errors.Join(errs...)
 }
 
 // RefusalReason says why a decision was refused.

@@ -923,3 +923,18 @@ func TestWorkflow_AutoRenewAnswerLost(t *testing.T) {
 		t.Fatalf("request %v, item %+v; auto-renew is on at Alibaba", got.State, it)
 	}
 }
+
+// A user group whose members cannot be read does not hide the clicker's membership of another
+// listed group; with no group answering yes, the failure is the answer.
+func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
+	e := newWFEnv(t, wfOptions{
+		policy:  bot.Policy{Approvers: []string{"SGONE", "SOPS"}},
+		members: wfMembers{"SOPS": {"UGROUPIE"}}, // SGONE: "no such group"
+	})
+	if ok, err := e.wf.IsApprover(t.Context(), "UGROUPIE"); !ok || err != nil {
+		t.Errorf("IsApprover(member of the second group) = %v, %v; want true", ok, err)
+	}
+	if ok, err := e.wf.IsApprover(t.Context(), "UOTHER"); ok || err == nil || !strings.Contains(err.Error(), "SGONE") {
+		t.Errorf("IsApprover(in no group) = %v, %v; want false and the failed group named", ok, err)
+	}
+}
