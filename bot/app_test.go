@@ -49,7 +49,7 @@ type edgeEnv struct {
 	reg     *prometheus.Registry
 	metrics *bot.Metrics
 	log     edgeLogWriter
-	clock   *wfClock // shared by the store, ecssim, the workflow and the app
+	clock   *ecssim.Clock // shared by the store, ecssim, the workflow and the app
 }
 
 func edgeFleet() ecssim.Fleet {
@@ -67,7 +67,7 @@ func edgeFleet() ecssim.Fleet {
 func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	tb.Helper()
 	e := &edgeEnv{fake: bottest.NewFakeSlack(), reg: prometheus.NewRegistry(),
-		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}, clock: &wfClock{t: edgeStart}}
+		log: edgeLogWriter{tb: tb, mu: &sync.Mutex{}, buf: &strings.Builder{}}, clock: ecssim.NewClock(edgeStart)}
 	tb.Cleanup(e.fake.Close)
 	tb.Cleanup(func() { e.assertMessagesFit(tb) }) // runs after the drain below
 	edgeNow := e.clock.Now

@@ -89,7 +89,7 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	)
 	unblock := func() { once.Do(func() { close(release) }) }
 	armed.Store(at == "inflight")
-	clock := &wfClock{t: wfStart}
+	clock := ecssim.NewClock(wfStart)
 	sim := ecssim.NewServer(ecssim.Options{
 		Fleet: wfFleet(), RenewDelay: -1, Now: clock.Now, Regions: wfRegions,
 		Hook: func(action string, _ url.Values) {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,24 +16,6 @@ import (
 
 // wfStart is the business "now" of the workflow tests.
 var wfStart = time.Date(2026, 11, 25, 0, 0, 0, 0, time.UTC)
-
-// wfClock is the injected clock shared by the store, ecssim and the workflow.
-type wfClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *wfClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *wfClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // wfMembers is a static user-group directory (the Slack side's port).
 type wfMembers map[string][]string
@@ -89,7 +70,7 @@ var wfRegions = []string{"cn-hangzhou", "cn-shanghai"}
 
 // wfEnv is a workflow on a real bbolt file and the real ECS client against ecssim.
 type wfEnv struct {
-	clock *wfClock
+	clock *ecssim.Clock
 	sim   *ecssim.Server
 	db    *store.DB
 	cloud *ecs.Client
@@ -126,7 +107,7 @@ func wfECS(tb testing.TB, url string, sleep func(context.Context, time.Duration)
 
 func newWFEnv(tb testing.TB, o wfOptions) *wfEnv {
 	tb.Helper()
-	e := &wfEnv{clock: &wfClock{t: wfStart}, notes: &wfNotes{ch: make(chan store.Request, 1000)}}
+	e := &wfEnv{clock: ecssim.NewClock(wfStart), notes: &wfNotes{ch: make(chan store.Request, 1000)}}
 	so := ecssim.Options{Fleet: wfFleet(), RenewDelay: -1, Now: e.clock.Now, Regions: wfRegions}
 	if o.simOpts != nil {
 		o.simOpts(&so)

@@ -618,7 +618,7 @@ func TestContextCancelsAHeldCall(t *testing.T) {
 }
 
 func TestVerifyWaitsForTheRenewDelay(t *testing.T) {
-	clk := &clock{now: t0}
+	clk := ecssim.NewClock(t0)
 	rec := &recorder{}
 	sim := newSim(t, ecssim.Options{Fleet: smallFleet(), Now: clk.Now, RenewDelay: 10 * time.Second}, rec)
 	var waits []time.Duration

@@ -15,24 +15,6 @@ import (
 // t0 is the business "now" of every test fleet: 04:00Z, far from the 16:00Z expiry times.
 var t0 = time.Date(2026, 11, 25, 4, 0, 0, 0, time.UTC)
 
-// clock is a business clock for ecssim that tests move by hand.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
-
 // recorder collects what the emulator received (via Options.Hook) and what the client
 // observed (via Config.Observe).
 type recorder struct {

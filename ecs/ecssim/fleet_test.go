@@ -129,7 +129,7 @@ func TestGeneratedFleetRoundTrips(t *testing.T) {
 }
 
 func TestAddInstancesAndHandler(t *testing.T) {
-	c := newClock(t0)
+	c := ecssim.NewClock(t0)
 	s := ecssim.NewUnstartedServer(ecssim.Options{Now: c.Now})
 	s.AddInstances(
 		ecssim.FleetInstance{InstanceId: "i-new", RegionId: "cn-beijing", ExpiredTime: day(1), MonthlyPrice: 10},

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,26 +22,6 @@ import (
 
 // t0 is the business "now" of most tests: 2026-11-25 08:00 UTC.
 var t0 = time.Date(2026, 11, 25, 8, 0, 0, 0, time.UTC)
-
-// clock is an injectable business clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newClock(t time.Time) *clock { return &clock{now: t} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // day returns 16:00Z (00:00 UTC+8) d days after t0's date.
 func day(d int) time.Time {
@@ -66,12 +45,12 @@ func testFleet() ecssim.Fleet {
 
 type env struct {
 	srv   *ecssim.Server
-	clock *clock
+	clock *ecssim.Clock
 }
 
 func newEnv(t *testing.T, mod func(*ecssim.Options)) *env {
 	t.Helper()
-	c := newClock(t0)
+	c := ecssim.NewClock(t0)
 	opts := ecssim.Options{Fleet: testFleet(), Now: c.Now, RenewDelay: 10 * time.Second, Seed: 1}
 	if mod != nil {
 		mod(&opts)
