@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -148,23 +147,9 @@ func TestDigestCSVOddCompleteAnswerIsNotRetried(t *testing.T) {
 	e := newDigestEnv(t, ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{
 		simInstance("i-soon000001", "cn-hangzhou", 2, ecs.Normal, nil),
 	}}, []string{"cn-hangzhou"})
-	target, _ := url.Parse(e.slack.APIURL())
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
-	proxy.ModifyResponse = func(resp *http.Response) error {
-		if strings.HasSuffix(resp.Request.URL.Path, "/files.completeUploadExternal") {
-			resp.Body.Close()
-			b := []byte(`{"ok":true}`)
-			resp.Body = io.NopCloser(bytes.NewReader(b))
-			resp.ContentLength = int64(len(b))
-			resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-		}
-		return nil
-	}
-	srv := httptest.NewServer(proxy)
-	t.Cleanup(srv.Close)
-	api := slack.New("xoxb-test", slack.OptionAPIURL(srv.URL+target.Path))
+	e.slack.Rewrite("files.completeUploadExternal", func(map[string]any) map[string]any { return map[string]any{"ok": true} })
 	for run := range 2 {
-		rep, err := e.digester(t, func(c *DigestConfig) { c.Slack = api }).Run(t.Context(), false)
+		rep, err := e.digester(t, nil).Run(t.Context(), false)
 		if err != nil {
 			t.Fatalf("run %d: %v", run+1, err)
 		}

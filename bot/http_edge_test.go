@@ -1,17 +1,13 @@
 package bot_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"net/http/httputil"
 	"net/url"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -322,26 +318,8 @@ func TestHTTP_FormWithoutContentType(t *testing.T) {
 func TestHTTP_PostAnswerWithoutChannel(t *testing.T) {
 	e := newEdgeEnv(t)
 	ctx := edgeCtx(t)
-	target, _ := url.Parse(e.fake.APIURL())
-	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: target.Scheme, Host: target.Host})
-	proxy.ModifyResponse = func(resp *http.Response) error {
-		if !strings.HasSuffix(resp.Request.URL.Path, "/chat.postMessage") {
-			return nil
-		}
-		var m map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&m); err != nil {
-			return err
-		}
-		resp.Body.Close()
-		b, _ := json.Marshal(map[string]any{"ok": m["ok"], "ts": m["ts"]})
-		resp.Body = io.NopCloser(bytes.NewReader(b))
-		resp.ContentLength = int64(len(b))
-		resp.Header.Set("Content-Length", strconv.Itoa(len(b)))
-		return nil
-	}
-	ps := httptest.NewServer(proxy)
-	t.Cleanup(ps.Close)
-	api := slack.New("xoxb-test-token", slack.OptionAPIURL(ps.URL+target.Path))
+	e.fake.Rewrite("chat.postMessage", func(m map[string]any) map[string]any { return map[string]any{"ok": m["ok"], "ts": m["ts"]} })
+	api := e.api
 	app, err := bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloudOf(t, e), Store: e.db, Slack: api, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)

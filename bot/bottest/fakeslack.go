@@ -54,7 +54,8 @@ type FakeSlack struct {
 	seq      int // ts, file and response_url counter
 	groups   map[string][]string
 	fail     map[string][]failure
-	messages map[string]*message // channel+"/"+ts
+	rewrite  map[string]func(map[string]any) map[string]any // per method: reshape successful answers
+	messages map[string]*message                            // channel+"/"+ts
 	ping     time.Duration
 
 	conns     map[*websocket.Conn]bool // open Socket Mode connections
@@ -79,6 +80,7 @@ func NewFakeSlack() *FakeSlack {
 		changed:   make(chan struct{}),
 		groups:    map[string][]string{},
 		fail:      map[string][]failure{},
+		rewrite:   map[string]func(map[string]any) map[string]any{},
 		messages:  map[string]*message{},
 		ping:      time.Second,
 		conns:     map[*websocket.Conn]bool{},
@@ -278,7 +280,23 @@ func (f *FakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, call, obj{"ok": false, "error": "not_authed"})
 		return
 	}
-	f.answer(w, call, f.apiResult(r, method, form))
+	res := f.apiResult(r, method, form)
+	f.mu.Lock()
+	rw := f.rewrite[method]
+	f.mu.Unlock()
+	if rw != nil {
+		res = rw(res)
+	}
+	f.answer(w, call, res)
+}
+
+// Rewrite reshapes every later successful answer of method with fn, to play a Slack whose
+// answers differ from this fake's (a field missing, an odd shape). The fake's own state
+// (messages, files) is kept as if the answer had been the usual one.
+func (f *FakeSlack) Rewrite(method string, fn func(answer map[string]any) map[string]any) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.rewrite[method] = fn
 }
 
 // apiResult computes the JSON answer of one Web API method.
