@@ -73,13 +73,7 @@ func newManifestSettings(c *manifestConfig) *settings {
 			parse: func(s string) error { c.URL = strings.TrimRight(s, "/"); return nil }},
 		boolSetting("socket", "RENEWBOT_SOCKET_MODE", "Socket Mode app: no public URL", &c.Socket),
 		{flag: "command", env: "RENEWBOT_COMMAND", def: "/renew", usage: "slash command name",
-			parse: func(s string) error {
-				if !strings.HasPrefix(s, "/") || len(s) < 2 || len(s) > 32 || strings.ContainsAny(s, " \t") {
-					return errors.New("is not a slash command like /renew")
-				}
-				c.Command = s
-				return nil
-			}},
+			parse: func(s string) error { c.Command = s; return checkCommandName(s) }},
 		{flag: "name", env: "RENEWBOT_APP_NAME", def: "renewbot", usage: "app and bot display name",
 			parse: func(s string) error {
 				if s == "" || len(s) > 35 {
@@ -97,12 +91,11 @@ func runManifest(_ context.Context, e env, args []string) error {
 		return err
 	}
 	if !c.Socket {
-		u, err := url.Parse(c.URL)
-		switch {
-		case c.URL == "":
+		if c.URL == "" {
 			return usageError{errors.New("--url: is required (the public https://HOST Slack sends requests to), or use --socket")}
-		case err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "":
-			return usageError{fmt.Errorf("--url: %q is not an https://HOST URL (Slack only calls HTTPS)", c.URL)}
+		}
+		if err := checkBaseURL(c.URL); err != nil {
+			return usageError{fmt.Errorf("--url: %q %w", c.URL, err)}
 		}
 	} else if c.URL != "" {
 		return usageError{errors.New("--url and --socket do not go together: a Socket Mode app has no request URL")}
@@ -113,6 +106,43 @@ func runManifest(_ context.Context, e env, args []string) error {
 	}
 	_, err = e.stdout.Write(append(js, '\n'))
 	return err
+}
+
+// checkCommandName accepts a slash command name as Slack's app settings do: a slash, then
+// 1 to 31 lowercase letters, digits, '-' or '_' (Slack lower-cases nothing for you, and a
+// command with a capital letter or a space is refused when the manifest is pasted).
+func checkCommandName(s string) error {
+	name, ok := strings.CutPrefix(s, "/")
+	if !ok || name == "" || len(s) > 32 {
+		return errors.New("is not a slash command like /renew (a slash and 1 to 31 characters)")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-' || r == '_') {
+			return fmt.Errorf("is not a slash command like /renew: %q is not allowed (lowercase letters, digits, - and _ only)", r)
+		}
+	}
+	return nil
+}
+
+// checkBaseURL accepts the public base URL the manifest's request URLs are built on:
+// https, a host, optionally a path (a bot behind a reverse proxy at /renewbot), and nothing
+// that would not survive "/slack/commands" being appended: no query, no fragment, no
+// user info, no characters that need escaping (Slack refuses a request URL with a space).
+func checkBaseURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil || u.Scheme != "https" || u.Host == "" || u.Opaque != "":
+		return errors.New("is not an https://HOST URL (Slack only calls HTTPS)")
+	case u.RawQuery != "" || u.ForceQuery:
+		return errors.New("has a query (?…): give the base URL only; renewbot appends /slack/commands and /slack/interactions")
+	case u.Fragment != "" || strings.Contains(s, "#"):
+		return errors.New("has a fragment (#…): give the base URL only")
+	case u.User != nil:
+		return errors.New("has user info (user@): Slack does not send credentials in the URL")
+	case strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f || r > 0x7e }):
+		return errors.New("has a space or a character that needs escaping: Slack refuses such request URLs")
+	}
+	return nil
 }
 
 // Manifest types: only the fields renewbot sets (api.slack.com/reference/manifests).

@@ -237,3 +237,39 @@ func TestVersion(t *testing.T) {
 		t.Errorf("version %q", out.String())
 	}
 }
+
+func TestManifestInputs(t *testing.T) {
+	for _, tt := range []struct {
+		args    []string
+		wantErr string // "" = accepted
+	}{
+		{[]string{"--url", "https://a.example.com"}, ""},
+		{[]string{"--url", "https://a.example.com/renewbot"}, ""}, // a path is fine
+		{[]string{"--url", "https://a.example.com:8443/p/"}, ""},
+		{[]string{"--url", "https://a.example.com/p ath"}, "needs escaping"},
+		{[]string{"--url", "https://a.example.com/?x=1"}, "has a query"},
+		{[]string{"--url", "https://a.example.com/#top"}, "has a fragment"},
+		{[]string{"--url", "https://me@a.example.com"}, "user info"},
+		{[]string{"--url", "http://a.example.com"}, "only calls HTTPS"},
+		{[]string{"--url", "a.example.com"}, "only calls HTTPS"},
+		{[]string{"--socket", "--command", "/renew-ecs_2"}, ""},
+		{[]string{"--socket", "--command", "/Renew"}, "lowercase"},
+		{[]string{"--socket", "--command", "/re new"}, "lowercase"},
+		{[]string{"--socket", "--command", "renew"}, "a slash"},
+		{[]string{"--socket", "--command", "/"}, "a slash"},
+		{[]string{"--socket", "--command", "/" + strings.Repeat("r", 32)}, "a slash"},
+	} {
+		var out, errOut bytes.Buffer
+		code := run(context.Background(), append([]string{"slack-manifest"}, tt.args...), getenvOf(nil), nil, &out, &errOut)
+		switch {
+		case tt.wantErr == "" && code != 0:
+			t.Errorf("%v: exit %d: %s", tt.args, code, errOut.String())
+		case tt.wantErr != "" && code != 2:
+			t.Errorf("%v: exit %d, want 2 (bad usage)", tt.args, code)
+		case tt.wantErr != "" && !strings.Contains(errOut.String(), tt.wantErr):
+			t.Errorf("%v: says %q, want it to say %q", tt.args, errOut.String(), tt.wantErr)
+		case tt.wantErr != "" && out.Len() != 0:
+			t.Errorf("%v: printed a manifest though refused: %s", tt.args, out.String())
+		}
+	}
+}
