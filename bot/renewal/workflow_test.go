@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -958,4 +959,59 @@ func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
 	if ok, err := e.wf.IsApprover(t.Context(), "UOTHER"); ok || err == nil || !strings.Contains(err.Error(), "SGONE") {
 		t.Errorf("IsApprover(in no group) = %v, %v; want false and the failed group named", ok, err)
 	}
+}
+
+// TestWorkflow_ApproveClickTransactions counts the store transactions of one approve click,
+// from the click to the RenewInstance call: the approval (one compare-and-set), the claim,
+// and the audit entry with the ClientToken written before the paid call.
+func TestWorkflow_ApproveClickTransactions(t *testing.T) {
+	var (
+		db         *store.DB
+		atRenew    [2]uint64
+		renewCalls atomic.Int32
+	)
+	e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "RenewInstance" && renewCalls.Add(1) == 1 {
+				atRenew[0], atRenew[1] = db.Transactions()
+			}
+		}
+	}})
+	db = e.db
+	r := e.renew(t, 1, "i-hz01")
+	reads, writes := e.db.Transactions()
+	got := e.approveAndExecute(t, r)
+	if got.State != store.StateDone {
+		t.Fatalf("request %s, want done", got.State)
+	}
+	r0, w0 := atRenew[0]-reads, atRenew[1]-writes
+	t.Logf("approve click to RenewInstance: %d read and %d write transactions", r0, w0)
+	if r0 != 0 || w0 != 3 {
+		t.Errorf("%d reads and %d writes before RenewInstance, want 0 and 3 (approve, claim, audit of the call)", r0, w0)
+	}
+}
+
+// One approval that is not the last, and one refused click, are one store transaction each.
+func TestWorkflow_DecisionIsOneTransaction(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{Required: 2, Approvers: []string{"UAPPROVER1", "UAPPROVER2"}}})
+	r := e.renew(t, 1, "i-hz01")
+	count := func(what string, click func()) {
+		t.Helper()
+		r0, w0 := e.db.Transactions()
+		click()
+		r1, w1 := e.db.Transactions()
+		t.Logf("%s: %d read and %d write transactions", what, r1-r0, w1-w0)
+		if r1-r0 != 0 || w1-w0 != 1 {
+			t.Errorf("%s: %d reads and %d writes, want 0 and 1", what, r1-r0, w1-w0)
+		}
+	}
+	count("first of two approvals", func() {
+		if _, err := e.wf.Approve(context.Background(), r.ID, "UAPPROVER1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	count("refused click (self-approval)", func() {
+		_, err := e.wf.Approve(context.Background(), r.ID, "UREQ")
+		wantRefusal(t, err, renewal.RefuseSelfApproval)
+	})
 }

@@ -93,7 +93,11 @@ func reportOperatorRun(e env, r *store.Request, runErr error, loc *time.Location
 	for _, it := range r.Items {
 		switch {
 		case it.State == store.ItemDone && renew:
-			fmt.Fprintf(e.stdout, "renewed: %s, OrderId %s (request %s)\n", it.InstanceID, it.OrderID, r.ID)
+			order := "OrderId " + it.OrderID
+			if it.OrderID == "" {
+				order = "its answer was lost, the new expiry shows it"
+			}
+			fmt.Fprintf(e.stdout, "renewed: %s, %s (request %s)\n", it.InstanceID, order, r.ID)
 			fmt.Fprintf(e.stdout, "verified: %s now expires %s\n", it.InstanceID, it.NewExpiry.In(loc).Format("2006-01-02 15:04 MST"))
 		case it.State == store.ItemDone:
 			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s (request %s, RequestId %s)\n", it.InstanceID,
