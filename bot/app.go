@@ -136,18 +136,25 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.closing = true
 	a.mu.Unlock()
+	err := waitGroup(ctx, &a.work)
+	a.cancel()
+	if err != nil {
+		a.work.Wait() // the cancelled work ends
+	}
+	return err
+}
+
+// waitGroup waits for wg, or until ctx ends (then with ctx's error).
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() {
-		a.work.Wait()
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
-		a.cancel()
 		return nil
 	case <-ctx.Done():
-		a.cancel()
-		<-done
 		return ctx.Err()
 	}
 }

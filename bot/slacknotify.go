@@ -158,19 +158,7 @@ func (n *SlackNotifier) update(ctx context.Context, r *store.Request) {
 }
 
 // Flush waits until every queued update was sent (or ctx ends).
-func (n *SlackNotifier) Flush(ctx context.Context) error {
-	done := make(chan struct{})
-	go func() {
-		n.work.Wait()
-		close(done)
-	}()
-	select {
-	case <-done:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (n *SlackNotifier) Flush(ctx context.Context) error { return waitGroup(ctx, &n.work) }
 
 // Close stops taking changes and drains the queues; when ctx ends first, the updates in
 // flight are cancelled and ctx's error returned.

@@ -272,32 +272,45 @@ func (db *DB) update(id RequestID, ev *Event, change func(tx *bolt.Tx, r *Reques
 		if err := change(tx, r, now); err != nil {
 			return err
 		}
-		r.UpdatedAt = now
-		r.Version++
-		if err := putRequest(tx, r); err != nil {
+		if err := db.commit(tx, r, ev, now); err != nil {
 			return err
-		}
-		if ev.Action != "" {
-			if ev.Actor == "" {
-				ev.Actor = botActor
-			}
-			if ev.Time.IsZero() {
-				ev.Time = now
-			}
-			if ev.RequestID == "" {
-				ev.RequestID = r.ID
-			}
-			if len(ev.InstanceIDs) == 0 {
-				ev.InstanceIDs = r.InstanceIDs()
-			}
-			if err := db.appendEvent(tx, ev); err != nil {
-				return err
-			}
 		}
 		out = r
 		return nil
 	})
 	return out, err
+}
+
+// commit writes a changed request (UpdatedAt, Version+1) and appends ev unless its Action is
+// empty, in tx.
+func (db *DB) commit(tx *bolt.Tx, r *Request, ev *Event, now time.Time) error {
+	r.UpdatedAt = now
+	r.Version++
+	if err := putRequest(tx, r); err != nil {
+		return err
+	}
+	if ev.Action == "" {
+		return nil
+	}
+	fillEvent(ev, r, now)
+	return db.appendEvent(tx, ev)
+}
+
+// fillEvent completes an event about r: Actor defaults to the bot, Time to now, RequestID
+// and InstanceIDs to r's.
+func fillEvent(ev *Event, r *Request, now time.Time) {
+	if ev.Actor == "" {
+		ev.Actor = botActor
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = r.ID
+	}
+	if len(ev.InstanceIDs) == 0 {
+		ev.InstanceIDs = r.InstanceIDs()
+	}
 }
 
 // applyMutate runs mutate and refuses changes to the fields the store owns.
@@ -417,21 +430,12 @@ func (db *DB) Decide(id RequestID, decide func(r *Request, now time.Time) (State
 		if r.ID != id || r.State != from || r.Version != version || !slices.Equal(r.InstanceIDs(), insts) {
 			return fmt.Errorf("%w: a decision may not change the ID, state, version or instances", ErrInvalid)
 		}
-		fill := func() {
-			if ev.Actor == "" {
-				ev.Actor = botActor
-			}
-			ev.Time, ev.RequestID = now, r.ID
-			if len(ev.InstanceIDs) == 0 {
-				ev.InstanceIDs = insts
-			}
-		}
 		if derr != nil {
 			if ev.Action == "" {
 				return derr
 			}
 			refused = derr
-			fill()
+			fillEvent(&ev, r, now)
 			return db.appendEvent(tx, &ev)
 		}
 		if to != from {
@@ -448,16 +452,8 @@ func (db *DB) Decide(id RequestID, decide func(r *Request, now time.Time) (State
 				}
 			}
 		}
-		r.UpdatedAt = now
-		r.Version++
-		if err := putRequest(tx, r); err != nil {
+		if err := db.commit(tx, r, &ev, now); err != nil {
 			return err
-		}
-		if ev.Action != "" {
-			fill()
-			if err := db.appendEvent(tx, &ev); err != nil {
-				return err
-			}
 		}
 		out = r
 		return nil

@@ -23,9 +23,10 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	before, _ := e.sim.Instance("i-hz01")
 
 	r := e.renew(t, 3, "i-hz01")
-	if r.State != store.StatePending || r.ApprovalsRequired != 1 || r.Kind != store.KindRenew || r.Months != 3 {
-		t.Fatalf("new request = %+v", r)
-	}
+	field(t, "new request: State", r.State, store.StatePending)
+	field(t, "new request: ApprovalsRequired", r.ApprovalsRequired, 1)
+	field(t, "new request: Kind", r.Kind, store.KindRenew)
+	field(t, "new request: Months", r.Months, 3)
 	if got, want := r.Deadline, wfStart.Add(24*time.Hour); !got.Equal(want) {
 		t.Errorf("Deadline = %v, want %v", got, want)
 	}
@@ -33,9 +34,13 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	if !it.CurrentExpiry.Equal(before.ExpiredTime) || !it.ProjectedExpiry.Equal(time.Date(2027, 2, 28, 16, 0, 0, 0, time.UTC)) { // Nov 30 + 3 months
 		t.Errorf("item expiries current %v projected %v, instance expires %v", it.CurrentExpiry, it.ProjectedExpiry, before.ExpiredTime)
 	}
-	if it.Price <= 0 || r.Total != it.Price || r.Currency != "CNY" || it.RegionID != "cn-hangzhou" || it.AutoRenewStatus != "Normal" {
-		t.Errorf("quote snapshot: item %+v, total %v %s", it, r.Total, r.Currency)
+	if it.Price <= 0 {
+		t.Errorf("quote snapshot: item price %v, want a positive one", it.Price)
 	}
+	field(t, "quote snapshot: Total", r.Total, it.Price)
+	field(t, "quote snapshot: Currency", r.Currency, "CNY")
+	field(t, "quote snapshot: item RegionID", it.RegionID, "cn-hangzhou")
+	field(t, "quote snapshot: item AutoRenewStatus", it.AutoRenewStatus, "Normal")
 
 	got, err := e.wf.AttachMessage(t.Context(), r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000100"})
 	if err != nil || got.Message.TS != "1700000000.000100" {
@@ -46,8 +51,9 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != store.StateApproved || len(got.Approvals) != 1 || got.Approvals[0].User != "UAPPROVER1" {
-		t.Fatalf("after approve: %v %+v", got.State, got.Approvals)
+	field(t, "after approve: State", got.State, store.StateApproved)
+	if len(got.Approvals) != 1 || got.Approvals[0].User != "UAPPROVER1" {
+		t.Fatalf("after approve: approvals %+v, want one by UAPPROVER1", got.Approvals)
 	}
 
 	got, err = e.wf.Execute(ctx, r.ID)
@@ -60,14 +66,21 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	it = got.Items[0]
 	// Verified: the expiry Alibaba shows, at or after the projection (Nov 30 + 3 months is
 	// Feb 28 or, in ecssim's time.AddDate arithmetic, Mar 2).
-	if it.State != store.ItemDone || it.OrderID == "" || it.APIRequestID == "" || it.NewExpiry.Before(it.ProjectedExpiry) {
-		t.Errorf("item after execute: %+v", it)
+	field(t, "item after execute: State", it.State, store.ItemDone)
+	if it.OrderID == "" || it.APIRequestID == "" {
+		t.Errorf("item after execute: OrderID %q, APIRequestID %q; want both", it.OrderID, it.APIRequestID)
+	}
+	if it.NewExpiry.Before(it.ProjectedExpiry) {
+		t.Errorf("item after execute: NewExpiry %v before the projected %v", it.NewExpiry, it.ProjectedExpiry)
 	}
 	orders := e.sim.Orders()
-	if len(orders) != 1 || orders[0].InstanceId != "i-hz01" || orders[0].ClientToken != r.ClientToken("i-hz01") ||
-		orders[0].Period != 3 || orders[0].OrderId != it.OrderID {
-		t.Errorf("ecssim orders = %+v", orders)
+	if len(orders) != 1 {
+		t.Fatalf("%d ecssim orders, want 1: %+v", len(orders), orders)
 	}
+	field(t, "order InstanceId", orders[0].InstanceId, "i-hz01")
+	field(t, "order ClientToken", orders[0].ClientToken, r.ClientToken("i-hz01"))
+	field(t, "order Period", orders[0].Period, 3)
+	field(t, "order OrderId", orders[0].OrderId, it.OrderID)
 	after, _ := e.sim.Instance("i-hz01")
 	if !after.ExpiredTime.Equal(it.NewExpiry) {
 		t.Errorf("ecssim expiry %v, verified %v", after.ExpiredTime, it.NewExpiry)
@@ -527,6 +540,27 @@ func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
 	}
 }
 
+// wantVerified checks that r is done and its first item verified at its projected expiry,
+// naming what is not.
+func wantVerified(t *testing.T, r *store.Request) {
+	t.Helper()
+	it := r.Items[0]
+	field(t, "request State", r.State, store.StateDone)
+	field(t, "item State", it.State, store.ItemDone)
+	if !it.NewExpiry.Equal(it.ProjectedExpiry) {
+		t.Errorf("item NewExpiry = %v, want the projected %v", it.NewExpiry, it.ProjectedExpiry)
+	}
+	field(t, "item Error", it.Error, "")
+}
+
+// field reports a field that is not what it should be, by name.
+func field[T comparable](t *testing.T, name string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
+
 // checkUnchanged says which of state, approvals and version changed from was to now.
 func checkUnchanged(t *testing.T, what string, was, now *store.Request) {
 	t.Helper()
@@ -750,10 +784,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		it := got.Items[0]
-		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) || it.Error != "" {
-			t.Fatalf("request %v, item %+v", got.State, it)
-		}
+		wantVerified(t, got)
 		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
 			t.Errorf("orders per instance %v", o)
 		}
@@ -791,10 +822,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		r := e.renew(t, 1, "i-hz01")
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
 		got := e.approveAndExecute(t, r)
-		it := got.Items[0]
-		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) {
-			t.Fatalf("request %v, item %+v", got.State, it)
-		}
+		wantVerified(t, got)
 		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
 			t.Errorf("orders per instance %v", o)
 		}
