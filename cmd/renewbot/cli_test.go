@@ -256,3 +256,21 @@ func TestCLI_AutoRenew(t *testing.T) {
 		t.Error("autorenew bought something")
 	}
 }
+
+// --within and --period take what /renew takes: one parser each, 1h to 365d and 1-9 or 12
+// months.
+func TestCLI_SharedParsers(t *testing.T) {
+	_, env := newSim(t, -1)
+	if r := runCLI(t, env, "", "expiring", "--within", "2w"); r.code != exitOK || !strings.Contains(r.out, "i-soon0001") || strings.Contains(r.out, "i-later003") {
+		t.Errorf("--within 2w: exit %d, out %q, stderr %q", r.code, r.out, r.stderr)
+	}
+	if r := runCLI(t, env, "", "expiring", "--within", "400d"); r.code != exitUsage || !strings.Contains(r.stderr, "at most 365d") {
+		t.Errorf("--within 400d: exit %d, stderr %q; want %d and at most 365d", r.code, r.stderr, exitUsage)
+	}
+	if r := runCLI(t, env, "", "quote", "i-soon0001", "--period", "1y"); r.code != exitOK || !strings.Contains(r.out, "renew for 12 month(s)") {
+		t.Errorf("--period 1y: exit %d, out %q, stderr %q", r.code, r.out, r.stderr)
+	}
+	if r := runCLI(t, env, "", "quote", "i-soon0001", "--period", "2y"); r.code != exitUsage || !strings.Contains(r.stderr, "24 months is not possible") {
+		t.Errorf("--period 2y: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
