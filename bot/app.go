@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -26,9 +27,9 @@ const laterTimeout = 15 * time.Minute
 
 // AppConfig configures an App. Workflow, Cloud, Store and Slack are required.
 type AppConfig struct {
-	Workflow *Workflow
-	Cloud    Cloud
-	Store    Store
+	Workflow *renewal.Workflow
+	Cloud    Instances // list and status
+	Store    AuditLog  // history
 	Slack    SlackAPI
 
 	Now        func() time.Time // default time.Now
@@ -43,9 +44,9 @@ type AppConfig struct {
 // into workflow calls. It acknowledges first and does slow work afterwards, in goroutines that
 // Shutdown waits for.
 type App struct {
-	wf         *Workflow
-	cloud      Cloud
-	store      Store
+	wf         *renewal.Workflow
+	cloud      Instances
+	store      AuditLog
 	slack      SlackAPI
 	now        func() time.Time
 	loc        *time.Location
@@ -135,18 +136,25 @@ func (a *App) Shutdown(ctx context.Context) error {
 	a.mu.Lock()
 	a.closing = true
 	a.mu.Unlock()
+	err := waitGroup(ctx, &a.work)
+	a.cancel()
+	if err != nil {
+		a.work.Wait() // the cancelled work ends
+	}
+	return err
+}
+
+// waitGroup waits for wg, or until ctx ends (then with ctx's error).
+func waitGroup(ctx context.Context, wg *sync.WaitGroup) error {
 	done := make(chan struct{})
 	go func() {
-		a.work.Wait()
+		wg.Wait()
 		close(done)
 	}()
 	select {
 	case <-done:
-		a.cancel()
 		return nil
 	case <-ctx.Done():
-		a.cancel()
-		<-done
 		return ctx.Err()
 	}
 }
@@ -189,19 +197,19 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 		if window <= 0 {
 			window = a.listWindow
 		}
-		return ephemeral(fmt.Sprintf("Looking for subscriptions expiring in the next %s…", formatWindow(window))),
+		return ephemeral(fmt.Sprintf("Looking for subscriptions expiring in the next %s…", renewal.FormatWindow(window))),
 			func(ctx context.Context) { a.list(ctx, to, window) }
 	case VerbStatus:
 		return ephemeral("Looking up " + ids + "…"),
 			func(ctx context.Context) { a.status(ctx, to, cmd.InstanceIDs) }
 	case VerbRenew:
-		in := RenewalInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs, Months: cmd.Months}
+		in := renewal.RenewalInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs, Months: cmd.Months}
 		return ephemeral(fmt.Sprintf("Getting a price quote to renew %s for %d month(s)…", ids, cmd.Months)),
 			func(ctx context.Context) {
 				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
 			}
 	case VerbAutoRenew:
-		in := AutoRenewInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs,
+		in := renewal.AutoRenewInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs,
 			Mode: cmd.AutoRenew, Duration: cmd.Duration}
 		return ephemeral(fmt.Sprintf("Preparing an auto-renew %s request for %s…", cmd.AutoRenew, ids)),
 			func(ctx context.Context) {
@@ -219,7 +227,7 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 
 func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
 	now := a.now()
-	scan, err := a.cloud.Expiring(ctx, now.Add(-expiredLookback), now.Add(window)) // expired but not yet released too
+	scan, err := a.cloud.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(window)) // expired but not yet released too
 	if err != nil {
 		a.replyErr(ctx, to, "could not list expiring instances", err)
 		return
@@ -266,10 +274,8 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		recordSlackError(a.metrics, "chat.postMessage", err)
 		a.log.Error("post approval message", "request", r.ID, "channel", r.Channel, "err", err)
 		// Nobody could click a message that is not there: withdraw the request.
-		if _, cerr := a.store.Transition(r.ID, []store.State{store.StatePending}, store.StateCancelled,
-			store.Event{Actor: botActor, Action: store.ActCancelled, Detail: "approval message could not be posted: " + slackErrText(err)},
-			nil); cerr != nil {
-			a.log.Error("withdraw request", "request", r.ID, "err", cerr)
+		if werr := a.wf.Withdraw(ctx, r.ID, "approval message could not be posted: "+slackErrText(err)); werr != nil {
+			a.log.Error("withdraw request", "request", r.ID, "err", werr)
 		}
 		a.reply(ctx, to, fmt.Sprintf("I could not post the approval message for %s in this channel (%s), so I withdrew the request. Is renewbot a member of the channel?",
 			r.ID, slackErrText(err)))
@@ -370,7 +376,7 @@ func (a *App) decided(ctx context.Context, to replyTo, action string, err error)
 		a.metrics.Interaction(action, "accepted")
 		return true
 	}
-	var ref *Refusal
+	var ref *renewal.Refusal
 	if errors.As(err, &ref) {
 		a.metrics.Interaction(action, "refused")
 	} else {
@@ -415,19 +421,19 @@ func (a *App) digestRenew(ctx context.Context, to replyTo, value string) {
 		return
 	}
 	a.metrics.Interaction(ActionDigestRenew, "accepted")
-	in := RenewalInput{Requester: to.user, Channel: to.channel, InstanceIDs: []string{id}, Months: months}
+	in := renewal.RenewalInput{Requester: to.user, Channel: to.channel, InstanceIDs: []string{id}, Months: months}
 	a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
 }
 
 func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
 	id, days, ok := parseOption(value)
-	if !ok || days > 366 || !ecs.IsInstanceID(id) {
+	if !ok {
 		a.metrics.Interaction(ActionDigestSnooze, "error")
 		a.reply(ctx, to, fmt.Sprintf("That menu option (%q) is not one I understand.", value))
 		return
 	}
-	until := a.now().Add(time.Duration(days) * 24 * time.Hour)
-	if err := a.store.Snooze(store.Snooze{InstanceID: id, Until: until, By: to.user}); err != nil {
+	until, err := a.wf.Snooze(to.user, id, days)
+	if err != nil {
 		a.metrics.Interaction(ActionDigestSnooze, "error")
 		a.replyErr(ctx, to, "could not snooze "+id, err)
 		return
@@ -540,8 +546,8 @@ func (e urlFree) Unwrap() error { return e.err }
 // replyErr tells the user why something failed: refusals and bad input in their own words,
 // anything else prefixed with what failed. The full error is logged.
 func (a *App) replyErr(ctx context.Context, to replyTo, what string, err error) {
-	var ref *Refusal
-	var uerr *UserError
+	var ref *renewal.Refusal
+	var uerr *renewal.UserError
 	switch {
 	case errors.As(err, &ref):
 		a.reply(ctx, to, "🚫 "+sentence(ref.Error()))

@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
@@ -43,7 +44,8 @@ type edgeEnv struct {
 	api     *slack.Client
 	sim     *ecssim.Server
 	db      *store.DB
-	wf      *bot.Workflow
+	wf      *renewal.Workflow
+	notes   *bot.SlackNotifier
 	app     *bot.App
 	srv     *httptest.Server
 	reg     *prometheus.Registry
@@ -94,11 +96,12 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	e.wf, err = bot.NewWorkflow(bot.WorkflowConfig{
-		Cloud: cloud, Store: db, Now: edgeNow, Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)),
+	e.notes = bot.NewSlackNotifier(e.api, edgeNow, nil).WithMetrics(e.metrics)
+	e.wf, err = renewal.NewWorkflow(renewal.WorkflowConfig{
+		Cloud: cloud, Store: db, Now: edgeNow, Counter: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)),
 		Members:  bot.NewSlackMembers(e.api, time.Minute),
-		Notifier: bot.NewSlackNotifier(e.api, edgeNow, nil).WithMetrics(e.metrics),
-		Policy:   bot.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
+		Notifier: e.notes,
+		Policy:   renewal.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
 	})
 	if err != nil {
 		tb.Fatal(err)
@@ -185,6 +188,9 @@ func (e *edgeEnv) drain(tb testing.TB) {
 	defer cancel()
 	if err := e.app.Shutdown(ctx); err != nil {
 		tb.Fatalf("Shutdown: %v", err)
+	}
+	if err := e.notes.Flush(ctx); err != nil {
+		tb.Fatalf("notifier: %v", err)
 	}
 }
 
@@ -501,6 +507,9 @@ func TestApp_ExpiredRequestMessageUpdatedBySweep(t *testing.T) {
 	e.clock.Advance(25 * time.Hour) // past the 24h deadline
 	if n, err := e.wf.Sweep(ctx); err != nil || n != 1 {
 		t.Fatalf("Sweep = %d, %v; want 1", n, err)
+	}
+	if err := e.notes.Flush(ctx); err != nil {
+		t.Fatal(err)
 	}
 	msg, _ := e.fake.Message(edgeChannel, ts)
 	if b := buttons(t, msg.Get("blocks")); len(b) != 0 || !strings.Contains(msg.Get("text"), "Expired") {

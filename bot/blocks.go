@@ -9,6 +9,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -16,9 +17,6 @@ import (
 
 // Every builder returns a fallback text and blocks within Slack's limits (CheckLimits): long
 // inputs are packed several lines to a section and cut with "…and N more".
-
-// utc8 is the time zone of Alibaba Cloud's expiry and deduction rules (China Standard Time).
-var utc8 = time.FixedZone("UTC+8", 8*3600)
 
 // ApprovalMessage renders a request. A pending request gets the "approve" (primary, with a
 // confirm dialog stating the amount) and "reject" (danger) buttons whose value is the request
@@ -108,13 +106,13 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(it.RegionID))
-	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", expiryBoth(it.CurrentExpiry), daysLeft(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
+	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", expiryBoth(it.CurrentExpiry), daysLeftText(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
 	switch r.Kind {
 	case store.KindRenew:
 		fmt.Fprintf(&b, "\n    → new expiry %s · %s", dateTime8(it.ProjectedExpiry), money(it.Price, it.Currency))
 	case store.KindAutoRenew:
 		if r.AutoRenew == store.AutoRenewOn && !it.CurrentExpiry.IsZero() {
-			fmt.Fprintf(&b, "\n    → first deduction %s", dateTime8(deductionTime(it.CurrentExpiry)))
+			fmt.Fprintf(&b, "\n    → first deduction %s", dateTime8(ecs.DeductionTime(it.CurrentExpiry)))
 		}
 	}
 	switch it.State {
@@ -238,22 +236,22 @@ func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) 
 func statusInstanceLine(in ecs.Instance, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(in.RegionID), escape(orDash(in.Type)), escape(orDash(in.Status)))
-	if in.ChargeType != "" && in.ChargeType != "PrePaid" {
+	if !in.Subscription() {
 		b.WriteString("    pay-as-you-go (" + escape(in.ChargeType) + "): there is nothing to renew")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "    expires %s · %s\n    %s", expiryBoth(in.ExpiredTime), daysLeft(in.ExpiredTime, now), autoRenewText(in, now))
+	fmt.Fprintf(&b, "    expires %s · %s\n    %s", expiryBoth(in.ExpiredTime), daysLeftText(in.ExpiredTime, now), autoRenewLine(in, now))
 	if len(in.LockReasons) > 0 {
 		b.WriteString("\n    🔒 locked: " + escape(strings.Join(in.LockReasons, ", ")))
 	}
 	return b.String()
 }
 
-// autoRenewText is the auto-renew state of an instance, loud for NotRenewal.
-func autoRenewText(in ecs.Instance, now time.Time) string {
+// autoRenewLine is the auto-renew state of an instance, loud for NotRenewal.
+func autoRenewLine(in ecs.Instance, now time.Time) string {
 	switch in.AutoRenew.Status {
 	case ecs.AutoRenewal:
-		d := deductionTime(in.ExpiredTime)
+		d := ecs.DeductionTime(in.ExpiredTime)
 		s := "🔁 auto-renew " + autoRenewPeriod(in.AutoRenew) + ", deduction " + dateTime8(d)
 		if !now.Before(d) {
 			s += " ⚠️ (passed: check the balance)"
@@ -348,7 +346,7 @@ func compactLine(in ecs.Instance, now time.Time) string {
 func shortAutoRenew(in ecs.Instance, now time.Time) string {
 	switch in.AutoRenew.Status {
 	case ecs.AutoRenewal:
-		d := deductionTime(in.ExpiredTime)
+		d := ecs.DeductionTime(in.ExpiredTime)
 		if !now.Before(d) {
 			return "🔁 auto ⚠️ deduction " + date8(d) + " passed"
 		}
@@ -364,7 +362,7 @@ func shortAutoRenew(in ecs.Instance, now time.Time) string {
 // HistoryMessage shows audit events (oldest first), the newest ones when they do not all fit.
 func HistoryMessage(events []store.Event, loc *time.Location) (string, []slack.Block) {
 	if loc == nil {
-		loc = utc8
+		loc = ecs.UTC8
 	}
 	title := "History: " + plural(len(events), "event", "events")
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
@@ -458,26 +456,7 @@ func mention(user string) string {
 	return "`" + escape(strings.ReplaceAll(user, "`", "'")) + "`"
 }
 
-func money(v float64, currency string) string {
-	if currency == "" {
-		currency = "CNY"
-	}
-	sym := map[string]string{"CNY": "¥", "USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "HKD": "HK$"}[currency]
-	s := strconv.FormatFloat(math.Abs(v), 'f', 2, 64)
-	intPart, frac := s[:len(s)-3], s[len(s)-3:]
-	var b strings.Builder
-	if v < 0 {
-		b.WriteByte('-')
-	}
-	b.WriteString(sym)
-	for i, r := range intPart {
-		if i > 0 && (len(intPart)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(r)
-	}
-	return b.String() + frac + " " + currency
-}
+func money(v float64, currency string) string { return renewal.Money(v, currency) }
 
 func months(n int) string {
 	if n == 12 {
@@ -497,14 +476,14 @@ func date8(t time.Time) string {
 	if t.IsZero() {
 		return "?"
 	}
-	return t.In(utc8).Format("2006-01-02")
+	return t.In(ecs.UTC8).Format("2006-01-02")
 }
 
 func dateTime8(t time.Time) string {
 	if t.IsZero() {
 		return "unknown"
 	}
-	return t.In(utc8).Format("2006-01-02 15:04 UTC+8")
+	return t.In(ecs.UTC8).Format("2006-01-02 15:04 UTC+8")
 }
 
 // expiryBoth is an expiry in UTC+8 (how Alibaba shows it) and in UTC.
@@ -523,11 +502,6 @@ func slackTime(t time.Time) string {
 	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
-// daysUntil is whole days from now to t, rounded toward zero (negative once expired).
-func daysUntil(t, now time.Time) int {
-	return int(t.Sub(now).Hours() / 24)
-}
-
 // humanWindow is a window in words: "30 days", "48 hours".
 func humanWindow(w time.Duration) string {
 	if w%(24*time.Hour) == 0 {
@@ -536,11 +510,11 @@ func humanWindow(w time.Duration) string {
 	return plural(int(w/time.Hour), "hour", "hours")
 }
 
-func daysLeft(t, now time.Time) string {
+func daysLeftText(t, now time.Time) string {
 	if t.IsZero() {
 		return "expiry unknown"
 	}
-	switch d := daysUntil(t, now); {
+	switch d := renewal.DaysLeft(t, now); {
 	case !t.After(now):
 		if ago := int(now.Sub(t).Hours() / 24); ago > 0 {
 			return "⛔ *expired " + plural(ago, "day", "days") + " ago*"
@@ -557,14 +531,7 @@ func shortDaysLeft(t, now time.Time) string {
 	if !t.After(now) {
 		return "⛔ expired"
 	}
-	return strconv.Itoa(daysUntil(t, now)) + "d"
-}
-
-// deductionTime is when Alibaba charges an AutoRenewal instance: 9 days before expiry, at
-// 08:00 UTC+8.
-func deductionTime(expiry time.Time) time.Time {
-	e := expiry.In(utc8)
-	return time.Date(e.Year(), e.Month(), e.Day()-9, 8, 0, 0, 0, utc8)
+	return strconv.Itoa(renewal.DaysLeft(t, now)) + "d"
 }
 
 func nameOr(s string) string {

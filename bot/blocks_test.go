@@ -32,9 +32,9 @@ func testRequest() *store.Request {
 		Months: 3,
 		Items: []store.Item{
 			{InstanceID: "i-bp1web000001", RegionID: "cn-hangzhou", Name: "web-1 <prod>", CurrentExpiry: exp1,
-				ProjectedExpiry: exp1.In(utc8).AddDate(0, 3, 0), AutoRenewStatus: "Normal", Price: 1234.5, Currency: "CNY", State: store.ItemPending},
+				ProjectedExpiry: exp1.In(ecs.UTC8).AddDate(0, 3, 0), AutoRenewStatus: "Normal", Price: 1234.5, Currency: "CNY", State: store.ItemPending},
 			{InstanceID: "i-bp1db0000002", RegionID: "cn-shanghai", Name: "db-1", CurrentExpiry: exp2,
-				ProjectedExpiry: exp2.In(utc8).AddDate(0, 3, 0), AutoRenewStatus: "NotRenewal", Price: 8000, Currency: "CNY", State: store.ItemPending},
+				ProjectedExpiry: exp2.In(ecs.UTC8).AddDate(0, 3, 0), AutoRenewStatus: "NotRenewal", Price: 8000, Currency: "CNY", State: store.ItemPending},
 		},
 		Total: 9234.5, Currency: "CNY", ApprovalsRequired: 1, Version: 1,
 	}
@@ -272,7 +272,7 @@ func TestBuildersFitSlackLimits(t *testing.T) {
 		},
 		"history empty": func() (string, []slack.Block) { return HistoryMessage(nil, nil) },
 		"history small": func() (string, []slack.Block) { return HistoryMessage(events[:3], time.UTC) },
-		"history huge":  func() (string, []slack.Block) { return HistoryMessage(events, utc8) },
+		"history huge":  func() (string, []slack.Block) { return HistoryMessage(events, ecs.UTC8) },
 		"help":          HelpMessage,
 		"approval 1 item": func() (string, []slack.Block) {
 			r := testRequest()
@@ -385,10 +385,10 @@ func TestFormatting(t *testing.T) {
 		{escape("<!channel> & <@U1>"), "&lt;!channel&gt; &amp; &lt;@U1&gt;"},
 		{mention("U0ABC"), "<@U0ABC>"},
 		{mention("cli:bob"), "`cli:bob`"},
-		{dateTime8(deductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC))), "2026-12-01 08:00 UTC+8"},
-		{daysLeft(testNow.Add(-49*time.Hour), testNow), "⛔ *expired 2 days ago*"},
-		{daysLeft(testNow.Add(5*time.Hour), testNow), "⚠️ *expires within a day*"},
-		{daysLeft(testNow.Add(72*time.Hour+time.Minute), testNow), "3 days left"},
+		{dateTime8(ecs.DeductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC))), "2026-12-01 08:00 UTC+8"},
+		{daysLeftText(testNow.Add(-49*time.Hour), testNow), "⛔ *expired 2 days ago*"},
+		{daysLeftText(testNow.Add(5*time.Hour), testNow), "⚠️ *expires within a day*"},
+		{daysLeftText(testNow.Add(72*time.Hour+time.Minute), testNow), "3 days left"},
 		{stripMarkup("*Done* at <!date^1^{time}|2026-01-01 UTC> `x`"), "Done at 2026-01-01 UTC x"},
 	} {
 		if tc.got != tc.want {

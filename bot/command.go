@@ -4,10 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -51,7 +51,7 @@ func (c Command) String() string {
 	switch c.Verb {
 	case VerbList:
 		if c.Window > 0 {
-			return "list " + formatWindow(c.Window)
+			return "list " + renewal.FormatWindow(c.Window)
 		}
 		return "list"
 	case VerbStatus:
@@ -90,26 +90,10 @@ const Usage = "Usage:\n" +
 // Parser limits.
 const (
 	maxCommandIDs    = 20
-	maxWindow        = 365 * 24 * time.Hour
 	maxCommandLength = 4000
 )
 
-var (
-	requestIDRe = regexp.MustCompile(`^[Rr][A-Za-z0-9]{3,19}$`)
-	numUnitRe   = regexp.MustCompile(`^([0-9]{1,4})([a-z]*)$`)
-)
-
-// validRenewMonths reports whether RenewInstance accepts m months (PeriodUnit Month).
-func validRenewMonths(m int) bool { return m >= 1 && m <= 9 || m == 12 }
-
-// validAutoRenewMonths reports whether ModifyInstanceAutoRenewAttribute accepts m months.
-func validAutoRenewMonths(m int) bool {
-	switch m {
-	case 1, 2, 3, 6, 12, 24, 36, 48, 60:
-		return true
-	}
-	return false
-}
+var requestIDRe = regexp.MustCompile(`^[Rr][A-Za-z0-9]{3,19}$`)
 
 // ParseCommand parses the text of a slash command. It never panics and does no I/O. An
 // empty text asks for help. The error text is for the Slack user: it says what was wrong
@@ -167,7 +151,7 @@ func parseList(args []string) (Command, error) {
 	case 0:
 		return c, nil
 	case 1:
-		w, err := parseWindow(args[0])
+		w, err := renewal.ParseWindow(args[0])
 		if err != nil {
 			return Command{}, err
 		}
@@ -175,42 +159,6 @@ func parseList(args []string) (Command, error) {
 		return c, nil
 	}
 	return Command{}, fmt.Errorf("`list` takes one window such as `7d`; got %q", strings.Join(args, " "))
-}
-
-// parseWindow reads Nd, Nw, Nh or a bare N (days).
-func parseWindow(s string) (time.Duration, error) {
-	notWindow := fmt.Errorf("%q is not a window; use days, weeks or hours such as `7d`, `2w` or `48h`", clip(s))
-	m := numUnitRe.FindStringSubmatch(strings.ToLower(s))
-	if m == nil {
-		return 0, notWindow
-	}
-	n, _ := strconv.Atoi(m[1]) // at most 4 digits
-	var unit time.Duration
-	switch m[2] {
-	case "", "d", "day", "days":
-		unit = 24 * time.Hour
-	case "w", "wk", "week", "weeks":
-		unit = 7 * 24 * time.Hour
-	case "h", "hr", "hour", "hours":
-		unit = time.Hour
-	default:
-		return 0, notWindow
-	}
-	w := time.Duration(n) * unit
-	if w <= 0 {
-		return 0, fmt.Errorf("the window %q must be longer than zero", clip(s))
-	}
-	if w > maxWindow {
-		return 0, fmt.Errorf("the window %q is too long; the most is 365d", clip(s))
-	}
-	return w, nil
-}
-
-func formatWindow(w time.Duration) string {
-	if w%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", w/(24*time.Hour))
-	}
-	return fmt.Sprintf("%dh", w/time.Hour)
 }
 
 // takeIDs takes the leading instance IDs of args (lowercased, deduplicated) and returns the
@@ -255,36 +203,25 @@ func parseRenew(args []string) (Command, error) {
 	if len(rest) == 0 {
 		return c, nil
 	}
-	months, err := parsePeriod(rest, "renewal period")
+	period, err := periodText(rest, "renewal period")
 	if err != nil {
 		return Command{}, err
 	}
-	if !validRenewMonths(months) {
-		return Command{}, fmt.Errorf("a renewal period of %d months is not possible: Alibaba renews for 1 to 9 months or 12 months (`1y`) at a time", months)
+	if c.Months, err = renewal.ParsePeriod(period); err != nil {
+		return Command{}, err
 	}
-	c.Months = months
 	return c, nil
 }
 
-// parsePeriod reads N, Nm, Ny, "N month(s)" or "N year(s)" into months.
-func parsePeriod(toks []string, what string) (int, error) {
-	s := strings.ToLower(toks[0])
-	if len(toks) == 2 && isDigits(s) && isLetters(toks[1]) {
-		s += strings.ToLower(toks[1]) // "3 months"
-	} else if len(toks) > 1 {
-		return 0, fmt.Errorf("unexpected %q after the %s", clip(strings.Join(toks[1:], " ")), what)
+// periodText joins a period given as one token ("3m") or two ("3 months").
+func periodText(toks []string, what string) (string, error) {
+	if len(toks) == 2 && isDigits(toks[0]) && isLetters(toks[1]) {
+		return toks[0] + " " + toks[1], nil
 	}
-	m := numUnitRe.FindStringSubmatch(s)
-	if m != nil {
-		n, _ := strconv.Atoi(m[1]) // at most 4 digits
-		switch m[2] {
-		case "", "m", "mo", "mon", "month", "months":
-			return n, nil
-		case "y", "yr", "year", "years":
-			return n * 12, nil
-		}
+	if len(toks) > 1 {
+		return "", fmt.Errorf("unexpected %q after the %s", clip(strings.Join(toks[1:], " ")), what)
 	}
-	return 0, fmt.Errorf("%q is not a %s; use months or years such as `3`, `3m` or `1y`", clip(strings.Join(toks, " ")), what)
+	return toks[0], nil
 }
 
 func parseAutoRenew(args []string) (Command, error) {
@@ -300,14 +237,13 @@ func parseAutoRenew(args []string) (Command, error) {
 	case "on":
 		c.AutoRenew, c.Duration = store.AutoRenewOn, 1
 		if len(rest) > 1 {
-			d, err := parsePeriod(rest[1:], "auto-renew duration")
+			d, err := periodText(rest[1:], "auto-renew duration")
 			if err != nil {
 				return Command{}, err
 			}
-			if !validAutoRenewMonths(d) {
-				return Command{}, fmt.Errorf("an auto-renew duration of %d months is not possible: use 1, 2, 3, 6, 12, 24, 36, 48 or 60 months (`1y`-`5y`)", d)
+			if c.Duration, err = renewal.ParseAutoRenewDuration(d); err != nil {
+				return Command{}, err
 			}
-			c.Duration = d
 		}
 		return c, nil
 	case "off":

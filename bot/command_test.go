@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -75,8 +76,10 @@ func TestParseCommandErrors(t *testing.T) {
 	tests := []struct{ in, want string }{
 		{"frobnicate", `there is no command "frobnicate"`},
 		{"list 0d", "longer than zero"},
-		{"list 366d", "the most is 365d"},
-		{"list 1m", "not a window"},
+		{"list 366d", "at most 365d"},
+		{"list 400d", "at most 365d"},
+		{"list 1m", "at least 1h"},
+		{"list 7x", "not a window"},
 		{"list 7d 8d", "one window"},
 		{"status", "at least one instance ID"},
 		{"status " + a + " 3", "only instance IDs"},
@@ -147,15 +150,15 @@ func FuzzParseCommand(f *testing.F) {
 		}
 		switch c.Verb {
 		case VerbRenew:
-			if !validRenewMonths(c.Months) || len(c.InstanceIDs) == 0 {
+			if !ecs.ValidRenewalPeriod(c.Months) || len(c.InstanceIDs) == 0 {
 				t.Fatalf("renew %+v", c)
 			}
 		case VerbAutoRenew:
-			if c.AutoRenew == store.AutoRenewOn && !validAutoRenewMonths(c.Duration) {
+			if c.AutoRenew == store.AutoRenewOn && !ecs.ValidAutoRenewDuration(c.Duration) {
 				t.Fatalf("autorenew %+v", c)
 			}
 		case VerbList:
-			if c.Window < 0 || c.Window > maxWindow {
+			if c.Window < 0 || c.Window > renewal.MaxWindow {
 				t.Fatalf("list %+v", c)
 			}
 		}

@@ -35,7 +35,7 @@ func benchScan(n int, now time.Time) ecs.Scan {
 func uncappedDigester(tb testing.TB) *Digester {
 	tb.Helper()
 	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: "C0DEFAULT",
-		MaxPages: 1000, Location: utc8})
+		MaxPages: 1000, Location: ecs.UTC8})
 	if err != nil {
 		tb.Fatal(err)
 	}

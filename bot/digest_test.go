@@ -400,7 +400,7 @@ func TestDigestLongListPagesAndCSV(t *testing.T) {
 	// Every PrePaid instance from 15 days ago to 30 days ahead is in exactly one channel.
 	want := 0
 	for _, in := range fleet.Instances {
-		if in.InstanceChargeType == "PrePaid" && !in.ExpiredTime.Before(digestNow.Add(-expiredLookback)) && in.ExpiredTime.Before(digestNow.Add(30*24*time.Hour)) {
+		if in.InstanceChargeType == "PrePaid" && !in.ExpiredTime.Before(digestNow.Add(-ecs.ReleaseGrace)) && in.ExpiredTime.Before(digestNow.Add(30*24*time.Hour)) {
 			want++
 		}
 	}
@@ -410,7 +410,7 @@ func TestDigestLongListPagesAndCSV(t *testing.T) {
 }
 
 func TestDigestMaxPagesLeavesTheRestToTheCSV(t *testing.T) {
-	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, MaxPages: 2, Location: utc8})
+	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, MaxPages: 2, Location: ecs.UTC8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -766,7 +766,7 @@ func TestNewDigesterChecksConfig(t *testing.T) {
 }
 
 func TestDigestPageGolden(t *testing.T) {
-	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, Location: utc8})
+	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, Location: ecs.UTC8})
 	if err != nil {
 		t.Fatal(err)
 	}

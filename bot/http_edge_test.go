@@ -16,6 +16,7 @@ import (
 
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -90,7 +91,7 @@ func (p *recordedPosts) target(status int, contentType, body string) *http.Clien
 
 // offlineParts is a workflow, store and ECS client for work that never reaches ECS or the
 // Slack Web API.
-func offlineParts(t *testing.T) (*bot.Workflow, *ecs.Client, *store.DB, *slack.Client) {
+func offlineParts(t *testing.T) (*renewal.Workflow, *ecs.Client, *store.DB, *slack.Client) {
 	t.Helper()
 	db, err := store.Open(filepath.Join(t.TempDir(), "renewbot.db"), store.Options{})
 	if err != nil {
@@ -103,7 +104,7 @@ func offlineParts(t *testing.T) (*bot.Workflow, *ecs.Client, *store.DB, *slack.C
 		t.Fatal(err)
 	}
 	api := slack.New("xoxb-test-token", slack.OptionAPIURL("http://127.0.0.1:1/api/"))
-	wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: db, Policy: bot.Policy{Approvers: []string{edgeApprover}}})
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloud, Store: db, Policy: renewal.Policy{Approvers: []string{edgeApprover}}})
 	if err != nil {
 		t.Fatal(err)
 	}

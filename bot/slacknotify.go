@@ -10,13 +10,17 @@ import (
 	"sync"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
 
 // SlackNotifier keeps a request's approval message up to date: every change is a chat.update
-// of the message with ApprovalMessage. Updates of one request never go backwards: a change
-// older than the last one shown is skipped.
+// of the message with ApprovalMessage. RequestChanged never waits for Slack: it queues the
+// change, and one goroutine per request sends that request's changes in order, only the
+// newest when several queued up meanwhile, so the workflow never waits for a message (a 429
+// can take a minute) between the claim and the paid call. A change older than one already
+// queued or shown is skipped. Close drains the queues at shutdown.
 type SlackNotifier struct {
 	api     SlackAPI
 	now     func() time.Time
@@ -25,12 +29,18 @@ type SlackNotifier struct {
 
 	wait func(ctx context.Context, d time.Duration) error // waits out a 429's Retry-After
 
-	mu    sync.Mutex                      // guards shown and locks
-	shown map[store.RequestID]uint64      // the last version shown per request
-	locks map[store.RequestID]*sync.Mutex // held across a request's chat.update: its updates are ordered, other requests' are not held up
+	base   context.Context // of the updates; cancelled when Close gives up
+	cancel context.CancelFunc
+	work   sync.WaitGroup
+
+	mu     sync.Mutex
+	latest map[store.RequestID]uint64         // the newest version queued or shown per request
+	queue  map[store.RequestID]*store.Request // the change waiting to be shown, per request
+	busy   map[store.RequestID]bool           // a goroutine is sending this request's changes
+	closed bool
 }
 
-var _ Notifier = (*SlackNotifier)(nil)
+var _ renewal.Notifier = (*SlackNotifier)(nil)
 
 // maxAttempts bounds the attempts of an approval post or update that Slack answers with 429.
 const maxAttempts = 3
@@ -74,7 +84,10 @@ func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *Sla
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	return &SlackNotifier{api: api, now: now, log: log, wait: waitCtx, shown: map[store.RequestID]uint64{}, locks: map[store.RequestID]*sync.Mutex{}}
+	n := &SlackNotifier{api: api, now: now, log: log, wait: waitCtx,
+		latest: map[store.RequestID]uint64{}, queue: map[store.RequestID]*store.Request{}, busy: map[store.RequestID]bool{}}
+	n.base, n.cancel = context.WithCancel(context.Background())
+	return n
 }
 
 // WithMetrics makes n count failed updates in m and returns n.
@@ -83,19 +96,55 @@ func (n *SlackNotifier) WithMetrics(m *Metrics) *SlackNotifier {
 	return n
 }
 
-// RequestChanged updates r's approval message; a request without one is skipped. A 429 is
-// waited out (Retry-After) and retried, up to maxAttempts. Errors are logged and counted: the
-// store, not the message, is the record.
-func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
+// RequestChanged queues an update of r's approval message and returns at once; a request
+// without a message is skipped. The update waits out a 429 (Retry-After) and is retried, up
+// to maxAttempts. Errors are logged and counted: the store, not the message, is the record.
+func (n *SlackNotifier) RequestChanged(_ context.Context, r *store.Request) {
 	if r == nil || r.Message.Channel == "" || r.Message.TS == "" {
 		return
 	}
-	l := n.lockFor(r.ID)
-	l.Lock()
-	defer l.Unlock()
-	if !n.newer(r) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if v, ok := n.latest[r.ID]; ok && v >= r.Version {
+		return // older than what is queued or shown
+	}
+	if n.closed {
+		n.log.Warn("shutting down: approval message not updated", "request", r.ID, "state", r.State)
 		return
 	}
+	if len(n.latest) >= 4096 { // a bound; forgetting only loses the ordering guard of idle requests
+		for id := range n.latest {
+			if !n.busy[id] {
+				delete(n.latest, id)
+			}
+		}
+	}
+	n.latest[r.ID] = r.Version
+	n.queue[r.ID] = r
+	if n.busy[r.ID] {
+		return // its goroutine takes the newest change next
+	}
+	n.busy[r.ID] = true
+	n.work.Go(func() { n.send(r.ID) })
+}
+
+// send shows the queued changes of one request until none is left.
+func (n *SlackNotifier) send(id store.RequestID) {
+	for {
+		n.mu.Lock()
+		r := n.queue[id]
+		delete(n.queue, id)
+		if r == nil {
+			delete(n.busy, id)
+			n.mu.Unlock()
+			return
+		}
+		n.mu.Unlock()
+		n.update(n.base, r)
+	}
+}
+
+func (n *SlackNotifier) update(ctx context.Context, r *store.Request) {
 	text, blocks := ApprovalMessage(r, n.now())
 	err := retryRateLimited(ctx, n.wait, n.metrics, "chat.update", maxAttempts, func() error {
 		_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
@@ -105,35 +154,24 @@ func (n *SlackNotifier) RequestChanged(ctx context.Context, r *store.Request) {
 	if err != nil {
 		recordSlackError(n.metrics, "chat.update", err)
 		n.log.Error("update approval message", "request", r.ID, "state", r.State, "channel", r.Message.Channel, "err", err)
-		return
 	}
+}
+
+// Flush waits until every queued update was sent (or ctx ends).
+func (n *SlackNotifier) Flush(ctx context.Context) error { return waitGroup(ctx, &n.work) }
+
+// Close stops taking changes and drains the queues; when ctx ends first, the updates in
+// flight are cancelled and ctx's error returned.
+func (n *SlackNotifier) Close(ctx context.Context) error {
 	n.mu.Lock()
-	n.shown[r.ID] = r.Version
+	n.closed = true
 	n.mu.Unlock()
-}
-
-// lockFor returns the lock of one request's message.
-func (n *SlackNotifier) lockFor(id store.RequestID) *sync.Mutex {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if len(n.locks) >= 4096 { // a bound; forgetting only loses the ordering guard of old requests
-		clear(n.locks)
-		clear(n.shown)
+	err := n.Flush(ctx)
+	n.cancel()
+	if err != nil {
+		n.work.Wait()
 	}
-	l, ok := n.locks[id]
-	if !ok {
-		l = new(sync.Mutex)
-		n.locks[id] = l
-	}
-	return l
-}
-
-// newer reports whether r is newer than what its message shows.
-func (n *SlackNotifier) newer(r *store.Request) bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	v, ok := n.shown[r.ID]
-	return !ok || v < r.Version
+	return err
 }
 
 // recordSlackError counts a failed Slack call: a 429 as rate limited, anything else by its
@@ -178,7 +216,7 @@ type members struct {
 	at  time.Time
 }
 
-var _ Members = (*SlackMembers)(nil)
+var _ renewal.Members = (*SlackMembers)(nil)
 
 // NewSlackMembers builds the cached Members; ttl ≤ 0 means 5 minutes.
 func NewSlackMembers(api SlackAPI, ttl time.Duration) *SlackMembers {

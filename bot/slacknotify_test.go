@@ -95,9 +95,16 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 	n := NewSlackNotifier(api, nil, nil).WithMetrics(metrics)
 	ref := store.MessageRef{Channel: ch, TS: ts}
 
-	n.RequestChanged(ctx, notifyRequest(store.MessageRef{}, 1, store.StatePending)) // no message: skipped
-	n.RequestChanged(ctx, notifyRequest(ref, 3, store.StateRejected))
-	n.RequestChanged(ctx, notifyRequest(ref, 2, store.StatePending)) // older than what is shown: skipped
+	changed := func(r *store.Request) {
+		t.Helper()
+		n.RequestChanged(ctx, r)
+		if err := n.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	changed(notifyRequest(store.MessageRef{}, 1, store.StatePending)) // no message: skipped
+	changed(notifyRequest(ref, 3, store.StateRejected))
+	changed(notifyRequest(ref, 2, store.StatePending)) // older than what is shown: skipped
 	updates := fake.CallsOf("chat.update")
 	if len(updates) != 1 {
 		t.Fatalf("%d chat.update calls, want 1", len(updates))
@@ -110,7 +117,7 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 	}
 
 	// A message Slack does not know: logged and counted, not fatal.
-	n.RequestChanged(ctx, notifyRequest(store.MessageRef{Channel: ch, TS: "1.000000"}, 4, store.StateDone))
+	changed(notifyRequest(store.MessageRef{Channel: ch, TS: "1.000000"}, 4, store.StateDone))
 	if got := testutil.ToFloat64(metrics.slackErrors.WithLabelValues("chat.update", "message_not_found")); got != 1 {
 		t.Errorf("message_not_found counted %v", got)
 	}
@@ -119,7 +126,7 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 	var waited []time.Duration
 	n.wait = func(_ context.Context, d time.Duration) error { waited = append(waited, d); return nil }
 	fake.FailNext("chat.update", 429, 3)
-	n.RequestChanged(ctx, notifyRequest(ref, 5, store.StateDone))
+	changed(notifyRequest(ref, 5, store.StateDone))
 	if got := testutil.ToFloat64(metrics.slackRateLimited.WithLabelValues("chat.update")); got != 1 {
 		t.Errorf("rate limits counted %v", got)
 	}
@@ -132,7 +139,7 @@ func TestSlackNotifier_UpdatesInOrder(t *testing.T) {
 	for range 3 {
 		fake.FailNext("chat.update", 429, 1)
 	}
-	n.RequestChanged(ctx, notifyRequest(ref, 6, store.StateDone))
+	changed(notifyRequest(ref, 6, store.StateDone))
 	if got := testutil.ToFloat64(metrics.slackRateLimited.WithLabelValues("chat.update")); got != 4 {
 		t.Errorf("rate limits counted %v, want 4", got)
 	}
@@ -159,18 +166,22 @@ func TestSlackNotifier_RateLimitedMessageDoesNotBlockOthers(t *testing.T) {
 
 	fake.FailNext("chat.update", 429, 30)
 	a := notifyRequest(refA, 2, store.StateRejected)
-	done := make(chan struct{})
-	go func() { n.RequestChanged(ctx, a); close(done) }()
-	<-waiting // A is waiting out its Retry-After
+	n.RequestChanged(ctx, a) // returns at once: the update waits in its own queue
+	<-waiting                // A is waiting out its Retry-After
 
 	b := notifyRequest(refB, 2, store.StateRejected)
 	b.ID = "R0NOTIFYB"
-	n.RequestChanged(ctx, b) // returns while A still waits
+	n.RequestChanged(ctx, b)
+	if _, err := fake.WaitFor(ctx, "chat.update", 0, func(c bottest.Call) bool { return c.Form.Get("ts") == refB.TS }); err != nil {
+		t.Fatalf("B's message was not updated while A waited: %v", err)
+	}
 	if msg, _ := fake.Message(refB.Channel, refB.TS); !strings.Contains(msg.Get("text"), "R0NOTIFYB") {
 		t.Errorf("B's message was not updated while A waited: %v", msg)
 	}
 	close(release)
-	<-done
+	if err := n.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
 	if msg, _ := fake.Message(refA.Channel, refA.TS); !strings.Contains(msg.Get("text"), "R0NOTIFY") {
 		t.Errorf("A's message after its retry: %v", msg)
 	}

@@ -191,7 +191,7 @@ func (c *Client) describePage(ctx context.Context, calls *atomic.Int64, region s
 		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
 			req := ecsapi.CreateDescribeInstancesRequest()
 			req.RegionId = region
-			req.InstanceChargeType = "PrePaid"
+			req.InstanceChargeType = ChargePrePaid
 			req.Filter1Key, req.Filter1Value = "ExpiredStartTime", start
 			req.Filter2Key, req.Filter2Value = "ExpiredEndTime", end
 			req.PageNumber = requests.NewInteger(page)
@@ -236,7 +236,7 @@ func (j *joiner) add(raw []ecsapi.Instance, from, to time.Time) {
 	defer j.mu.Unlock()
 	for _, r := range raw {
 		in := toInstance(r, j.region)
-		if in.ChargeType != "PrePaid" || in.ExpiredTime.Before(from) || !in.ExpiredTime.Before(to) {
+		if !in.Subscription() || in.ExpiredTime.Before(from) || !in.ExpiredTime.Before(to) {
 			continue
 		}
 		if _, dup := j.insts[in.ID]; dup {
@@ -427,7 +427,7 @@ func (c *Client) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
 	byRegion := map[string][]string{}
 	var prePaidRegions []string
 	for _, id := range ids {
-		if in, ok := found[id]; ok && in.ChargeType == "PrePaid" {
+		if in, ok := found[id]; ok && in.Subscription() {
 			if _, seen := byRegion[in.RegionID]; !seen {
 				prePaidRegions = append(prePaidRegions, in.RegionID)
 			}

@@ -19,7 +19,7 @@ func (db *DB) Audit(ev Event) error {
 	if ev.Actor == "" {
 		ev.Actor = botActor
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.write(func(tx *bolt.Tx) error {
 		return db.appendEvent(tx, &ev)
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -22,10 +23,23 @@ type Options struct {
 
 // DB is the open bbolt file.
 type DB struct {
-	bolt *bolt.DB
-	path string
-	now  func() time.Time
-	log  *slog.Logger
+	bolt   *bolt.DB
+	path   string
+	now    func() time.Time
+	log    *slog.Logger
+	writes atomic.Uint64 // write transactions run (Transactions)
+}
+
+// write runs fn in one write transaction and counts it.
+func (db *DB) write(fn func(*bolt.Tx) error) error {
+	db.writes.Add(1)
+	return db.bolt.Update(fn)
+}
+
+// Transactions reports how many read and write transactions this DB ran since it was
+// opened: what one operation costs in store round trips (tests and benchmarks).
+func (db *DB) Transactions() (reads, writes uint64) {
+	return uint64(db.bolt.Stats().TxN), db.writes.Load()
 }
 
 // Bucket names. The layout:
@@ -116,7 +130,7 @@ func (db *DB) Backup(w io.Writer) (int64, error) {
 // WriteCheck runs a tiny write transaction (for health checks: the disk accepts writes and
 // the file is not wedged).
 func (db *DB) WriteCheck() error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.write(func(tx *bolt.Tx) error {
 		v, err := db.now().UTC().MarshalBinary()
 		if err != nil {
 			return err
@@ -223,7 +237,7 @@ func (db *DB) migrate(migs []migration) error {
 	if len(migs) > 0 {
 		current = migs[len(migs)-1].to
 	}
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.write(func(tx *bolt.Tx) error {
 		v := schemaVersion(tx)
 		if v > current {
 			return fmt.Errorf("schema version %d is newer than this renewbot knows (%d): use a newer renewbot", v, current)

@@ -89,7 +89,7 @@ func (db *DB) FinishDigest(channel, day, ts string, count int) error {
 // editDigest loads the digest record under key (zero if none) in one write transaction, lets
 // edit change it, and stores it if edit says so; an error from edit aborts.
 func (db *DB) editDigest(key []byte, edit func(tx *bolt.Tx, rec *digestRecord) (bool, error)) error {
-	return db.bolt.Update(func(tx *bolt.Tx) error {
+	return db.write(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketDigests)
 		var rec digestRecord
 		if v := b.Get(key); v != nil {
@@ -125,7 +125,7 @@ func (db *DB) Snooze(s Snooze) error {
 	if err := validID("instance ID", s.InstanceID); err != nil {
 		return fmt.Errorf("snooze: %w", err)
 	}
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		now := db.now()
 		b := tx.Bucket(bucketSnoozes)
 		var stale [][]byte

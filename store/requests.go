@@ -19,14 +19,16 @@ const botActor = "renewbot"
 // approved or executing; a pending one past its deadline does not count and the new request
 // takes over its instances — the sweep expires the old one and tells Slack), assigns r.ID,
 // State=pending, CreatedAt=UpdatedAt=now, Version=1, Item.State=ItemPending where zero, and
-// writes the ActRequested audit event (Actor = Requester). On error nothing is written and
-// r is unchanged.
+// writes the ActRequested audit event (Actor = Requester). A request given as StateApproved
+// with exactly one approval is an operator's decision (the CLI): it is stored approved, in
+// the same transaction, with an ActApproved event by that approval's user saying its Note.
+// On error nothing is written and r is unchanged.
 func (db *DB) CreateRequest(r *Request) error {
 	if err := checkNew(r); err != nil {
 		return err
 	}
 	c := cloneRequest(r)
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		now := db.now()
 		open := tx.Bucket(bucketOpen)
 		for _, inst := range c.InstanceIDs() {
@@ -59,7 +61,11 @@ func (db *DB) CreateRequest(r *Request) error {
 			return err
 		}
 		c.ID = formatRequestID(n)
+		operator := c.State == StateApproved
 		c.State = StatePending
+		if operator {
+			c.State = StateApproved
+		}
 		c.CreatedAt, c.UpdatedAt = now, now
 		c.Version = 1
 		for i := range c.Items {
@@ -75,13 +81,23 @@ func (db *DB) CreateRequest(r *Request) error {
 				return err
 			}
 		}
-		return db.appendEvent(tx, &Event{
+		if err := db.appendEvent(tx, &Event{
 			Time:        now,
 			Actor:       c.Requester,
 			Action:      ActRequested,
 			RequestID:   c.ID,
 			InstanceIDs: c.InstanceIDs(),
 			Detail:      describe(c),
+		}); err != nil || !operator {
+			return err
+		}
+		return db.appendEvent(tx, &Event{
+			Time:        now,
+			Actor:       c.Approvals[0].User,
+			Action:      ActApproved,
+			RequestID:   c.ID,
+			InstanceIDs: c.InstanceIDs(),
+			Detail:      c.Approvals[0].Note,
 		})
 	})
 	if err != nil {
@@ -101,6 +117,12 @@ func checkNew(r *Request) error {
 	}
 	if len(r.Items) == 0 {
 		return fmt.Errorf("create request: %w: no instances", ErrInvalid)
+	}
+	switch {
+	case r.State == 0 || r.State == StatePending:
+	case r.State == StateApproved && len(r.Approvals) == 1 && r.Approvals[0].Note != "":
+	default:
+		return fmt.Errorf("create request: %w: a new request is pending, or approved by one operator's decision with a note", ErrInvalid)
 	}
 	seen := make(map[string]bool, len(r.Items))
 	for _, it := range r.Items {
@@ -241,7 +263,7 @@ func (db *DB) Mutate(id RequestID, ev Event, mutate func(*Request) error) (*Requ
 // defaults to "renewbot"; Time, RequestID and InstanceIDs are filled in when empty).
 func (db *DB) update(id RequestID, ev *Event, change func(tx *bolt.Tx, r *Request, now time.Time) error) (*Request, error) {
 	var out *Request
-	err := db.bolt.Update(func(tx *bolt.Tx) error {
+	err := db.write(func(tx *bolt.Tx) error {
 		now := db.now()
 		r, err := getRequest(tx, id)
 		if err != nil {
@@ -250,32 +272,45 @@ func (db *DB) update(id RequestID, ev *Event, change func(tx *bolt.Tx, r *Reques
 		if err := change(tx, r, now); err != nil {
 			return err
 		}
-		r.UpdatedAt = now
-		r.Version++
-		if err := putRequest(tx, r); err != nil {
+		if err := db.commit(tx, r, ev, now); err != nil {
 			return err
-		}
-		if ev.Action != "" {
-			if ev.Actor == "" {
-				ev.Actor = botActor
-			}
-			if ev.Time.IsZero() {
-				ev.Time = now
-			}
-			if ev.RequestID == "" {
-				ev.RequestID = r.ID
-			}
-			if len(ev.InstanceIDs) == 0 {
-				ev.InstanceIDs = r.InstanceIDs()
-			}
-			if err := db.appendEvent(tx, ev); err != nil {
-				return err
-			}
 		}
 		out = r
 		return nil
 	})
 	return out, err
+}
+
+// commit writes a changed request (UpdatedAt, Version+1) and appends ev unless its Action is
+// empty, in tx.
+func (db *DB) commit(tx *bolt.Tx, r *Request, ev *Event, now time.Time) error {
+	r.UpdatedAt = now
+	r.Version++
+	if err := putRequest(tx, r); err != nil {
+		return err
+	}
+	if ev.Action == "" {
+		return nil
+	}
+	fillEvent(ev, r, now)
+	return db.appendEvent(tx, ev)
+}
+
+// fillEvent completes an event about r: Actor defaults to the bot, Time to now, RequestID
+// and InstanceIDs to r's.
+func fillEvent(ev *Event, r *Request, now time.Time) {
+	if ev.Actor == "" {
+		ev.Actor = botActor
+	}
+	if ev.Time.IsZero() {
+		ev.Time = now
+	}
+	if ev.RequestID == "" {
+		ev.RequestID = r.ID
+	}
+	if len(ev.InstanceIDs) == 0 {
+		ev.InstanceIDs = r.InstanceIDs()
+	}
 }
 
 // applyMutate runs mutate and refuses changes to the fields the store owns.
@@ -372,4 +407,62 @@ func cloneRequest(r *Request) *Request {
 		c.Closed = &d
 	}
 	return &c
+}
+
+// Decide applies a decision to a request in one transaction (compare-and-set on what is
+// stored, not on what the caller read earlier). decide sees the stored request and now, may
+// edit it (not its ID, state, version or instances), and returns the state to move to (the
+// current one: stay) and the event to append. The move must be legal (State.CanTransition),
+// else nothing is written and the error is a *StateError. If decide returns an error, the
+// request is not written, but an event it returns with an Action is still appended: a
+// refused decision is audited in the same transaction.
+func (db *DB) Decide(id RequestID, decide func(r *Request, now time.Time) (State, Event, error)) (*Request, error) {
+	var out *Request
+	var refused error
+	err := db.write(func(tx *bolt.Tx) error {
+		now := db.now()
+		r, err := getRequest(tx, id)
+		if err != nil {
+			return err
+		}
+		from, version, insts := r.State, r.Version, r.InstanceIDs()
+		to, ev, derr := decide(r, now)
+		if r.ID != id || r.State != from || r.Version != version || !slices.Equal(r.InstanceIDs(), insts) {
+			return fmt.Errorf("%w: a decision may not change the ID, state, version or instances", ErrInvalid)
+		}
+		if derr != nil {
+			if ev.Action == "" {
+				return derr
+			}
+			refused = derr
+			fillEvent(&ev, r, now)
+			return db.appendEvent(tx, &ev)
+		}
+		if to != from {
+			if !from.CanTransition(to) {
+				return &StateError{ID: id, Current: from, To: to}
+			}
+			r.State = to
+			if ev.Action == "" {
+				ev.Action = actionFor(to)
+			}
+			if to.Terminal() {
+				if err := release(tx, r); err != nil {
+					return err
+				}
+			}
+		}
+		if err := db.commit(tx, r, &ev, now); err != nil {
+			return err
+		}
+		out = r
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("decide on request %s: %w", id, err)
+	}
+	if refused != nil {
+		return nil, refused
+	}
+	return out, nil
 }

@@ -137,12 +137,14 @@ type Item struct {
 	APIRequestID string
 	NewExpiry    time.Time // verified new expiry
 	Error        string    // a sentence for people: why it failed (ItemFailed), or the unanswered call (ItemOrdered)
+	Unclear      bool      `json:",omitempty"` // the paid call got no clear answer (5xx, timeout): only the expiry read back tells
 }
 
 // Decision is an approval, rejection or cancellation by one person.
 type Decision struct {
 	User string // Slack user ID (or "cli:<name>" for the operator CLI)
 	At   time.Time
+	Note string `json:",omitempty"` // why, when it is not an approver's click (an operator's decision)
 }
 
 // MessageRef is the Slack message a request lives in.

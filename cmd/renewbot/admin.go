@@ -1,121 +1,42 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
-// The admin socket lets history, backup and digest reach a running serve: bbolt lets one
-// process hold the file, so while serve runs these commands cannot open it themselves.
-// The socket is <db>.sock, mode 0600 (only the bot's user), created by serve and removed on exit.
-
-// adminSocketPath is where serve listens for admin requests.
-func adminSocketPath(dbPath string) string { return dbPath + ".sock" }
-
-// adminServer is the admin socket's HTTP server.
-type adminServer struct {
-	srv  *http.Server
-	path string
-}
-
-// listenAdmin starts the admin socket. serve holds the store's lock, so any socket file left
-// at path belongs to a process that is gone and is removed.
-func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("%s exists and is not a socket; not touching it", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale admin socket: %w", err)
-		}
-	}
-	addr, release, err := unixAddr(path)
-	if err != nil {
-		return nil, err
-	}
-	ln, err := net.Listen("unix", addr)
-	release()
-	if err != nil {
-		return nil, err
-	}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(addr == path) // a /proc/self/fd address is gone by then; close removes path
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, err
-	}
-	s := &adminServer{path: path, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
-	go func() {
-		if err := s.srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
-			log.Warn("admin socket stopped", "err", err)
-		}
-	}()
-	return s, nil
-}
-
-// maxSocketPath is the longest path bind and connect take for a Unix socket (sun_path holds
-// 108 bytes with the terminating NUL).
-const maxSocketPath = 107
-
-// unixAddr is an address of the Unix socket at path that fits sun_path: path itself or, on
-// Linux when path is too long, the same file reached through /proc/self/fd of its open
-// folder. Call release once the socket is bound or connected.
-func unixAddr(path string) (addr string, release func(), err error) {
-	if len(path) <= maxSocketPath || runtime.GOOS != "linux" {
-		return path, func() {}, nil
-	}
-	dir, err := os.Open(filepath.Dir(path))
-	if err != nil {
-		return "", nil, err
-	}
-	addr = fmt.Sprintf("/proc/self/fd/%d/%s", dir.Fd(), filepath.Base(path))
-	if len(addr) > maxSocketPath { // a very long file name: fail the usual way
-		dir.Close()
-		return path, func() {}, nil
-	}
-	return addr, func() { dir.Close() }, nil
-}
-
-// close stops the admin server, waiting for requests in flight until ctx ends, and removes
-// the socket.
-func (s *adminServer) close(ctx context.Context) {
-	if s.srv.Shutdown(ctx) != nil {
-		_ = s.srv.Close() // a digest in flight sees its request's context end
-	}
-	_ = os.Remove(s.path)
-}
+// The admin endpoints on the admin socket (admin_socket.go), and the commands that use them:
+// history, backup and digest; renew and autorenew set (operator.go) post to /renew and
+// /autorenew.
 
 // adminStore is what the admin endpoints need from the store.
 type adminStore interface {
 	History(q store.HistoryQuery) ([]store.Event, error)
 	Backup(w io.Writer) (int64, error)
-	Audit(ev store.Event) error
 }
 
-// adminHandler serves GET /history, GET /backup and POST /digest on the admin socket.
+// adminHandler serves GET /history, GET /backup, POST /digest, POST /renew and
+// POST /autorenew on the admin socket.
 type adminHandler struct {
 	db       adminStore
+	workflow *renewal.Workflow
 	digester *bot.Digester
 	log      *slog.Logger
 }
@@ -128,8 +49,8 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.backup(w)
 	case r.Method == http.MethodPost && r.URL.Path == "/digest":
 		h.digest(w, r)
-	case r.Method == http.MethodPost && r.URL.Path == "/audit":
-		h.audit(w, r)
+	case r.Method == http.MethodPost && (r.URL.Path == "/renew" || r.URL.Path == "/autorenew"):
+		h.operator(w, r)
 	default:
 		http.Error(w, "unknown admin endpoint", http.StatusNotFound)
 	}
@@ -259,30 +180,35 @@ func printDigestResult(e env, res digestResult) error {
 	return nil
 }
 
-// audit records an operator's CLI action (renew, autorenew set) done while serve runs.
-func (h *adminHandler) audit(w http.ResponseWriter, r *http.Request) {
-	var ev store.Event
-	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&ev); err != nil {
-		http.Error(w, "audit: "+err.Error(), http.StatusBadRequest)
+// operator runs an operator's renew or autorenew set (from the CLI) through the workflow.
+// It is not cut off when the CLI goes away: a paid call runs to its verified end (or stays
+// for Resume and the sweep), like one approved in Slack.
+func (h *adminHandler) operator(w http.ResponseWriter, r *http.Request) {
+	var call operatorCall
+	if err := json.NewDecoder(io.LimitReader(r.Body, 64<<10)).Decode(&call); err != nil {
+		http.Error(w, "operator request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	if err := checkOperatorEvent(ev); err != nil {
-		http.Error(w, err.Error(), http.StatusBadRequest)
-		return
+	ctx := context.WithoutCancel(r.Context())
+	var (
+		req *store.Request
+		err error
+	)
+	if r.URL.Path == "/renew" {
+		if len(call.InstanceIDs) != 1 {
+			http.Error(w, "renew: exactly one instance", http.StatusBadRequest)
+			return
+		}
+		req, err = h.workflow.RenewAsOperator(ctx, renewal.OperatorRenewal{Actor: call.Actor, InstanceID: call.InstanceIDs[0], Months: call.Months})
+	} else {
+		req, err = h.workflow.AutoRenewAsOperator(ctx, renewal.OperatorAutoRenew{Actor: call.Actor, InstanceIDs: call.InstanceIDs, Mode: call.Mode, Duration: call.Duration})
 	}
-	if err := h.db.Audit(ev); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
+	res := operatorResult{Request: req}
+	if err != nil {
+		res.Error = err.Error()
+		h.log.Info("operator request", "path", r.URL.Path, "actor", call.Actor, "err", err)
 	}
-	writeJSON(w, map[string]bool{"ok": true})
-}
-
-// checkOperatorEvent accepts only what the CLI records: operator runs by a cli: actor.
-func checkOperatorEvent(ev store.Event) error {
-	if ev.Action != store.ActOperatorRun || !strings.HasPrefix(ev.Actor, "cli:") || ev.RequestID != "" {
-		return errors.New("audit: only operator-run events by a cli: actor are accepted")
-	}
-	return nil
+	writeJSON(w, res)
 }
 
 func writeJSON(w http.ResponseWriter, v any) {
@@ -329,121 +255,6 @@ func historyQueryToURL(q store.HistoryQuery) url.Values {
 	return v
 }
 
-// ---- the client side: open the file, or reach the running bot
-
-// adminClient talks HTTP over the admin socket.
-func adminClient(sock string) *http.Client {
-	return &http.Client{Transport: &http.Transport{
-		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-			addr, release, err := unixAddr(sock)
-			if err != nil {
-				return nil, err
-			}
-			defer release()
-			var d net.Dialer
-			return d.DialContext(ctx, "unix", addr)
-		},
-	}}
-}
-
-// lockTimeout is how long the CLI waits for the store's file lock before asking serve.
-const lockTimeout = 300 * time.Millisecond
-
-// withStore runs remote through the running bot's admin socket if serve answers there, or
-// else local on the store file. It says clearly when it can reach neither.
-// A missing file is an error unless create is set.
-func withStore(ctx context.Context, dbPath string, create bool, local func(*store.DB) error, remote func(*http.Client) error) error {
-	sock := adminSocketPath(dbPath)
-	c := adminClient(sock)
-	if _, err := os.Stat(sock); err == nil && probeAdmin(ctx, c) == nil {
-		return remote(c)
-	}
-	if _, err := os.Stat(dbPath); err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
-		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)
-		}
-		return err
-	}
-	db, err := store.Open(dbPath, store.Options{Timeout: lockTimeout})
-	if err == nil {
-		err = local(db)
-		if cerr := db.Close(); err == nil {
-			err = cerr
-		}
-		return err
-	}
-	if !errors.Is(err, store.ErrLocked) {
-		return err
-	}
-	// Locked: serve may have started a moment ago; ask it once more.
-	if perr := probeAdmin(ctx, c); perr != nil {
-		return fmt.Errorf("%s is locked by another process but no running renewbot answers on %s: %v",
-			filepath.Base(dbPath), filepath.Base(sock), perr)
-	}
-	return remote(c)
-}
-
-// probeAdmin asks the admin socket for one history event: is a bot answering there?
-func probeAdmin(ctx context.Context, c *http.Client) error {
-	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	resp, err := adminDo(ctx, c, http.MethodGet, "/history", url.Values{"limit": {"1"}}, nil)
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
-}
-
-// adminDo sends one admin request (body may be nil) and returns the response if it is 200.
-func adminDo(ctx context.Context, c *http.Client, method, path string, q url.Values, body io.Reader) (*http.Response, error) {
-	u := "http://renewbot" + path
-	if len(q) > 0 {
-		u += "?" + q.Encode()
-	}
-	req, err := http.NewRequestWithContext(ctx, method, u, body)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("running renewbot: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-		resp.Body.Close()
-		return nil, fmt.Errorf("running renewbot: %s", strings.TrimSpace(string(body)))
-	}
-	return resp, nil
-}
-
-// recordOperatorRun writes an operator's paid or auto-renew change to the audit log: into
-// the file if it is free, through the running bot if serve holds it. There being no store
-// is not an error (the CLI works without one); the operator is told.
-func recordOperatorRun(ctx context.Context, e env, dbPath string, ev store.Event) {
-	ev.Action = store.ActOperatorRun
-	ev.Actor = "cli:" + operatorName(e.getenv)
-	if _, err := os.Stat(dbPath); errors.Is(err, os.ErrNotExist) {
-		fmt.Fprintf(e.stderr, "note: not recorded in the audit log: no store at %s (set --db or RENEWBOT_DB)\n", dbPath)
-		return
-	}
-	err := withStore(ctx, dbPath, false,
-		func(db *store.DB) error { return db.Audit(ev) },
-		func(cl *http.Client) error {
-			body, err := json.Marshal(ev)
-			if err != nil {
-				return err
-			}
-			resp, err := adminDo(ctx, cl, http.MethodPost, "/audit", nil, bytes.NewReader(body))
-			if err != nil {
-				return err
-			}
-			return resp.Body.Close()
-		})
-	if err != nil {
-		fmt.Fprintf(e.stderr, "warning: not recorded in the audit log: %v\n", err)
-	}
-}
-
 // operatorName is the OS user running the CLI, for the audit log.
 func operatorName(getenv func(string) string) string {
 	for _, k := range []string{"SUDO_USER", "USER", "LOGNAME", "USERNAME"} {
@@ -473,7 +284,7 @@ func newHistorySettings(c *historyConfig) *settings {
 					c.Since = 0
 					return nil
 				}
-				c.Since, err = parseWindow(s)
+				c.Since, err = parseDuration(s)
 				return
 			}},
 		{flag: "limit", env: "RENEWBOT_HISTORY_LIMIT", def: "0", usage: "only the newest N events (0: all)",

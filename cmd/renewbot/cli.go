@@ -3,20 +3,18 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
 	"encoding/csv"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -90,7 +88,7 @@ type expiringConfig struct {
 func newExpiringSettings(c *expiringConfig) *settings {
 	t := append(c.ECS.table(),
 		setting{flag: "within", env: "RENEWBOT_WINDOW", def: "30d", usage: "list instances expiring within this window (30d, 720h); already expired ones are listed too",
-			parse: func(s string) (err error) { c.Within, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.Within, err = renewal.ParseWindow(s); return }},
 		setting{flag: "format", env: "RENEWBOT_FORMAT", def: "table", usage: "table, json or csv",
 			parse: func(s string) error {
 				if s != "table" && s != "json" && s != "csv" {
@@ -104,10 +102,6 @@ func newExpiringSettings(c *expiringConfig) *settings {
 	return newSettings("expiring", t)
 }
 
-// expiredGrace is how far back expiring looks: Alibaba releases an expired subscription
-// instance about 15 days after it expired; until then it can still be renewed.
-const expiredGrace = 15 * 24 * time.Hour
-
 func runExpiring(ctx context.Context, e env, args []string) error {
 	var c expiringConfig
 	if err := newExpiringSettings(&c).parseNoArgs(args, e.getenv); err != nil {
@@ -118,7 +112,7 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	now := time.Now()
-	scan, err := cl.Expiring(ctx, now.Add(-expiredGrace), now.Add(c.Within))
+	scan, err := cl.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
 	}
@@ -149,19 +143,9 @@ type instanceRow struct {
 func rowOf(in ecs.Instance, now time.Time) instanceRow {
 	return instanceRow{
 		InstanceID: in.ID, Name: in.Name, RegionID: in.RegionID, Status: in.Status,
-		ExpiredTime: in.ExpiredTime, DaysLeft: daysLeft(in.ExpiredTime, now),
+		ExpiredTime: in.ExpiredTime, DaysLeft: renewal.DaysLeft(in.ExpiredTime, now),
 		AutoRenew: string(in.AutoRenew.Status), AutoRenewDuration: in.AutoRenew.Duration,
 	}
-}
-
-// daysLeft rounds down; an instance expired yesterday has -1.
-func daysLeft(exp, now time.Time) int {
-	d := exp.Sub(now)
-	days := int(d / (24 * time.Hour))
-	if d < 0 && d%(24*time.Hour) != 0 {
-		days--
-	}
-	return days
 }
 
 func printInstances(w io.Writer, format string, insts []ecs.Instance, now time.Time, loc *time.Location) error {
@@ -188,7 +172,7 @@ func printInstances(w io.Writer, format string, insts []ecs.Instance, now time.T
 	fmt.Fprintln(tw, "INSTANCE\tNAME\tREGION\tSTATUS\tEXPIRES\tDAYS LEFT\tAUTO-RENEW")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.InstanceID, r.Name, r.RegionID, r.Status,
-			r.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"), r.DaysLeft, autoRenewText(r.AutoRenew, r.AutoRenewDuration))
+			r.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"), r.DaysLeft, renewal.AutoRenewText(ecs.RenewalStatus(r.AutoRenew), r.AutoRenewDuration))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(tw, "(none)")
@@ -196,28 +180,7 @@ func printInstances(w io.Writer, format string, insts []ecs.Instance, now time.T
 	return tw.Flush()
 }
 
-func autoRenewText(status string, duration int) string {
-	switch ecs.RenewalStatus(status) {
-	case ecs.AutoRenewal:
-		return fmt.Sprintf("on (%d month(s))", duration)
-	case ecs.Normal:
-		return "off"
-	case ecs.NotRenewal:
-		return "NEVER (released at expiry)"
-	}
-	return status
-}
-
 // ---- quote and renew
-
-// parsePeriod reads a renewal period: 1-9 or 12 months, as Alibaba allows.
-func parsePeriod(s string) (int, error) {
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > 12 || n == 10 || n == 11 {
-		return 0, errors.New("is not a renewal period in months: 1 to 9, or 12")
-	}
-	return n, nil
-}
 
 type quoteConfig struct {
 	ECS    ecsSettings
@@ -226,8 +189,8 @@ type quoteConfig struct {
 }
 
 func periodSetting(p *int) setting {
-	return setting{flag: "period", env: "RENEWBOT_PERIOD", def: "1", usage: "months: 1 to 9, or 12",
-		parse: func(s string) (err error) { *p, err = parsePeriod(s); return }}
+	return setting{flag: "period", env: "RENEWBOT_PERIOD", def: "1", usage: "months: 1 to 9, or 12 (3, 3m, 1y)",
+		parse: func(s string) (err error) { *p, err = renewal.ParsePeriod(s); return }}
 }
 
 func newQuoteSettings(c *quoteConfig) *settings {
@@ -259,8 +222,11 @@ func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, er
 		if in.ID != id {
 			continue
 		}
-		if in.ChargeType != "PrePaid" {
+		if !in.Subscription() {
 			return in, fmt.Errorf("%s is pay-as-you-go (%s); only subscription (PrePaid) instances are renewed", id, in.ChargeType)
+		}
+		if in.Released() {
+			return in, fmt.Errorf("%s is being released by Alibaba Cloud and can no longer be renewed", id)
 		}
 		return in, nil
 	}
@@ -301,23 +267,12 @@ func runQuote(ctx context.Context, e env, args []string) error {
 }
 
 func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
-	fmt.Fprintf(w, "%s (%s, %s): renew for %d month(s): %s", in.ID, in.Name, in.RegionID, q.Months, money(q.Trade, q.Currency))
+	fmt.Fprintf(w, "%s (%s, %s): renew for %d month(s): %s", in.ID, in.Name, in.RegionID, q.Months, renewal.Money(q.Trade, q.Currency))
 	if q.Discount > 0 {
-		fmt.Fprintf(w, " (list %s, discount %s)", money(q.Original, q.Currency), money(q.Discount, q.Currency))
+		fmt.Fprintf(w, " (list %s, discount %s)", renewal.Money(q.Original, q.Currency), renewal.Money(q.Discount, q.Currency))
 	}
 	fmt.Fprintf(w, "\n  expiry %s → %s\n", in.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"),
 		ecs.AddMonths(in.ExpiredTime, q.Months).In(loc).Format("2006-01-02 15:04 MST"))
-}
-
-// money prints an amount with its currency symbol.
-func money(v float64, currency string) string {
-	switch currency {
-	case "", "CNY":
-		return fmt.Sprintf("¥%.2f", v)
-	case "USD":
-		return fmt.Sprintf("$%.2f", v)
-	}
-	return fmt.Sprintf("%.2f %s", v, currency)
 }
 
 type renewConfig struct {
@@ -334,18 +289,10 @@ func newRenewSettings(c *renewConfig) *settings {
 		// No environment twin on purpose: a variable left in a shell must never approve a payment.
 		boolSetting("yes", "", "do not ask for confirmation (no environment twin on purpose)", &c.Yes),
 		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for the new expiry to show",
-			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.VerifyTimeout, err = parseDuration(s); return }},
 		timezoneSetting(&c.Loc),
 	)
 	return newSettings("renew", t)
-}
-
-// cliClientToken is the idempotency token of a CLI renewal: the same instance, period and
-// current expiry give the same token, so running the command again after a crash or a
-// timeout (before the new expiry shows) cannot pay twice. 39 characters; Alibaba allows 64.
-func cliClientToken(instanceID string, months int, expiry time.Time) string {
-	sum := sha256.Sum256([]byte(instanceID + "/" + strconv.Itoa(months) + "/" + expiry.UTC().Format(time.RFC3339)))
-	return "rb-cli-" + hex.EncodeToString(sum[:16])
 }
 
 func runRenew(ctx context.Context, e env, args []string) error {
@@ -362,7 +309,7 @@ func runRenew(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "  note: auto-renew is set to never (NotRenewal); renewing now still extends it.\n")
 	}
 	if !c.Yes {
-		ok, err := confirm(e, fmt.Sprintf("Renew %s for %d month(s) for %s? [y/N] ", in.ID, c.Period, money(q.Trade, q.Currency)))
+		ok, err := confirm(e, fmt.Sprintf("Renew %s for %d month(s) for %s? [y/N] ", in.ID, c.Period, renewal.Money(q.Trade, q.Currency)))
 		if err != nil {
 			return err
 		}
@@ -370,26 +317,14 @@ func runRenew(ctx context.Context, e env, args []string) error {
 			return errors.New("not renewed: not confirmed")
 		}
 	}
-	res, err := cl.Renew(ctx, ecs.RenewInput{
-		InstanceID: in.ID, RegionID: in.RegionID, Months: c.Period,
-		ClientToken: cliClientToken(in.ID, c.Period, in.ExpiredTime),
-	})
+	call := operatorCall{Actor: operatorActor(e.getenv), InstanceIDs: []string{in.ID}, Months: c.Period}
+	r, runErr, err := runAsOperator(ctx, e, c.DB, "/renew", call, func(wf *renewal.Workflow) (*store.Request, error) {
+		return wf.RenewAsOperator(ctx, renewal.OperatorRenewal{Actor: call.Actor, InstanceID: in.ID, Months: c.Period})
+	}, cl, c.VerifyTimeout)
 	if err != nil {
-		return fmt.Errorf("renew %s: %w", in.ID, err)
+		return err
 	}
-	fmt.Fprintf(e.stdout, "OrderId %s (RequestId %s)\n", res.OrderID, res.RequestID)
-	recordOperatorRun(ctx, e, c.DB, store.Event{InstanceIDs: []string{in.ID},
-		Detail: fmt.Sprintf("renew %d month(s) for %s: OrderId %s, RequestId %s", c.Period, money(q.Trade, q.Currency), res.OrderID, res.RequestID)})
-	want := ecs.AddMonths(in.ExpiredTime, c.Period)
-	vctx, cancel := context.WithTimeout(ctx, c.VerifyTimeout)
-	defer cancel()
-	got, err := cl.Verify(vctx, in.RegionID, map[string]time.Time{in.ID: want})
-	if err != nil {
-		return fmt.Errorf("renewed (OrderId %s) but the new expiry %s is not visible yet: %w",
-			res.OrderID, want.In(c.Loc).Format("2006-01-02 15:04 MST"), err)
-	}
-	fmt.Fprintf(e.stdout, "verified: %s now expires %s\n", in.ID, got[in.ID].In(c.Loc).Format("2006-01-02 15:04 MST"))
-	return nil
+	return reportOperatorRun(e, r, runErr, c.Loc)
 }
 
 // confirm asks a yes/no question on stdout and reads the answer from stdin.
@@ -421,23 +356,20 @@ type autoRenewConfig struct {
 	Loc             *time.Location
 }
 
-// autoRenewDurations are the durations ModifyInstanceAutoRenewAttribute accepts, in months.
-func autoRenewDurations() []int { return []int{1, 2, 3, 6, 12, 24, 36, 48, 60} }
-
 func newAutoRenewSettings(c *autoRenewConfig) *settings {
 	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
 		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
-		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: 1, 2, 3, 6, 12, 24, 36, 48 or 60 (default 1)",
+		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: " + ecs.AutoRenewDurationsText() + " (3, 1y; default 1)",
 			parse: func(s string) error {
 				if s == "" {
 					c.Duration = 1
 					return nil
 				}
-				n, err := strconv.Atoi(s)
-				if err != nil || !slices.Contains(autoRenewDurations(), n) {
-					return errors.New("is not one of 1, 2, 3, 6, 12, 24, 36, 48, 60 (months)")
+				n, err := renewal.ParseAutoRenewDuration(s)
+				if err != nil {
+					return err
 				}
 				c.Duration, c.durationChanged = n, true
 				return nil
@@ -466,7 +398,8 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 			modes++
 		}
 	}
-	var change ecs.AutoRenewChange
+	var mode store.AutoRenewMode
+	duration := 0
 	if pos[0] == "get" {
 		if modes > 0 || c.durationChanged {
 			return usageError{errors.New("--on, --off, --never and --duration go with 'autorenew set'")}
@@ -478,52 +411,39 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 		case c.durationChanged && !c.On:
 			return usageError{errors.New("--duration goes with --on")}
 		case c.On:
-			change = ecs.AutoRenewChange{Status: ecs.AutoRenewal, Duration: c.Duration}
+			mode, duration = store.AutoRenewOn, c.Duration
 		case c.Off:
-			change = ecs.AutoRenewChange{Status: ecs.Normal}
+			mode = store.AutoRenewOff
 		default:
-			change = ecs.AutoRenewChange{Status: ecs.NotRenewal}
+			mode = store.AutoRenewNever
 		}
 	}
 	cl, err := c.ECS.client(cliLogger(e), nil)
 	if err != nil {
 		return err
 	}
-	insts, err := cl.Lookup(ctx, ids)
-	if err != nil {
-		return err
-	}
+	var setErr error
 	if pos[0] == "set" {
-		byRegion := map[string][]string{}
-		var regions []string
-		for _, in := range insts {
-			if in.ChargeType != "PrePaid" {
-				return fmt.Errorf("%s is pay-as-you-go (%s); auto-renew applies to subscription (PrePaid) instances only; nothing changed", in.ID, in.ChargeType)
-			}
-			if byRegion[in.RegionID] == nil {
-				regions = append(regions, in.RegionID)
-			}
-			byRegion[in.RegionID] = append(byRegion[in.RegionID], in.ID)
-		}
-		for _, r := range regions {
-			reqID, err := cl.SetAutoRenew(ctx, r, byRegion[r], change)
-			if err != nil {
-				return fmt.Errorf("set auto-renew in %s: %w", r, err)
-			}
-			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s for %s (RequestId %s)\n", r,
-				autoRenewText(string(change.Status), change.Duration), strings.Join(byRegion[r], ","), reqID)
-			recordOperatorRun(ctx, e, c.DB, store.Event{InstanceIDs: byRegion[r],
-				Detail: fmt.Sprintf("autorenew %s (%s): RequestId %s", change.Status, autoRenewText(string(change.Status), change.Duration), reqID)})
-		}
-		if insts, err = cl.Lookup(ctx, ids); err != nil {
+		call := operatorCall{Actor: operatorActor(e.getenv), InstanceIDs: ids, Mode: mode, Duration: duration}
+		r, runErr, err := runAsOperator(ctx, e, c.DB, "/autorenew", call, func(wf *renewal.Workflow) (*store.Request, error) {
+			return wf.AutoRenewAsOperator(ctx, renewal.OperatorAutoRenew{Actor: call.Actor, InstanceIDs: ids, Mode: mode, Duration: duration})
+		}, cl, 0)
+		if err != nil {
 			return err
 		}
+		if setErr = reportOperatorRun(e, r, runErr, c.Loc); r == nil {
+			return fmt.Errorf("%w; nothing changed", setErr)
+		}
+	}
+	insts, err := cl.Lookup(ctx, ids)
+	if err != nil {
+		return errors.Join(setErr, err)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tREGION\tEXPIRES\tAUTO-RENEW")
 	for _, in := range insts {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.RegionID, in.ExpiredTime.In(c.Loc).Format("2006-01-02 15:04 MST"),
-			autoRenewText(string(in.AutoRenew.Status), in.AutoRenew.Duration))
+			renewal.AutoRenewText(in.AutoRenew.Status, in.AutoRenew.Duration))
 	}
-	return tw.Flush()
+	return errors.Join(setErr, tw.Flush())
 }

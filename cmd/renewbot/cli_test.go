@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
 )
 
 // testFleet is a small fleet in two regions, relative to the wall clock (the CLI uses it).
@@ -37,6 +40,7 @@ func newSimWith(t *testing.T, opts ecssim.Options) (*ecssim.Server, map[string]s
 	sim := ecssim.NewServer(opts)
 	t.Cleanup(sim.Close)
 	return sim, map[string]string{
+		"RENEWBOT_DB":                     filepath.Join(t.TempDir(), "renewbot.db"),
 		"RENEWBOT_ECS_ENDPOINT":           sim.URL,
 		"RENEWBOT_REGIONS":                "cn-hangzhou,cn-shanghai",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "testid",
@@ -129,6 +133,7 @@ func TestCLI_Quote(t *testing.T) {
 
 func TestCLI_Renew(t *testing.T) {
 	sim, env := newSim(t, -1)
+	env["USER"] = "carol"
 	before, _ := sim.Instance("i-soon0001")
 
 	// Not confirmed: nothing is bought.
@@ -153,8 +158,15 @@ func TestCLI_Renew(t *testing.T) {
 		t.Fatalf("orders %+v", orders)
 	}
 	o := orders[0]
-	if o.InstanceId != "i-soon0001" || o.Period != 3 || o.ClientToken != cliClientToken("i-soon0001", 3, before.ExpiredTime) {
-		t.Errorf("order %+v", o)
+	if o.InstanceId != "i-soon0001" || o.Period != 3 {
+		t.Errorf("order of %s for %d months, want i-soon0001 for 3", o.InstanceId, o.Period)
+	}
+	req := cliRequest(t, env, "i-soon0001")
+	if want := req.ClientToken("i-soon0001"); o.ClientToken != want {
+		t.Errorf("ClientToken %s, want %s, the one derived from request %s", o.ClientToken, want, req.ID)
+	}
+	if req.Requester != "cli:"+env["USER"] || req.State != store.StateDone {
+		t.Errorf("request %s by %s is %s; want one by cli:%s, done", req.ID, req.Requester, req.State, env["USER"])
 	}
 	// Alibaba adds calendar months, keeping the day or taking the month's last (Nov 30 + 3
 	// months = Feb 28); ecssim may still add them like time.AddDate (Mar 2): either is verified.
@@ -169,28 +181,49 @@ func TestCLI_Renew(t *testing.T) {
 	}
 }
 
-// TestCLI_Renew_RerunAfterTimeout: the new expiry is not visible before --verify-timeout, the
-// command fails, the operator runs it again: the same ClientToken buys nothing twice.
-func TestCLI_Renew_RerunAfterTimeout(t *testing.T) {
+// TestCLI_Renew_NotVisibleInTime: the new expiry does not show before --verify-timeout: the
+// CLI says the outcome is unknown (exit 3), names the request and says not to run it again.
+func TestCLI_Renew_NotVisibleInTime(t *testing.T) {
 	sim, env := newSim(t, time.Hour)
 	env["RENEWBOT_VERIFY_TIMEOUT"] = "200ms"
-	var first string
-	for i := range 2 {
-		r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes")
-		if r.code != exitError || !strings.Contains(r.stderr, "is not visible yet") {
-			t.Fatalf("run %d: exit %d stderr %q", i, r.code, r.stderr)
-		}
-		orders := sim.Orders()
-		if len(orders) != 1 {
-			t.Fatalf("run %d: %d orders, want 1", i, len(orders))
-		}
-		if i == 0 {
-			first = orders[0].OrderId
-		}
-		if !strings.Contains(r.out, "OrderId "+first) {
-			t.Errorf("run %d: output %q, want the same OrderId %s", i, r.out, first)
+	r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes")
+	if r.code != exitPartial {
+		t.Fatalf("exit %d, want %d; stderr %q", r.code, exitPartial, r.stderr)
+	}
+	orders := sim.Orders()
+	if len(orders) != 1 {
+		t.Fatalf("%d orders, want 1", len(orders))
+	}
+	req := cliRequest(t, env, "i-soon0001")
+	for _, want := range []string{string(req.ID), "do not run it again"} {
+		if !strings.Contains(r.stderr, want) {
+			t.Errorf("stderr %q does not say %q", r.stderr, want)
 		}
 	}
+	if !strings.Contains(r.out, "unknown: i-soon0001: OrderId "+orders[0].OrderId) {
+		t.Errorf("output %q does not name the order %s", r.out, orders[0].OrderId)
+	}
+}
+
+// cliRequest is the newest request on instance id in the CLI's store.
+func cliRequest(t *testing.T, env map[string]string, id string) *store.Request {
+	t.Helper()
+	db, err := store.Open(env["RENEWBOT_DB"], store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rs, err := db.ListRequests()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range rs {
+		if slices.Contains(r.InstanceIDs(), id) {
+			return r
+		}
+	}
+	t.Fatalf("no request on %s", id)
+	return nil
 }
 
 func TestCLI_AutoRenew(t *testing.T) {
@@ -224,18 +257,20 @@ func TestCLI_AutoRenew(t *testing.T) {
 	}
 }
 
-func TestCLIClientToken(t *testing.T) {
-	exp := time.Date(2026, 12, 1, 16, 0, 0, 0, time.UTC)
-	a := cliClientToken("i-a", 1, exp)
-	if a != cliClientToken("i-a", 1, exp.In(time.FixedZone("CST", 8*3600))) {
-		t.Error("token depends on the time zone")
+// --within and --period take what /renew takes: one parser each, 1h to 365d and 1-9 or 12
+// months.
+func TestCLI_SharedParsers(t *testing.T) {
+	_, env := newSim(t, -1)
+	if r := runCLI(t, env, "", "expiring", "--within", "2w"); r.code != exitOK || !strings.Contains(r.out, "i-soon0001") || strings.Contains(r.out, "i-later003") {
+		t.Errorf("--within 2w: exit %d, out %q, stderr %q", r.code, r.out, r.stderr)
 	}
-	for _, other := range []string{cliClientToken("i-b", 1, exp), cliClientToken("i-a", 2, exp), cliClientToken("i-a", 1, exp.AddDate(0, 1, 0))} {
-		if other == a {
-			t.Error("different renewals share a token")
-		}
+	if r := runCLI(t, env, "", "expiring", "--within", "400d"); r.code != exitUsage || !strings.Contains(r.stderr, "at most 365d") {
+		t.Errorf("--within 400d: exit %d, stderr %q; want %d and at most 365d", r.code, r.stderr, exitUsage)
 	}
-	if len(a) > 64 || !strings.HasPrefix(a, "rb-cli-") {
-		t.Errorf("token %q", a)
+	if r := runCLI(t, env, "", "quote", "i-soon0001", "--period", "1y"); r.code != exitOK || !strings.Contains(r.out, "renew for 12 month(s)") {
+		t.Errorf("--period 1y: exit %d, out %q, stderr %q", r.code, r.out, r.stderr)
+	}
+	if r := runCLI(t, env, "", "quote", "i-soon0001", "--period", "2y"); r.code != exitUsage || !strings.Contains(r.stderr, "24 months is not possible") {
+		t.Errorf("--period 2y: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/robfig/cron/v3"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 )
 
@@ -138,8 +139,8 @@ func (st *setting) name() string {
 
 // settingError names the setting and, unless it is a secret, quotes the bad value.
 func settingError(name, raw string, secret bool, err error) error {
-	if secret || strings.TrimSpace(raw) == "" {
-		return fmt.Errorf("%s: %v", name, err)
+	if secret || strings.TrimSpace(raw) == "" || strings.Contains(err.Error(), strconv.Quote(raw)) {
+		return fmt.Errorf("%s: %v", name, err) // no value, or the shared parsers' message quotes it already
 	}
 	return fmt.Errorf("%s: %q %v", name, raw, err)
 }
@@ -181,8 +182,9 @@ func (e usageError) Unwrap() error { return e.err }
 
 var errRequired = errors.New("is required")
 
-// parseWindow reads "30d", "12h", "90m" or any Go duration; it must be positive.
-func parseWindow(s string) (time.Duration, error) {
+// parseDuration reads a timeout or an interval: "30d", "12h", "90m" or any Go duration; it
+// must be positive. (How far ahead to look is a window: renewal.ParseWindow.)
+func parseDuration(s string) (time.Duration, error) {
 	bad := errors.New("is not a duration like 30d or 720h")
 	if s == "" {
 		return 0, errRequired
@@ -238,10 +240,8 @@ func splitList(s string) []string {
 }
 
 var (
-	reRegion   = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
-	reApprover = regexp.MustCompile(`^[UWS][A-Z0-9]{2,}$`)
-	reChannel  = regexp.MustCompile(`^[CGD][A-Z0-9]{2,}$`)
-	reTag      = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
+	reRegion = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+	reTag    = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
 )
 
 // parseRegions reads a comma list of region IDs (cn-hangzhou,ap-southeast-1); empty = all.
@@ -261,7 +261,7 @@ func parseRegions(s string) ([]string, error) {
 func parseApprovers(s string) ([]string, error) {
 	ids := splitList(s)
 	for _, id := range ids {
-		if !reApprover.MatchString(id) {
+		if !renewal.IsUserID(id) && !renewal.IsGroupID(id) {
 			return nil, fmt.Errorf("has %q, which is not a Slack user ID (U…/W…) or user-group ID (S…); names are not accepted", id)
 		}
 	}

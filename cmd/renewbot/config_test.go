@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renewbot/renewbot/bot/renewal"
 )
 
 const (
@@ -54,18 +56,18 @@ func TestServeSettings_Defaults(t *testing.T) {
 		{"RENEWBOT_DB", c.DB, "renewbot.db"},
 		{"RENEWBOT_REGIONS", len(c.ECS.Regions), 0},
 		{"RENEWBOT_ECS_ENDPOINT", c.ECS.Endpoint, ""},
-		{"RENEWBOT_APPROVERS", c.Approvers, []string{"U0APPROVER"}},
+		{"RENEWBOT_APPROVERS", c.Policy.Approvers, []string{"U0APPROVER"}},
 		{"RENEWBOT_DIGEST_CHANNEL", c.Digest.Channel, ""},
 		{"RENEWBOT_DIGEST_SCHEDULE", c.Digest.Schedule, "0 9 * * *"},
 		{"RENEWBOT_TIMEZONE", c.Digest.Loc.String(), shanghai.String()},
 		{"RENEWBOT_WINDOW", c.Digest.Window, 30 * 24 * time.Hour},
 		{"RENEWBOT_ROUTE_TAG", c.Digest.RouteTag, "renewbot-channel"},
-		{"RENEWBOT_APPROVAL_TTL", c.ApprovalTTL, 24 * time.Hour},
-		{"RENEWBOT_MAX_PERIOD", c.MaxPeriod, 12},
-		{"RENEWBOT_APPROVALS_REQUIRED", c.ApprovalsRequired, 1},
-		{"RENEWBOT_SECOND_APPROVAL_ABOVE", c.SecondAbove, 0.0},
-		{"RENEWBOT_MAX_AMOUNT", c.MaxAmount, 0.0},
-		{"RENEWBOT_ALLOW_SELF_APPROVAL", c.AllowSelf, false},
+		{"RENEWBOT_APPROVAL_TTL", c.Policy.TTL, 24 * time.Hour},
+		{"RENEWBOT_MAX_PERIOD", c.Policy.MaxMonths, 12},
+		{"RENEWBOT_APPROVALS_REQUIRED", c.Policy.Required, 1},
+		{"RENEWBOT_SECOND_APPROVAL_ABOVE", c.Policy.SecondAbove, 0.0},
+		{"RENEWBOT_MAX_AMOUNT", c.Policy.MaxAmount, 0.0},
+		{"RENEWBOT_ALLOW_SELF_APPROVAL", c.Policy.AllowSelf, false},
 		{"RENEWBOT_VERIFY_TIMEOUT", c.VerifyTimeout, 2 * time.Minute},
 		{"RENEWBOT_SHUTDOWN_TIMEOUT", c.ShutdownTimeout, 30 * time.Second},
 		{"RENEWBOT_LOG_LEVEL", c.LogLevel, slog.LevelInfo},
@@ -94,18 +96,18 @@ func TestServeSettings(t *testing.T) {
 		{"RENEWBOT_DB", "db", "/data/x.db", func(c serveConfig) any { return c.DB }, "/data/x.db", "", ""},
 		{"RENEWBOT_REGIONS", "regions", "cn-hangzhou, ap-southeast-1", func(c serveConfig) any { return c.ECS.Regions }, []string{"cn-hangzhou", "ap-southeast-1"}, "cn-hangzhou,Hangzhou", "not a region ID"},
 		{"RENEWBOT_ECS_ENDPOINT", "ecs-endpoint", "127.0.0.1:18080", func(c serveConfig) any { return c.ECS.Endpoint }, "127.0.0.1:18080", "http://x/path", "is not an endpoint"},
-		{"RENEWBOT_APPROVERS", "approvers", "U01,W02,S03ABC", func(c serveConfig) any { return c.Approvers }, []string{"U01", "W02", "S03ABC"}, "U01,@alice", "not a Slack user ID"},
+		{"RENEWBOT_APPROVERS", "approvers", "U01,W02,S03ABC", func(c serveConfig) any { return c.Policy.Approvers }, []string{"U01", "W02", "S03ABC"}, "U01,@alice", "not a Slack user ID"},
 		{"RENEWBOT_DIGEST_CHANNEL", "digest-channel", "C0123ABC", func(c serveConfig) any { return c.Digest.Channel }, "C0123ABC", "#ops", "is not a Slack channel ID"},
 		{"RENEWBOT_DIGEST_SCHEDULE", "digest-schedule", "30 8 * * 1-5", func(c serveConfig) any { return c.Digest.Schedule }, "30 8 * * 1-5", "every day", "is not a cron schedule"},
 		{"RENEWBOT_TIMEZONE", "timezone", "UTC", func(c serveConfig) any { return c.Digest.Loc.String() }, "UTC", "Mars/Olympus", "is not a time zone"},
-		{"RENEWBOT_WINDOW", "window", "14d", func(c serveConfig) any { return c.Digest.Window }, 14 * 24 * time.Hour, "30x", `"30x" is not a duration like 30d or 720h`},
+		{"RENEWBOT_WINDOW", "window", "14d", func(c serveConfig) any { return c.Digest.Window }, 14 * 24 * time.Hour, "30x", `"30x" is not a window like 30d, 2w or 720h`},
 		{"RENEWBOT_ROUTE_TAG", "route-tag", "team", func(c serveConfig) any { return c.Digest.RouteTag }, "team", "a b", "is not a tag key"},
-		{"RENEWBOT_APPROVAL_TTL", "approval-ttl", "90m", func(c serveConfig) any { return c.ApprovalTTL }, 90 * time.Minute, "-1h", "longer than zero"},
-		{"RENEWBOT_MAX_PERIOD", "max-period", "6", func(c serveConfig) any { return c.MaxPeriod }, 6, "13", "from 1 to 12"},
-		{"RENEWBOT_APPROVALS_REQUIRED", "approvals-required", "2", func(c serveConfig) any { return c.ApprovalsRequired }, 2, "3", "from 1 to 2"},
-		{"RENEWBOT_SECOND_APPROVAL_ABOVE", "second-approval-above", "5000", func(c serveConfig) any { return c.SecondAbove }, 5000.0, "lots", "is not an amount"},
-		{"RENEWBOT_MAX_AMOUNT", "max-amount", "20000.5", func(c serveConfig) any { return c.MaxAmount }, 20000.5, "-5", "is not an amount"},
-		{"RENEWBOT_ALLOW_SELF_APPROVAL", "allow-self-approval", "true", func(c serveConfig) any { return c.AllowSelf }, true, "maybe", "is not true or false"},
+		{"RENEWBOT_APPROVAL_TTL", "approval-ttl", "90m", func(c serveConfig) any { return c.Policy.TTL }, 90 * time.Minute, "-1h", "longer than zero"},
+		{"RENEWBOT_MAX_PERIOD", "max-period", "6", func(c serveConfig) any { return c.Policy.MaxMonths }, 6, "13", "from 1 to 12"},
+		{"RENEWBOT_APPROVALS_REQUIRED", "approvals-required", "2", func(c serveConfig) any { return c.Policy.Required }, 2, "3", "from 1 to 2"},
+		{"RENEWBOT_SECOND_APPROVAL_ABOVE", "second-approval-above", "5000", func(c serveConfig) any { return c.Policy.SecondAbove }, 5000.0, "lots", "is not an amount"},
+		{"RENEWBOT_MAX_AMOUNT", "max-amount", "20000.5", func(c serveConfig) any { return c.Policy.MaxAmount }, 20000.5, "-5", "is not an amount"},
+		{"RENEWBOT_ALLOW_SELF_APPROVAL", "allow-self-approval", "true", func(c serveConfig) any { return c.Policy.AllowSelf }, true, "maybe", "is not true or false"},
 		{"RENEWBOT_VERIFY_TIMEOUT", "verify-timeout", "5m", func(c serveConfig) any { return c.VerifyTimeout }, 5 * time.Minute, "soon", "is not a duration"},
 		{"RENEWBOT_SHUTDOWN_TIMEOUT", "shutdown-timeout", "10s", func(c serveConfig) any { return c.ShutdownTimeout }, 10 * time.Second, "0", "longer than zero"},
 		{"RENEWBOT_LOG_LEVEL", "log-level", "debug", func(c serveConfig) any { return c.LogLevel }, slog.LevelDebug, "loud", "is not one of debug"},
@@ -221,7 +223,7 @@ func TestRun_BadSettings(t *testing.T) {
 	if code != exitUsage {
 		t.Errorf("exit %d, want %d", code, exitUsage)
 	}
-	want := `RENEWBOT_WINDOW: "30x" is not a duration like 30d or 720h`
+	want := `RENEWBOT_WINDOW: "30x" is not a window like 30d, 2w or 720h`
 	if !strings.Contains(errOut.String(), want) {
 		t.Errorf("stderr %q, want %q", errOut.String(), want)
 	}
@@ -236,7 +238,7 @@ func TestRun_BadSettings(t *testing.T) {
 	}
 }
 
-func TestParseWindow(t *testing.T) {
+func TestParseDuration(t *testing.T) {
 	for _, tt := range []struct {
 		in   string
 		want time.Duration
@@ -255,17 +257,17 @@ func TestParseWindow(t *testing.T) {
 		{"", 0, false},
 		{"99999d", 0, false},
 	} {
-		got, err := parseWindow(tt.in)
+		got, err := parseDuration(tt.in)
 		if (err == nil) != tt.ok || got != tt.want {
-			t.Errorf("parseWindow(%q) = %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
+			t.Errorf("parseDuration(%q) = %v, %v; want %v, ok=%v", tt.in, got, err, tt.want, tt.ok)
 		}
 	}
 }
 
 func TestParsePeriod(t *testing.T) {
-	for in, ok := range map[string]bool{"1": true, "9": true, "12": true, "0": false, "10": false, "11": false, "13": false, "3m": false, "": false} {
-		if _, err := parsePeriod(in); (err == nil) != ok {
-			t.Errorf("parsePeriod(%q): err %v, want ok=%v", in, err, ok)
+	for in, ok := range map[string]bool{"1": true, "9": true, "12": true, "3m": true, "1y": true, "0": false, "10": false, "11": false, "13": false, "2y": false, "": false} {
+		if _, err := renewal.ParsePeriod(in); (err == nil) != ok {
+			t.Errorf("ParsePeriod(%q): err %v, want ok=%v", in, err, ok)
 		}
 	}
 }

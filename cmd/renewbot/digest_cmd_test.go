@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -61,16 +62,10 @@ func TestCLI_Digest(t *testing.T) {
 	}
 }
 
-// TestCLI_OperatorRunAudited: a CLI renewal is written to the audit log of the store file.
+// TestCLI_OperatorRunAudited: a CLI renewal and auto-renew change are requests of the
+// workflow, recorded in the store file as an operator's decision.
 func TestCLI_OperatorRunAudited(t *testing.T) {
 	_, env := newSim(t, -1)
-	db := filepath.Join(t.TempDir(), "renewbot.db")
-	s, err := store.Open(db, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	env["RENEWBOT_DB"] = db
 	env["USER"] = "alice"
 	if r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "2", "--yes"); r.code != 0 {
 		t.Fatalf("renew: exit %d %s", r.code, r.stderr)
@@ -78,18 +73,21 @@ func TestCLI_OperatorRunAudited(t *testing.T) {
 	if r := runCLI(t, env, "", "autorenew", "set", "i-auto0002", "--off"); r.code != 0 {
 		t.Fatalf("autorenew: exit %d %s", r.code, r.stderr)
 	}
-	r := runCLI(t, env, "", "history", "--format", "json")
-	var evs []store.Event
-	if err := json.Unmarshal([]byte(r.out), &evs); err != nil || len(evs) != 2 {
-		t.Fatalf("history: %v %s %s", err, r.out, r.stderr)
-	}
-	if evs[0].Actor != "cli:alice" || evs[0].Action != store.ActOperatorRun || !strings.Contains(evs[0].Detail, "renew 2 month(s)") ||
-		!strings.Contains(evs[1].Detail, "autorenew Normal") || evs[1].InstanceIDs[0] != "i-auto0002" {
-		t.Errorf("events %+v", evs)
-	}
-	// Without a store the CLI still works and says the renewal is not on record.
-	env["RENEWBOT_DB"] = filepath.Join(t.TempDir(), "none.db")
-	if r := runCLI(t, env, "", "renew", "i-later003", "--yes"); r.code != 0 || !strings.Contains(r.stderr, "not recorded in the audit log") {
-		t.Errorf("no store: exit %d %q", r.code, r.stderr)
+	for _, id := range []string{"i-soon0001", "i-auto0002"} {
+		r := runCLI(t, env, "", "history", id, "--format", "json")
+		var evs []store.Event
+		if err := json.Unmarshal([]byte(r.out), &evs); err != nil {
+			t.Fatalf("history %s: %v %s %s", id, err, r.out, r.stderr)
+		}
+		if !hasEvent(evs, store.ActRequested, "cli:alice") {
+			t.Errorf("%s: no request by cli:alice in %+v", id, evs)
+		}
+		approved := slices.IndexFunc(evs, func(ev store.Event) bool { return ev.Action == store.ActApproved })
+		if approved < 0 || evs[approved].Actor != "cli:alice" || !strings.Contains(evs[approved].Detail, "operator's decision") {
+			t.Errorf("%s: no approval by cli:alice recorded as an operator's decision in %+v", id, evs)
+		}
+		if !hasEvent(evs, store.ActDone, "renewbot") {
+			t.Errorf("%s: not done: %+v", id, evs)
+		}
 	}
 }

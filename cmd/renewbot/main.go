@@ -87,11 +87,14 @@ const (
 	exitOK      = 0
 	exitError   = 1 // the command failed
 	exitUsage   = 2 // bad arguments or settings
-	exitPartial = 3 // a result came back but part of it is missing (failed regions)
+	exitPartial = 3 // a result came back but part of it is missing (failed regions), or a paid call's outcome is unknown
 )
 
 // errPartial marks a result printed with parts missing (exit 3).
 var errPartial = errors.New("partial result")
+
+// errUnknown marks a renewal or auto-renew change whose outcome is not known yet (exit 3).
+var errUnknown = errors.New("outcome unknown")
 
 // run is the whole program: it dispatches to a subcommand and returns the exit status.
 func run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -126,7 +129,7 @@ func runEnv(ctx context.Context, e env, args []string) int {
 			return exitOK
 		case errors.Is(err, flag.ErrHelp):
 			return helpFor(ctx, e, name)
-		case errors.Is(err, errPartial):
+		case errors.Is(err, errPartial), errors.Is(err, errUnknown):
 			fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
 			return exitPartial
 		}

@@ -21,6 +21,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -93,7 +94,7 @@ func (c *digestSettings) table() []setting {
 	return []setting{
 		{flag: "digest-channel", env: "RENEWBOT_DIGEST_CHANNEL", usage: "channel ID (C…) for the daily digest; instances tagged RENEWBOT_ROUTE_TAG go to their own channel",
 			parse: func(s string) error {
-				if s != "" && !reChannel.MatchString(s) {
+				if s != "" && !bot.IsChannelID(s) {
 					return errors.New("is not a Slack channel ID like C0123ABCD")
 				}
 				c.Channel = s
@@ -103,7 +104,7 @@ func (c *digestSettings) table() []setting {
 			parse: func(s string) (err error) { c.Schedule = s; c.sched, err = parseCron(s); return }},
 		timezoneSetting(&c.Loc),
 		{flag: "window", env: "RENEWBOT_WINDOW", def: "30d", usage: "digests and /renew list show instances expiring within this window (30d, 720h)",
-			parse: func(s string) (err error) { c.Window, err = parseDigestWindow(s); return }},
+			parse: func(s string) (err error) { c.Window, err = renewal.ParseWindow(s); return }},
 		{flag: "route-tag", env: "RENEWBOT_ROUTE_TAG", def: "renewbot-channel", usage: "instance tag whose value (a channel ID) routes the instance's digest entry",
 			parse: func(s string) error {
 				if !reTag.MatchString(s) {
@@ -113,22 +114,8 @@ func (c *digestSettings) table() []setting {
 				return nil
 			}},
 		{flag: "digest-pace", env: "RENEWBOT_DIGEST_PACE", def: "1s", usage: "least time between two digest posts to one channel (Slack allows about 1 per second)",
-			parse: func(s string) (err error) { c.Pace, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.Pace, err = parseDuration(s); return }},
 	}
-}
-
-// parseDigestWindow reads the digest window: a duration from 1h to 365d.
-func parseDigestWindow(s string) (time.Duration, error) {
-	w, err := parseWindow(s)
-	switch {
-	case err != nil:
-		return 0, err
-	case w < time.Hour:
-		return 0, errors.New("must be at least 1h")
-	case w > 365*24*time.Hour:
-		return 0, errors.New("must be at most 365d")
-	}
-	return w, nil
 }
 
 // dbSetting is RENEWBOT_DB.
@@ -145,21 +132,15 @@ func dbSetting(p *string) setting {
 
 // serveConfig is everything serve needs.
 type serveConfig struct {
-	Slack             slackSettings
-	ECS               ecsSettings
-	Digest            digestSettings
-	Listen            string
-	DB                string
-	Approvers         []string
-	ApprovalTTL       time.Duration
-	MaxPeriod         int
-	ApprovalsRequired int
-	SecondAbove       float64
-	MaxAmount         float64
-	AllowSelf         bool
-	VerifyTimeout     time.Duration
-	ShutdownTimeout   time.Duration
-	LogLevel          slog.Level
+	Slack           slackSettings
+	ECS             ecsSettings
+	Digest          digestSettings
+	Listen          string
+	DB              string
+	Policy          renewal.Policy // parsed straight from the RENEWBOT_* approval settings
+	VerifyTimeout   time.Duration
+	ShutdownTimeout time.Duration
+	LogLevel        slog.Level
 }
 
 func newServeSettings(c *serveConfig) *settings {
@@ -172,25 +153,25 @@ func newServeSettings(c *serveConfig) *settings {
 	t = append(t, c.ECS.table()...)
 	t = append(t,
 		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (none: requests can be made but not approved)",
-			parse: func(s string) (err error) { c.Approvers, err = parseApprovers(s); return }},
+			parse: func(s string) (err error) { c.Policy.Approvers, err = parseApprovers(s); return }},
 	)
 	t = append(t, c.Digest.table()...)
 	t = append(t,
 		setting{flag: "approval-ttl", env: "RENEWBOT_APPROVAL_TTL", def: "24h", usage: "a request not approved within this time expires",
-			parse: func(s string) (err error) { c.ApprovalTTL, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.Policy.TTL, err = parseDuration(s); return }},
 		setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "longest renewal a request may ask for, in months (1-12)",
-			parse: func(s string) (err error) { c.MaxPeriod, err = parseInt(s, 1, 12); return }},
+			parse: func(s string) (err error) { c.Policy.MaxMonths, err = parseInt(s, 1, 12); return }},
 		setting{flag: "approvals-required", env: "RENEWBOT_APPROVALS_REQUIRED", def: "1", usage: "approvals every request needs (1 or 2)",
-			parse: func(s string) (err error) { c.ApprovalsRequired, err = parseInt(s, 1, 2); return }},
+			parse: func(s string) (err error) { c.Policy.Required, err = parseInt(s, 1, 2); return }},
 		setting{flag: "second-approval-above", env: "RENEWBOT_SECOND_APPROVAL_ABOVE", def: "0", usage: "a request whose total is above this amount needs 2 approvals (0: never)",
-			parse: func(s string) (err error) { c.SecondAbove, err = parseAmount(s); return }},
+			parse: func(s string) (err error) { c.Policy.SecondAbove, err = parseAmount(s); return }},
 		setting{flag: "max-amount", env: "RENEWBOT_MAX_AMOUNT", def: "0", usage: "refuse requests whose total is above this amount (0: no limit)",
-			parse: func(s string) (err error) { c.MaxAmount, err = parseAmount(s); return }},
-		boolSetting("allow-self-approval", "RENEWBOT_ALLOW_SELF_APPROVAL", "let the requester approve their own request (turns four-eyes off)", &c.AllowSelf),
+			parse: func(s string) (err error) { c.Policy.MaxAmount, err = parseAmount(s); return }},
+		boolSetting("allow-self-approval", "RENEWBOT_ALLOW_SELF_APPROVAL", "let the requester approve their own request (turns four-eyes off)", &c.Policy.AllowSelf),
 		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for a renewed expiry to show before calling it unverified",
-			parse: func(s string) (err error) { c.VerifyTimeout, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.VerifyTimeout, err = parseDuration(s); return }},
 		setting{flag: "shutdown-timeout", env: "RENEWBOT_SHUTDOWN_TIMEOUT", def: "30s", usage: "how long shutdown waits for in-flight work",
-			parse: func(s string) (err error) { c.ShutdownTimeout, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.ShutdownTimeout, err = parseDuration(s); return }},
 		setting{flag: "log-level", env: "RENEWBOT_LOG_LEVEL", def: "info", usage: "debug, info, warn or error",
 			parse: func(s string) (err error) { c.LogLevel, err = parseLevel(s); return }},
 	)
@@ -209,7 +190,7 @@ func (c *serveConfig) validate() error {
 	} else if c.Slack.SigningSecret == "" {
 		return errors.New("SLACK_SIGNING_SECRET: is required (or set SLACK_APP_TOKEN to use Socket Mode)")
 	}
-	if c.SecondAbove > 0 && c.MaxAmount > 0 && c.SecondAbove >= c.MaxAmount {
+	if p := c.Policy; p.SecondAbove > 0 && p.MaxAmount > 0 && p.SecondAbove >= p.MaxAmount {
 		return errors.New("RENEWBOT_SECOND_APPROVAL_ABOVE: must be below RENEWBOT_MAX_AMOUNT, or no request could ever need it")
 	}
 	return nil
@@ -249,26 +230,19 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return err
 	}
 	now := time.Now
-	cloud := &scanTracker{Cloud: cl, now: now, metrics: metrics}
+	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
 	api := c.Slack.client()
 
-	wf, err := bot.NewWorkflow(bot.WorkflowConfig{
-		Cloud:    cloud,
-		Store:    db,
-		Members:  bot.NewSlackMembers(api, 5*time.Minute),
-		Notifier: bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics),
-		Policy: bot.Policy{
-			Approvers:   c.Approvers,
-			AllowSelf:   c.AllowSelf,
-			Required:    c.ApprovalsRequired,
-			SecondAbove: c.SecondAbove,
-			TTL:         c.ApprovalTTL,
-			MaxMonths:   c.MaxPeriod,
-			MaxAmount:   c.MaxAmount,
-		},
+	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics)
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
+		Cloud:         cloud,
+		Store:         db,
+		Members:       bot.NewSlackMembers(api, 5*time.Minute),
+		Notifier:      notifier,
+		Policy:        c.Policy,
 		Now:           now,
 		Log:           log.With("component", "workflow"),
-		Metrics:       metrics,
+		Counter:       metrics,
 		VerifyTimeout: c.VerifyTimeout,
 	})
 	if err != nil {
@@ -301,7 +275,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
-	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, digester: dg, log: log.With("component", "admin")}, log)
+	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, workflow: wf, digester: dg, log: log.With("component", "admin")}, log)
 	if err != nil {
 		// The bot works without it; only history/backup/digest from another process will not.
 		log.Warn("admin socket unavailable: history, backup and digest cannot reach this process", "err", err)
@@ -325,7 +299,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 			log.Error("resuming requests left from the last run", "err", err)
 		}
 	})
-	bg.Go(func() { sweepLoop(runCtx, wf, time.Minute, log) })
+	bg.Go(func() { wf.SweepEvery(runCtx, time.Minute) })
 	bg.Go(func() {
 		if err := dg.Schedule(runCtx, c.Digest.Schedule); err != nil && runCtx.Err() == nil {
 			log.Error("digest scheduler stopped", "err", err)
@@ -374,6 +348,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		}
 	}
 	bg.Wait()
+	if err := notifier.Close(sctx); err != nil {
+		log.Warn("approval messages not brought up to date before shutdown", "err", err)
+	}
 	if err := db.Close(); err != nil && runErr == nil {
 		runErr = fmt.Errorf("close store: %w", err)
 	}
@@ -382,7 +359,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 }
 
 // newDigester builds the digest runner from the digest settings.
-func newDigester(c digestSettings, cloud bot.Cloud, db bot.Store, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
+func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
@@ -393,35 +370,23 @@ func newDigester(c digestSettings, cloud bot.Cloud, db bot.Store, api bot.SlackA
 	return dg, nil
 }
 
-// sweepLoop expires pending requests past their deadline, every interval.
-func sweepLoop(ctx context.Context, wf *bot.Workflow, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if n, err := wf.Sweep(ctx); err != nil {
-				log.Warn("expiry sweep", "err", err)
-			} else if n > 0 {
-				log.Info("expired pending requests", "count", n)
-			}
-		}
-	}
+// ecsClient is everything serve asks of ECS: the workflow's needs and the scans.
+type ecsClient interface {
+	renewal.Cloud
+	bot.Scanner
 }
 
 // scanTracker is the ECS client with a note of the last complete expiring scan (healthz and
 // the last-scan metric).
 type scanTracker struct {
-	bot.Cloud
+	ecsClient
 	now     func() time.Time
 	metrics *bot.Metrics
 	last    atomic.Int64 // unix nanos of the last complete scan
 }
 
 func (s *scanTracker) Expiring(ctx context.Context, from, to time.Time) (ecs.Scan, error) {
-	scan, err := s.Cloud.Expiring(ctx, from, to)
+	scan, err := s.ecsClient.Expiring(ctx, from, to)
 	if err == nil && len(scan.Failed) == 0 {
 		at := s.now()
 		s.last.Store(at.UnixNano())

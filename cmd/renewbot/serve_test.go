@@ -286,7 +286,7 @@ func TestServe_EndToEnd(t *testing.T) {
 	}
 	r = runCLI(t, env, "", "history", "i-later003", "--format", "json")
 	evs = nil
-	if err := json.Unmarshal([]byte(r.out), &evs); err != nil || !hasEvent(evs, store.ActOperatorRun, "cli:bob") {
+	if err := json.Unmarshal([]byte(r.out), &evs); err != nil || !hasEvent(evs, store.ActRequested, "cli:bob") {
 		t.Errorf("operator run not audited: %v %s %s", err, r.out, r.stderr)
 	}
 

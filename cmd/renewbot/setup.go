@@ -267,7 +267,7 @@ func newHealthcheckSettings(c *healthcheckConfig) *settings {
 				return nil
 			}},
 		{flag: "timeout", env: "RENEWBOT_HEALTHCHECK_TIMEOUT", def: "5s", usage: "give up after this long",
-			parse: func(s string) (err error) { c.Timeout, err = parseWindow(s); return }},
+			parse: func(s string) (err error) { c.Timeout, err = parseDuration(s); return }},
 	})
 }
 

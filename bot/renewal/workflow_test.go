@@ -1,4 +1,4 @@
-package bot_test
+package renewal_test
 
 import (
 	"context"
@@ -7,10 +7,11 @@ import (
 	"net/url"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
@@ -22,9 +23,10 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	before, _ := e.sim.Instance("i-hz01")
 
 	r := e.renew(t, 3, "i-hz01")
-	if r.State != store.StatePending || r.ApprovalsRequired != 1 || r.Kind != store.KindRenew || r.Months != 3 {
-		t.Fatalf("new request = %+v", r)
-	}
+	field(t, "new request: State", r.State, store.StatePending)
+	field(t, "new request: ApprovalsRequired", r.ApprovalsRequired, 1)
+	field(t, "new request: Kind", r.Kind, store.KindRenew)
+	field(t, "new request: Months", r.Months, 3)
 	if got, want := r.Deadline, wfStart.Add(24*time.Hour); !got.Equal(want) {
 		t.Errorf("Deadline = %v, want %v", got, want)
 	}
@@ -32,9 +34,13 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	if !it.CurrentExpiry.Equal(before.ExpiredTime) || !it.ProjectedExpiry.Equal(time.Date(2027, 2, 28, 16, 0, 0, 0, time.UTC)) { // Nov 30 + 3 months
 		t.Errorf("item expiries current %v projected %v, instance expires %v", it.CurrentExpiry, it.ProjectedExpiry, before.ExpiredTime)
 	}
-	if it.Price <= 0 || r.Total != it.Price || r.Currency != "CNY" || it.RegionID != "cn-hangzhou" || it.AutoRenewStatus != "Normal" {
-		t.Errorf("quote snapshot: item %+v, total %v %s", it, r.Total, r.Currency)
+	if it.Price <= 0 {
+		t.Errorf("quote snapshot: item price %v, want a positive one", it.Price)
 	}
+	field(t, "quote snapshot: Total", r.Total, it.Price)
+	field(t, "quote snapshot: Currency", r.Currency, "CNY")
+	field(t, "quote snapshot: item RegionID", it.RegionID, "cn-hangzhou")
+	field(t, "quote snapshot: item AutoRenewStatus", it.AutoRenewStatus, "Normal")
 
 	got, err := e.wf.AttachMessage(t.Context(), r.ID, store.MessageRef{Channel: "CCHAN", TS: "1700000000.000100"})
 	if err != nil || got.Message.TS != "1700000000.000100" {
@@ -45,8 +51,9 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.State != store.StateApproved || len(got.Approvals) != 1 || got.Approvals[0].User != "UAPPROVER1" {
-		t.Fatalf("after approve: %v %+v", got.State, got.Approvals)
+	field(t, "after approve: State", got.State, store.StateApproved)
+	if len(got.Approvals) != 1 || got.Approvals[0].User != "UAPPROVER1" {
+		t.Fatalf("after approve: approvals %+v, want one by UAPPROVER1", got.Approvals)
 	}
 
 	got, err = e.wf.Execute(ctx, r.ID)
@@ -59,14 +66,21 @@ func TestWorkflow_HappyPath(t *testing.T) {
 	it = got.Items[0]
 	// Verified: the expiry Alibaba shows, at or after the projection (Nov 30 + 3 months is
 	// Feb 28 or, in ecssim's time.AddDate arithmetic, Mar 2).
-	if it.State != store.ItemDone || it.OrderID == "" || it.APIRequestID == "" || it.NewExpiry.Before(it.ProjectedExpiry) {
-		t.Errorf("item after execute: %+v", it)
+	field(t, "item after execute: State", it.State, store.ItemDone)
+	if it.OrderID == "" || it.APIRequestID == "" {
+		t.Errorf("item after execute: OrderID %q, APIRequestID %q; want both", it.OrderID, it.APIRequestID)
+	}
+	if it.NewExpiry.Before(it.ProjectedExpiry) {
+		t.Errorf("item after execute: NewExpiry %v before the projected %v", it.NewExpiry, it.ProjectedExpiry)
 	}
 	orders := e.sim.Orders()
-	if len(orders) != 1 || orders[0].InstanceId != "i-hz01" || orders[0].ClientToken != r.ClientToken("i-hz01") ||
-		orders[0].Period != 3 || orders[0].OrderId != it.OrderID {
-		t.Errorf("ecssim orders = %+v", orders)
+	if len(orders) != 1 {
+		t.Fatalf("%d ecssim orders, want 1: %+v", len(orders), orders)
 	}
+	field(t, "order InstanceId", orders[0].InstanceId, "i-hz01")
+	field(t, "order ClientToken", orders[0].ClientToken, r.ClientToken("i-hz01"))
+	field(t, "order Period", orders[0].Period, 3)
+	field(t, "order OrderId", orders[0].OrderId, it.OrderID)
 	after, _ := e.sim.Instance("i-hz01")
 	if !after.ExpiredTime.Equal(it.NewExpiry) {
 		t.Errorf("ecssim expiry %v, verified %v", after.ExpiredTime, it.NewExpiry)
@@ -94,34 +108,41 @@ func TestWorkflow_HappyPath(t *testing.T) {
 
 func TestWorkflow_Refusals(t *testing.T) {
 	ctx := context.Background()
-	check := func(t *testing.T, e *wfEnv, r *store.Request, user string, reason bot.RefusalReason) {
+	check := func(t *testing.T, e *wfEnv, r *store.Request, user string, reason renewal.RefusalReason) {
 		t.Helper()
 		evs := e.history(t, r.ID)
 		last := evs[len(evs)-1]
-		if last.Action != store.ActRefused || last.Actor != user || !strings.HasPrefix(last.Detail, reason.String()) {
-			t.Errorf("last audit event = %+v, want a refusal of %s (%v)", last, user, reason)
+		if reason == renewal.RefuseExpired && last.Action == store.ActExpired && len(evs) > 1 {
+			last = evs[len(evs)-2] // the refusal, then the sweep's work done on the way
 		}
-		if reason == bot.RefuseExpired {
+		if last.Action != store.ActRefused {
+			t.Errorf("last audit event is %s (%+v), want %s", last.Action, last, store.ActRefused)
+		}
+		if last.Actor != user {
+			t.Errorf("refusal actor = %s, want %s", last.Actor, user)
+		}
+		if !strings.HasPrefix(last.Detail, reason.String()) {
+			t.Errorf("refusal detail = %q, want it to start with %q", last.Detail, reason)
+		}
+		if reason == renewal.RefuseExpired {
 			return
 		}
 		cur, err := e.db.GetRequest(r.ID)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if cur.State != r.State || len(cur.Approvals) != len(r.Approvals) || cur.Version != r.Version {
-			t.Errorf("refusal changed the request: %v v%d %+v", cur.State, cur.Version, cur.Approvals)
-		}
+		checkUnchanged(t, "refusal", r, cur)
 	}
 
 	t.Run("self-approval", func(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
 		r := e.renew(t, 1, "i-hz01")
 		_, err := e.wf.Approve(ctx, r.ID, "UREQ") // UREQ is an approver, but asked for it
-		wantRefusal(t, err, bot.RefuseSelfApproval)
-		check(t, e, r, "UREQ", bot.RefuseSelfApproval)
+		wantRefusal(t, err, renewal.RefuseSelfApproval)
+		check(t, e, r, "UREQ", renewal.RefuseSelfApproval)
 	})
 	t.Run("self-approval allowed", func(t *testing.T) {
-		e := newWFEnv(t, wfOptions{policy: bot.Policy{AllowSelf: true, Approvers: []string{"UREQ"}}})
+		e := newWFEnv(t, wfOptions{policy: renewal.Policy{AllowSelf: true, Approvers: []string{"UREQ"}}})
 		r := e.renew(t, 1, "i-hz01")
 		got, err := e.wf.Approve(ctx, r.ID, "UREQ")
 		if err != nil || got.State != store.StateApproved {
@@ -132,22 +153,22 @@ func TestWorkflow_Refusals(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
 		r := e.renew(t, 1, "i-hz01")
 		_, err := e.wf.Approve(ctx, r.ID, "UNOBODY")
-		wantRefusal(t, err, bot.RefuseNotApprover)
-		check(t, e, r, "UNOBODY", bot.RefuseNotApprover)
+		wantRefusal(t, err, renewal.RefuseNotApprover)
+		check(t, e, r, "UNOBODY", renewal.RefuseNotApprover)
 		_, err = e.wf.Reject(ctx, r.ID, "UNOBODY")
-		wantRefusal(t, err, bot.RefuseNotApprover)
-		check(t, e, r, "UNOBODY", bot.RefuseNotApprover)
+		wantRefusal(t, err, renewal.RefuseNotApprover)
+		check(t, e, r, "UNOBODY", renewal.RefuseNotApprover)
 		_, err = e.wf.Cancel(ctx, r.ID, "UAPPROVER1") // only the requester cancels
-		wantRefusal(t, err, bot.RefuseNotApprover)
-		check(t, e, r, "UAPPROVER1", bot.RefuseNotApprover)
+		wantRefusal(t, err, renewal.RefuseNotApprover)
+		check(t, e, r, "UAPPROVER1", renewal.RefuseNotApprover)
 	})
 	t.Run("expired", func(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
 		r := e.renew(t, 1, "i-hz01")
 		e.clock.Advance(24 * time.Hour)
 		_, err := e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-		wantRefusal(t, err, bot.RefuseExpired)
-		check(t, e, r, "UAPPROVER1", bot.RefuseExpired)
+		wantRefusal(t, err, renewal.RefuseExpired)
+		check(t, e, r, "UAPPROVER1", renewal.RefuseExpired)
 		cur, _ := e.db.GetRequest(r.ID)
 		if cur.State != store.StateExpired || len(cur.Approvals) != 0 {
 			t.Errorf("after an approval past the deadline: %v %+v", cur.State, cur.Approvals)
@@ -159,7 +180,7 @@ func TestWorkflow_Refusals(t *testing.T) {
 			t.Errorf("%d expired events", n)
 		}
 		_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2") // stays refused once written down
-		wantRefusal(t, err, bot.RefuseExpired)
+		wantRefusal(t, err, renewal.RefuseExpired)
 		if len(e.sim.Orders()) != 0 {
 			t.Error("an order was placed")
 		}
@@ -172,10 +193,10 @@ func TestWorkflow_Refusals(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2")
-		wantRefusal(t, err, bot.RefuseDecided)
-		check(t, e, r, "UAPPROVER2", bot.RefuseDecided)
+		wantRefusal(t, err, renewal.RefuseDecided)
+		check(t, e, r, "UAPPROVER2", renewal.RefuseDecided)
 		_, err = e.wf.Reject(ctx, r.ID, "UAPPROVER2")
-		wantRefusal(t, err, bot.RefuseDecided)
+		wantRefusal(t, err, renewal.RefuseDecided)
 	})
 	t.Run("unknown request", func(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
@@ -185,10 +206,10 @@ func TestWorkflow_Refusals(t *testing.T) {
 }
 
 func TestWorkflow_OverLimit(t *testing.T) {
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{MaxAmount: 200}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{MaxAmount: 200}})
 	ctx := context.Background()
-	_, err := e.wf.RequestRenewal(ctx, bot.RenewalInput{Requester: "UREQ", Channel: "C1", InstanceIDs: []string{"i-hz02"}, Months: 1})
-	ref := wantRefusal(t, err, bot.RefuseOverLimit)
+	_, err := e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "C1", InstanceIDs: []string{"i-hz02"}, Months: 1})
+	ref := wantRefusal(t, err, renewal.RefuseOverLimit)
 	if !strings.Contains(ref.Msg, "200.00") {
 		t.Errorf("message %q does not name the limit", ref.Msg)
 	}
@@ -205,7 +226,7 @@ func TestWorkflow_OverLimit(t *testing.T) {
 }
 
 func TestWorkflow_TwoApprovalsAboveThreshold(t *testing.T) {
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{SecondAbove: 150, Approvers: []string{"UAPPROVER1", "UAPPROVER2", "UAPPROVER3"}}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{SecondAbove: 150, Approvers: []string{"UAPPROVER1", "UAPPROVER2", "UAPPROVER3"}}})
 	ctx := context.Background()
 	cheap := e.renew(t, 1, "i-hz01")
 	if cheap.ApprovalsRequired != 1 {
@@ -220,7 +241,7 @@ func TestWorkflow_TwoApprovalsAboveThreshold(t *testing.T) {
 		t.Fatalf("first approval: %+v, %v", got, err)
 	}
 	_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-	wantRefusal(t, err, bot.RefuseDecided)
+	wantRefusal(t, err, renewal.RefuseDecided)
 	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StatePending || len(e.sim.Orders()) != 0 {
 		t.Fatalf("Execute with one of two approvals: %v, %d orders", got.State, len(e.sim.Orders()))
 	}
@@ -239,7 +260,7 @@ func TestWorkflow_TwoApprovalsAboveThreshold(t *testing.T) {
 
 func TestWorkflow_GroupApprover(t *testing.T) {
 	e := newWFEnv(t, wfOptions{
-		policy:  bot.Policy{Approvers: []string{"SOPS", "UDIRECT"}},
+		policy:  renewal.Policy{Approvers: []string{"SOPS", "UDIRECT"}},
 		members: wfMembers{"SOPS": {"UGROUPIE", "UREQ"}},
 	})
 	ctx := context.Background()
@@ -250,9 +271,9 @@ func TestWorkflow_GroupApprover(t *testing.T) {
 	}
 	r := e.renew(t, 1, "i-hz01")
 	_, err := e.wf.Approve(ctx, r.ID, "UOTHER")
-	wantRefusal(t, err, bot.RefuseNotApprover)
+	wantRefusal(t, err, renewal.RefuseNotApprover)
 	_, err = e.wf.Approve(ctx, r.ID, "UREQ") // in the group, but the requester
-	wantRefusal(t, err, bot.RefuseSelfApproval)
+	wantRefusal(t, err, renewal.RefuseSelfApproval)
 	got, err := e.wf.Approve(ctx, r.ID, "UGROUPIE")
 	if err != nil || got.State != store.StateApproved {
 		t.Fatalf("group member approval: %+v, %v", got, err)
@@ -261,14 +282,14 @@ func TestWorkflow_GroupApprover(t *testing.T) {
 
 func TestNewWorkflow_Config(t *testing.T) {
 	e := newWFEnv(t, wfOptions{})
-	for name, cfg := range map[string]bot.WorkflowConfig{
+	for name, cfg := range map[string]renewal.WorkflowConfig{
 		"no cloud":         {Store: e.db},
 		"no store":         {Cloud: e.cloud},
-		"approver by name": {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"@alice"}}},
-		"group no members": {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"SOPS"}}},
-		"13 months":        {Cloud: e.cloud, Store: e.db, Policy: bot.Policy{MaxMonths: 13}},
+		"approver by name": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"@alice"}}},
+		"group no members": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"SOPS"}}},
+		"13 months":        {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{MaxMonths: 13}},
 	} {
-		if _, err := bot.NewWorkflow(cfg); err == nil {
+		if _, err := renewal.NewWorkflow(cfg); err == nil {
 			t.Errorf("%s: NewWorkflow accepted it", name)
 		}
 	}
@@ -283,7 +304,7 @@ func TestWorkflow_Reject(t *testing.T) {
 		t.Fatalf("Reject = %+v, %v", got, err)
 	}
 	_, err = e.wf.Approve(ctx, r.ID, "UAPPROVER2")
-	wantRefusal(t, err, bot.RefuseDecided)
+	wantRefusal(t, err, renewal.RefuseDecided)
 	if got, _ := e.wf.Execute(ctx, r.ID); got.State != store.StateRejected || len(e.sim.Orders()) != 0 {
 		t.Errorf("Execute after reject: %v, %d orders", got.State, len(e.sim.Orders()))
 	}
@@ -316,7 +337,7 @@ func TestWorkflow_Cancel(t *testing.T) {
 		t.Errorf("Execute after cancel: %v, %d orders", got.State, len(e.sim.Orders()))
 	}
 	_, err = e.wf.Cancel(ctx, r.ID, "UREQ")
-	wantRefusal(t, err, bot.RefuseDecided)
+	wantRefusal(t, err, renewal.RefuseDecided)
 
 	// A finished request cannot be cancelled.
 	r = e.renew(t, 1, "i-hz01")
@@ -325,11 +346,11 @@ func TestWorkflow_Cancel(t *testing.T) {
 		t.Fatalf("Execute = %v, %v", got, err)
 	}
 	_, err = e.wf.Cancel(ctx, r.ID, "UREQ")
-	wantRefusal(t, err, bot.RefuseDecided)
+	wantRefusal(t, err, renewal.RefuseDecided)
 }
 
 func TestWorkflow_BadInput(t *testing.T) {
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{MaxMonths: 6}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{MaxMonths: 6}})
 	ctx := context.Background()
 	open := e.renew(t, 1, "i-hz02") // holds i-hz02
 	many := make([]string, 21)
@@ -337,19 +358,19 @@ func TestWorkflow_BadInput(t *testing.T) {
 		many[i] = fmt.Sprintf("i-x%02d", i)
 	}
 	for name, tc := range map[string]struct {
-		in    bot.RenewalInput
+		in    renewal.RenewalInput
 		parts []string
 	}{
-		"postpaid":    {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-payg01"}, Months: 1}, []string{"i-payg01", "pay-as-you-go"}},
-		"unknown":     {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-nosuch1"}, Months: 1}, []string{"i-nosuch1"}},
-		"notrenewal":  {bot.RenewalInput{InstanceIDs: []string{"i-never01"}, Months: 1}, []string{"/renew autorenew i-never01 off"}},
-		"period":      {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 10}, []string{"1-9 or 12"}},
-		"zero period": {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 0}, []string{"1-9 or 12"}},
-		"over max":    {bot.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 9}, []string{"6 months"}},
-		"bad id":      {bot.RenewalInput{InstanceIDs: []string{"hz01"}, Months: 1}, []string{`"hz01"`}},
-		"no id":       {bot.RenewalInput{InstanceIDs: []string{" "}, Months: 1}, []string{"at least one"}},
-		"too many":    {bot.RenewalInput{InstanceIDs: many, Months: 1}, []string{"at most 20"}},
-		"open":        {bot.RenewalInput{InstanceIDs: []string{"i-hz01", "i-hz02"}, Months: 1}, []string{"i-hz02", string(open.ID)}},
+		"postpaid":    {renewal.RenewalInput{InstanceIDs: []string{"i-hz01", "i-payg01"}, Months: 1}, []string{"i-payg01", "pay-as-you-go"}},
+		"unknown":     {renewal.RenewalInput{InstanceIDs: []string{"i-hz01", "i-nosuch1"}, Months: 1}, []string{"i-nosuch1"}},
+		"notrenewal":  {renewal.RenewalInput{InstanceIDs: []string{"i-never01"}, Months: 1}, []string{"/renew autorenew i-never01 off"}},
+		"period":      {renewal.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 10}, []string{"1-9 or 12"}},
+		"zero period": {renewal.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 0}, []string{"1-9 or 12"}},
+		"over max":    {renewal.RenewalInput{InstanceIDs: []string{"i-hz01"}, Months: 9}, []string{"6 months"}},
+		"bad id":      {renewal.RenewalInput{InstanceIDs: []string{"hz01"}, Months: 1}, []string{`"hz01"`}},
+		"no id":       {renewal.RenewalInput{InstanceIDs: []string{" "}, Months: 1}, []string{"at least one"}},
+		"too many":    {renewal.RenewalInput{InstanceIDs: many, Months: 1}, []string{"at most 20"}},
+		"open":        {renewal.RenewalInput{InstanceIDs: []string{"i-hz01", "i-hz02"}, Months: 1}, []string{"i-hz02", string(open.ID)}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tc.in.Requester, tc.in.Channel = "UREQ", "CCHAN"
@@ -371,7 +392,7 @@ func TestWorkflow_BadInput(t *testing.T) {
 }
 
 func TestWorkflow_Sweep(t *testing.T) {
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{TTL: time.Hour}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{TTL: time.Hour}})
 	ctx := context.Background()
 	a := e.renew(t, 1, "i-hz01")
 	e.clock.Advance(30 * time.Minute)
@@ -442,7 +463,7 @@ func TestWorkflow_NotVerified(t *testing.T) {
 	e := newWFEnv(t, wfOptions{
 		simOpts: func(o *ecssim.Options) { o.RenewDelay = 24 * time.Hour },
 		sleep:   func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() },
-		cfg:     func(c *bot.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond },
+		cfg:     func(c *renewal.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond },
 	})
 	ctx := context.Background()
 	r := e.renew(t, 1, "i-hz01")
@@ -465,7 +486,7 @@ func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
 	for i := range approvers {
 		approvers[i] = fmt.Sprintf("UAPP%02d", i)
 	}
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{Approvers: approvers}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{Approvers: approvers}})
 	ctx := context.Background()
 	r := e.renew(t, 1, "i-hz01", "i-sh01")
 
@@ -485,7 +506,7 @@ func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
 			switch {
 			case err == nil:
 				accepted++
-			case isRefusal(err, bot.RefuseDecided):
+			case isRefusal(err, renewal.RefuseDecided):
 				refused++
 			default:
 				errs = append(errs, err)
@@ -519,8 +540,43 @@ func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
 	}
 }
 
-func isRefusal(err error, reason bot.RefusalReason) bool {
-	ref, ok := err.(*bot.Refusal)
+// wantVerified checks that r is done and its first item verified at its projected expiry,
+// naming what is not.
+func wantVerified(t *testing.T, r *store.Request) {
+	t.Helper()
+	it := r.Items[0]
+	field(t, "request State", r.State, store.StateDone)
+	field(t, "item State", it.State, store.ItemDone)
+	if !it.NewExpiry.Equal(it.ProjectedExpiry) {
+		t.Errorf("item NewExpiry = %v, want the projected %v", it.NewExpiry, it.ProjectedExpiry)
+	}
+	field(t, "item Error", it.Error, "")
+}
+
+// field reports a field that is not what it should be, by name.
+func field[T comparable](t *testing.T, name string, got, want T) {
+	t.Helper()
+	if got != want {
+		t.Errorf("%s = %v, want %v", name, got, want)
+	}
+}
+
+// checkUnchanged says which of state, approvals and version changed from was to now.
+func checkUnchanged(t *testing.T, what string, was, now *store.Request) {
+	t.Helper()
+	if now.State != was.State {
+		t.Errorf("%s changed the state: %s, was %s", what, now.State, was.State)
+	}
+	if len(now.Approvals) != len(was.Approvals) {
+		t.Errorf("%s changed the approvals: %+v, was %+v", what, now.Approvals, was.Approvals)
+	}
+	if now.Version != was.Version {
+		t.Errorf("%s changed the version: %d, was %d", what, now.Version, was.Version)
+	}
+}
+
+func isRefusal(err error, reason renewal.RefusalReason) bool {
+	ref, ok := err.(*renewal.Refusal)
 	return ok && ref.Reason == reason
 }
 
@@ -530,7 +586,7 @@ func TestWorkflow_ResumeReusesToken(t *testing.T) {
 	// ClientToken and gets the same order back.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) {
+	e := newWFEnv(t, wfOptions{cfg: func(c *renewal.WorkflowConfig) {
 		c.Hooks.AfterClaim = func(store.RequestID, string) { cancel() }
 	}})
 	r := e.renew(t, 2, "i-hz01", "i-sh01")
@@ -549,7 +605,7 @@ func TestWorkflow_ResumeReusesToken(t *testing.T) {
 	}
 
 	// Restart: a new workflow on the same file.
-	wf2, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: e.cloud, Store: e.db, Policy: bot.Policy{Approvers: []string{"UAPPROVER1"}}, Now: e.clock.Now})
+	wf2, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"UAPPROVER1"}}, Now: e.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -591,7 +647,7 @@ func TestWorkflow_ResumeApproved(t *testing.T) {
 func TestWorkflow_AutoRenew(t *testing.T) {
 	e := newWFEnv(t, wfOptions{})
 	ctx := context.Background()
-	r, err := e.wf.RequestAutoRenew(ctx, bot.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-hz02", "i-never01"}, Mode: store.AutoRenewOn, Duration: 3})
+	r, err := e.wf.RequestAutoRenew(ctx, renewal.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-hz02", "i-never01"}, Mode: store.AutoRenewOn, Duration: 3})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -616,7 +672,7 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 		t.Errorf("%d ModifyInstanceAutoRenewAttribute calls, want one per region (2)", n)
 	}
 
-	off, err := e.wf.RequestAutoRenew(ctx, bot.AutoRenewInput{Requester: "UREQ", InstanceIDs: []string{"i-sh01"}, Mode: store.AutoRenewNever})
+	off, err := e.wf.RequestAutoRenew(ctx, renewal.AutoRenewInput{Requester: "UREQ", InstanceIDs: []string{"i-sh01"}, Mode: store.AutoRenewNever})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -629,14 +685,14 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 	}
 
 	for name, tc := range map[string]struct {
-		in    bot.AutoRenewInput
+		in    renewal.AutoRenewInput
 		parts []string
 	}{
-		"expired on": {bot.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 1}, []string{"i-old01", "expired"}},
-		"duration":   {bot.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 5}, []string{"60 months"}},
-		"postpaid":   {bot.AutoRenewInput{InstanceIDs: []string{"i-payg01"}, Mode: store.AutoRenewOff}, []string{"pay-as-you-go"}},
-		"already":    {bot.AutoRenewInput{InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3}, []string{"already"}},
-		"no mode":    {bot.AutoRenewInput{InstanceIDs: []string{"i-hz01"}}, []string{"on, off or never"}},
+		"expired on": {renewal.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 1}, []string{"i-old01", "expired"}},
+		"duration":   {renewal.AutoRenewInput{InstanceIDs: []string{"i-old01"}, Mode: store.AutoRenewOn, Duration: 5}, []string{"60 months"}},
+		"postpaid":   {renewal.AutoRenewInput{InstanceIDs: []string{"i-payg01"}, Mode: store.AutoRenewOff}, []string{"pay-as-you-go"}},
+		"already":    {renewal.AutoRenewInput{InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3}, []string{"already"}},
+		"no mode":    {renewal.AutoRenewInput{InstanceIDs: []string{"i-hz01"}}, []string{"on, off or never"}},
 	} {
 		tc.in.Requester = "UREQ"
 		_, err := e.wf.RequestAutoRenew(ctx, tc.in)
@@ -650,7 +706,7 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 func TestWorkflow_TwoApprovalsRace(t *testing.T) {
 	// Two approvers double-clicking concurrently on a request that needs both: exactly two
 	// approvals are recorded, one each, and the request is approved once.
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{Required: 2, Approvers: []string{"UAPPROVER1", "UAPPROVER2"}}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{Required: 2, Approvers: []string{"UAPPROVER1", "UAPPROVER2"}}})
 	ctx := context.Background()
 	r := e.renew(t, 1, "i-hz01")
 	var (
@@ -673,7 +729,7 @@ func TestWorkflow_TwoApprovalsRace(t *testing.T) {
 				if got.State == store.StateApproved {
 					approved++
 				}
-			case !isRefusal(err, bot.RefuseDecided):
+			case !isRefusal(err, renewal.RefuseDecided):
 				t.Errorf("%s: %v", user, err)
 			}
 		})
@@ -714,9 +770,9 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: e.db, Now: e.clock.Now,
-			Policy: bot.Policy{Approvers: []string{"UAPPROVER1"}}, VerifyTimeout: time.Minute,
-			Hooks: bot.Hooks{AfterRenewResponse: func(store.RequestID, string) { once.Do(func() { close(release) }) }}})
+		wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloud, Store: e.db, Now: e.clock.Now,
+			Policy: renewal.Policy{Approvers: []string{"UAPPROVER1"}}, VerifyTimeout: time.Minute,
+			Hooks: renewal.Hooks{AfterRenewResponse: func(store.RequestID, string) { once.Do(func() { close(release) }) }}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -728,10 +784,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		it := got.Items[0]
-		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) || it.Error != "" {
-			t.Fatalf("request %v, item %+v", got.State, it)
-		}
+		wantVerified(t, got)
 		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
 			t.Errorf("orders per instance %v", o)
 		}
@@ -740,7 +793,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		}
 	})
 	t.Run("5xx, nothing renewed", func(t *testing.T) {
-		e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond }})
+		e := newWFEnv(t, wfOptions{cfg: func(c *renewal.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond }})
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ErrorRate: 1})
 		r := e.renew(t, 1, "i-hz01")
 		got := e.approveAndExecute(t, r)
@@ -769,10 +822,7 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		r := e.renew(t, 1, "i-hz01")
 		e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
 		got := e.approveAndExecute(t, r)
-		it := got.Items[0]
-		if got.State != store.StateDone || it.State != store.ItemDone || !it.NewExpiry.Equal(it.ProjectedExpiry) {
-			t.Fatalf("request %v, item %+v", got.State, it)
-		}
+		wantVerified(t, got)
 		if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
 			t.Errorf("orders per instance %v", o)
 		}
@@ -820,11 +870,11 @@ func TestWorkflow_AttachMessageAfterDecision(t *testing.T) {
 // Without any approver configured requests can still be made, and every approval is refused
 // with a message that says how to fix it.
 func TestWorkflow_NoApproversConfigured(t *testing.T) {
-	e := newWFEnv(t, wfOptions{policy: bot.Policy{Approvers: []string{}}})
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{Approvers: []string{}}})
 	r := e.renew(t, 1, "i-hz01")
 	_, err := e.wf.Approve(t.Context(), r.ID, "UAPPROVER1")
-	var ref *bot.Refusal
-	if !errors.As(err, &ref) || ref.Reason != bot.RefuseNotApprover || !strings.Contains(ref.Error(), "RENEWBOT_APPROVERS") {
+	var ref *renewal.Refusal
+	if !errors.As(err, &ref) || ref.Reason != renewal.RefuseNotApprover || !strings.Contains(ref.Error(), "RENEWBOT_APPROVERS") {
 		t.Fatalf("Approve with no approvers configured = %v", err)
 	}
 	if got, _ := e.db.GetRequest(r.ID); got.State != store.StatePending || len(got.Approvals) != 0 {
@@ -889,7 +939,7 @@ func TestWorkflow_SweepResumesStalledExecution(t *testing.T) {
 // verification of a renewal that was charged. (ecssim still adds months with AddDate, see
 // the revert of d0ddda8; the projection is at or before either, so verification passes.)
 func TestWorkflow_MonthEndProjection(t *testing.T) {
-	e := newWFEnv(t, wfOptions{cfg: func(c *bot.WorkflowConfig) { c.VerifyTimeout = 50 * time.Millisecond }})
+	e := newWFEnv(t, wfOptions{cfg: func(c *renewal.WorkflowConfig) { c.VerifyTimeout = 50 * time.Millisecond }})
 	e.sim.AddInstances(ecssim.FleetInstance{InstanceId: "i-dec31", RegionId: "cn-hangzhou", InstanceChargeType: "PrePaid",
 		ExpiredTime: time.Date(2026, 12, 31, 16, 0, 0, 0, time.UTC), RenewalStatus: "Normal", MonthlyPrice: 100})
 	r := e.renew(t, 2, "i-dec31")
@@ -908,7 +958,7 @@ func TestWorkflow_MonthEndProjection(t *testing.T) {
 // Alibaba charges at expiry. Reading the attribute back decides, as for a renewal.
 func TestWorkflow_AutoRenewAnswerLost(t *testing.T) {
 	e := newWFEnv(t, wfOptions{})
-	r, err := e.wf.RequestAutoRenew(t.Context(), bot.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN",
+	r, err := e.wf.RequestAutoRenew(t.Context(), renewal.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN",
 		InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3})
 	if err != nil {
 		t.Fatal(err)
@@ -928,7 +978,7 @@ func TestWorkflow_AutoRenewAnswerLost(t *testing.T) {
 // listed group; with no group answering yes, the failure is the answer.
 func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
 	e := newWFEnv(t, wfOptions{
-		policy:  bot.Policy{Approvers: []string{"SGONE", "SOPS"}},
+		policy:  renewal.Policy{Approvers: []string{"SGONE", "SOPS"}},
 		members: wfMembers{"SOPS": {"UGROUPIE"}}, // SGONE: "no such group"
 	})
 	if ok, err := e.wf.IsApprover(t.Context(), "UGROUPIE"); !ok || err != nil {
@@ -937,4 +987,59 @@ func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
 	if ok, err := e.wf.IsApprover(t.Context(), "UOTHER"); ok || err == nil || !strings.Contains(err.Error(), "SGONE") {
 		t.Errorf("IsApprover(in no group) = %v, %v; want false and the failed group named", ok, err)
 	}
+}
+
+// TestWorkflow_ApproveClickTransactions counts the store transactions of one approve click,
+// from the click to the RenewInstance call: the approval (one compare-and-set), the claim,
+// and the audit entry with the ClientToken written before the paid call.
+func TestWorkflow_ApproveClickTransactions(t *testing.T) {
+	var (
+		db         *store.DB
+		atRenew    [2]uint64
+		renewCalls atomic.Int32
+	)
+	e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "RenewInstance" && renewCalls.Add(1) == 1 {
+				atRenew[0], atRenew[1] = db.Transactions()
+			}
+		}
+	}})
+	db = e.db
+	r := e.renew(t, 1, "i-hz01")
+	reads, writes := e.db.Transactions()
+	got := e.approveAndExecute(t, r)
+	if got.State != store.StateDone {
+		t.Fatalf("request %s, want done", got.State)
+	}
+	r0, w0 := atRenew[0]-reads, atRenew[1]-writes
+	t.Logf("approve click to RenewInstance: %d read and %d write transactions", r0, w0)
+	if r0 != 0 || w0 != 3 {
+		t.Errorf("%d reads and %d writes before RenewInstance, want 0 and 3 (approve, claim, audit of the call)", r0, w0)
+	}
+}
+
+// One approval that is not the last, and one refused click, are one store transaction each.
+func TestWorkflow_DecisionIsOneTransaction(t *testing.T) {
+	e := newWFEnv(t, wfOptions{policy: renewal.Policy{Required: 2, Approvers: []string{"UAPPROVER1", "UAPPROVER2"}}})
+	r := e.renew(t, 1, "i-hz01")
+	count := func(what string, click func()) {
+		t.Helper()
+		r0, w0 := e.db.Transactions()
+		click()
+		r1, w1 := e.db.Transactions()
+		t.Logf("%s: %d read and %d write transactions", what, r1-r0, w1-w0)
+		if r1-r0 != 0 || w1-w0 != 1 {
+			t.Errorf("%s: %d reads and %d writes, want 0 and 1", what, r1-r0, w1-w0)
+		}
+	}
+	count("first of two approvals", func() {
+		if _, err := e.wf.Approve(context.Background(), r.ID, "UAPPROVER1"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	count("refused click (self-approval)", func() {
+		_, err := e.wf.Approve(context.Background(), r.ID, "UREQ")
+		wantRefusal(t, err, renewal.RefuseSelfApproval)
+	})
 }

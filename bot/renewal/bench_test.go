@@ -1,4 +1,4 @@
-package bot_test
+package renewal_test
 
 import (
 	"context"
@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
@@ -21,7 +21,7 @@ func BenchmarkWorkflow_CreateApproveExecute(b *testing.B) {
 		noSync bool
 	}{{"fsync", false}, {"nosync", true}} {
 		b.Run(bc.name, func(b *testing.B) {
-			e := newWFEnv(b, wfOptions{noSync: bc.noSync, cfg: func(c *bot.WorkflowConfig) { c.Notifier = nil }})
+			e := newWFEnv(b, wfOptions{noSync: bc.noSync, cfg: func(c *renewal.WorkflowConfig) { c.Notifier = nil }})
 			e.sim.SetBalance(1e12)
 			ctx := context.Background()
 			calls := 0
@@ -34,7 +34,7 @@ func BenchmarkWorkflow_CreateApproveExecute(b *testing.B) {
 					e.sim.AddInstances(ecssim.FleetInstance{InstanceId: id, RegionId: "cn-hangzhou", InstanceChargeType: "PrePaid",
 						ExpiredTime: wfStart.AddDate(0, 0, 5).Add(16 * time.Hour), RenewalStatus: "Normal", MonthlyPrice: 100})
 				}
-				r, err := e.wf.RequestRenewal(ctx, bot.RenewalInput{Requester: "UREQ", Channel: "CBENCH", InstanceIDs: []string{id}, Months: 1})
+				r, err := e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "CBENCH", InstanceIDs: []string{id}, Months: 1})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -1,4 +1,4 @@
-package bot
+package renewal
 
 import (
 	"context"
@@ -37,7 +37,7 @@ func (p Policy) withDefaults() Policy {
 
 func (p Policy) validate() error {
 	for _, a := range p.Approvers {
-		if !isUserID(a) && !isGroupID(a) {
+		if !IsUserID(a) && !IsGroupID(a) {
 			return fmt.Errorf("approver %q is neither a Slack user ID (U…/W…) nor a user-group ID (S…): approvers are matched by ID, never by name", a)
 		}
 	}
@@ -62,8 +62,10 @@ func (p Policy) required(total float64) int {
 	return n
 }
 
-func isUserID(s string) bool  { return len(s) > 1 && (s[0] == 'U' || s[0] == 'W') && isSlackID(s) }
-func isGroupID(s string) bool { return len(s) > 1 && s[0] == 'S' && isSlackID(s) }
+// IsUserID reports whether s is a Slack user ID (U… or W…); IsGroupID a user-group ID (S…).
+// Approvers are matched by these IDs, never by names.
+func IsUserID(s string) bool  { return len(s) > 1 && (s[0] == 'U' || s[0] == 'W') && isSlackID(s) }
+func IsGroupID(s string) bool { return len(s) > 1 && s[0] == 'S' && isSlackID(s) }
 
 func isSlackID(s string) bool {
 	for _, c := range s {
@@ -79,7 +81,7 @@ func isSlackID(s string) bool {
 // members cannot be read does not stop the search: the user may be in another one. Only when
 // no group answered yes and some failed is the answer an error.
 func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
-	if !isUserID(user) {
+	if !IsUserID(user) {
 		return false, nil // a group ID or a name is never a clicker
 	}
 	if slices.Contains(w.policy.Approvers, user) {
@@ -87,7 +89,7 @@ func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
 	}
 	var errs []error
 	for _, a := range w.policy.Approvers {
-		if !isGroupID(a) {
+		if !IsGroupID(a) {
 			continue
 		}
 		if w.members == nil {

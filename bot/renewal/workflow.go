@@ -1,4 +1,4 @@
-package bot
+package renewal
 
 import (
 	"context"
@@ -35,7 +35,7 @@ type WorkflowConfig struct {
 	Policy   Policy
 	Now      func() time.Time // default time.Now
 	Log      *slog.Logger     // default: discard
-	Metrics  *Metrics
+	Counter  Counter          // nil: not counted
 
 	VerifyTimeout time.Duration // how long to wait for renewed expiries to show, default 2m
 	Hooks         Hooks
@@ -51,7 +51,7 @@ type Workflow struct {
 	policy        Policy
 	now           func() time.Time
 	log           *slog.Logger
-	metrics       *Metrics
+	counter       Counter
 	verifyTimeout time.Duration
 	hooks         Hooks
 
@@ -68,12 +68,12 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("workflow: %w", err)
 	}
-	if cfg.Members == nil && slices.ContainsFunc(p.Approvers, isGroupID) {
+	if cfg.Members == nil && slices.ContainsFunc(p.Approvers, IsGroupID) {
 		return nil, errors.New("workflow: approver user groups need Members to resolve them")
 	}
 	w := &Workflow{
 		cloud: cfg.Cloud, store: cfg.Store, members: cfg.Members, notifier: cfg.Notifier,
-		policy: p, now: cfg.Now, log: cfg.Log, metrics: cfg.Metrics,
+		policy: p, now: cfg.Now, log: cfg.Log, counter: cfg.Counter,
 		verifyTimeout: cfg.VerifyTimeout, hooks: cfg.Hooks,
 		running: map[store.RequestID]bool{},
 	}
@@ -131,21 +131,6 @@ func checkIDs(in []string) ([]string, error) {
 	return ids, nil
 }
 
-func validMonths(m int) bool { return (m >= 1 && m <= 9) || m == 12 }
-
-// released reports whether Alibaba is taking the instance away (it can no longer be renewed).
-func released(in ecs.Instance) bool {
-	if in.Status == "Deleted" || in.Status == "Released" {
-		return true
-	}
-	for _, l := range in.LockReasons {
-		if strings.EqualFold(l, "recycling") || strings.EqualFold(l, "refunded") {
-			return true
-		}
-	}
-	return false
-}
-
 // lookup finds every id, or says which ones do not exist.
 func (w *Workflow) lookup(ctx context.Context, ids []string) ([]ecs.Instance, error) {
 	insts, err := w.cloud.Lookup(ctx, ids)
@@ -178,10 +163,10 @@ func (w *Workflow) lookup(ctx context.Context, ids []string) ([]ecs.Instance, er
 
 // checkSubscription refuses instances that cannot be renewed or changed at all.
 func checkSubscription(in ecs.Instance) error {
-	if in.ChargeType != "PrePaid" {
+	if !in.Subscription() {
 		return userErrorf("%s is pay-as-you-go (%s): there is nothing to renew; only subscription instances expire", in.ID, in.ChargeType)
 	}
-	if released(in) {
+	if in.Released() {
 		return userErrorf("%s is being released by Alibaba Cloud and can no longer be renewed", in.ID)
 	}
 	return nil
@@ -194,15 +179,31 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 	if in.Requester == "" {
 		return nil, errors.New("renewal request without a requester")
 	}
+	r, err := w.renewalRequest(ctx, in, w.policy.MaxMonths)
+	if err != nil {
+		return nil, err
+	}
+	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
+		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
+			joinIDs(r.InstanceIDs()), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
+		return nil, w.refuse(in.Requester, "", r.InstanceIDs(), RefuseOverLimit, msg)
+	}
+	return w.create(r)
+}
+
+// renewalRequest checks a renewal (at most maxMonths; 0: no cap) and its instances, quotes
+// it and builds the request, without storing it. A Slack request may not renew an instance
+// set to NotRenewal; an operator (Requester "cli:…") may.
+func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonths int) (*store.Request, error) {
 	ids, err := checkIDs(in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
-	if !validMonths(in.Months) {
-		return nil, userErrorf("a renewal is for 1-9 or 12 months, not %d", in.Months)
+	if !ecs.ValidRenewalPeriod(in.Months) {
+		return nil, userErrorf("a renewal is for %s months, not %d", ecs.RenewalPeriodsText, in.Months)
 	}
-	if in.Months > w.policy.MaxMonths {
-		return nil, userErrorf("renewals are limited to %d months here, not %d", w.policy.MaxMonths, in.Months)
+	if maxMonths > 0 && in.Months > maxMonths {
+		return nil, userErrorf("renewals are limited to %d months here, not %d", maxMonths, in.Months)
 	}
 	insts, err := w.lookup(ctx, ids)
 	if err != nil {
@@ -212,7 +213,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 		if err := checkSubscription(inst); err != nil {
 			return nil, err
 		}
-		if inst.AutoRenew.Status == ecs.NotRenewal {
+		if inst.AutoRenew.Status == ecs.NotRenewal && checkOperator(in.Requester) != nil {
 			return nil, userErrorf("%s is set to be released at expiry (NotRenewal); set auto-renew off first: /renew autorenew %s off", inst.ID, inst.ID)
 		}
 	}
@@ -240,12 +241,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 		r.Total += q.Trade
 	}
 	r.Total = roundCents(r.Total)
-	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
-		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
-			joinIDs(ids), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
-		return nil, w.refuse(in.Requester, "", ids, RefuseOverLimit, msg)
-	}
-	return w.create(r)
+	return r, nil
 }
 
 func roundCents(v float64) float64 {
@@ -284,10 +280,8 @@ func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int)
 	return out, nil
 }
 
-// autoRenewDurations are the Duration values ModifyInstanceAutoRenewAttribute accepts (months).
-var autoRenewDurations = []int{1, 2, 3, 6, 12, 24, 36, 48, 60}
-
-func targetStatus(m store.AutoRenewMode) ecs.RenewalStatus {
+// TargetStatus is the RenewalStatus an auto-renew mode sets ("" for none).
+func TargetStatus(m store.AutoRenewMode) ecs.RenewalStatus {
 	switch m {
 	case store.AutoRenewOn:
 		return ecs.AutoRenewal
@@ -305,16 +299,26 @@ func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*st
 	if in.Requester == "" {
 		return nil, errors.New("auto-renew request without a requester")
 	}
+	r, err := w.autoRenewRequest(ctx, in, false)
+	if err != nil {
+		return nil, err
+	}
+	return w.create(r)
+}
+
+// autoRenewRequest checks an auto-renew change and builds the request without storing it.
+// again allows setting what is already set (an operator may).
+func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, again bool) (*store.Request, error) {
 	ids, err := checkIDs(in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
-	want := targetStatus(in.Mode)
+	want := TargetStatus(in.Mode)
 	switch {
 	case want == "":
 		return nil, userErrorf("auto-renew is on, off or never")
-	case in.Mode == store.AutoRenewOn && !slices.Contains(autoRenewDurations, in.Duration):
-		return nil, userErrorf("auto-renew renews for 1, 2, 3, 6, 12, 24, 36, 48 or 60 months at a time, not %d", in.Duration)
+	case in.Mode == store.AutoRenewOn && !ecs.ValidAutoRenewDuration(in.Duration):
+		return nil, userErrorf("auto-renew renews for %s months at a time, not %d", ecs.AutoRenewDurationsText(), in.Duration)
 	case in.Mode != store.AutoRenewOn && in.Duration != 0:
 		return nil, userErrorf("a duration only goes with auto-renew on")
 	}
@@ -331,7 +335,7 @@ func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*st
 			return nil, userErrorf("%s expired on %s: auto-renew cannot be turned on after expiry; renew it first: /renew %s 1",
 				inst.ID, inst.ExpiredTime.UTC().Format("2006-01-02"), inst.ID)
 		}
-		if inst.AutoRenew.Status == want && (in.Mode != store.AutoRenewOn || inst.AutoRenew.Duration == in.Duration) {
+		if !again && inst.AutoRenew.Status == want && (in.Mode != store.AutoRenewOn || inst.AutoRenew.Duration == in.Duration) {
 			return nil, userErrorf("%s already has auto-renew %s", inst.ID, in.Mode)
 		}
 	}
@@ -346,7 +350,7 @@ func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*st
 			AutoRenewStatus: string(inst.AutoRenew.Status),
 		})
 	}
-	return w.create(r)
+	return r, nil
 }
 
 // create stores a new pending request under the policy.
@@ -354,18 +358,24 @@ func (w *Workflow) create(r *store.Request) (*store.Request, error) {
 	r.ApprovalsRequired = w.policy.required(r.Total)
 	r.Deadline = w.now().Add(w.policy.TTL)
 	if err := w.store.CreateRequest(r); err != nil {
-		var open *store.OpenRequestError
-		if errors.As(err, &open) {
-			return nil, &UserError{
-				Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
-				Err: err,
-			}
-		}
-		return nil, fmt.Errorf("store request: %w", err)
+		return nil, w.createError(err)
 	}
 	w.log.Info("request created", "request", r.ID, "kind", r.Kind, "user", r.Requester,
 		"instances", strings.Join(r.InstanceIDs(), ","), "total", r.Total, "currency", r.Currency)
 	return r, nil
+}
+
+// createError says why a request could not be stored: an open request on one of its
+// instances is the user's business, and is named.
+func (w *Workflow) createError(err error) error {
+	var open *store.OpenRequestError
+	if errors.As(err, &open) {
+		return &UserError{
+			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
+			Err: err,
+		}
+	}
+	return fmt.Errorf("store request: %w", err)
 }
 
 // AttachMessage records the Slack message a request lives in (no audit entry).
@@ -423,21 +433,13 @@ func (w *Workflow) expire(ctx context.Context, r *store.Request) *store.Request 
 }
 
 func (w *Workflow) expiredRefusal(user string, r *store.Request) *Refusal {
-	return w.refuse(user, r.ID, r.InstanceIDs(), RefuseExpired,
-		fmt.Sprintf("request %s expired at %s without enough approvals; ask again if it is still needed", r.ID, r.Deadline.UTC().Format("2006-01-02 15:04 UTC")))
+	ref := expiredRefusal(r)
+	return w.refuse(user, r.ID, r.InstanceIDs(), ref.Reason, ref.Msg)
 }
 
 func (w *Workflow) decidedRefusal(user string, r *store.Request) *Refusal {
-	var msg string
-	switch {
-	case r.State == store.StatePending && hasDecision(r.Approvals, user):
-		msg = fmt.Sprintf("you already approved request %s; it needs %d more approval(s) from someone else", r.ID, r.ApprovalsRequired-len(r.Approvals))
-	case r.State == store.StatePending:
-		msg = fmt.Sprintf("request %s changed meanwhile; look at it again", r.ID)
-	default:
-		msg = fmt.Sprintf("request %s is already %s", r.ID, r.State)
-	}
-	return w.refuse(user, r.ID, r.InstanceIDs(), RefuseDecided, msg)
+	ref := decidedRefusal(user, r)
+	return w.refuse(user, r.ID, r.InstanceIDs(), ref.Reason, ref.Msg)
 }
 
 func hasDecision(ds []store.Decision, user string) bool {
@@ -447,91 +449,49 @@ func hasDecision(ds []store.Decision, user string) bool {
 // errStale aborts a store update whose precondition changed since we read the request.
 var errStale = errors.New("request changed meanwhile")
 
-// Approve records user's approval. The request becomes approved when it has enough; the
-// caller then runs Execute (after acknowledging the click). A refusal is a *Refusal.
+// Approve records user's approval: whether user may approve is asked first (a user group's
+// members may come from Slack), then DecideApproval decides against the stored request and
+// the store applies the decision, or audits the refusal, in one compare-and-set transaction.
+// The request becomes approved when it has enough approvals; the caller then runs Execute
+// (after acknowledging the click). A refusal is a *Refusal.
 func (w *Workflow) Approve(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
-	r, err := w.get(id)
-	if err != nil {
-		return nil, err
-	}
-	if ref := w.checkApprove(ctx, r, user); ref != nil {
-		return nil, ref
-	}
-	ok, err := w.IsApprover(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		msg := fmt.Sprintf("only renewal approvers can approve request %s", id)
-		if len(w.policy.Approvers) == 0 {
-			msg += ", and none are configured yet (an operator sets RENEWBOT_APPROVERS)"
-		}
-		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover, msg)
-	}
-	for attempt := 0; ; attempt++ {
-		got, err := w.recordApproval(r, user)
-		if err == nil {
-			w.log.Info("approved", "request", id, "user", user, "approvals", len(got.Approvals), "required", got.ApprovalsRequired)
-			w.notify(ctx, got)
-			return got, nil
-		}
-		if !errors.Is(err, errStale) && !errors.Is(err, store.ErrConflict) {
-			return nil, err
-		}
-		// Someone else changed it first: look again and decide again.
-		if r, err = w.get(id); err != nil {
-			return nil, err
-		}
-		if ref := w.checkApprove(ctx, r, user); ref != nil {
-			return nil, ref
-		}
-		if attempt >= 3 {
-			return nil, w.decidedRefusal(user, r)
-		}
-	}
-}
-
-// checkApprove is the policy check of an approval against the request as read.
-func (w *Workflow) checkApprove(ctx context.Context, r *store.Request, user string) *Refusal {
-	if r.EffectiveState(w.now()) == store.StateExpired {
-		if r.State == store.StatePending {
-			w.expire(ctx, r)
-		}
-		return w.expiredRefusal(user, r)
-	}
-	if r.State != store.StatePending {
-		return w.decidedRefusal(user, r)
-	}
-	if user == r.Requester && !w.policy.AllowSelf {
-		return w.refuse(user, r.ID, r.InstanceIDs(), RefuseSelfApproval,
-			fmt.Sprintf("you asked for request %s, so someone else has to approve it (four-eyes)", r.ID))
-	}
-	if hasDecision(r.Approvals, user) {
-		return w.decidedRefusal(user, r)
-	}
-	return nil
-}
-
-// recordApproval writes one approval in one store update: a Mutate while more approvals are
-// needed, the pending → approved Transition for the last one. The mutate function re-checks
-// inside the transaction, so a racing duplicate cannot count twice.
-func (w *Workflow) recordApproval(r *store.Request, user string) (*store.Request, error) {
+	allowed, lookupErr := w.IsApprover(ctx, user)
 	now := w.now()
-	last := len(r.Approvals)+1 >= r.ApprovalsRequired
-	ev := store.Event{Actor: user, Action: store.ActApproved,
-		Detail: fmt.Sprintf("approval %d of %d", len(r.Approvals)+1, r.ApprovalsRequired)}
-	add := func(cur *store.Request) error {
-		if cur.State != store.StatePending || cur.EffectiveState(now) != store.StatePending ||
-			hasDecision(cur.Approvals, user) || (len(cur.Approvals)+1 >= cur.ApprovalsRequired) != last {
-			return errStale
+	got, err := w.store.Decide(id, func(r *store.Request, _ time.Time) (store.State, store.Event, error) {
+		to, ref := DecideApproval(r, Approver{ID: user, Allowed: allowed}, now, w.policy)
+		if ref != nil {
+			if ref.Reason == RefuseNotApprover && lookupErr != nil {
+				return 0, store.Event{}, lookupErr // not known to be refused: say why not
+			}
+			return 0, refusalEvent(user, ref), ref
 		}
-		cur.Approvals = append(cur.Approvals, store.Decision{User: user, At: now})
-		return nil
+		r.Approvals = append(r.Approvals, store.Decision{User: user, At: now})
+		return to, store.Event{Actor: user, Action: store.ActApproved,
+			Detail: fmt.Sprintf("approval %d of %d", len(r.Approvals), r.ApprovalsRequired)}, nil
+	})
+	var ref *Refusal
+	switch {
+	case errors.As(err, &ref):
+		w.log.Info("refused", "request", id, "user", user, "reason", ref.Reason)
+		if ref.Reason == RefuseExpired {
+			w.expireID(ctx, id)
+		}
+		return nil, ref
+	case errors.Is(err, store.ErrNotFound):
+		return nil, &UserError{Msg: fmt.Sprintf("there is no request %s", id), Err: err}
+	case err != nil:
+		return nil, err
 	}
-	if last {
-		return w.store.Transition(r.ID, []store.State{store.StatePending}, store.StateApproved, ev, add)
+	w.log.Info("approved", "request", id, "user", user, "approvals", len(got.Approvals), "required", got.ApprovalsRequired)
+	w.notify(ctx, got)
+	return got, nil
+}
+
+// expireID expires a pending request past its deadline, if it still is one.
+func (w *Workflow) expireID(ctx context.Context, id store.RequestID) {
+	if r, err := w.store.GetRequest(id); err == nil && r.State == store.StatePending {
+		w.expire(ctx, r)
 	}
-	return w.store.Mutate(r.ID, ev, add)
 }
 
 // Reject closes a pending request. Approvers may reject; the requester "rejecting" their own
@@ -612,57 +572,4 @@ func (w *Workflow) close(ctx context.Context, r *store.Request, user string, fro
 	w.log.Info("request closed", "request", r.ID, "user", user, "state", to)
 	w.notify(ctx, got)
 	return got, nil
-}
-
-// stallAfter is how long an approved or executing request may sit unchanged, and not
-// running in this process, before Sweep takes it up.
-const stallAfter = time.Minute
-
-// Sweep expires pending requests past their deadline and tells the notifier, then takes up
-// executions that stopped in this process: an approved request nobody executed, or an
-// executing one whose run ended early (its context ended, a store write failed). Resume
-// covers a crash at start-up; without this such a request would wait for the next restart.
-// It returns how many requests it expired.
-func (w *Workflow) Sweep(ctx context.Context) (int, error) {
-	rs, err := w.store.ListRequests(store.StatePending)
-	if err != nil {
-		return 0, err
-	}
-	now := w.now()
-	n := 0
-	for _, r := range rs {
-		if ctx.Err() != nil {
-			return n, ctx.Err()
-		}
-		if r.EffectiveState(now) != store.StateExpired {
-			continue
-		}
-		if got := w.expire(ctx, r); got.State == store.StateExpired {
-			n++
-		}
-	}
-	return n, w.resumeStalled(ctx, now)
-}
-
-// resumeStalled runs approved and executing requests unchanged since before now-stallAfter
-// that are not running in this process, oldest first, with the same ClientTokens.
-func (w *Workflow) resumeStalled(ctx context.Context, now time.Time) error {
-	rs, err := w.store.ListRequests(store.StateExecuting, store.StateApproved)
-	if err != nil {
-		return fmt.Errorf("stalled executions: %w", err)
-	}
-	slices.Reverse(rs) // oldest first
-	var errs []error
-	for _, r := range rs {
-		if ctx.Err() != nil {
-			return errors.Join(append(errs, ctx.Err())...)
-		}
-		if r.UpdatedAt.After(now.Add(-stallAfter)) || w.isRunning(r.ID) {
-			continue
-		}
-		if err := w.resume(ctx, r); err != nil {
-			errs = append(errs, fmt.Errorf("resume %s: %w", r.ID, err))
-		}
-	}
-	return errors.Join(errs...)
 }

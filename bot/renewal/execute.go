@@ -1,4 +1,4 @@
-package bot
+package renewal
 
 import (
 	"context"
@@ -62,27 +62,8 @@ func (w *Workflow) Execute(ctx context.Context, id store.RequestID) (*store.Requ
 	return w.run(ctx, r)
 }
 
-// Resume runs what a previous process left unfinished: executing requests (continued with
-// the same ClientTokens, so nothing is ordered twice) and approved requests never started.
-func (w *Workflow) Resume(ctx context.Context) error {
-	rs, err := w.store.ListRequests(store.StateExecuting, store.StateApproved)
-	if err != nil {
-		return fmt.Errorf("resume: %w", err)
-	}
-	slices.Reverse(rs) // oldest first
-	var errs []error
-	for _, r := range rs {
-		if ctx.Err() != nil {
-			return errors.Join(append(errs, ctx.Err())...)
-		}
-		if err := w.resume(ctx, r); err != nil {
-			errs = append(errs, fmt.Errorf("resume %s: %w", r.ID, err))
-		}
-	}
-	return errors.Join(errs...)
-}
-
-func (w *Workflow) resume(ctx context.Context, r *store.Request) error {
+// resumeOne runs one request a previous run left approved or executing.
+func (w *Workflow) resumeOne(ctx context.Context, r *store.Request) error {
 	if r.State == store.StateApproved {
 		if err := w.auditResume(r, "approved, never started"); err != nil {
 			return err
@@ -191,7 +172,7 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 			w.log.Warn("renew outcome unknown; checking the expiry", "request", r.ID, "instance", id, "err", err)
 			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
 				store.Event{Action: store.ActOrdered, Detail: "no clear answer, the new expiry decides: " + note}, func(it *store.Item) {
-					it.State, it.Error = store.ItemOrdered, note
+					it.State, it.Error, it.Unclear = store.ItemOrdered, note, true
 				})
 		case err != nil:
 			msg := renewFailure(id, r.Months, err)
@@ -298,7 +279,7 @@ func notVisible(it store.Item, timeout time.Duration, seen time.Time, err error)
 // sendAutoRenew sends ModifyInstanceAutoRenewAttribute for the pending items, one call per
 // region. It charges nothing now, so it is safe to repeat.
 func (w *Workflow) sendAutoRenew(ctx context.Context, r *store.Request) (*store.Request, error) {
-	ch := ecs.AutoRenewChange{Status: targetStatus(r.AutoRenew), Duration: r.Duration}
+	ch := ecs.AutoRenewChange{Status: TargetStatus(r.AutoRenew), Duration: r.Duration}
 	regions, ids := byRegion(r, store.ItemPending)
 	for _, region := range regions {
 		if err := ctx.Err(); err != nil {
@@ -323,7 +304,7 @@ func (w *Workflow) sendAutoRenew(ctx context.Context, r *store.Request) (*store.
 			w.log.Warn("auto-renew outcome unknown; reading it back", "request", r.ID, "region", region, "err", err)
 			got, err = w.setItems(r.ID, group, store.ItemPending,
 				store.Event{Action: store.ActOrdered, Detail: "no clear answer, reading the attribute back decides: " + note},
-				func(it *store.Item) { it.State, it.Error = store.ItemOrdered, note })
+				func(it *store.Item) { it.State, it.Error, it.Unclear = store.ItemOrdered, note, true })
 		case err != nil:
 			msg := autoRenewFailure(group, err)
 			w.log.Warn("auto-renew change failed", "request", r.ID, "region", region, "err", err)
@@ -352,7 +333,7 @@ func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*stor
 	if len(ordered) == 0 {
 		return r, nil
 	}
-	want := targetStatus(r.AutoRenew)
+	want := TargetStatus(r.AutoRenew)
 	insts, lerr := w.cloud.Lookup(ctx, ordered)
 	if ctx.Err() != nil {
 		return r, ctx.Err()
@@ -420,7 +401,9 @@ func (w *Workflow) finish(ctx context.Context, r *store.Request) (*store.Request
 		if it.State == store.ItemFailed {
 			outcome = "failed"
 		}
-		w.metrics.Renewal(got.Kind.String(), outcome)
+		if w.counter != nil {
+			w.counter.Renewal(got.Kind.String(), outcome)
+		}
 	}
 	w.log.Info("request finished", "request", got.ID, "state", got.State)
 	w.notify(ctx, got)

@@ -1,4 +1,4 @@
-package bot_test
+package renewal_test
 
 import (
 	"context"
@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
@@ -75,14 +75,14 @@ type wfEnv struct {
 	db    *store.DB
 	cloud *ecs.Client
 	notes *wfNotes
-	wf    *bot.Workflow
+	wf    *renewal.Workflow
 }
 
 type wfOptions struct {
-	policy  bot.Policy
-	members bot.Members
+	policy  renewal.Policy
+	members renewal.Members
 	simOpts func(*ecssim.Options)
-	cfg     func(*bot.WorkflowConfig)
+	cfg     func(*renewal.WorkflowConfig)
 	sleep   func(context.Context, time.Duration) error // ecs retry and Verify waits; default: none
 	noSync  bool
 }
@@ -128,14 +128,14 @@ func newWFEnv(tb testing.TB, o wfOptions) *wfEnv {
 	if members == nil {
 		members = wfMembers{}
 	}
-	cfg := bot.WorkflowConfig{
+	cfg := renewal.WorkflowConfig{
 		Cloud: e.cloud, Store: db, Members: members, Notifier: e.notes, Policy: o.policy,
 		Now: e.clock.Now, VerifyTimeout: time.Minute,
 	}
 	if o.cfg != nil {
 		o.cfg(&cfg)
 	}
-	e.wf, err = bot.NewWorkflow(cfg)
+	e.wf, err = renewal.NewWorkflow(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -145,7 +145,7 @@ func newWFEnv(tb testing.TB, o wfOptions) *wfEnv {
 // renew asks for a renewal as UREQ and fails the test on error.
 func (e *wfEnv) renew(tb testing.TB, months int, ids ...string) *store.Request {
 	tb.Helper()
-	r, err := e.wf.RequestRenewal(context.Background(), bot.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: ids, Months: months})
+	r, err := e.wf.RequestRenewal(context.Background(), renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: ids, Months: months})
 	if err != nil {
 		tb.Fatalf("RequestRenewal(%v, %d): %v", ids, months, err)
 	}
@@ -194,12 +194,12 @@ func ordersFor(sim *ecssim.Server) map[string]int {
 	return m
 }
 
-// wantRefusal checks that err is a *bot.Refusal with the reason.
-func wantRefusal(tb testing.TB, err error, reason bot.RefusalReason) *bot.Refusal {
+// wantRefusal checks that err is a *renewal.Refusal with the reason.
+func wantRefusal(tb testing.TB, err error, reason renewal.RefusalReason) *renewal.Refusal {
 	tb.Helper()
-	var ref *bot.Refusal
+	var ref *renewal.Refusal
 	if !errors.As(err, &ref) {
-		tb.Fatalf("err = %v (%T), want a *bot.Refusal %v", err, err, reason)
+		tb.Fatalf("err = %v (%T), want a *renewal.Refusal %v", err, err, reason)
 	}
 	if ref.Reason != reason {
 		tb.Fatalf("refusal %v (%q), want %v", ref.Reason, ref.Msg, reason)
@@ -210,12 +210,12 @@ func wantRefusal(tb testing.TB, err error, reason bot.RefusalReason) *bot.Refusa
 	return ref
 }
 
-// wantUserError checks that err is a *bot.UserError whose text contains every part.
+// wantUserError checks that err is a *renewal.UserError whose text contains every part.
 func wantUserError(tb testing.TB, err error, parts ...string) {
 	tb.Helper()
-	var ue *bot.UserError
+	var ue *renewal.UserError
 	if !errors.As(err, &ue) {
-		tb.Fatalf("err = %v (%T), want a *bot.UserError", err, err)
+		tb.Fatalf("err = %v (%T), want a *renewal.UserError", err, err)
 	}
 	for _, p := range parts {
 		if !containsFold(ue.Error(), p) {

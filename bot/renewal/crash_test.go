@@ -1,4 +1,4 @@
-package bot_test
+package renewal_test
 
 import (
 	"bufio"
@@ -15,7 +15,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
@@ -47,14 +47,14 @@ func TestCrashChild(t *testing.T) {
 		io.Copy(io.Discard, os.Stdin)
 		os.Exit(3)
 	}
-	var hooks bot.Hooks
+	var hooks renewal.Hooks
 	switch at {
 	case "claim":
 		hooks.AfterClaim = func(store.RequestID, string) { stop("at-claim") }
 	case "response":
 		hooks.AfterRenewResponse = func(store.RequestID, string) { stop("at-response") }
 	}
-	wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: wfECS(t, os.Getenv(crashEnvSim), nil), Store: db, Hooks: hooks})
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: wfECS(t, os.Getenv(crashEnvSim), nil), Store: db, Hooks: hooks})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +109,12 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 		t.Fatal(err)
 	}
 	cloud := wfECS(t, sim.URL, nil)
-	wf, err := bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: db, Now: clock.Now, Policy: bot.Policy{Approvers: []string{"UAPPROVER1"}}})
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloud, Store: db, Now: clock.Now, Policy: renewal.Policy{Approvers: []string{"UAPPROVER1"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r, err := wf.RequestRenewal(ctx, bot.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-sh01"}, Months: 2})
+	r, err := wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-sh01"}, Months: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -203,7 +203,7 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	if cur.State != store.StateExecuting {
 		t.Fatalf("after the crash the request is %v, want executing", cur.State)
 	}
-	wf, err = bot.NewWorkflow(bot.WorkflowConfig{Cloud: cloud, Store: db, Now: clock.Now})
+	wf, err = renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloud, Store: db, Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

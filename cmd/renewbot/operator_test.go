@@ -1,0 +1,81 @@
+package main
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
+)
+
+// slackRequest opens a renewal of id the way a Slack user does (RequestRenewal as UREQ) on
+// the CLI's store file, and returns it pending.
+func slackRequest(t *testing.T, env map[string]string, id string) *store.Request {
+	t.Helper()
+	db, err := store.Open(env["RENEWBOT_DB"], store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	cl, err := ecs.New(ecs.Config{Regions: strings.Split(env["RENEWBOT_REGIONS"], ","), Endpoint: env["RENEWBOT_ECS_ENDPOINT"],
+		AccessKeyID: "testid", AccessKeySecret: "testsecret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cl, Store: db, Policy: renewal.Policy{Approvers: []string{"UAPPROVER"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := wf.RequestRenewal(context.Background(), renewal.RenewalInput{Requester: "UREQ", Channel: "CRENEW", InstanceIDs: []string{id}, Months: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// A CLI renewal while a Slack request on the same instance waits for approval is refused,
+// names that request, and orders nothing; the Slack request is left as it was.
+func TestCLI_Renew_RefusedWhileSlackRequestOpen(t *testing.T) {
+	sim, env := newSim(t, -1)
+	pending := slackRequest(t, env, "i-soon0001")
+	r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes")
+	if r.code != exitError {
+		t.Errorf("exit %d, want %d", r.code, exitError)
+	}
+	if !strings.Contains(r.stderr, string(pending.ID)) || !strings.Contains(r.stderr, "not done") {
+		t.Errorf("stderr %q does not refuse naming %s", r.stderr, pending.ID)
+	}
+	if n := len(sim.Orders()); n != 0 {
+		t.Errorf("%d orders, want none", n)
+	}
+	if got := cliRequest(t, env, "i-soon0001"); got.ID != pending.ID || got.State != store.StatePending {
+		t.Errorf("newest request on the instance is %s (%s), want %s still pending", got.ID, got.State, pending.ID)
+	}
+}
+
+// A CLI renewal whose answer is lost (the order placed, the answer a 500 on every try) is
+// read back: the CLI reports the verified expiry, and there is exactly one order.
+func TestCLI_Renew_LostAnswerReadBack(t *testing.T) {
+	sim, env := newSimWith(t, ecssim.Options{RenewDelay: -1, Seed: 1})
+	before, _ := sim.Instance("i-soon0001")
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "2", "--yes")
+	if r.code != exitOK {
+		t.Fatalf("exit %d, want 0; stdout %q stderr %q", r.code, r.out, r.stderr)
+	}
+	if n := len(sim.Orders()); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+	after, _ := sim.Instance("i-soon0001")
+	want := "verified: i-soon0001 now expires " + after.ExpiredTime.UTC().Format("2006-01-02 15:04 MST")
+	if !strings.Contains(r.out, want) {
+		t.Errorf("output %q, want %q", r.out, want)
+	}
+	if !after.ExpiredTime.After(before.ExpiredTime.Add(50 * 24 * time.Hour)) {
+		t.Errorf("expiry %s, was %s: not renewed for 2 months", after.ExpiredTime, before.ExpiredTime)
+	}
+}
