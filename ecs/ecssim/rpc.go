@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/renewbot/renewbot/ecs"
 )
 
 const (
@@ -129,7 +131,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(e)
 		return
 	}
-	if region := p.get("RegionId"); region != "" && regionRE.MatchString(region) {
+	if region := p.get("RegionId"); ecs.ValidRegionID(region) {
 		host = "ecs." + region + ".aliyuncs.com"
 	}
 	if e := s.authenticate(r.Method, p); e != nil {
