@@ -170,13 +170,17 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	writeJSON(w, http.StatusOK, body)
 }
 
-// runAction checks the common RegionId, then runs the action. s.mu is held.
+// runAction checks the parameters against actionParams and the region, then runs the action.
+// s.mu is held.
 func (s *Server) runAction(act action, p params, now time.Time) (map[string]any, *apiError) {
-	region := p.get("RegionId")
-	if region == "" {
-		return nil, missing("RegionId")
+	name := p.get("Action")
+	if e := checkParams(name, p); e != nil {
+		return nil, e
 	}
-	if p.get("Action") != "DescribeRegions" && !s.regions[region] {
+	// The region names an endpoint: an action that has RegionId needs a known one; an action
+	// without it (RenewInstance) is still refused when a client sends an unknown region, as
+	// the endpoint of that region would not exist. DescribeRegions answers for any.
+	if region := p.get("RegionId"); name != "DescribeRegions" && (takesRegion(name) || region != "") && !s.regions[region] {
 		return nil, errorf(404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
 	}
 	s.autoRenew(now)
