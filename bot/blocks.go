@@ -123,7 +123,13 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
-		fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		if r.Kind == store.KindRenew && it.OrderID == "" {
+			b.WriteString("\n    ⏳ renewal sent without a clear answer; new expiry not visible yet: still checking, do not renew again")
+		} else {
+			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		}
+	case store.ItemSuperseded:
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
 	case store.ItemFailed:
 		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
 	}
@@ -159,6 +165,14 @@ func statusLine(r *store.Request, state store.State) string {
 			}
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
+	case store.StateVerifying:
+		if r.CheckingStopped {
+			return "⏳ *Ordered, new expiry still not visible* after " + renewal.VerifyFor.String() + " of checking. " +
+				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
+		}
+		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+	case store.StateSuperseded:
+		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
 		return "🚫 *Rejected* by " + closedBy(r) + "."
 	case store.StateExpired:

@@ -369,6 +369,12 @@ func (w *Workflow) create(r *store.Request) (*store.Request, error) {
 // instances is the user's business, and is named.
 func (w *Workflow) createError(err error) error {
 	var open *store.OpenRequestError
+	if errors.As(err, &open) && open.State == store.StateVerifying {
+		return &UserError{
+			Msg: fmt.Sprintf("%s already has request %s, ordered and not visible yet: it is still being checked; do not renew it again (see /renew history %s)", open.InstanceID, open.Existing, open.Existing),
+			Err: err,
+		}
+	}
 	if errors.As(err, &open) {
 		return &UserError{
 			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
