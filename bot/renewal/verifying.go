@@ -45,7 +45,7 @@ func (w *Workflow) startVerifying(ctx context.Context, r *store.Request) (*store
 		}
 	}
 	got, err := w.store.Transition(r.ID, []store.State{store.StateExecuting}, store.StateVerifying, store.Event{Actor: botActor, Action: store.ActVerifying,
-		Detail: fmt.Sprintf("ordered, new expiry of %s not visible after %s; checking again with backoff for up to %s; do not renew again", joinIDs(ids), w.verifyTimeout, VerifyFor)},
+		Detail: fmt.Sprintf("ordered, new expiry of %s not visible after %s; checking again with backoff for up to %d hours; do not renew again", joinIDs(ids), w.verifyTimeout, int(VerifyFor.Hours()))},
 		func(cur *store.Request) error {
 			cur.VerifyingSince, cur.Checks, cur.NextCheck = now, 0, now.Add(checkInterval(0))
 			return nil
@@ -90,7 +90,7 @@ func (w *Workflow) checkOne(ctx context.Context, r *store.Request) error {
 	defer w.end(r.ID)
 	if now.Sub(r.VerifyingSince) >= VerifyFor {
 		got, err := w.store.Mutate(r.ID, store.Event{Actor: botActor, Action: store.ActChecked,
-			Detail: fmt.Sprintf("new expiry still not visible after %s and %d checks: checking stopped; do not renew again; an approver settles it after checking the console", VerifyFor, r.Checks)},
+			Detail: fmt.Sprintf("new expiry still not visible after %d hours and %d checks: checking stopped; do not renew again; an approver settles it after checking the console", int(VerifyFor.Hours()), r.Checks)},
 			func(cur *store.Request) error {
 				if cur.State != store.StateVerifying {
 					return errStale

@@ -287,7 +287,7 @@ func TestNewWorkflow_Config(t *testing.T) {
 		"no store":         {Cloud: e.cloud},
 		"approver by name": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"@alice"}}},
 		"group no members": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"SOPS"}}},
-		"13 months":        {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{MaxMonths: 13}},
+		"61 months":        {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{MaxMonths: 61}}, // the cap covers auto-renew's 60 too
 	} {
 		if _, err := renewal.NewWorkflow(cfg); err == nil {
 			t.Errorf("%s: NewWorkflow accepted it", name)
@@ -734,7 +734,7 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Kind != store.KindAutoRenew || r.Total != 0 || r.Items[0].Price != 0 || r.ApprovalsRequired != 1 || r.Items[2].AutoRenewStatus != "NotRenewal" {
+	if r.Kind != store.KindAutoRenew || r.Total != 1350 || r.Items[0].Price != 300 || r.ApprovalsRequired != 1 || r.Items[2].AutoRenewStatus != "NotRenewal" {
 		t.Errorf("request %+v", r)
 	}
 	e.wf.Approve(ctx, r.ID, "UAPPROVER2")
