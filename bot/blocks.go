@@ -62,7 +62,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	status := statusLine(r, state)
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(status), nil, nil, slack.SectionBlockOptionBlockID(idp+".status")))
 	if state == store.StatePending {
-		blocks = append(blocks, approvalButtons(r, idp))
+		blocks = append(blocks, approvalButtons(r, idp, now))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
 	return clipRunes(text, maxFallbackBudget), blocks
@@ -112,7 +112,15 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 		fmt.Fprintf(&b, "\n    → new expiry %s · %s", dateTime8(it.ProjectedExpiry), money(it.Price, it.Currency))
 	case store.KindAutoRenew:
 		if r.AutoRenew == store.AutoRenewOn && !it.CurrentExpiry.IsZero() {
-			fmt.Fprintf(&b, "\n    → first deduction %s", dateTime8(ecs.DeductionTime(it.CurrentExpiry)))
+			b.WriteString("\n    → ")
+			if it.Price > 0 {
+				fmt.Fprintf(&b, "each automatic renewal %s · ", money(it.Price, it.Currency))
+			}
+			if d := ecs.DeductionTime(it.CurrentExpiry); now.Before(d) {
+				fmt.Fprintf(&b, "first deduction %s", dateTime8(d))
+			} else {
+				fmt.Fprintf(&b, "⚠️ first deduction can happen at once (its date, %s, has passed)", dateTime8(d))
+			}
 		}
 	}
 	switch it.State {
@@ -123,7 +131,13 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
-		fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		if r.Kind == store.KindRenew && it.OrderID == "" {
+			b.WriteString("\n    ⏳ renewal sent without a clear answer; new expiry not visible yet: still checking, do not renew again")
+		} else {
+			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		}
+	case store.ItemSuperseded:
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
 	case store.ItemFailed:
 		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
 	}
@@ -159,6 +173,14 @@ func statusLine(r *store.Request, state store.State) string {
 			}
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
+	case store.StateVerifying:
+		if r.CheckingStopped {
+			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
+				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
+		}
+		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+	case store.StateSuperseded:
+		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
 		return "🚫 *Rejected* by " + closedBy(r) + "."
 	case store.StateExpired:
@@ -187,7 +209,19 @@ func closedBy(r *store.Request) string {
 	return mention(r.Closed.User) + " (" + slackTime(r.Closed.At) + ")"
 }
 
-func approvalButtons(r *store.Request, idp string) slack.Block {
+// deductionPassed lists the instances whose auto-renew deduction date has passed: turned
+// on, their first automatic renewal can be charged at once.
+func deductionPassed(r *store.Request, now time.Time) []string {
+	var ids []string
+	for _, it := range r.Items {
+		if !it.CurrentExpiry.IsZero() && !now.Before(ecs.DeductionTime(it.CurrentExpiry)) {
+			ids = append(ids, it.InstanceID)
+		}
+	}
+	return ids
+}
+
+func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	var title, text string
 	style := slack.StylePrimary
 	n := plural(len(r.Items), "instance", "instances")
@@ -197,7 +231,15 @@ func approvalButtons(r *store.Request, idp string) slack.Block {
 		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."
 	case r.AutoRenew == store.AutoRenewOn:
 		title = "Turn auto-renew on for " + n + "?"
-		text = "No charge now. Alibaba will charge about *" + money(r.Total, r.Currency) + "* for every automatic renewal of " + months(r.Duration) + "."
+		text = "No charge now. Alibaba will charge every automatic renewal of " + months(r.Duration) + " at the price of the day."
+		if r.Total > 0 {
+			text = "Alibaba will charge *" + money(r.Total, r.Currency) + "* (today's price) for every automatic renewal of " + months(r.Duration) + "."
+		}
+		if late := deductionPassed(r, now); len(late) > 0 {
+			text += " The deduction date of " + strings.Join(late, ", ") + " has passed: the first deduction can happen at once."
+		} else {
+			text += " Nothing is charged before the first deduction date."
+		}
 	case r.AutoRenew == store.AutoRenewOff:
 		title = "Turn auto-renew off for " + n + "?"
 		text = "No charge. These instances will need manual renewal before they expire."
