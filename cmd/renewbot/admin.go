@@ -498,7 +498,10 @@ func runDigest(ctx context.Context, e env, args []string) error {
 		return usageError{errors.New("--force posts and --dry-run does not: choose one")}
 	}
 	q := url.Values{"dry_run": {strconv.FormatBool(c.DryRun)}, "force": {strconv.FormatBool(c.Force)}}
-	return withStore(ctx, c.DB, true,
+	if c.DryRun && !fileExists(c.DB) {
+		return dryRunWithoutStore(ctx, e, c) // a dry run writes nothing: it never creates the store
+	}
+	return withStore(ctx, c.DB, !c.DryRun,
 		func(db *store.DB) error {
 			if !c.DryRun {
 				if err := checkToken(c.Slack.BotToken, "xoxb-", "a bot token"); err != nil {

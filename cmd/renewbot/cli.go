@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -447,3 +448,47 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 	}
 	return errors.Join(setErr, tw.Flush())
 }
+
+// ---- digest --dry-run without a store
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// dryRunWithoutStore prints the digest plan when there is no store file yet: nothing is
+// snoozed, and the dry run creates nothing.
+func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
+	log := cliLogger(e)
+	cl, err := c.ECS.client(log, nil)
+	if err != nil {
+		return err
+	}
+	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	if err != nil {
+		return err
+	}
+	plan, err := dg.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	js, err := plan.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(js, '\n'))
+	return err
+}
+
+// noStore is the digest's store for a dry run without a store file: no snoozes, no writes.
+type noStore struct{}
+
+var errNoStore = errors.New("no store: a dry run writes nothing")
+
+func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, error) {
+	return store.DigestProgress{}, false, errNoStore
+}
+func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
+func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
+func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }
