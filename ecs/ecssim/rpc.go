@@ -84,6 +84,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /_sim/account", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Account())
 	})
+	s.mountClock(mux) // GET and POST /_sim/clock (clockhttp.go); every reader of s.now follows it
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls())
 	})
