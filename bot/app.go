@@ -232,7 +232,7 @@ func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
 		a.replyErr(ctx, to, "could not list expiring instances", err)
 		return
 	}
-	text, blocks := ListMessage(scan, window, now)
+	text, blocks := ListMessage(scan, window, now.In(a.loc))
 	a.reply(ctx, to, text, blocks...)
 }
 
@@ -242,7 +242,7 @@ func (a *App) status(ctx context.Context, to replyTo, ids []string) {
 		a.replyErr(ctx, to, "could not look up "+strings.Join(ids, ", "), err)
 		return
 	}
-	text, blocks := StatusMessage(insts, a.now())
+	text, blocks := StatusMessage(insts, a.now().In(a.loc))
 	a.reply(ctx, to, text, blocks...)
 }
 
@@ -264,7 +264,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		a.replyErr(ctx, to, "could not open the request", err)
 		return
 	}
-	text, blocks := ApprovalMessage(r, a.now())
+	text, blocks := ApprovalMessage(r, a.now().In(a.loc))
 	var ch, ts string
 	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", maxAttempts, func() (err error) {
 		ch, ts, err = a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
@@ -439,7 +439,7 @@ func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
 		return
 	}
 	a.metrics.Interaction(ActionDigestSnooze, "accepted")
-	a.reply(ctx, to, fmt.Sprintf("%s is left out of the digest until %s.", id, until.In(a.loc).Format("Mon 2 Jan 2006 15:04 MST")))
+	a.reply(ctx, to, fmt.Sprintf("%s is left out of the digest until %s.", id, renewal.FormatTime(until, a.loc)))
 }
 
 // replyTo is where an answer to one user goes: the response_url when there is one, else an
