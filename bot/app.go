@@ -550,16 +550,16 @@ func (a *App) replyErr(ctx context.Context, to replyTo, what string, err error) 
 	var uerr *renewal.UserError
 	switch {
 	case errors.As(err, &ref):
-		a.reply(ctx, to, "🚫 "+sentence(ref.Error()))
+		a.reply(ctx, to, "🚫 "+sentence(forSlack(ref.Error())))
 	case errors.As(err, &uerr):
 		a.log.Info(what, "user", to.user, "err", err)
-		a.reply(ctx, to, "⚠️ "+sentence(uerr.Error()))
+		a.reply(ctx, to, "⚠️ "+sentence(forSlack(uerr.Error())))
 	case ctx.Err() != nil:
 		a.log.Warn(what, "user", to.user, "err", err)
 		a.reply(ctx, to, "❌ "+sentence(what+": renewbot was interrupted (it is restarting); please try again in a minute"))
 	default:
 		a.log.Error(what, "user", to.user, "err", err)
-		a.reply(ctx, to, "❌ "+sentence(what+": "+err.Error()))
+		a.reply(ctx, to, "❌ "+sentence(what+": "+forSlack(err.Error())))
 	}
 }
 

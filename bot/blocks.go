@@ -138,9 +138,9 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
 		}
 	case store.ItemSuperseded:
-		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	case store.ItemFailed:
-		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	}
 	return b.String()
 }
@@ -374,7 +374,7 @@ func failedRegions(failed []ecs.RegionError) string {
 	for i, f := range failed {
 		msg := "unknown error"
 		if f.Err != nil {
-			msg = f.Err.Error()
+			msg = forSlack(f.Err.Error())
 		}
 		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
@@ -449,8 +449,8 @@ func eventLine(e store.Event, loc *time.Location) string {
 		}
 		b.WriteString(" " + escape(strings.Join(ids, ", ")) + more)
 	}
-	if e.Detail != "" {
-		b.WriteString(" · " + escape(clipRunes(e.Detail, 300)))
+	if d := forSlack(e.Detail); d != "" { // ClientTokens and request IDs stay in the CLI's history
+		b.WriteString(" · " + escape(clipRunes(d, 300)))
 	}
 	return b.String()
 }

@@ -276,6 +276,11 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, workflow: wf, digester: dg, log: log.With("component", "admin")}, log)
+	if errors.Is(err, errSocketTaken) {
+		// The CLI would talk to whatever answers there: refuse to run beside it.
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	if err != nil {
 		// The bot works without it; only history/backup/digest from another process will not.
 		log.Warn("admin socket unavailable: history, backup and digest cannot reach this process", "err", err)
