@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -19,8 +20,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// testNow is 09:00 in Shanghai.
-var testNow = time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+// testNow is in UTC+8 (Asia/Shanghai, the default RENEWBOT_TIMEZONE): messages show times in
+// now's location.
+var testNow = time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC).In(ecs.UTC8)
 
 func testRequest() *store.Request {
 	exp1 := time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC) // 2026-12-01 00:00 UTC+8
@@ -148,7 +150,7 @@ func TestApprovalMessagePending(t *testing.T) {
 		t.Errorf("confirm dialog does not state the amount: %+v", approve.Confirm)
 	}
 	all := allText(t, text, blocks)
-	for _, want := range []string{"i-bp1web000001", "web-1 &lt;prod&gt;", "cn-hangzhou", "2026-12-01 00:00 UTC+8", "2026-11-30 16:00 UTC",
+	for _, want := range []string{"i-bp1web000001", "web-1 &lt;prod&gt;", "cn-hangzhou", "2026-12-01 00:00 UTC+8", "before 2026-11-26 09:00 UTC+8",
 		"5 days left", "auto-renew: Normal", "3 months", "2027-03-01 00:00 UTC+8", "¥1,234.50 CNY", "¥9,234.50 CNY", "<@U0REQUEST>", "0 of 1"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("pending message lacks %q", want)
@@ -426,7 +428,7 @@ func TestFormatting(t *testing.T) {
 		{escape("<!channel> & <@U1>"), "&lt;!channel&gt; &amp; &lt;@U1&gt;"},
 		{mention("U0ABC"), "<@U0ABC>"},
 		{mention("cli:bob"), "`cli:bob`"},
-		{dateTime8(ecs.DeductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC))), "2026-12-01 08:00 UTC+8"},
+		{renewal.FormatTime(ecs.DeductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC)), ecs.UTC8), "2026-12-01 08:00 UTC+8"},
 		{daysLeftText(testNow.Add(-49*time.Hour), testNow), "⛔ *expired 2 days ago*"},
 		{daysLeftText(testNow.Add(5*time.Hour), testNow), "⚠️ *expires within a day*"},
 		{daysLeftText(testNow.Add(72*time.Hour+time.Minute), testNow), "3 days left"},

@@ -233,7 +233,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
 	api := c.Slack.client()
 
-	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics)
+	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,
 		Store:         db,
