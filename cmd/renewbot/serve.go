@@ -239,6 +239,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
 		Notifier:      notifier,
+		Poster:        notifier,
 		Policy:        c.Policy,
 		Now:           now,
 		Log:           log.With("component", "workflow"),
