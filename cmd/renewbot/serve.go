@@ -141,6 +141,7 @@ type serveConfig struct {
 	VerifyTimeout   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	Now             func() time.Time // the bot's clock; nil: time.Now (the demo passes the emulator's)
 }
 
 func newServeSettings(c *serveConfig) *settings {
@@ -208,6 +209,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if hurry == nil {
 		hurry = context.Background()
 	}
+	c.Now = e.now
 	return serve(ctx, hurry, c, newLogger(e.stderr, c.LogLevel), e.stdout)
 }
 
@@ -219,7 +221,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
 
-	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store")})
+	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store"), Now: c.Now})
 	if err != nil {
 		return fmt.Errorf("RENEWBOT_DB: %w", err)
 	}
@@ -230,6 +232,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return err
 	}
 	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
 	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
 	api := c.Slack.client()
 
@@ -249,7 +254,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("workflow: %w", err)
 	}
-	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics)
+	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics, now)
 	if err != nil {
 		return err
 	}
@@ -365,9 +370,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 }
 
 // newDigester builds the digest runner from the digest settings.
-func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
+func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics, now func() time.Time) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
-		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
+		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
 	})
 	if err != nil {
