@@ -20,6 +20,12 @@ var UTC8 = time.FixedZone("UTC+8", 8*3600)
 // releases it with its data; until then it can still be renewed.
 const ReleaseGrace = 15 * 24 * time.Hour
 
+// ReleaseAfterExpiry is ReleaseGrace in words, the one wording of what NotRenewal means for
+// every message: "15 days after expiry".
+func ReleaseAfterExpiry() string {
+	return fmt.Sprintf("%d days after expiry", ReleaseGrace/(24*time.Hour))
+}
+
 // renewalMonths are the Period values RenewInstance accepts with PeriodUnit Month.
 var renewalMonths = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12}
 

@@ -361,7 +361,7 @@ func newAutoRenewSettings(c *autoRenewConfig) *settings {
 	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
-		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		boolSetting("never", "", "set: never renew (NotRenewal): released "+ecs.ReleaseAfterExpiry(), &c.Never),
 		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: " + ecs.AutoRenewDurationsText() + " (3, 1y; default 1)",
 			parse: func(s string) error {
 				if s == "" {

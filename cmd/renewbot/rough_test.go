@@ -93,3 +93,21 @@ func TestCLI_TimesHaveAnOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestCLI_NotRenewalWording: the CLI says what Slack and the README say about NotRenewal:
+// released 15 days after expiry, not "at expiry" (issue 11 #6).
+func TestCLI_NotRenewalWording(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["USER"] = "alice"
+	r := runCLI(t, env, "", "autorenew", "set", "i-soon0001", "--never")
+	if r.code != 0 {
+		t.Fatalf("set --never: exit %d %s", r.code, r.stderr)
+	}
+	get := runCLI(t, env, "", "autorenew", "get", "i-soon0001")
+	help := runCLI(t, env, "", "help", "autorenew")
+	for name, out := range map[string]string{"set": r.out, "get": get.out, "help": help.out} {
+		if !strings.Contains(out, "released 15 days after expiry") || strings.Contains(out, "at expiry") {
+			t.Errorf("%s: %q", name, out)
+		}
+	}
+}
