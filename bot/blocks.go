@@ -63,7 +63,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	status := statusLine(r, state, loc)
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(status), nil, nil, slack.SectionBlockOptionBlockID(idp+".status")))
 	if state == store.StatePending {
-		blocks = append(blocks, approvalButtons(r, idp))
+		blocks = append(blocks, approvalButtons(r, idp, now))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
 	return clipRunes(text, maxFallbackBudget), blocks
@@ -113,7 +113,15 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 		fmt.Fprintf(&b, "\n    → new expiry %s · %s", renewal.FormatTime(it.ProjectedExpiry, now.Location()), money(it.Price, it.Currency))
 	case store.KindAutoRenew:
 		if r.AutoRenew == store.AutoRenewOn && !it.CurrentExpiry.IsZero() {
-			fmt.Fprintf(&b, "\n    → first deduction %s", renewal.FormatTime(ecs.DeductionTime(it.CurrentExpiry), now.Location()))
+			b.WriteString("\n    → ")
+			if it.Price > 0 {
+				fmt.Fprintf(&b, "each automatic renewal %s · ", money(it.Price, it.Currency))
+			}
+			if d := ecs.DeductionTime(it.CurrentExpiry); now.Before(d) {
+				fmt.Fprintf(&b, "first deduction %s", renewal.FormatTime(d, now.Location()))
+			} else {
+				fmt.Fprintf(&b, "⚠️ first deduction can happen at once (its date, %s, has passed)", renewal.FormatTime(d, now.Location()))
+			}
 		}
 	}
 	switch it.State {
@@ -124,7 +132,13 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
-		fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		if r.Kind == store.KindRenew && it.OrderID == "" {
+			b.WriteString("\n    ⏳ renewal sent without a clear answer; new expiry not visible yet: still checking, do not renew again")
+		} else {
+			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		}
+	case store.ItemSuperseded:
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
 	case store.ItemFailed:
 		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
 	}
@@ -160,6 +174,14 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 			}
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
+	case store.StateVerifying:
+		if r.CheckingStopped {
+			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
+				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
+		}
+		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+	case store.StateSuperseded:
+		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
 		return "🚫 *Rejected* by " + closedBy(r, loc) + "."
 	case store.StateExpired:
@@ -188,7 +210,19 @@ func closedBy(r *store.Request, loc *time.Location) string {
 	return mention(r.Closed.User) + " (" + renewal.FormatTime(r.Closed.At, loc) + ")"
 }
 
-func approvalButtons(r *store.Request, idp string) slack.Block {
+// deductionPassed lists the instances whose auto-renew deduction date has passed: turned
+// on, their first automatic renewal can be charged at once.
+func deductionPassed(r *store.Request, now time.Time) []string {
+	var ids []string
+	for _, it := range r.Items {
+		if !it.CurrentExpiry.IsZero() && !now.Before(ecs.DeductionTime(it.CurrentExpiry)) {
+			ids = append(ids, it.InstanceID)
+		}
+	}
+	return ids
+}
+
+func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	var title, text string
 	style := slack.StylePrimary
 	n := plural(len(r.Items), "instance", "instances")
@@ -198,7 +232,15 @@ func approvalButtons(r *store.Request, idp string) slack.Block {
 		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."
 	case r.AutoRenew == store.AutoRenewOn:
 		title = "Turn auto-renew on for " + n + "?"
-		text = "No charge now. Alibaba will charge about *" + money(r.Total, r.Currency) + "* for every automatic renewal of " + months(r.Duration) + "."
+		text = "No charge now. Alibaba will charge every automatic renewal of " + months(r.Duration) + " at the price of the day."
+		if r.Total > 0 {
+			text = "Alibaba will charge *" + money(r.Total, r.Currency) + "* (today's price) for every automatic renewal of " + months(r.Duration) + "."
+		}
+		if late := deductionPassed(r, now); len(late) > 0 {
+			text += " The deduction date of " + strings.Join(late, ", ") + " has passed: the first deduction can happen at once."
+		} else {
+			text += " Nothing is charged before the first deduction date."
+		}
 	case r.AutoRenew == store.AutoRenewOff:
 		title = "Turn auto-renew off for " + n + "?"
 		text = "No charge. These instances will need manual renewal before they expire."

@@ -174,6 +174,34 @@ func TestApprovalMessagePending(t *testing.T) {
 	}
 }
 
+// Issue 9 item 1: an auto-renew-on request shows what each automatic renewal costs, per
+// instance and in total, in the card and in the confirm dialog (not ¥0), and when an
+// instance's deduction date has passed it says the first deduction can happen at once
+// instead of printing a past date.
+func TestApprovalMessageAutoRenewOnPriced(t *testing.T) {
+	r := testRequest()
+	r.Kind, r.AutoRenew, r.Duration, r.Months = store.KindAutoRenew, store.AutoRenewOn, 3, 0
+	r.Items[0].Price, r.Items[1].Price, r.Total = 300, 750, 1050
+	text, blocks := ApprovalMessage(r, testNow)
+	all := allText(t, text, blocks)
+	for _, want := range []string{"¥300.00 CNY", "¥750.00 CNY", "¥1,050.00 CNY",
+		"first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("card lacks %q:\n%s", want, all)
+		}
+	}
+	approve := actions(blocks)[0].Elements.ElementSet[0].(*slack.ButtonBlockElement)
+	c := approve.Confirm.Text.Text
+	for _, want := range []string{"¥1,050.00 CNY", "every automatic renewal of 3 months", "i-bp1web000001 has passed: the first deduction can happen at once"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("confirm dialog %q lacks %q", c, want)
+		}
+	}
+	if strings.Contains(c, "¥0.00") || strings.Contains(c, "i-bp1db0000002") {
+		t.Errorf("confirm dialog %q", c)
+	}
+}
+
 func TestApprovalMessageStates(t *testing.T) {
 	base := doneRequest
 	failed := base()
@@ -193,6 +221,16 @@ func TestApprovalMessageStates(t *testing.T) {
 	never.Kind, never.AutoRenew, never.Months = store.KindAutoRenew, store.AutoRenewNever, 0
 	on := testRequest()
 	on.Kind, on.AutoRenew, on.Duration, on.Months = store.KindAutoRenew, store.AutoRenewOn, 12, 0
+	verifying := base()
+	verifying.State = store.StateVerifying
+	verifying.Items[1].State, verifying.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	stopped := base()
+	stopped.State, stopped.CheckingStopped = store.StateVerifying, true
+	stopped.Items[1].State, stopped.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	superseded := base()
+	superseded.State = store.StateSuperseded
+	superseded.Items[0].State, superseded.Items[0].OrderID = store.ItemSuperseded, ""
+	superseded.Items[0].Error = "not renewed: the expiry of i-bp1web000001 moved from 2026-12-01 00:00 UTC+8 to 2027-01-01 00:00 UTC+8 after the quote"
 
 	tests := []struct {
 		name    string
@@ -209,7 +247,10 @@ func TestApprovalMessageStates(t *testing.T) {
 		{"approved", approved, testNow, false, []string{"Approved", "<@U0APPROVE>"}},
 		{"executing", executing, testNow, false, []string{"Renewing…", "not verified yet"}},
 		{"never", never, testNow, true, []string{"RELEASED 15 days after expiry", "NotRenewal", "Never renew 2 instances"}},
-		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction 2026-11-22 08:00 UTC+8", "9 days before expiry"}},
+		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8", "9 days before expiry"}},
+		{"verifying", verifying, testNow, false, []string{"Ordered, not visible yet, still checking", "Do not renew again"}},
+		{"verifying stopped", stopped, testNow, false, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
+		{"superseded", superseded, testNow, false, []string{"Not renewed", "moved from 2026-12-01", "Nothing was charged"}},
 	}
 	for _, tt := range tests {
 		text, blocks := ApprovalMessage(tt.r, tt.now)
