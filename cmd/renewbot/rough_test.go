@@ -1,6 +1,7 @@
 package main
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -110,4 +111,33 @@ func TestCLI_NotRenewalWording(t *testing.T) {
 			t.Errorf("%s: %q", name, out)
 		}
 	}
+}
+
+// TestBadStoreAndPort: a store path in a missing folder and a port in use are bad settings:
+// exit 2 and one sentence that names the setting and the path once (issue 11 #7).
+func TestBadStoreAndPort(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["SLACK_BOT_TOKEN"] = testBotToken
+	env["SLACK_SIGNING_SECRET"] = testSecret
+	env["RENEWBOT_LISTEN"] = "127.0.0.1:0"
+	missing := filepath.Join(t.TempDir(), "no-such-folder", "renewbot.db")
+	env["RENEWBOT_DB"] = missing
+	oneSentence := func(name string, r result, want string) {
+		t.Helper()
+		if r.code != exitUsage || !strings.Contains(r.stderr, want) || strings.Count(strings.TrimSpace(r.stderr), "\n") > 0 || strings.Count(r.stderr, missing) > 1 {
+			t.Errorf("%s: exit %d (want %d), stderr %q, want one sentence with %q", name, r.code, exitUsage, r.stderr, want)
+		}
+	}
+	oneSentence("serve", runCLI(t, env, "", "serve"), "RENEWBOT_DB: cannot create "+missing+": the folder "+filepath.Dir(missing)+" does not exist")
+	oneSentence("renew", runCLI(t, env, "", "renew", "i-soon0001", "--yes"), "RENEWBOT_DB: cannot create "+missing)
+	oneSentence("history", runCLI(t, env, "", "history"), "RENEWBOT_DB: no store at "+missing)
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	env["RENEWBOT_DB"] = filepath.Join(t.TempDir(), "renewbot.db")
+	env["RENEWBOT_LISTEN"] = ln.Addr().String()
+	oneSentence("serve on a busy port", runCLI(t, env, "", "serve"), "RENEWBOT_LISTEN: "+ln.Addr().String()+" is already in use by another process")
 }
