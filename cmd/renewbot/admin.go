@@ -319,6 +319,9 @@ func historyQuery(pos []string, since time.Duration, limit int, now time.Time) (
 			break
 		}
 		rid, err := store.ParseRequestID(id)
+		if err != nil && strings.HasPrefix(strings.ToUpper(id), "R") {
+			return q, noRequestError{id}
+		}
 		if err != nil {
 			return q, fmt.Errorf("%q is neither an instance ID (i-…) nor a request ID (R…)", id)
 		}
@@ -336,6 +339,9 @@ func runHistory(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	q, err := historyQuery(pos, c.Since, c.Limit, time.Now())
+	if nr := (noRequestError{}); errors.As(err, &nr) {
+		return err
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -352,6 +358,9 @@ func runHistory(ctx context.Context, e env, args []string) error {
 		})
 	if err != nil {
 		return err
+	}
+	if q.RequestID != "" && len(evs) == 0 && q.Since.IsZero() { // every request has its "requested" event
+		return noRequestError{pos[0]}
 	}
 	return printHistory(e.stdout, c.Format, evs, c.Loc)
 }

@@ -496,3 +496,8 @@ func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, er
 func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
 func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
 func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }
+
+// noRequestError is `history R…` of a request that does not exist (exit 1).
+type noRequestError struct{ id string }
+
+func (e noRequestError) Error() string { return "no request " + e.id }

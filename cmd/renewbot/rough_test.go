@@ -141,3 +141,23 @@ func TestBadStoreAndPort(t *testing.T) {
 	env["RENEWBOT_LISTEN"] = ln.Addr().String()
 	oneSentence("serve on a busy port", runCLI(t, env, "", "serve"), "RENEWBOT_LISTEN: "+ln.Addr().String()+" is already in use by another process")
 }
+
+// TestCLI_HistoryOfUnknownRequest: `history RNOPE` (and a well-formed request ID with no
+// events) says "no request RNOPE", exit 1, not that it is neither an instance nor a request
+// (issue 11 #11).
+func TestCLI_HistoryOfUnknownRequest(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["USER"] = "alice"
+	if r := runCLI(t, env, "", "renew", "i-soon0001", "--yes"); r.code != 0 { // the store exists
+		t.Fatalf("renew: exit %d %s", r.code, r.stderr)
+	}
+	for _, id := range []string{"RNOPE", "R0000000000001"} {
+		r := runCLI(t, env, "", "history", id)
+		if r.code != exitError || strings.TrimSpace(r.stderr) != "renewbot history: no request "+id {
+			t.Errorf("history %s: exit %d, stderr %q", id, r.code, r.stderr)
+		}
+	}
+	if r := runCLI(t, env, "", "history", "xyz"); r.code != exitUsage || !strings.Contains(r.stderr, "neither") {
+		t.Errorf("history xyz: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
