@@ -367,12 +367,9 @@ func runHistory(ctx context.Context, e env, args []string) error {
 
 func printHistory(w io.Writer, format string, evs []store.Event, loc *time.Location) error {
 	if format == "json" {
-		if evs == nil {
-			evs = []store.Event{}
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(evs)
+		return enc.Encode(eventRows(evs))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tREQUEST\tINSTANCES\tDETAIL")

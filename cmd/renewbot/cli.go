@@ -501,3 +501,28 @@ func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return n
 type noRequestError struct{ id string }
 
 func (e noRequestError) Error() string { return "no request " + e.id }
+
+// eventRow is an audit event as `history --format json` prints it: snake_case keys, like
+// every JSON the CLI prints, and [] for no instances. (The store keeps its own encoding.)
+type eventRow struct {
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	RequestID   string    `json:"request_id"`
+	InstanceIDs []string  `json:"instance_ids"`
+	Detail      string    `json:"detail"`
+}
+
+func eventRows(evs []store.Event) []eventRow {
+	rows := make([]eventRow, len(evs))
+	for i, ev := range evs {
+		ids := ev.InstanceIDs
+		if ids == nil {
+			ids = []string{}
+		}
+		rows[i] = eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
+			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
+	}
+	return rows
+}

@@ -1,12 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/store"
 )
 
 // TestCLI_ReadOnlyCommandsCreateNoStore: `digest --dry-run`, history and backup in an empty
@@ -159,5 +165,57 @@ func TestCLI_HistoryOfUnknownRequest(t *testing.T) {
 	}
 	if r := runCLI(t, env, "", "history", "xyz"); r.code != exitUsage || !strings.Contains(r.stderr, "neither") {
 		t.Errorf("history xyz: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestCLI_JSONIsSnakeCase: every JSON the CLI prints (expiring, history, digest --dry-run)
+// uses snake_case keys and [] for empty lists, never null (issue 11 #10).
+func TestCLI_JSONIsSnakeCase(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["USER"] = "alice"
+	env["RENEWBOT_DIGEST_CHANNEL"] = "C0OPS"
+	if r := runCLI(t, env, "", "history", "--format", "json"); r.code == 0 {
+		t.Fatalf("history on no store: exit 0")
+	}
+	if r := runCLI(t, env, "", "renew", "i-soon0001", "--yes"); r.code != 0 {
+		t.Fatalf("renew: exit %d %s", r.code, r.stderr)
+	}
+	snake := regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		switch v := v.(type) {
+		case nil:
+			t.Errorf("%s is null", path)
+		case map[string]any:
+			for k, x := range v {
+				if !snake.MatchString(k) {
+					t.Errorf("%s: key %q is not snake_case", path, k)
+				}
+				walk(path+"."+k, x)
+			}
+		case []any:
+			for i, x := range v {
+				walk(fmt.Sprintf("%s[%d]", path, i), x)
+			}
+		}
+	}
+	for _, args := range [][]string{
+		{"expiring", "--format", "json"}, {"expiring", "--format", "json", "--within", "1h"},
+		{"history", "--format", "json"}, {"history", "i-later003", "--format", "json"},
+		{"digest", "--dry-run"},
+	} {
+		r := runCLI(t, env, "", args...)
+		var v any
+		if err := json.Unmarshal([]byte(r.out), &v); r.code != 0 || err != nil {
+			t.Fatalf("%v: exit %d, %v: %s %s", args, r.code, err, r.out, r.stderr)
+		}
+		walk(strings.Join(args, " "), v)
+	}
+	var out bytes.Buffer
+	if err := printHistory(&out, "json", []store.Event{{Seq: 1, Actor: "renewbot", Action: store.ActDone}}, time.UTC); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"instance_ids": []`) || !strings.Contains(out.String(), `"request_id": ""`) {
+		t.Errorf("an event without instances: %s", out.String())
 	}
 }
