@@ -257,6 +257,10 @@ func (a *App) history(ctx context.Context, to replyTo, q store.HistoryQuery) {
 		a.replyErr(ctx, to, "could not read the audit log", err)
 		return
 	}
+	if q.RequestID != "" && len(evs) == 0 { // every request has at least its "requested" event
+		a.reply(ctx, to, "no request "+string(q.RequestID))
+		return
+	}
 	text, blocks := HistoryMessage(evs, a.loc)
 	a.reply(ctx, to, text, blocks...)
 }

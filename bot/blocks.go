@@ -81,7 +81,7 @@ func approvalTitle(r *store.Request) string {
 		case store.AutoRenewOff:
 			return fmt.Sprintf("Auto-renew off for %s (%s)", n, r.ID)
 		}
-		return fmt.Sprintf("Never renew %s: release at expiry (%s)", n, r.ID)
+		return fmt.Sprintf("Never renew %s: released %s (%s)", n, ecs.ReleaseAfterExpiry(), r.ID)
 	}
 	return fmt.Sprintf("Renew %s for %s (%s)", n, months(r.Months), r.ID)
 }
@@ -103,7 +103,7 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 	case store.AutoRenewOff:
 		return "Back to manual renewal: someone must renew these instances before they expire."
 	}
-	return "🚨 *These instances will NOT be renewed. Each will be RELEASED 15 days after expiry, and its disks and data are lost.*"
+	return "🚨 *These instances will NOT be renewed. Each will be RELEASED " + ecs.ReleaseAfterExpiry() + ", and its disks and data are lost.*"
 }
 
 // itemLine is one instance of a request, with its result once there is one.
@@ -249,7 +249,7 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 		text = "No charge. These instances will need manual renewal before they expire."
 	default:
 		title = "Never renew " + n + "?"
-		text = "These instances will be RELEASED 15 days after expiry. Their disks and data are lost."
+		text = "These instances will be RELEASED " + ecs.ReleaseAfterExpiry() + ". Their disks and data are lost."
 		style = slack.StyleDanger
 	}
 	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
@@ -320,7 +320,7 @@ func autoRenewLine(in ecs.Instance, now time.Time) string {
 		}
 		return s
 	case ecs.NotRenewal:
-		return "🚨 *NotRenewal: will be RELEASED 15 days after expiry*"
+		return "🚨 *NotRenewal: will be RELEASED " + ecs.ReleaseAfterExpiry() + "*"
 	case ecs.Normal:
 		return "✋ manual renewal"
 	}
@@ -548,7 +548,7 @@ func daysLeftText(t, now time.Time) string {
 	}
 	switch d := renewal.DaysLeft(t, now); {
 	case !t.After(now):
-		if ago := int(now.Sub(t).Hours() / 24); ago > 0 {
+		if ago := -d; ago > 0 {
 			return "⛔ *expired " + plural(ago, "day", "days") + " ago*"
 		}
 		return "⛔ *expired today*"

@@ -217,7 +217,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 			return nil, err
 		}
 		if inst.AutoRenew.Status == ecs.NotRenewal && checkOperator(in.Requester) != nil {
-			return nil, userErrorf("%s is set to be released at expiry (NotRenewal); set auto-renew off first: /renew autorenew %s off", inst.ID, inst.ID)
+			return nil, userErrorf("%s is set never to be renewed (NotRenewal: released %s); set auto-renew off first: /renew autorenew %s off", inst.ID, ecs.ReleaseAfterExpiry(), inst.ID)
 		}
 	}
 	quotes, err := w.quotes(ctx, insts, in.Months)

@@ -138,7 +138,11 @@ func runEnv(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var bs badSetting
+		switch {
+		case errors.As(err, &bs):
+			return exitUsage
+		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "run 'renewbot help %s' for usage\n", name)
 			return exitUsage
 		}

@@ -221,9 +221,15 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
 
+	// The port first: a busy port fails the start before the store file is created.
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return listenError(c.Listen, err)
+	}
+	defer ln.Close() // on an early return; after Serve starts, Shutdown closes it
 	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store"), Now: c.Now})
 	if err != nil {
-		return fmt.Errorf("RENEWBOT_DB: %w", err)
+		return storeError(c.DB, err)
 	}
 	defer db.Close()
 
@@ -267,10 +273,6 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return fmt.Errorf("slack app: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("RENEWBOT_LISTEN: %w", err)
-	}
 	hc := &healthCheck{db: db, scans: cloud, started: now(), maxAge: 2 * scheduleInterval(c.Digest.sched, now().In(c.Digest.Loc)), now: now}
 	mux := http.NewServeMux()
 	if c.Slack.SigningSecret != "" {
