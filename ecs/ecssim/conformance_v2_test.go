@@ -205,4 +205,3 @@ func runV2Conformance(t *testing.T, s *ecssim.Server, c *ecs20140526.Client) {
 	})
 	checkConformanceEffects(t, s, token, orderID)
 }
-

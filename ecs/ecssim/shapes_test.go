@@ -108,4 +108,3 @@ func TestV2ResponseShapes(t *testing.T) {
 		t.Errorf("auto-renew attributes %v, want %v", got, want)
 	}
 }
-
