@@ -48,7 +48,7 @@ func TestRenewHappyPathAndDelay(t *testing.T) {
 	}
 	orders := e.srv.Orders()
 	want := ecssim.Order{OrderId: resp.OrderId, InstanceId: "i-a1", RegionId: "cn-hangzhou", ClientToken: "tok-happy",
-		Period: 3, PeriodUnit: "Month", Amount: 300, Currency: "CNY", Time: t0}
+		Period: 3, PeriodUnit: "Month", Amount: 300, Currency: "CNY", Time: t0, AccountUID: ecssim.DefaultAccountUID}
 	if len(orders) != 1 || orders[0] != want {
 		t.Fatalf("orders %+v, want %+v", orders, want)
 	}
