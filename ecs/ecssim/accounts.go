@@ -123,7 +123,9 @@ func validateAccounts(accounts []FleetAccount, seen map[string]bool) error {
 }
 
 // validExternalID: 2 to 1,224 of letters, digits and = , . @ : / - _ + (AssumeRole's reference).
-func validExternalID(s string) bool { return len(s) >= 2 && len(s) <= 1224 && externalRE.MatchString(s) }
+func validExternalID(s string) bool {
+	return len(s) >= 2 && len(s) <= 1224 && externalRE.MatchString(s)
+}
 
 // account is one emulated Alibaba Cloud account.
 type account struct {
