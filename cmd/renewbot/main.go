@@ -75,7 +75,7 @@ func commands() []command {
 		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
 		{"digest", "--now [--force] [--dry-run]", "post the digest now, or print its Block Kit JSON (works while serve runs)", runDigest},
 		{"slack-manifest", "--url https://HOST | --socket", "print the Slack app manifest", runManifest},
-		{"ram-policy", "", "print the least-privilege Alibaba Cloud RAM policy", runRAMPolicy},
+		{"ram-policy", "[--member --base-uid UID [--external-id ID]]", "print the least-privilege Alibaba Cloud RAM policy (--member: a member account's role and its trust policy)", runRAMPolicy},
 		{"healthcheck", "[--url http://127.0.0.1:8080/healthz]", "exit 0 if the running bot is healthy (Docker HEALTHCHECK)", runHealthcheck},
 		{"version", "", "print version, commit and Go version", runVersion},
 		{"help", "[COMMAND]", "show this help, or a command's flags", nil},
@@ -196,6 +196,8 @@ func settingsFor(name string) *settings {
 		return newManifestSettings(&manifestConfig{})
 	case "healthcheck":
 		return newHealthcheckSettings(&healthcheckConfig{})
+	case "ram-policy":
+		return newRAMPolicySettings(&ramPolicyConfig{})
 	case "demo":
 		var keep bool
 		return newDemoSettings(&keep)
