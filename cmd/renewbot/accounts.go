@@ -254,7 +254,7 @@ func checkAccount(a accountDoc, getenv func(string) string) (accountSpec, string
 			return s, "regions", errors.New("is an empty list; leave it out to use RENEWBOT_REGIONS")
 		}
 		for _, r := range a.Regions {
-			if !reRegion.MatchString(r) {
+			if !ecs.ValidRegionID(r) {
 				return s, "regions", fmt.Errorf("has %q, which is not a region ID like cn-hangzhou", r)
 			}
 		}
