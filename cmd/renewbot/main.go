@@ -68,6 +68,7 @@ func commands() []command {
 		{"demo", "[--keep]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
 		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
 		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
+		{"forecast", "[--within 30d] [--format table|json|csv]", "each account's balance against the automatic renewals Alibaba will deduct", runForecast},
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
 		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
 		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
@@ -180,6 +181,8 @@ func settingsFor(name string) *settings {
 		return newServeSettings(&serveConfig{})
 	case "expiring":
 		return newExpiringSettings(&expiringConfig{})
+	case "forecast":
+		return newForecastSettings(&forecastConfig{})
 	case "quote":
 		return newQuoteSettings(&quoteConfig{})
 	case "renew":
