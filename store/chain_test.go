@@ -83,12 +83,16 @@ func TestVerifyAudit_Sound(t *testing.T) {
 
 func TestVerifyAudit_EditedRecordIsNamed(t *testing.T) {
 	for name, edit := range map[string]func(ev *Event) bool{
-		"detail":       func(ev *Event) bool { ev.Detail = "nothing happened"; return true },
-		"actor":        func(ev *Event) bool { ev.Actor = "UOTHER"; return true },
-		"time":         func(ev *Event) bool { ev.Time = ev.Time.Add(-time.Hour); return true },
-		"instance":     func(ev *Event) bool { ev.InstanceIDs = ev.InstanceIDs[:1]; return true },
-		"hash":         func(ev *Event) bool { ev.Hash = strings.Repeat("0", 64); return true },
-		"rehashed":     func(ev *Event) bool { ev.Detail = "forged"; ev.Hash = hex.EncodeToString(eventHash(make([]byte, 32), ev)); return true },
+		"detail":   func(ev *Event) bool { ev.Detail = "nothing happened"; return true },
+		"actor":    func(ev *Event) bool { ev.Actor = "UOTHER"; return true },
+		"time":     func(ev *Event) bool { ev.Time = ev.Time.Add(-time.Hour); return true },
+		"instance": func(ev *Event) bool { ev.InstanceIDs = ev.InstanceIDs[:1]; return true },
+		"hash":     func(ev *Event) bool { ev.Hash = strings.Repeat("0", 64); return true },
+		"rehashed": func(ev *Event) bool {
+			ev.Detail = "forged"
+			ev.Hash = hex.EncodeToString(eventHash(make([]byte, 32), ev))
+			return true
+		},
 		"moved fields": func(ev *Event) bool { ev.Actor, ev.Detail = ev.Actor+ev.Detail[:1], ev.Detail[1:]; return true },
 	} {
 		t.Run(name, func(t *testing.T) {
