@@ -189,7 +189,7 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 	}
 	if _, err := os.Stat(dbPath); err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)
+			return badSetting{fmt.Errorf("RENEWBOT_DB: no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)}
 		}
 		return err
 	}
@@ -202,7 +202,7 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 		return err
 	}
 	if !errors.Is(err, store.ErrLocked) {
-		return err
+		return storeError(dbPath, err)
 	}
 	// Locked: serve may have started a moment ago; ask it once more.
 	if perr := probeAdmin(ctx, c); perr != nil {
