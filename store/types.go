@@ -309,6 +309,9 @@ type Event struct {
 	RequestID   RequestID
 	InstanceIDs []string
 	Detail      string
+	// Hash is the hex SHA-256 of the previous event's Hash and this event's canonical
+	// encoding (set by the store; VerifyAudit checks the chain).
+	Hash string `json:",omitempty"`
 }
 
 // HistoryQuery selects audit events. Empty fields do not filter.
