@@ -247,7 +247,6 @@ func supersededText(id string, from, to time.Time, months int) string {
 		"so it was not renewed again and nothing was charged; if it still needs renewing, ask again: /renew %s %d", id, FormatTime(from, ecs.UTC8), FormatTime(to, ecs.UTC8), id, months)
 }
 
-
 // target is the expiry a renewed item must show: the expiry read just before the paid call
 // plus the period (the quote's projection for items sent before that was recorded).
 func target(r *store.Request, it store.Item) time.Time {
