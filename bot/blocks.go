@@ -129,9 +129,12 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	}
 	switch it.State {
 	case store.ItemDone:
-		if r.Kind == store.KindRenew {
+		switch {
+		case r.Kind == store.KindRenew && it.NewExpiry.IsZero() && it.Error != "": // settled by an approver
+			fmt.Fprintf(&b, "\n    ✅ order `%s` · %s", escape(orDash(it.OrderID)), escape(clipRunes(it.Error, 500)))
+		case r.Kind == store.KindRenew:
 			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), renewal.FormatTime(it.NewExpiry, now.Location()))
-		} else {
+		default:
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
@@ -168,6 +171,9 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 		}
 		return "🔄 *" + verb + "…* Approved by " + approvers + "."
 	case store.StateDone:
+		if r.Closed != nil { // settled by an approver after checking stopped
+			return "✅ *Done*: settled as renewed by " + closedBy(r, loc) + " after checking the console. Approved by " + approvers + "."
+		}
 		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + renewal.FormatTime(r.UpdatedAt, loc) + ")."
 	case store.StateFailed:
 		var failed []string
