@@ -428,7 +428,7 @@ func (w *Workflow) createError(err error) error {
 	}
 	if errors.As(err, &open) {
 		return &UserError{
-			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
+			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first (/renew cancel %s)", open.InstanceID, open.Existing, open.State, open.Existing),
 			Err: err,
 		}
 	}
