@@ -469,7 +469,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}
