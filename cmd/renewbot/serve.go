@@ -221,9 +221,15 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
 
+	// The port first: a busy port fails the start before the store file is created.
+	ln, err := net.Listen("tcp", c.Listen)
+	if err != nil {
+		return listenError(c.Listen, err)
+	}
+	defer ln.Close() // on an early return; after Serve starts, Shutdown closes it
 	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store"), Now: c.Now})
 	if err != nil {
-		return fmt.Errorf("RENEWBOT_DB: %w", err)
+		return storeError(c.DB, err)
 	}
 	defer db.Close()
 
@@ -244,6 +250,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
 		Notifier:      notifier,
+		Poster:        notifier,
 		Policy:        c.Policy,
 		Now:           now,
 		Log:           log.With("component", "workflow"),
@@ -266,10 +273,6 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return fmt.Errorf("slack app: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("RENEWBOT_LISTEN: %w", err)
-	}
 	hc := &healthCheck{db: db, scans: cloud, started: now(), maxAge: 2 * scheduleInterval(c.Digest.sched, now().In(c.Digest.Loc)), now: now}
 	mux := http.NewServeMux()
 	if c.Slack.SigningSecret != "" {
@@ -281,6 +284,11 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, workflow: wf, digester: dg, log: log.With("component", "admin")}, log)
+	if errors.Is(err, errSocketTaken) {
+		// The CLI would talk to whatever answers there: refuse to run beside it.
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	if err != nil {
 		// The bot works without it; only history/backup/digest from another process will not.
 		log.Warn("admin socket unavailable: history, backup and digest cannot reach this process", "err", err)
