@@ -50,7 +50,9 @@ func TestPlaygroundSignedPath(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer resp.Body.Close()
-		var s struct{ Items []struct{ Kind, User, Text string } }
+		var s struct {
+			Items []struct{ Kind, User, Text string }
+		}
 		if err := json.NewDecoder(resp.Body).Decode(&s); err != nil {
 			t.Fatal(err)
 		}
