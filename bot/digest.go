@@ -154,6 +154,9 @@ type DigestReport struct {
 	Day      string
 	Channels []ChannelReport
 	Failed   []ecs.RegionError
+	Snoozed  int    // instances left out because someone snoozed them
+	Unrouted int    // instances left out: no RouteTag tag and no default channel
+	RouteTag string // the tag that routes an instance to a channel
 }
 
 // ChannelReport is the outcome of one channel's digest.

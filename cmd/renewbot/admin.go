@@ -112,6 +112,9 @@ type digestResult struct {
 	Day      string          `json:"day"`
 	Channels []channelResult `json:"channels"`
 	Failed   []regionResult  `json:"failed_regions"`
+	Snoozed  int             `json:"snoozed"`
+	Unrouted int             `json:"unrouted"`
+	RouteTag string          `json:"route_tag"`
 }
 
 type channelResult struct {
@@ -131,7 +134,8 @@ type regionResult struct {
 }
 
 func digestResultOf(rep bot.DigestReport) digestResult {
-	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{}}
+	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{},
+		Snoozed: rep.Snoozed, Unrouted: rep.Unrouted, RouteTag: rep.RouteTag}
 	for _, c := range rep.Channels {
 		cr := channelResult{Channel: c.Channel, Instances: c.Instances, Pages: c.Pages, Skipped: c.Skipped, TS: c.TS, File: c.File}
 		if c.Err != nil {
@@ -168,6 +172,7 @@ func printDigestResult(e env, res digestResult) error {
 	if len(res.Channels) == 0 {
 		fmt.Fprintln(e.stdout, "nothing to post: RENEWBOT_DIGEST_CHANNEL is not set and no expiring instance has a channel tag (RENEWBOT_ROUTE_TAG)")
 	}
+	printLeftOut(e, res)
 	for _, f := range res.Failed {
 		fmt.Fprintf(e.stderr, "region %s could not be read: %s\n", f.Region, f.Error)
 	}

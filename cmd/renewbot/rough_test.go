@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/bottest"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -217,5 +218,29 @@ func TestCLI_JSONIsSnakeCase(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), `"instance_ids": []`) || !strings.Contains(out.String(), `"request_id": ""`) {
 		t.Errorf("an event without instances: %s", out.String())
+	}
+}
+
+// TestDigestLeftOutIsSaid: without RENEWBOT_DIGEST_CHANNEL, serve warns at start that
+// untagged instances get no digest, and `digest --now` says how many it left out and why
+// (issue 11 #8).
+func TestDigestLeftOutIsSaid(t *testing.T) {
+	_, env := newSim(t, -1)
+	fake := bottest.NewFakeSlack()
+	t.Cleanup(fake.Close)
+	env["SLACK_API_URL"] = fake.APIURL()
+	env["SLACK_BOT_TOKEN"] = testBotToken
+	r := runCLI(t, env, "", "digest", "--now")
+	want := "left out: 2 instance(s) in no digest: no renewbot-channel tag with a channel ID, and RENEWBOT_DIGEST_CHANNEL is not set"
+	if r.code != 0 || !strings.Contains(r.out, want) {
+		t.Errorf("digest --now: exit %d, out %q, stderr %q; want %q", r.code, r.out, r.stderr, want)
+	}
+
+	env["SLACK_SIGNING_SECRET"] = testSecret
+	env["RENEWBOT_LISTEN"] = "127.0.0.1:0"
+	env["RENEWBOT_DB"] = filepath.Join(t.TempDir(), "serve.db")
+	b := startServe(t, env)
+	if log := b.Log.String(); !strings.Contains(log, "RENEWBOT_DIGEST_CHANNEL is not set: only instances whose renewbot-channel tag is a channel ID get a digest") {
+		t.Errorf("no warning at start:\n%s", log)
 	}
 }

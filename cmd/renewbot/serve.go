@@ -258,6 +258,10 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return err
 	}
+	if c.Digest.Channel == "" {
+		log.Warn("RENEWBOT_DIGEST_CHANNEL is not set: only instances whose "+c.Digest.RouteTag+" tag is a channel ID get a digest; "+
+			"every other expiring instance is left out of every digest (the digest report counts them)", "route_tag", c.Digest.RouteTag)
+	}
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
