@@ -32,6 +32,7 @@ type DigestConfig struct {
 	Tiers          []int         // urgency tiers in days, default 3, 7, 15, 30
 	Pace           time.Duration // least time between two posts to one channel, default 1s
 	MaxPages       int           // thread pages per channel, default 20; the CSV always has every instance
+	MaxPeriod      int           // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
 }
 
 // Digest constants.
@@ -102,6 +103,9 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 	log := cfg.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxPeriod <= 0 {
+		cfg.MaxPeriod = 12
 	}
 	d := &Digester{cfg: cfg, log: log.With("component", "digest")}
 	d.run = d.Run

@@ -1,8 +1,12 @@
 package bot
 
 import (
+	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/slack-go/slack"
 
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
@@ -33,5 +37,39 @@ func TestDigestReportSaysWhatWasLeftOut(t *testing.T) {
 	}
 	if rep.Unrouted != 2 || rep.Snoozed != 1 || rep.RouteTag != "renewbot-channel" {
 		t.Errorf("report: unrouted %d, snoozed %d, tag %q; want 2, 1, renewbot-channel", rep.Unrouted, rep.Snoozed, rep.RouteTag)
+	}
+}
+
+// TestDigestRenewMenuFollowsThePolicy: with RENEWBOT_MAX_PERIOD=3 the digest's renew menu
+// offers 1 and 3 months, not 6 and 12 that the click would then refuse (issue 9 item 8).
+func TestDigestRenewMenuFollowsThePolicy(t *testing.T) {
+	fleet := ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{simInstance("i-manual00001", "cn-hangzhou", 3, ecs.Normal, nil)}}
+	e := newDigestEnv(t, fleet, []string{"cn-hangzhou"})
+	for _, tc := range []struct {
+		max  int
+		want []string
+	}{
+		{0, []string{"1", "3", "6", "12"}}, {12, []string{"1", "3", "6", "12"}}, {9, []string{"1", "3", "6", "9"}},
+		{3, []string{"1", "3"}}, {2, []string{"1", "2"}}, {1, []string{"1"}},
+		{24, []string{"1", "3", "6", "12"}}, // auto-renew goes to 60; renewals stop at 12
+	} {
+		d := e.digester(t, func(c *DigestConfig) { c.MaxPeriod = tc.max })
+		plan, err := d.Plan(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, b := range plan.Channels[0].Pages[0].Blocks {
+			s, ok := b.(*slack.SectionBlock)
+			if !ok || s.Accessory == nil || s.Accessory.OverflowElement == nil {
+				continue
+			}
+			for _, o := range s.Accessory.OverflowElement.Options {
+				got = append(got, strings.TrimPrefix(o.Value, "i-manual00001:"))
+			}
+		}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("max %d: menu offers %v months, want %v", tc.max, got, tc.want)
+		}
 	}
 }

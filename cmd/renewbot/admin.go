@@ -494,6 +494,8 @@ func newDigestSettings(c *digestConfig) *settings {
 	t = append(t, c.Slack.table(false)...)
 	t = append(t, c.ECS.table()...)
 	t = append(t, c.Digest.table()...)
+	t = append(t, setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "the renew menu offers renewals up to this many months (serve's approval limit)",
+		parse: func(s string) (err error) { c.Digest.MaxPeriod, err = parseInt(s, 1, 60); return }})
 	return newSettings("digest", t)
 }
 

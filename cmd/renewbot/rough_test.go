@@ -244,3 +244,26 @@ func TestDigestLeftOutIsSaid(t *testing.T) {
 		t.Errorf("no warning at start:\n%s", log)
 	}
 }
+
+// TestCLI_DigestMenuFollowsMaxPeriod: RENEWBOT_MAX_PERIOD=3 reaches the digest's renew menu
+// (issue 9 item 8).
+func TestCLI_DigestMenuFollowsMaxPeriod(t *testing.T) {
+	_, env := newSim(t, -1)
+	env["RENEWBOT_DIGEST_CHANNEL"] = "C0OPS"
+	env["RENEWBOT_MAX_PERIOD"] = "3"
+	r := runCLI(t, env, "", "digest", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.out, `"value": "i-soon0001:3"`) || strings.Contains(r.out, `"value": "i-soon0001:6"`) || strings.Contains(r.out, `"value": "i-soon0001:12"`) {
+		t.Errorf("exit %d, menu with RENEWBOT_MAX_PERIOD=3: %s %s", r.code, r.out, r.stderr)
+	}
+
+	// serve's policy reaches its digest: the dry run goes through its admin socket.
+	env["SLACK_BOT_TOKEN"] = testBotToken
+	env["SLACK_SIGNING_SECRET"] = testSecret
+	env["RENEWBOT_LISTEN"] = "127.0.0.1:0"
+	startServe(t, env)
+	env["RENEWBOT_MAX_PERIOD"] = "12" // the CLI's own setting; serve's applies
+	r = runCLI(t, env, "", "digest", "--dry-run")
+	if r.code != 0 || !strings.Contains(r.stderr, "serve is running") || !strings.Contains(r.out, `"value": "i-soon0001:3"`) || strings.Contains(r.out, `"value": "i-soon0001:6"`) {
+		t.Errorf("through serve: exit %d, %s %s", r.code, r.out, r.stderr)
+	}
+}

@@ -88,6 +88,9 @@ type digestSettings struct {
 	Window   time.Duration
 	RouteTag string
 	Pace     time.Duration
+	// MaxPeriod is RENEWBOT_MAX_PERIOD (serve's policy, digest's own setting): the renew
+	// menu offers no longer renewal.
+	MaxPeriod int
 }
 
 func (c *digestSettings) table() []setting {
@@ -254,6 +257,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("workflow: %w", err)
 	}
+	c.Digest.MaxPeriod = c.Policy.MaxMonths
 	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics)
 	if err != nil {
 		return err
@@ -368,7 +372,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
-		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
+		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace, MaxPeriod: c.MaxPeriod,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)
