@@ -526,7 +526,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil)
+			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil, time.Now)
 			if err != nil {
 				return err
 			}

@@ -27,10 +27,11 @@ type ecsSettings struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	Accounts        accountSettings // RENEWBOT_ACCOUNTS and the STS, BSS and CA settings (accounts.go)
 }
 
 func (c *ecsSettings) table() []setting {
-	return []setting{
+	return append([]setting{
 		{flag: "regions", env: "RENEWBOT_REGIONS", usage: "comma list of regions to scan (empty: every region from DescribeRegions)",
 			parse: func(s string) (err error) { c.Regions, err = parseRegions(s); return }},
 		{flag: "ecs-endpoint", env: "RENEWBOT_ECS_ENDPOINT", usage: "send every ECS call to this endpoint (ecssim, a VPC endpoint); empty: Alibaba's public endpoints",
@@ -47,25 +48,21 @@ func (c *ecsSettings) table() []setting {
 			}},
 		{env: "ALIBABA_CLOUD_SECURITY_TOKEN", secret: true, usage: "optional STS security token with the AccessKey pair",
 			parse: func(s string) error { c.SecurityToken = s; return nil }},
-	}
+	}, c.Accounts.table()...)
 }
 
-// client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
-// credential chain applies.
+// client builds the ECS client of the one account: the global settings, or the accounts
+// file's only account. Commands that work in many accounts use clients.
 func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
-	cl, err := ecs.New(ecs.Config{
-		Regions:         c.Regions,
-		Endpoint:        c.Endpoint,
-		AccessKeyID:     c.AccessKeyID,
-		AccessKeySecret: c.AccessKeySecret,
-		SecurityToken:   c.SecurityToken,
-		Logger:          log,
-		Observe:         observe,
-	})
+	accts, _, err := c.clients(log, observe)
 	if err != nil {
-		return nil, fmt.Errorf("ECS client: %w", err)
+		return nil, err
 	}
-	return cl, nil
+	if cl := accts.Clients(); len(cl) == 1 {
+		return cl[0], nil
+	}
+	return nil, usageError{fmt.Errorf("RENEWBOT_ACCOUNTS: this command works in one account, and %s has %d (%s)",
+		c.Accounts.File, len(accts.Names()), strings.Join(accts.Names(), ", "))}
 }
 
 // timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
@@ -108,12 +105,12 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	if err := newExpiringSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
+	accts, _, err := c.ECS.clients(cliLogger(e), nil)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	scan, err := cl.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
+	scan, err := accts.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
 	}
@@ -122,7 +119,11 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	}
 	if len(scan.Failed) > 0 {
 		for _, f := range scan.Failed {
-			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", f.RegionID, f.Err)
+			where := f.RegionID
+			if f.Account != "" {
+				where = f.Account + ":" + where // many accounts: name the account
+			}
+			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", where, f.Err)
 		}
 		return fmt.Errorf("%d region(s) could not be read; the list above is incomplete: %w", len(scan.Failed), errPartial)
 	}
@@ -469,7 +470,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}

@@ -35,6 +35,9 @@ type setting struct {
 	isBool bool // --flag alone means true
 	secret bool // never echoed in errors or help
 	parse  func(raw string) error
+	// parseEnv, when set, is used instead of parse, for a setting that reads more of the
+	// environment (the accounts file names the variables holding each account's keys).
+	parseEnv func(raw string, getenv func(string) string) error
 }
 
 // settings binds a table of settings to one subcommand's FlagSet.
@@ -127,7 +130,11 @@ func (s *settings) load(getenv func(string) string) error {
 		case st.env != "" && getenv(st.env) != "":
 			raw, name = getenv(st.env), st.env
 		}
-		if err := st.parse(strings.TrimSpace(raw)); err != nil {
+		parse := st.parse
+		if st.parseEnv != nil {
+			parse = func(raw string) error { return st.parseEnv(raw, getenv) }
+		}
+		if err := parse(strings.TrimSpace(raw)); err != nil {
 			return usageError{settingError(name, raw, st.secret, err)}
 		}
 	}
