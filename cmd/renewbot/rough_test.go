@@ -8,11 +8,13 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -265,5 +267,55 @@ func TestCLI_DigestMenuFollowsMaxPeriod(t *testing.T) {
 	r = runCLI(t, env, "", "digest", "--dry-run")
 	if r.code != 0 || !strings.Contains(r.stderr, "serve is running") || !strings.Contains(r.out, `"value": "i-soon0001:3"`) || strings.Contains(r.out, `"value": "i-soon0001:6"`) {
 		t.Errorf("through serve: exit %d, %s %s", r.code, r.out, r.stderr)
+	}
+}
+
+// TestREADMEFleetExampleIsRelative: the README's example fleet is written relative to today
+// and sets no business clock, so ecssim's clock is the host's and renewbot (which uses the
+// host's clock) agrees with it on what has expired (issue 11 #13).
+func TestREADMEFleetExampleIsRelative(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "cat > fleet.json <<EOF\n")
+	example, _, ok2 := strings.Cut(rest, "\nEOF\n")
+	if !ok || !ok2 {
+		t.Fatal("README has no `cat > fleet.json <<EOF` example")
+	}
+	now := time.Now().UTC()
+	days := regexp.MustCompile(`\$\(date -u -d '\+(\d+) days' \+%Y-%m-%dT16:00Z\)`)
+	example = days.ReplaceAllStringFunc(example, func(m string) string {
+		n, _ := strconv.Atoi(days.FindStringSubmatch(m)[1])
+		return now.AddDate(0, 0, n).Format("2006-01-02") + "T16:00Z"
+	})
+	if strings.Contains(example, "$(") {
+		t.Fatalf("a substitution the test does not know: %s", example)
+	}
+	path := filepath.Join(t.TempDir(), "fleet.json")
+	if err := os.WriteFile(path, []byte(example), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fleet, err := ecssim.LoadFleet(path)
+	if err != nil {
+		t.Fatalf("the README's fleet does not load: %v\n%s", err, example)
+	}
+	if fleet.Now != nil {
+		t.Errorf("the example sets the business clock (now %s): renewbot would see a different day than ecssim", fleet.Now)
+	}
+	expiring := 0
+	for _, in := range fleet.Instances {
+		if in.InstanceChargeType == "PostPaid" {
+			continue
+		}
+		if !in.ExpiredTime.After(now) {
+			t.Errorf("%s expired already (%s)", in.InstanceId, in.ExpiredTime)
+		}
+		if in.ExpiredTime.Before(now.AddDate(0, 0, 30)) {
+			expiring++
+		}
+	}
+	if expiring == 0 {
+		t.Error("nothing in the example expires within 30 days: `renewbot expiring` would show nothing")
 	}
 }
