@@ -44,6 +44,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
 		mrkdwn("*Deadline*\n"+slackTime(r.Deadline)))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	if r.Reason != "" {
+		blocks = append(blocks, contextText("*Reason:* "+escape(clipRunes(r.Reason, 500))))
+	}
 
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
@@ -160,6 +163,9 @@ func statusLine(r *store.Request, state store.State) string {
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
 	case store.StateRejected:
+		if r.Closed != nil && r.Closed.Note != "" {
+			return "🚫 *Rejected* by " + closedBy(r) + ": " + escape(clipRunes(r.Closed.Note, 500))
+		}
 		return "🚫 *Rejected* by " + closedBy(r) + "."
 	case store.StateExpired:
 		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", slackTime(r.Deadline))

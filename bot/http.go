@@ -25,6 +25,8 @@ func (a *App) Handler(signingSecret string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", a.verified(signingSecret, a.serveCommand, sslCheck))
 	mux.Handle("POST /slack/interactions", a.verified(signingSecret, a.serveInteraction, nil))
+	mux.Handle("POST /slack/events", a.verified(signingSecret, a.serveEvents, nil))   // Events API (events.go)
+	mux.Handle("POST /slack/options", a.verified(signingSecret, a.serveOptions, nil)) // options load URL (options.go)
 	return mux
 }
 
@@ -135,6 +137,10 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bo
 	payload := r.PostForm.Get("payload") // the body only, never the query string
 	if payload == "" {
 		http.Error(w, "no payload", http.StatusBadRequest)
+		return
+	}
+	if isViewInteraction([]byte(payload)) { // modals and the Home tab (modal.go)
+		a.serveView(w, []byte(payload), false)
 		return
 	}
 	c, err := parseClick([]byte(payload))

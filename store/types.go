@@ -164,6 +164,7 @@ type Request struct {
 	UpdatedAt time.Time
 	Deadline  time.Time // pending past this is expired
 
+	Reason    string        `json:",omitempty"` // why the requester asks (the request modal), optional
 	Months    int           // KindRenew
 	AutoRenew AutoRenewMode // KindAutoRenew
 	Duration  int           // KindAutoRenew with AutoRenewOn: months per automatic renewal

@@ -97,6 +97,14 @@ type RenewalInput struct {
 	Requester, Channel string
 	InstanceIDs        []string
 	Months             int
+	Reason             string // optional, at most MaxReasonLength characters (the request modal)
+}
+
+// Policy is the policy the workflow applies, with its defaults filled in.
+func (w *Workflow) Policy() Policy {
+	p := w.policy
+	p.Approvers = slices.Clone(p.Approvers)
+	return p
 }
 
 // AutoRenewInput asks to change instances' auto-renew: on (with Duration months), off or never.
@@ -199,6 +207,10 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 	if err != nil {
 		return nil, err
 	}
+	reason := strings.TrimSpace(in.Reason)
+	if n := len([]rune(reason)); n > MaxReasonLength {
+		return nil, userErrorf("the reason is %d characters long; at most %d, please", n, MaxReasonLength)
+	}
 	if !ecs.ValidRenewalPeriod(in.Months) {
 		return nil, userErrorf("a renewal is for %s months, not %d", ecs.RenewalPeriodsText, in.Months)
 	}
@@ -222,7 +234,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 		return nil, err
 	}
 	r := &store.Request{
-		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months,
+		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months, Reason: reason,
 	}
 	for i, inst := range insts {
 		q := quotes[i]
@@ -497,6 +509,19 @@ func (w *Workflow) expireID(ctx context.Context, id store.RequestID) {
 // Reject closes a pending request. Approvers may reject; the requester "rejecting" their own
 // request cancels it.
 func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
+	return w.RejectWithReason(ctx, id, user, "")
+}
+
+// MaxReasonLength bounds the reason of a rejection or a request, in characters.
+const MaxReasonLength = 500
+
+// RejectWithReason is Reject with the approver's reason (at most MaxReasonLength characters;
+// "" for none), kept on the request (Closed.Note) and in the audit record.
+func (w *Workflow) RejectWithReason(ctx context.Context, id store.RequestID, user, reason string) (*store.Request, error) {
+	reason = strings.TrimSpace(reason)
+	if n := len([]rune(reason)); n > MaxReasonLength {
+		return nil, userErrorf("the reason is %d characters long; at most %d, please", n, MaxReasonLength)
+	}
 	r, err := w.get(id)
 	if err != nil {
 		return nil, err
@@ -521,7 +546,7 @@ func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) 
 		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
 			fmt.Sprintf("only renewal approvers (or %s, who asked) can reject request %s", r.Requester, id))
 	}
-	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected)
+	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected, reason)
 }
 
 // Cancel withdraws a pending or approved (not yet executing) request; only its requester may.
@@ -543,17 +568,21 @@ func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) 
 	if r.State != store.StatePending && r.State != store.StateApproved {
 		return nil, w.decidedRefusal(user, r)
 	}
-	return w.close(ctx, r, user, []store.State{store.StatePending, store.StateApproved}, store.StateCancelled, store.ActCancelled)
+	return w.close(ctx, r, user, []store.State{store.StatePending, store.StateApproved}, store.StateCancelled, store.ActCancelled, "")
 }
 
-// close moves r to a closed state decided by user.
-func (w *Workflow) close(ctx context.Context, r *store.Request, user string, from []store.State, to store.State, act store.Action) (*store.Request, error) {
+// close moves r to a closed state decided by user, for reason ("" for none).
+func (w *Workflow) close(ctx context.Context, r *store.Request, user string, from []store.State, to store.State, act store.Action, reason string) (*store.Request, error) {
 	now := w.now()
-	got, err := w.store.Transition(r.ID, from, to, store.Event{Actor: user, Action: act}, func(cur *store.Request) error {
+	ev := store.Event{Actor: user, Action: act}
+	if reason != "" {
+		ev.Detail = "reason: " + reason
+	}
+	got, err := w.store.Transition(r.ID, from, to, ev, func(cur *store.Request) error {
 		if cur.State == store.StatePending && cur.EffectiveState(now) == store.StateExpired {
 			return errStale
 		}
-		cur.Closed = &store.Decision{User: user, At: now}
+		cur.Closed = &store.Decision{User: user, At: now, Note: reason}
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, errStale) {

@@ -234,11 +234,12 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics)
+	homes := &bot.HomeNotifier{} // Home tabs; bound to the app below
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
-		Notifier:      notifier,
+		Notifier:      bot.Notifiers{notifier, homes},
 		Policy:        c.Policy,
 		Now:           now,
 		Log:           log.With("component", "workflow"),
@@ -255,7 +256,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
-		ListWindow: c.Digest.Window,
+		ListWindow: c.Digest.Window, Home: homes, DefaultChannel: c.Digest.Channel,
 	})
 	if err != nil {
 		return fmt.Errorf("slack app: %w", err)
