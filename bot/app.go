@@ -29,7 +29,7 @@ const laterTimeout = 15 * time.Minute
 type AppConfig struct {
 	Workflow *renewal.Workflow
 	Cloud    Instances // list and status
-	Store    AuditLog  // history
+	Store    AppStore  // history; the requests and envelopes already seen
 	Slack    SlackAPI
 
 	Now        func() time.Time // default time.Now
@@ -51,7 +51,7 @@ type AppConfig struct {
 type App struct {
 	wf         *renewal.Workflow
 	cloud      Instances
-	store      AuditLog
+	store      AppStore
 	slack      SlackAPI
 	now        func() time.Time
 	loc        *time.Location
@@ -68,7 +68,7 @@ type App struct {
 	closing bool
 	work    sync.WaitGroup
 
-	seen *recentIDs // Socket Mode envelope IDs and HTTP request signatures already handled
+	seen SeenSet // Slack requests and Socket Mode envelopes already handled
 
 	requests       RequestReader
 	quoter         renewal.Quoter
@@ -85,7 +85,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 	a := &App{
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
-		seen: newRecentIDs(8192), wait: waitCtx, http: cfg.HTTPClient,
+		seen: cfg.Store, wait: waitCtx, http: cfg.HTTPClient,
 		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel,
 		scans: &scanCache{}, homes: newHomeQueue(),
 	}
@@ -264,7 +264,7 @@ func (a *App) list(ctx context.Context, to replyTo, window time.Duration) {
 		a.replyErr(ctx, to, "could not list expiring instances", err)
 		return
 	}
-	text, blocks := ListMessage(scan, window, now)
+	text, blocks := ListMessage(scan, window, now.In(a.loc))
 	a.reply(ctx, to, text, blocks...)
 }
 
@@ -274,7 +274,7 @@ func (a *App) status(ctx context.Context, to replyTo, ids []string) {
 		a.replyErr(ctx, to, "could not look up "+strings.Join(ids, ", "), err)
 		return
 	}
-	text, blocks := StatusMessage(insts, a.now())
+	text, blocks := StatusMessage(insts, a.now().In(a.loc))
 	a.reply(ctx, to, text, blocks...)
 }
 
@@ -296,7 +296,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		a.replyErr(ctx, to, "could not open the request", err)
 		return
 	}
-	text, blocks := ApprovalMessage(r, a.now())
+	text, blocks := ApprovalMessage(r, a.now().In(a.loc))
 	var ch, ts string
 	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", maxAttempts, func() (err error) {
 		ch, ts, err = a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
@@ -474,7 +474,7 @@ func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
 		return
 	}
 	a.metrics.Interaction(ActionDigestSnooze, "accepted")
-	a.reply(ctx, to, fmt.Sprintf("%s is left out of the digest until %s.", id, until.In(a.loc).Format("Mon 2 Jan 2006 15:04 MST")))
+	a.reply(ctx, to, fmt.Sprintf("%s is left out of the digest until %s.", id, renewal.FormatTime(until, a.loc)))
 }
 
 // replyTo is where an answer to one user goes: the response_url when there is one, else an
@@ -618,32 +618,4 @@ func sentence(s string) string {
 		s += "."
 	}
 	return s
-}
-
-// recentIDs is a bounded set of recently seen IDs (oldest forgotten first).
-type recentIDs struct {
-	mu   sync.Mutex
-	set  map[string]struct{}
-	ring []string
-	next int
-}
-
-func newRecentIDs(n int) *recentIDs {
-	return &recentIDs{set: make(map[string]struct{}, n), ring: make([]string, n)}
-}
-
-// add records id and reports whether it was new.
-func (s *recentIDs) add(id string) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.set[id]; ok {
-		return false
-	}
-	if old := s.ring[s.next]; old != "" {
-		delete(s.set, old)
-	}
-	s.ring[s.next] = id
-	s.next = (s.next + 1) % len(s.ring)
-	s.set[id] = struct{}{}
-	return true
 }

@@ -21,9 +21,10 @@ import (
 // ApprovalMessage renders a request. A pending request gets the "approve" (primary, with a
 // confirm dialog stating the amount) and "reject" (danger) buttons whose value is the request
 // ID; every other state has no buttons and a status line instead. Block IDs carry r.Version,
-// so each update of the message has new ones.
+// so each update of the message has new ones. Times are shown in now's location
+// (RENEWBOT_TIMEZONE) with their UTC offset.
 func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
-	state := r.EffectiveState(now)
+	state, loc := r.EffectiveState(now), now.Location()
 	idp := fmt.Sprintf("approval.%s.v%d", r.ID, r.Version)
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(clipRunes(approvalTitle(r), maxHeaderText)))}
 
@@ -42,7 +43,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	}
 	fields = append(fields,
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
-		mrkdwn("*Deadline*\n"+slackTime(r.Deadline)))
+		mrkdwn("*Deadline*\n"+renewal.FormatTime(r.Deadline, loc)))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
 	if r.Reason != "" {
 		blocks = append(blocks, contextText("*Reason:* "+escape(clipRunes(r.Reason, 500))))
@@ -62,10 +63,10 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 		blocks = append(blocks, contextText(fmt.Sprintf("…and %d more instances (see `history %s`)", len(lines)-shown, r.ID)))
 	}
 
-	status := statusLine(r, state)
+	status := statusLine(r, state, loc)
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(status), nil, nil, slack.SectionBlockOptionBlockID(idp+".status")))
 	if state == store.StatePending {
-		blocks = append(blocks, approvalButtons(r, idp))
+		blocks = append(blocks, approvalButtons(r, idp, now))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
 	return clipRunes(text, maxFallbackBudget), blocks
@@ -109,24 +110,38 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(it.RegionID))
-	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", expiryBoth(it.CurrentExpiry), daysLeftText(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
+	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", renewal.FormatTime(it.CurrentExpiry, now.Location()), daysLeftText(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
 	switch r.Kind {
 	case store.KindRenew:
-		fmt.Fprintf(&b, "\n    → new expiry %s · %s", dateTime8(it.ProjectedExpiry), money(it.Price, it.Currency))
+		fmt.Fprintf(&b, "\n    → new expiry %s · %s", renewal.FormatTime(it.ProjectedExpiry, now.Location()), money(it.Price, it.Currency))
 	case store.KindAutoRenew:
 		if r.AutoRenew == store.AutoRenewOn && !it.CurrentExpiry.IsZero() {
-			fmt.Fprintf(&b, "\n    → first deduction %s", dateTime8(ecs.DeductionTime(it.CurrentExpiry)))
+			b.WriteString("\n    → ")
+			if it.Price > 0 {
+				fmt.Fprintf(&b, "each automatic renewal %s · ", money(it.Price, it.Currency))
+			}
+			if d := ecs.DeductionTime(it.CurrentExpiry); now.Before(d) {
+				fmt.Fprintf(&b, "first deduction %s", renewal.FormatTime(d, now.Location()))
+			} else {
+				fmt.Fprintf(&b, "⚠️ first deduction can happen at once (its date, %s, has passed)", renewal.FormatTime(d, now.Location()))
+			}
 		}
 	}
 	switch it.State {
 	case store.ItemDone:
 		if r.Kind == store.KindRenew {
-			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), dateTime8(it.NewExpiry))
+			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), renewal.FormatTime(it.NewExpiry, now.Location()))
 		} else {
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
-		fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		if r.Kind == store.KindRenew && it.OrderID == "" {
+			b.WriteString("\n    ⏳ renewal sent without a clear answer; new expiry not visible yet: still checking, do not renew again")
+		} else {
+			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
+		}
+	case store.ItemSuperseded:
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
 	case store.ItemFailed:
 		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
 	}
@@ -134,12 +149,12 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 }
 
 // statusLine says where the request stands, in words.
-func statusLine(r *store.Request, state store.State) string {
-	approvers := decisions(r.Approvals)
+func statusLine(r *store.Request, state store.State, loc *time.Location) string {
+	approvers := decisions(r.Approvals, loc)
 	switch state {
 	case store.StatePending:
 		s := fmt.Sprintf("⏳ *Waiting for approval* (%d of %d) by an approver other than the requester, before %s.",
-			len(r.Approvals), max(r.ApprovalsRequired, 1), slackTime(r.Deadline))
+			len(r.Approvals), max(r.ApprovalsRequired, 1), renewal.FormatTime(r.Deadline, loc))
 		if len(r.Approvals) > 0 {
 			s += "\nApproved so far by " + approvers + "."
 		}
@@ -153,7 +168,7 @@ func statusLine(r *store.Request, state store.State) string {
 		}
 		return "🔄 *" + verb + "…* Approved by " + approvers + "."
 	case store.StateDone:
-		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + slackTime(r.UpdatedAt) + ")."
+		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + renewal.FormatTime(r.UpdatedAt, loc) + ")."
 	case store.StateFailed:
 		var failed []string
 		for _, it := range r.Items {
@@ -162,23 +177,31 @@ func statusLine(r *store.Request, state store.State) string {
 			}
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
+	case store.StateVerifying:
+		if r.CheckingStopped {
+			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
+				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
+		}
+		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+	case store.StateSuperseded:
+		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
 		if r.Closed != nil && r.Closed.Note != "" {
-			return "🚫 *Rejected* by " + closedBy(r) + ": " + escape(clipRunes(r.Closed.Note, 500))
+			return "🚫 *Rejected* by " + closedBy(r, loc) + ": " + escape(clipRunes(r.Closed.Note, 500))
 		}
-		return "🚫 *Rejected* by " + closedBy(r) + "."
+		return "🚫 *Rejected* by " + closedBy(r, loc) + "."
 	case store.StateExpired:
-		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", slackTime(r.Deadline))
+		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", renewal.FormatTime(r.Deadline, loc))
 	case store.StateCancelled:
-		return "🚫 *Cancelled* by " + closedBy(r) + ". Nothing was charged."
+		return "🚫 *Cancelled* by " + closedBy(r, loc) + ". Nothing was charged."
 	}
 	return "State: " + state.String()
 }
 
-func decisions(ds []store.Decision) string {
+func decisions(ds []store.Decision, loc *time.Location) string {
 	var parts []string
 	for _, d := range ds {
-		parts = append(parts, mention(d.User)+" ("+slackTime(d.At)+")")
+		parts = append(parts, mention(d.User)+" ("+renewal.FormatTime(d.At, loc)+")")
 	}
 	if len(parts) == 0 {
 		return "nobody yet"
@@ -186,14 +209,26 @@ func decisions(ds []store.Decision) string {
 	return strings.Join(parts, ", ")
 }
 
-func closedBy(r *store.Request) string {
+func closedBy(r *store.Request, loc *time.Location) string {
 	if r.Closed == nil {
 		return "someone"
 	}
-	return mention(r.Closed.User) + " (" + slackTime(r.Closed.At) + ")"
+	return mention(r.Closed.User) + " (" + renewal.FormatTime(r.Closed.At, loc) + ")"
 }
 
-func approvalButtons(r *store.Request, idp string) slack.Block {
+// deductionPassed lists the instances whose auto-renew deduction date has passed: turned
+// on, their first automatic renewal can be charged at once.
+func deductionPassed(r *store.Request, now time.Time) []string {
+	var ids []string
+	for _, it := range r.Items {
+		if !it.CurrentExpiry.IsZero() && !now.Before(ecs.DeductionTime(it.CurrentExpiry)) {
+			ids = append(ids, it.InstanceID)
+		}
+	}
+	return ids
+}
+
+func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	var title, text string
 	style := slack.StylePrimary
 	n := plural(len(r.Items), "instance", "instances")
@@ -203,7 +238,15 @@ func approvalButtons(r *store.Request, idp string) slack.Block {
 		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."
 	case r.AutoRenew == store.AutoRenewOn:
 		title = "Turn auto-renew on for " + n + "?"
-		text = "No charge now. Alibaba will charge about *" + money(r.Total, r.Currency) + "* for every automatic renewal of " + months(r.Duration) + "."
+		text = "No charge now. Alibaba will charge every automatic renewal of " + months(r.Duration) + " at the price of the day."
+		if r.Total > 0 {
+			text = "Alibaba will charge *" + money(r.Total, r.Currency) + "* (today's price) for every automatic renewal of " + months(r.Duration) + "."
+		}
+		if late := deductionPassed(r, now); len(late) > 0 {
+			text += " The deduction date of " + strings.Join(late, ", ") + " has passed: the first deduction can happen at once."
+		} else {
+			text += " Nothing is charged before the first deduction date."
+		}
 	case r.AutoRenew == store.AutoRenewOff:
 		title = "Turn auto-renew off for " + n + "?"
 		text = "No charge. These instances will need manual renewal before they expire."
@@ -220,6 +263,7 @@ func approvalButtons(r *store.Request, idp string) slack.Block {
 }
 
 // StatusMessage describes instances: where they are, when they expire, their auto-renew state.
+// Times are shown in now's location.
 func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) {
 	title := "Status of " + plural(len(insts), "instance", "instances")
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
@@ -246,7 +290,7 @@ func statusInstanceLine(in ecs.Instance, now time.Time) string {
 		b.WriteString("    pay-as-you-go (" + escape(in.ChargeType) + "): there is nothing to renew")
 		return b.String()
 	}
-	fmt.Fprintf(&b, "    expires %s · %s\n    %s", expiryBoth(in.ExpiredTime), daysLeftText(in.ExpiredTime, now), autoRenewLine(in, now))
+	fmt.Fprintf(&b, "    expires %s · %s\n    %s", renewal.FormatTime(in.ExpiredTime, now.Location()), daysLeftText(in.ExpiredTime, now), autoRenewLine(in, now))
 	if len(in.LockReasons) > 0 {
 		b.WriteString("\n    🔒 locked: " + escape(strings.Join(in.LockReasons, ", ")))
 	}
@@ -258,7 +302,7 @@ func autoRenewLine(in ecs.Instance, now time.Time) string {
 	switch in.AutoRenew.Status {
 	case ecs.AutoRenewal:
 		d := ecs.DeductionTime(in.ExpiredTime)
-		s := "🔁 auto-renew " + autoRenewPeriod(in.AutoRenew) + ", deduction " + dateTime8(d)
+		s := "🔁 auto-renew " + autoRenewPeriod(in.AutoRenew) + ", deduction " + renewal.FormatTime(d, now.Location())
 		if !now.Before(d) {
 			s += " ⚠️ (passed: check the balance)"
 		}
@@ -286,7 +330,7 @@ func autoRenewPeriod(a ecs.AutoRenew) string {
 }
 
 // ListMessage answers `list`: instances expiring in the window, by urgency tier, and the
-// regions that could not be read.
+// regions that could not be read. Dates are days in now's location.
 func ListMessage(scan ecs.Scan, window time.Duration, now time.Time) (string, []slack.Block) {
 	title := fmt.Sprintf("%s expiring within %s", plural(len(scan.Instances), "instance", "instances"), humanWindow(window))
 	blocks := []slack.Block{slack.NewHeaderBlock(plain(title))}
@@ -346,7 +390,7 @@ func failedRegions(failed []ecs.RegionError) string {
 // compactLine is one instance in a list: one line.
 func compactLine(in ecs.Instance, now time.Time) string {
 	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(in.RegionID),
-		date8(in.ExpiredTime), shortDaysLeft(in.ExpiredTime, now), shortAutoRenew(in, now))
+		renewal.FormatDate(in.ExpiredTime, now.Location()), shortDaysLeft(in.ExpiredTime, now), shortAutoRenew(in, now))
 }
 
 func shortAutoRenew(in ecs.Instance, now time.Time) string {
@@ -354,9 +398,9 @@ func shortAutoRenew(in ecs.Instance, now time.Time) string {
 	case ecs.AutoRenewal:
 		d := ecs.DeductionTime(in.ExpiredTime)
 		if !now.Before(d) {
-			return "🔁 auto ⚠️ deduction " + date8(d) + " passed"
+			return "🔁 auto ⚠️ deduction " + renewal.FormatDate(d, now.Location()) + " passed"
 		}
-		return "🔁 auto, deduction " + date8(d)
+		return "🔁 auto, deduction " + renewal.FormatDate(d, now.Location())
 	case ecs.NotRenewal:
 		return "🚨 *NotRenewal: will be RELEASED*"
 	case ecs.Normal:
@@ -399,7 +443,7 @@ func HistoryMessage(events []store.Event, loc *time.Location) (string, []slack.B
 
 func eventLine(e store.Event, loc *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "`%s` %s *%s*", e.Time.In(loc).Format("2006-01-02 15:04 MST"), mention(e.Actor), escape(string(e.Action)))
+	fmt.Fprintf(&b, "`%s` %s *%s*", renewal.FormatTime(e.Time, loc), mention(e.Actor), escape(string(e.Action)))
 	if e.RequestID != "" {
 		b.WriteString(" `" + escape(string(e.RequestID)) + "`")
 	}
@@ -476,36 +520,6 @@ func plural(n int, one, many string) string {
 		return "1 " + one
 	}
 	return strconv.Itoa(n) + " " + many
-}
-
-func date8(t time.Time) string {
-	if t.IsZero() {
-		return "?"
-	}
-	return t.In(ecs.UTC8).Format("2006-01-02")
-}
-
-func dateTime8(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return t.In(ecs.UTC8).Format("2006-01-02 15:04 UTC+8")
-}
-
-// expiryBoth is an expiry in UTC+8 (how Alibaba shows it) and in UTC.
-func expiryBoth(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return dateTime8(t) + " (" + t.UTC().Format("2006-01-02 15:04") + " UTC)"
-}
-
-// slackTime is shown in each reader's own time zone, UTC in notifications and old clients.
-func slackTime(t time.Time) string {
-	if t.IsZero() {
-		return "unknown"
-	}
-	return fmt.Sprintf("<!date^%d^{date_short_pretty} {time}|%s>", t.Unix(), t.UTC().Format("2006-01-02 15:04 UTC"))
 }
 
 // humanWindow is a window in words: "30 days", "48 hours".

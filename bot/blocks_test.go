@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -19,8 +20,9 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
-// testNow is 09:00 in Shanghai.
-var testNow = time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC)
+// testNow is in UTC+8 (Asia/Shanghai, the default RENEWBOT_TIMEZONE): messages show times in
+// now's location.
+var testNow = time.Date(2026, 11, 25, 1, 0, 0, 0, time.UTC).In(ecs.UTC8)
 
 func testRequest() *store.Request {
 	exp1 := time.Date(2026, 11, 30, 16, 0, 0, 0, time.UTC) // 2026-12-01 00:00 UTC+8
@@ -148,7 +150,7 @@ func TestApprovalMessagePending(t *testing.T) {
 		t.Errorf("confirm dialog does not state the amount: %+v", approve.Confirm)
 	}
 	all := allText(t, text, blocks)
-	for _, want := range []string{"i-bp1web000001", "web-1 &lt;prod&gt;", "cn-hangzhou", "2026-12-01 00:00 UTC+8", "2026-11-30 16:00 UTC",
+	for _, want := range []string{"i-bp1web000001", "web-1 &lt;prod&gt;", "cn-hangzhou", "2026-12-01 00:00 UTC+8", "before 2026-11-26 09:00 UTC+8",
 		"5 days left", "auto-renew: Normal", "3 months", "2027-03-01 00:00 UTC+8", "¥1,234.50 CNY", "¥9,234.50 CNY", "<@U0REQUEST>", "0 of 1"} {
 		if !strings.Contains(all, want) {
 			t.Errorf("pending message lacks %q", want)
@@ -172,6 +174,34 @@ func TestApprovalMessagePending(t *testing.T) {
 	}
 }
 
+// Issue 9 item 1: an auto-renew-on request shows what each automatic renewal costs, per
+// instance and in total, in the card and in the confirm dialog (not ¥0), and when an
+// instance's deduction date has passed it says the first deduction can happen at once
+// instead of printing a past date.
+func TestApprovalMessageAutoRenewOnPriced(t *testing.T) {
+	r := testRequest()
+	r.Kind, r.AutoRenew, r.Duration, r.Months = store.KindAutoRenew, store.AutoRenewOn, 3, 0
+	r.Items[0].Price, r.Items[1].Price, r.Total = 300, 750, 1050
+	text, blocks := ApprovalMessage(r, testNow)
+	all := allText(t, text, blocks)
+	for _, want := range []string{"¥300.00 CNY", "¥750.00 CNY", "¥1,050.00 CNY",
+		"first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8"} {
+		if !strings.Contains(all, want) {
+			t.Errorf("card lacks %q:\n%s", want, all)
+		}
+	}
+	approve := actions(blocks)[0].Elements.ElementSet[0].(*slack.ButtonBlockElement)
+	c := approve.Confirm.Text.Text
+	for _, want := range []string{"¥1,050.00 CNY", "every automatic renewal of 3 months", "i-bp1web000001 has passed: the first deduction can happen at once"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("confirm dialog %q lacks %q", c, want)
+		}
+	}
+	if strings.Contains(c, "¥0.00") || strings.Contains(c, "i-bp1db0000002") {
+		t.Errorf("confirm dialog %q", c)
+	}
+}
+
 func TestApprovalMessageStates(t *testing.T) {
 	base := doneRequest
 	failed := base()
@@ -191,6 +221,16 @@ func TestApprovalMessageStates(t *testing.T) {
 	never.Kind, never.AutoRenew, never.Months = store.KindAutoRenew, store.AutoRenewNever, 0
 	on := testRequest()
 	on.Kind, on.AutoRenew, on.Duration, on.Months = store.KindAutoRenew, store.AutoRenewOn, 12, 0
+	verifying := base()
+	verifying.State = store.StateVerifying
+	verifying.Items[1].State, verifying.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	stopped := base()
+	stopped.State, stopped.CheckingStopped = store.StateVerifying, true
+	stopped.Items[1].State, stopped.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	superseded := base()
+	superseded.State = store.StateSuperseded
+	superseded.Items[0].State, superseded.Items[0].OrderID = store.ItemSuperseded, ""
+	superseded.Items[0].Error = "not renewed: the expiry of i-bp1web000001 moved from 2026-12-01 00:00 UTC+8 to 2027-01-01 00:00 UTC+8 after the quote"
 
 	tests := []struct {
 		name    string
@@ -207,7 +247,10 @@ func TestApprovalMessageStates(t *testing.T) {
 		{"approved", approved, testNow, false, []string{"Approved", "<@U0APPROVE>"}},
 		{"executing", executing, testNow, false, []string{"Renewing…", "not verified yet"}},
 		{"never", never, testNow, true, []string{"RELEASED 15 days after expiry", "NotRenewal", "Never renew 2 instances"}},
-		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction 2026-11-22 08:00 UTC+8", "9 days before expiry"}},
+		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8", "9 days before expiry"}},
+		{"verifying", verifying, testNow, false, []string{"Ordered, not visible yet, still checking", "Do not renew again"}},
+		{"verifying stopped", stopped, testNow, false, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
+		{"superseded", superseded, testNow, false, []string{"Not renewed", "moved from 2026-12-01", "Nothing was charged"}},
 	}
 	for _, tt := range tests {
 		text, blocks := ApprovalMessage(tt.r, tt.now)
@@ -385,7 +428,7 @@ func TestFormatting(t *testing.T) {
 		{escape("<!channel> & <@U1>"), "&lt;!channel&gt; &amp; &lt;@U1&gt;"},
 		{mention("U0ABC"), "<@U0ABC>"},
 		{mention("cli:bob"), "`cli:bob`"},
-		{dateTime8(ecs.DeductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC))), "2026-12-01 08:00 UTC+8"},
+		{renewal.FormatTime(ecs.DeductionTime(time.Date(2026, 12, 9, 16, 0, 0, 0, time.UTC)), ecs.UTC8), "2026-12-01 08:00 UTC+8"},
 		{daysLeftText(testNow.Add(-49*time.Hour), testNow), "⛔ *expired 2 days ago*"},
 		{daysLeftText(testNow.Add(5*time.Hour), testNow), "⚠️ *expires within a day*"},
 		{daysLeftText(testNow.Add(72*time.Hour+time.Minute), testNow), "3 days left"},

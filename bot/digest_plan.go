@@ -43,7 +43,8 @@ func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 
 // build is the pure part of Plan.
 func (d *Digester) build(scan ecs.Scan, snoozed map[string]store.Snooze, now time.Time) DigestPlan {
-	p := DigestPlan{Day: now.In(d.cfg.Location).Format("2006-01-02"), Now: now, Window: d.cfg.Window, Failed: scan.Failed}
+	now = now.In(d.cfg.Location) // the digest shows its times in its time zone
+	p := DigestPlan{Day: now.Format("2006-01-02"), Now: now, Window: d.cfg.Window, Failed: scan.Failed}
 	tiers := tierBounds(d.cfg.Tiers, d.cfg.Window)
 	byChannel := map[string][]DigestItem{}
 	for _, in := range scan.Instances {

@@ -86,14 +86,14 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 	return DigestMessage{Text: text, Blocks: blocks}
 }
 
-// digestLine is one instance in a digest page.
+// digestLine is one instance in a digest page; times in now's location (the digest's).
 func digestLine(it DigestItem, now time.Time) string {
 	in := it.Instance
 	var b strings.Builder
 	fmt.Fprintf(&b, "*`%s`* %s · %s · %s\n    expires %s · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 60)), escape(in.RegionID),
-		escape(orDash(in.Type)), dateTime8(in.ExpiredTime), daysLeftText(in.ExpiredTime, now))
+		escape(orDash(in.Type)), renewal.FormatTime(in.ExpiredTime, now.Location()), daysLeftText(in.ExpiredTime, now))
 	if !in.ExpiredTime.After(now) {
-		fmt.Fprintf(&b, ", released about %s unless renewed", date8(in.ReleaseTime()))
+		fmt.Fprintf(&b, ", released about %s unless renewed", renewal.FormatDate(in.ReleaseTime(), now.Location()))
 	}
 	b.WriteString("\n    " + autoRenewLine(in, now))
 	if len(in.LockReasons) > 0 {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/slack-go/slack/socketmode"
 )
@@ -55,9 +56,16 @@ func (a *App) handleEvent(env eventEnvelope) func(context.Context) {
 	if env.Type != "event_callback" {
 		return nil
 	}
-	if env.EventID != "" && !a.seen.add("event:"+env.EventID) {
-		a.log.Info("event delivered again, not acted on", "event_id", env.EventID, "type", env.Event.Type)
-		return nil
+	if env.EventID != "" {
+		first, err := a.seen.FirstSeen([]byte("ev:"+env.EventID), time.Now())
+		if err != nil {
+			a.log.Error("cannot record the event as seen; not acting on it", "event_id", env.EventID, "err", err)
+			return nil
+		}
+		if !first {
+			a.log.Info("event delivered again, not acted on", "event_id", env.EventID, "type", env.Event.Type)
+			return nil
+		}
 	}
 	switch env.Event.Type {
 	case "app_home_opened":

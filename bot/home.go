@@ -61,6 +61,7 @@ type HomeData struct {
 // for their approval (with the approve and reject buttons), their requests, the instances
 // expiring soon, and a button that opens the request modal.
 func HomeView(d HomeData) slack.HomeTabViewRequest {
+	loc := d.Now.Location()
 	blocks := []slack.Block{
 		slack.NewHeaderBlock(plain("ECS renewals")),
 		slack.NewActionBlock("home.request",
@@ -79,7 +80,7 @@ func HomeView(d HomeData) slack.HomeTabViewRequest {
 		idp := fmt.Sprintf("home.wait.%s.v%d", r.ID, r.Version)
 		blocks = append(blocks,
 			slack.NewSectionBlock(mrkdwn(clipRunes(homeRequestLine(r, d.Now, true), sectionBudget)), nil, nil, slack.SectionBlockOptionBlockID(idp)),
-			approvalButtons(r, idp))
+			approvalButtons(r, idp, d.Now))
 	}
 
 	blocks = append(blocks, slack.NewDividerBlock(), slack.NewHeaderBlock(plain("Your requests")))
@@ -113,7 +114,7 @@ func HomeView(d HomeData) slack.HomeTabViewRequest {
 		}
 	}
 	if !d.ScanAt.IsZero() {
-		note := "ECS read " + slackTime(d.ScanAt)
+		note := "ECS read " + renewal.FormatTime(d.ScanAt, loc)
 		if d.ScanErr != "" {
 			note += " · ⚠️ incomplete: " + escape(clipRunes(d.ScanErr, 300))
 		}
@@ -136,7 +137,7 @@ func homeRequestLine(r *store.Request, now time.Time, waiting bool) string {
 		fmt.Fprintf(&b, " and %d more", len(ids)-len(shown))
 	}
 	if waiting {
-		fmt.Fprintf(&b, "\nAsked by %s · decide before %s", mention(r.Requester), slackTime(r.Deadline))
+		fmt.Fprintf(&b, "\nAsked by %s · decide before %s", mention(r.Requester), renewal.FormatTime(r.Deadline, now.Location()))
 		if r.Reason != "" {
 			fmt.Fprintf(&b, "\n_Reason:_ %s", escape(clipRunes(r.Reason, 300)))
 		}
@@ -147,7 +148,7 @@ func homeRequestLine(r *store.Request, now time.Time, waiting bool) string {
 		if it.OrderID != "" || !it.NewExpiry.IsZero() {
 			fmt.Fprintf(&b, "\n`%s`: order `%s`", escape(it.InstanceID), escape(orDash(it.OrderID)))
 			if !it.NewExpiry.IsZero() {
-				fmt.Fprintf(&b, " · verified expiry %s", dateTime8(it.NewExpiry))
+				fmt.Fprintf(&b, " · verified expiry %s", renewal.FormatTime(it.NewExpiry, now.Location()))
 			}
 		}
 	}
@@ -156,18 +157,18 @@ func homeRequestLine(r *store.Request, now time.Time, waiting bool) string {
 
 // homeState is a request's state in a few words.
 func homeState(r *store.Request, now time.Time) string {
-	state := r.EffectiveState(now)
+	state, loc := r.EffectiveState(now), now.Location()
 	switch state {
 	case store.StatePending:
-		return fmt.Sprintf("⏳ waiting for approval (%d of %d) until %s", len(r.Approvals), max(r.ApprovalsRequired, 1), slackTime(r.Deadline))
+		return fmt.Sprintf("⏳ waiting for approval (%d of %d) until %s", len(r.Approvals), max(r.ApprovalsRequired, 1), renewal.FormatTime(r.Deadline, loc))
 	case store.StateRejected:
-		s := "🚫 rejected by " + closedBy(r)
+		s := "🚫 rejected by " + closedBy(r, loc)
 		if r.Closed != nil && r.Closed.Note != "" {
 			s += ": " + escape(clipRunes(r.Closed.Note, 300))
 		}
 		return s
 	}
-	return stripMarkup(firstLine(statusLine(r, state)))
+	return stripMarkup(firstLine(statusLine(r, state, loc)))
 }
 
 // CheckViewLimits reports every way the blocks of a view (a modal or the Home tab) break
@@ -389,7 +390,7 @@ func (a *App) publishHome(ctx context.Context, user string) {
 // homeData gathers what user's Home tab shows.
 func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 	now := a.now()
-	d := HomeData{User: user, Now: now, Window: a.listWindow}
+	d := HomeData{User: user, Now: now.In(a.loc), Window: a.listWindow}
 	if a.requests == nil {
 		return d, errors.New("no request store")
 	}

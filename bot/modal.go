@@ -57,6 +57,7 @@ type RequestModalData struct {
 	Months    int           // preselected period; 0: 1 month
 	MaxMonths int           // the policy's longest period
 	Quote     string        // the quote line (mrkdwn)
+	Now       time.Time     // in RENEWBOT_TIMEZONE
 }
 
 // RequestModal is the request modal: an instance picker with search, a period within the
@@ -74,7 +75,7 @@ func RequestModal(d RequestModalData) slack.ModalViewRequest {
 	inst := &slack.SelectBlockElement{Type: slack.OptTypeExternal, ActionID: ActionPickInstance,
 		Placeholder: plain("Search by ID, name or tag"), MinQueryLength: &zero}
 	if d.Instance != nil {
-		inst.InitialOption = instanceOption(*d.Instance, time.Time{})
+		inst.InitialOption = instanceOption(*d.Instance, d.Now)
 	}
 	in := slack.NewInputBlock(blockInstance, plain("Instance"), plain("Subscription instances from the last ECS scan."), inst)
 	in.DispatchAction = true
@@ -132,17 +133,16 @@ func RejectModal(r *store.Request, channel string) slack.ModalViewRequest {
 		PrivateMetadata: modalMeta{Channel: channel, Request: r.ID}.String()}
 }
 
-// instanceOption is a picker option: value the instance ID, text ID · name · expiry.
+// instanceOption is a picker option: value the instance ID, text ID · name · expiry and
+// days left at now (in now's location).
 func instanceOption(in ecs.Instance, now time.Time) *slack.OptionBlockObject {
 	text := in.ID
 	if in.Name != "" {
 		text += " · " + in.Name
 	}
 	if !in.ExpiredTime.IsZero() {
-		text += " · expires " + date8(in.ExpiredTime)
-		if !now.IsZero() {
-			text += " (" + shortDaysLeft(in.ExpiredTime, now) + ")"
-		}
+		text += " · expires " + renewal.FormatDate(in.ExpiredTime, now.Location())
+		text += " (" + shortDaysLeft(in.ExpiredTime, now) + ")"
 	}
 	return slack.NewOptionBlockObject(in.ID, plain(clipRunes(text, maxOptionText)), nil)
 }
@@ -301,7 +301,7 @@ func (a *App) handleView(payload []byte) (viewAnswer, func(context.Context)) {
 // tab button or a digest row). The catalog is read meanwhile, for the picker.
 func (a *App) openRequestModal(ctx context.Context, trigger string, to replyTo, d RequestModalData) {
 	a.scans.refresh(a, false)
-	d.MaxMonths = a.wf.Policy().MaxMonths
+	d.MaxMonths, d.Now = a.wf.Policy().MaxMonths, a.now().In(a.loc)
 	if d.Channel == "" {
 		d.Default = a.defaultChannel
 	}
@@ -321,7 +321,7 @@ func (a *App) updateQuote(ctx context.Context, v *viewJSON) {
 		months = 1
 	}
 	meta := v.meta()
-	d := RequestModalData{Channel: meta.Channel, Months: months, MaxMonths: a.wf.Policy().MaxMonths}
+	d := RequestModalData{Channel: meta.Channel, Months: months, MaxMonths: a.wf.Policy().MaxMonths, Now: a.now().In(a.loc)}
 	if meta.Channel == "" {
 		d.Default = v.value(blockChannel, ActionPickChannel)
 	}
@@ -352,14 +352,14 @@ func (a *App) quoteLine(ctx context.Context, id string, months int, d *RequestMo
 		return "⚠️ `" + escape(id) + "` is pay-as-you-go: there is nothing to renew."
 	}
 	if a.quoter == nil {
-		return "Expires " + expiryBoth(in.ExpiredTime) + "."
+		return "Expires " + renewal.FormatTime(in.ExpiredTime, a.loc) + "."
 	}
 	q, err := a.quoter.Quote(ctx, in.RegionID, in.ID, months)
 	if err != nil {
 		return "⚠️ No price for `" + escape(id) + "`: " + escape(clipRunes(err.Error(), 300))
 	}
 	return fmt.Sprintf("*%s* for %s: *%s*\nExpires %s → new expiry %s (%s)", escape(in.ID), months2(months),
-		money(q.Trade, q.Currency), expiryBoth(in.ExpiredTime), dateTime8(ecs.AddMonths(in.ExpiredTime, months)), escape(nameOr(in.Name)))
+		money(q.Trade, q.Currency), renewal.FormatTime(in.ExpiredTime, a.loc), renewal.FormatTime(ecs.AddMonths(in.ExpiredTime, months), a.loc), escape(nameOr(in.Name)))
 }
 
 func months2(n int) string { return plural(n, "month", "months") }
@@ -522,7 +522,7 @@ func (a *App) suggest(p viewPayload) optionsAnswer {
 		}
 	}
 	scan, _, _ := a.scans.last()
-	now := a.now()
+	now := a.now().In(a.loc)
 	for _, in := range MatchInstances(scan.Instances, p.Value, maxSuggestions) {
 		out.Options = append(out.Options, instanceOption(in, now))
 	}

@@ -31,9 +31,21 @@ type AuditLog interface {
 	History(q store.HistoryQuery) ([]store.Event, error)
 }
 
+// SeenSet remembers the Slack requests and Socket Mode envelopes already handled, for
+// Slack's 5-minute window and across restarts, so that a replay has no effect.
+type SeenSet interface {
+	FirstSeen(key []byte, now time.Time) (bool, error)
+}
+
+// AppStore is what the App reads and writes in the store itself (the workflow does the rest).
+type AppStore interface {
+	AuditLog
+	SeenSet
+}
+
 var (
 	_ Instances = (*ecs.Client)(nil)
-	_ AuditLog  = (*store.DB)(nil)
+	_ AppStore  = (*store.DB)(nil)
 )
 
 // SlackAPI is the part of the Slack Web API the bot calls; *slack.Client implements it.

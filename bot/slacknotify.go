@@ -24,6 +24,7 @@ import (
 type SlackNotifier struct {
 	api     SlackAPI
 	now     func() time.Time
+	loc     *time.Location // times in messages; default UTC
 	log     *slog.Logger
 	metrics *Metrics
 
@@ -84,7 +85,7 @@ func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *Sla
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	n := &SlackNotifier{api: api, now: now, log: log, wait: waitCtx,
+	n := &SlackNotifier{api: api, now: now, loc: time.UTC, log: log, wait: waitCtx,
 		latest: map[store.RequestID]uint64{}, queue: map[store.RequestID]*store.Request{}, busy: map[store.RequestID]bool{}}
 	n.base, n.cancel = context.WithCancel(context.Background())
 	return n
@@ -93,6 +94,14 @@ func NewSlackNotifier(api SlackAPI, now func() time.Time, log *slog.Logger) *Sla
 // WithMetrics makes n count failed updates in m and returns n.
 func (n *SlackNotifier) WithMetrics(m *Metrics) *SlackNotifier {
 	n.metrics = m
+	return n
+}
+
+// WithLocation shows times in loc (RENEWBOT_TIMEZONE) and returns n.
+func (n *SlackNotifier) WithLocation(loc *time.Location) *SlackNotifier {
+	if loc != nil {
+		n.loc = loc
+	}
 	return n
 }
 
@@ -145,7 +154,7 @@ func (n *SlackNotifier) send(id store.RequestID) {
 }
 
 func (n *SlackNotifier) update(ctx context.Context, r *store.Request) {
-	text, blocks := ApprovalMessage(r, n.now())
+	text, blocks := ApprovalMessage(r, n.now().In(n.loc))
 	err := retryRateLimited(ctx, n.wait, n.metrics, "chat.update", maxAttempts, func() error {
 		_, _, _, err := n.api.UpdateMessageContext(ctx, r.Message.Channel, r.Message.TS,
 			slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))

@@ -3,8 +3,8 @@ package bot
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
@@ -154,12 +154,21 @@ func slashCommandOf(payload []byte) (slack.SlashCommand, bool) {
 		TriggerID: str("trigger_id"), APIAppID: str("api_app_id")}, true
 }
 
-// firstDelivery reports whether the envelope is seen for the first time. A redelivery
-// carries the same envelope ID and payload; the payload is part of the key because a
-// stand-in may reuse IDs (numbered per connection) for different envelopes.
+// firstDelivery reports whether the envelope is seen for the first time, also across a
+// restart (the set is in the store). A redelivery carries the same envelope ID and payload;
+// the payload is part of the key because a stand-in may reuse IDs (numbered per connection)
+// for different envelopes. If the store cannot record it, the envelope is not acted on.
 func (a *App) firstDelivery(req *socketmode.Request) bool {
-	sum := sha256.Sum256(req.Payload)
-	if a.seen.add("env:" + req.EnvelopeID + ":" + hex.EncodeToString(sum[:16])) {
+	h := sha256.New()
+	h.Write([]byte(req.EnvelopeID))
+	h.Write([]byte{0})
+	h.Write(req.Payload)
+	first, err := a.seen.FirstSeen(h.Sum([]byte("e")), time.Now())
+	if err != nil {
+		a.log.Error("socket mode: cannot record the envelope as seen; not acting on it", "envelope", req.EnvelopeID, "err", err)
+		return false
+	}
+	if first {
 		return true
 	}
 	a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,

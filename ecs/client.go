@@ -1,6 +1,7 @@
 package ecs
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
 	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/requests"
+	"github.com/aliyun/alibaba-cloud-sdk-go/services/bssopenapi"
 	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 )
 
@@ -32,9 +34,11 @@ type Client struct {
 	cfg    Config
 	log    *slog.Logger
 	creds  credentials.CredentialsProvider
-	scheme string // "HTTP" or "HTTPS"
-	domain string // endpoint override, "" = Alibaba's regional endpoints
-	direct bool   // the endpoint is on loopback: never use a proxy
+	scheme string   // "HTTP" or "HTTPS"
+	domain string   // endpoint override, "" = Alibaba's regional endpoints
+	direct bool     // the endpoint is on loopback: never use a proxy
+	bss    endpoint // the BSS endpoint override; zero: Alibaba's
+	limits *limiters
 	slots  chan *ecsapi.Client
 
 	regionsMu sync.Mutex
@@ -44,7 +48,7 @@ type Client struct {
 // sdkInit fills the SDK's package-level ECS endpoint map, which the SDK otherwise fills
 // lazily, without a lock, whenever an SDK client is built: pooled SDK clients are built
 // concurrently, so that first fill would be a data race.
-var sdkInit = sync.OnceFunc(func() { ecsapi.GetEndpointMap() })
+var sdkInit = sync.OnceFunc(func() { ecsapi.GetEndpointMap(); bssopenapi.GetEndpointMap() })
 
 // New builds a Client. It does not call the API.
 func New(cfg Config) (*Client, error) {
@@ -95,6 +99,24 @@ func New(cfg Config) (*Client, error) {
 		// credentials file, ECS RAM role (IMDS), credentials URI.
 		c.creds = &lockedProvider{p: credentials.NewDefaultCredentialsProvider()}
 	}
+	if cfg.Role != nil {
+		p, err := cfg.Role.provider(c.creds)
+		if err != nil {
+			return nil, err
+		}
+		c.creds = p
+	}
+	if err := cfg.RateLimit.Validate(); err != nil {
+		return nil, fmt.Errorf("ecs: rate limit: %w", err)
+	}
+	c.limits = newLimiters(cfg.RateLimit)
+	if cfg.BSSEndpoint != "" {
+		ep, err := parseEndpoint(cfg.BSSEndpoint)
+		if err != nil {
+			return nil, err
+		}
+		c.bss = ep
+	}
 	if cfg.Endpoint != "" {
 		if err := c.setEndpoint(cfg.Endpoint); err != nil {
 			return nil, err
@@ -107,34 +129,52 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
-// setEndpoint parses "host:port" or "http(s)://host:port". A bare loopback address means
-// plain HTTP (ecssim); any other bare host means HTTPS.
+// endpoint is an endpoint override: where calls go and how.
+type endpoint struct {
+	scheme string // "HTTP" or "HTTPS"
+	domain string // host:port
+	direct bool   // on loopback: never through a proxy
+}
+
+// setEndpoint sets the ECS endpoint override.
 func (c *Client) setEndpoint(ep string) error {
+	e, err := parseEndpoint(ep)
+	if err != nil {
+		return err
+	}
+	c.scheme, c.domain, c.direct = e.scheme, e.domain, e.direct
+	return nil
+}
+
+// parseEndpoint parses "host:port" or "http(s)://host:port". A bare loopback address means
+// plain HTTP (ecssim); any other bare host means HTTPS.
+func parseEndpoint(ep string) (endpoint, error) {
+	e := endpoint{scheme: "HTTPS"}
 	host := ep
 	if strings.Contains(ep, "://") {
 		u, err := url.Parse(ep)
 		if err != nil || u.Host == "" || (u.Path != "" && u.Path != "/") {
-			return fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
+			return e, fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
 		}
 		switch strings.ToLower(u.Scheme) {
 		case "http":
-			c.scheme = "HTTP"
+			e.scheme = "HTTP"
 		case "https":
-			c.scheme = "HTTPS"
+			e.scheme = "HTTPS"
 		default:
-			return fmt.Errorf("ecs: endpoint %q: scheme must be http or https", ep)
+			return e, fmt.Errorf("ecs: endpoint %q: scheme must be http or https", ep)
 		}
 		host = u.Host
 	}
 	if host == "" || strings.ContainsAny(host, "/?# ") {
-		return fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
+		return e, fmt.Errorf("ecs: endpoint %q: want host:port or http(s)://host:port", ep)
 	}
-	c.domain = host
-	c.direct = isLoopback(host)
-	if c.direct && !strings.Contains(ep, "://") {
-		c.scheme = "HTTP"
+	e.domain = host
+	e.direct = isLoopback(host)
+	if e.direct && !strings.Contains(ep, "://") {
+		e.scheme = "HTTP"
 	}
-	return nil
+	return e, nil
 }
 
 func isLoopback(hostport string) bool {
@@ -163,8 +203,14 @@ func (c *Client) newSDK() (*ecsapi.Client, error) {
 	if c.domain != "" {
 		api.Domain = c.domain
 	}
-	if c.direct {
-		api.SetNoProxy("^" + regexp.QuoteMeta(c.domain) + "$")
+	var direct []string // the SDK reads a comma list of patterns
+	for _, ep := range []endpoint{{domain: c.domain, direct: c.direct}, c.bss} {
+		if ep.direct {
+			direct = append(direct, "^"+regexp.QuoteMeta(ep.domain)+"$")
+		}
+	}
+	if len(direct) > 0 {
+		api.SetNoProxy(strings.Join(direct, ","))
 	}
 	return api, nil
 }
@@ -218,6 +264,9 @@ func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, 
 	for n := 1; ; n++ {
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ecs: %s: %w", action, err)
+		}
+		if err := c.limits.wait(ctx, region, action); err != nil {
+			return fmt.Errorf("ecs: %s: waiting for the %s pace of %s: %w", action, region, cmp.Or(c.cfg.Account, "the account"), err)
 		}
 		start := time.Now()
 		err := c.once(ctx, calls, try)

@@ -2,6 +2,7 @@ package ecs
 
 import (
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -19,6 +20,14 @@ var UTC8 = time.FixedZone("UTC+8", 8*3600)
 // ReleaseGrace is how long an expired subscription instance is kept (stopped) before Alibaba
 // releases it with its data; until then it can still be renewed.
 const ReleaseGrace = 15 * 24 * time.Hour
+
+// regionIDShape is the shape of an Alibaba Cloud region ID: a lower-case area code, then
+// hyphenated lower-case words or numbers (cn-hangzhou, ap-southeast-1, cn-hongkong).
+var regionIDShape = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
+
+// ValidRegionID reports whether s looks like an Alibaba Cloud region ID (cn-hangzhou,
+// ap-southeast-1); "r1" and "CN-HANGZHOU" do not.
+func ValidRegionID(s string) bool { return regionIDShape.MatchString(s) }
 
 // renewalMonths are the Period values RenewInstance accepts with PeriodUnit Month.
 var renewalMonths = []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 12}

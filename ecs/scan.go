@@ -101,7 +101,7 @@ func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error)
 	for i, r := range results {
 		scan.Instances = append(scan.Instances, r.insts...)
 		if r.err != nil {
-			scan.Failed = append(scan.Failed, RegionError{RegionID: regions[i], Err: r.err})
+			scan.Failed = append(scan.Failed, RegionError{Account: c.cfg.Account, RegionID: regions[i], Err: r.err})
 			errs = append(errs, r.err)
 		}
 	}
@@ -236,6 +236,7 @@ func (j *joiner) add(raw []ecsapi.Instance, from, to time.Time) {
 	defer j.mu.Unlock()
 	for _, r := range raw {
 		in := toInstance(r, j.region)
+		in.Account = j.c.cfg.Account
 		if !in.Subscription() || in.ExpiredTime.Before(from) || !in.ExpiredTime.Before(to) {
 			continue
 		}
@@ -486,7 +487,9 @@ func (c *Client) describeIDs(ctx context.Context, calls *atomic.Int64, region st
 	}
 	out := make([]Instance, 0, len(resp.Instances.Instance))
 	for _, r := range resp.Instances.Instance {
-		out = append(out, toInstance(r, region))
+		in := toInstance(r, region)
+		in.Account = c.cfg.Account
+		out = append(out, in)
 	}
 	return out, nil
 }

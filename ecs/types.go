@@ -30,6 +30,7 @@ type AutoRenew struct {
 
 // Instance is one ECS instance as the bot sees it.
 type Instance struct {
+	Account     string // the account's name (Config.Account); "" = the single default account
 	ID          string
 	Name        string
 	RegionID    string
@@ -77,11 +78,17 @@ type AutoRenewChange struct {
 
 // RegionError is a region whose scan failed. A failed region is reported, never dropped.
 type RegionError struct {
+	Account  string // "" = the single default account
 	RegionID string
 	Err      error
 }
 
-func (e RegionError) Error() string { return e.RegionID + ": " + e.Err.Error() }
+func (e RegionError) Error() string {
+	if e.Account != "" {
+		return e.Account + ":" + e.RegionID + ": " + e.Err.Error()
+	}
+	return e.RegionID + ": " + e.Err.Error()
+}
 
 // Scan is the result of Expiring.
 type Scan struct {
@@ -100,12 +107,16 @@ type RetryPolicy struct {
 
 // Config configures a Client. The zero value of every field has a sensible default.
 type Config struct {
+	Account         string        // the account's name, carried by every Instance and RegionError; "" = the single default account
 	Regions         []string      // regions to scan; empty: all regions from DescribeRegions
 	HomeRegion      string        // region used for DescribeRegions, default cn-hangzhou
 	Endpoint        string        // "host:port" or "http(s)://host:port": every call goes there (ecssim, VPC endpoint)
 	AccessKeyID     string        // with AccessKeySecret: static credentials; empty: the SDK's default chain
 	AccessKeySecret string        //
 	SecurityToken   string        // optional STS token with the static key
+	Role            *Role         // when set: the account's calls are signed with this role's credentials, assumed from the ones above
+	BSSEndpoint     string        // like Endpoint, for the BSS (billing) API: QueryAccountBalance; "" = Alibaba's
+	RateLimit       RateLimit     // pacing per (region, API); zero: the defaults
 	Timeout         time.Duration // whole-request timeout per API call, default 10s
 	ConnectTimeout  time.Duration // default 5s
 	Concurrency     int           // API calls in flight at once, default 8

@@ -28,6 +28,8 @@ type DB struct {
 	now    func() time.Time
 	log    *slog.Logger
 	writes atomic.Uint64 // write transactions run (Transactions)
+
+	seen seenQueue // FirstSeen's group commit
 }
 
 // write runs fn in one write transaction and counts it.
@@ -52,6 +54,7 @@ func (db *DB) Transactions() (reads, writes uint64) {
 //	audit_by_request   requestID 0x00 auditKey → empty
 //	digests            channel 0x00 day → digestRecord (JSON)
 //	snoozes            instanceID → Snooze (JSON)
+//	seen               digest of a Slack request or envelope → unix nanos first seen (FirstSeen)
 var (
 	bucketMeta            = []byte("meta")
 	bucketRequests        = []byte("requests")
@@ -61,6 +64,7 @@ var (
 	bucketAuditByRequest  = []byte("audit_by_request")
 	bucketDigests         = []byte("digests")
 	bucketSnoozes         = []byte("snoozes")
+	bucketSeen            = []byte("seen")
 
 	keySchema     = []byte("schema")
 	keyLastID     = []byte("lastid")
@@ -69,7 +73,7 @@ var (
 
 func allBuckets() [][]byte {
 	return [][]byte{bucketMeta, bucketRequests, bucketOpen, bucketAudit, bucketAuditByInstance,
-		bucketAuditByRequest, bucketDigests, bucketSnoozes}
+		bucketAuditByRequest, bucketDigests, bucketSnoozes, bucketSeen}
 }
 
 // Open opens (or creates) the bbolt file at path with mode 0600, creates the buckets and

@@ -349,6 +349,10 @@ func actionFor(s State) Action {
 		return ActExpired
 	case StateCancelled:
 		return ActCancelled
+	case StateVerifying:
+		return ActVerifying
+	case StateSuperseded:
+		return ActSuperseded
 	}
 	return Action(s.String())
 }

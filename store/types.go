@@ -34,11 +34,17 @@ func (k Kind) String() string {
 
 // State is the life cycle of a request.
 //
-//	pending ──approve──▶ approved ──claim──▶ executing ──▶ done | failed
-//	   │ ╲                  │
-//	   │  ╲reject/expire    └─cancel
+//	pending ──approve──▶ approved ──claim──▶ executing ──▶ done | failed | superseded
+//	   │ ╲                  │                   │
+//	   │  ╲reject/expire    └─cancel            └─▶ verifying ──▶ done | failed | superseded
 //	   ▼   ▼
 //	cancelled rejected expired
+//
+// verifying: an order was placed, or a paid call got no clear answer, and the new expiry has
+// not shown yet. It holds the instances (one open request per instance) until the expiry is
+// verified, a clear error answer comes, or an approver decides (Settle).
+// superseded: the expiry moved between the quote and the paid call (another renewal, or
+// Alibaba's auto-renew deduction), so nothing was sent for that instance.
 type State uint8
 
 const (
@@ -50,9 +56,11 @@ const (
 	StateRejected
 	StateExpired
 	StateCancelled
+	StateVerifying  // ordered (or unclear), the new expiry not visible yet: still checking
+	StateSuperseded // the expiry moved before the paid call: nothing sent (for those instances)
 )
 
-var stateNames = [...]string{"", "pending", "approved", "executing", "done", "failed", "rejected", "expired", "cancelled"}
+var stateNames = [...]string{"", "pending", "approved", "executing", "done", "failed", "rejected", "expired", "cancelled", "verifying", "superseded"}
 
 func (s State) String() string {
 	if int(s) < len(stateNames) && s != 0 {
@@ -62,7 +70,9 @@ func (s State) String() string {
 }
 
 // Open reports whether the request still holds its instances (one open request per instance).
-func (s State) Open() bool { return s == StatePending || s == StateApproved || s == StateExecuting }
+func (s State) Open() bool {
+	return s == StatePending || s == StateApproved || s == StateExecuting || s == StateVerifying
+}
 
 // Terminal reports whether no transition leaves s.
 func (s State) Terminal() bool { return !s.Open() }
@@ -75,7 +85,9 @@ func (s State) CanTransition(to State) bool {
 	case StateApproved:
 		return to == StateExecuting || to == StateCancelled
 	case StateExecuting:
-		return to == StateDone || to == StateFailed
+		return to == StateDone || to == StateFailed || to == StateVerifying || to == StateSuperseded
+	case StateVerifying:
+		return to == StateDone || to == StateFailed || to == StateSuperseded
 	}
 	return false
 }
@@ -84,13 +96,14 @@ func (s State) CanTransition(to State) bool {
 type ItemState uint8
 
 const (
-	ItemPending ItemState = iota + 1 // nothing sent yet
-	ItemOrdered                      // RenewInstance / Modify… sent (answered, or unanswered: Error says so); not yet verified
-	ItemDone                         // verified
-	ItemFailed                       // Error says why
+	ItemPending    ItemState = iota + 1 // nothing sent yet
+	ItemOrdered                         // RenewInstance / Modify… sent (answered, or unanswered: Error says so); not yet verified
+	ItemDone                            // verified
+	ItemFailed                          // Error says why
+	ItemSuperseded                      // the expiry moved before the paid call: nothing was sent (Error says from, to)
 )
 
-var itemStateNames = [...]string{"", "pending", "ordered", "done", "failed"}
+var itemStateNames = [...]string{"", "pending", "ordered", "done", "failed", "superseded"}
 
 func (s ItemState) String() string {
 	if int(s) < len(itemStateNames) && s != 0 {
@@ -138,6 +151,10 @@ type Item struct {
 	NewExpiry    time.Time // verified new expiry
 	Error        string    // a sentence for people: why it failed (ItemFailed), or the unanswered call (ItemOrdered)
 	Unclear      bool      `json:",omitempty"` // the paid call got no clear answer (5xx, timeout): only the expiry read back tells
+	// Sent: the instance was re-read and the paid call is (about to be) sent. BaseExpiry is the
+	// expiry read just before it; the renewal is verified against BaseExpiry + Months.
+	Sent       bool      `json:",omitempty"`
+	BaseExpiry time.Time `json:",omitzero"`
 }
 
 // Decision is an approval, rejection or cancellation by one person.
@@ -178,6 +195,13 @@ type Request struct {
 	Closed            *Decision // who rejected or cancelled it
 	Message           MessageRef
 	Version           uint64 // incremented by every write
+
+	// Verifying: when it started, how many checks the sweep made since, when the next is due,
+	// and whether checking stopped at the bound (an approver decides then).
+	VerifyingSince  time.Time `json:",omitzero"`
+	Checks          int       `json:",omitempty"`
+	NextCheck       time.Time `json:",omitzero"`
+	CheckingStopped bool      `json:",omitempty"`
 }
 
 // EffectiveState is State, except that a pending request past its deadline is expired
@@ -270,6 +294,11 @@ const (
 	ActSnoozed     Action = "snoozed"      // instance left out of digests until a time
 	ActDigest      Action = "digest"       // digest posted to a channel
 	ActOperatorRun Action = "operator-run" // renewbot CLI renewal outside Slack
+	ActVerifying   Action = "verifying"    // ordered, the new expiry not visible yet: the sweep keeps checking
+	ActChecked     Action = "checked"      // the sweep read a verifying request's expiries (Detail: what it saw)
+	ActSuperseded  Action = "superseded"   // the expiry moved before the paid call: nothing sent (Detail: from, to)
+	ActSettled     Action = "settled"      // an approver decided a verifying request (Detail: renewed or not, why)
+	ActPosted      Action = "posted"       // a missing approval message was posted by the sweep
 )
 
 // Event is one audit log entry. The log is append-only.

@@ -39,8 +39,10 @@ type failure struct {
 }
 
 type message struct {
-	ts   string
-	form url.Values // latest post or update
+	ts    string
+	form  url.Values // latest post or update
+	at    time.Time  // posted
+	edits int        // chat.update calls
 }
 
 // FakeSlack is an httptest server speaking enough of the Slack Web API and Socket Mode for
@@ -320,14 +322,14 @@ func (f *FakeSlack) apiResult(r *http.Request, method string, form url.Values) o
 			return obj{"ok": false, "error": "channel_not_found"}
 		}
 		ts := f.nextTS()
-		f.messages[ch+"/"+ts] = &message{ts: ts, form: form}
+		f.messages[ch+"/"+ts] = &message{ts: ts, form: form, at: time.Now()}
 		return obj{"ok": true, "channel": ch, "ts": ts, "message": obj{"text": form.Get("text"), "ts": ts}}
 	case "chat.update":
 		m, ok := f.messages[ch+"/"+form.Get("ts")]
 		if !ok {
 			return obj{"ok": false, "error": "message_not_found"}
 		}
-		m.form = form
+		m.form, m.edits = form, m.edits+1
 		return obj{"ok": true, "channel": ch, "ts": m.ts, "text": form.Get("text")}
 	case "chat.postEphemeral":
 		if ch == "" || form.Get("user") == "" {

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs/ecssim"
@@ -54,11 +55,17 @@ func TestCrashChild(t *testing.T) {
 	case "response":
 		hooks.AfterRenewResponse = func(store.RequestID, string) { stop("at-response") }
 	}
-	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: wfECS(t, os.Getenv(crashEnvSim), nil), Store: db, Hooks: hooks})
+	// The business clock stands at wfStart in the child: the parent's clock is where checks
+	// of a verifying request fall due.
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: wfECS(t, os.Getenv(crashEnvSim), nil), Store: db, Hooks: hooks,
+		Now: func() time.Time { return wfStart }, VerifyTimeout: 200 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r, err := wf.Execute(context.Background(), store.RequestID(os.Getenv(crashEnvReq)))
+	if at == "verifying" && err == nil && r.State == store.StateVerifying {
+		stop("at-verifying") // ordered, not visible yet: killed while verifying
+	}
 	fmt.Printf("execute returned: %v %v\n", r, err) // the parent fails on this line
 	stop("returned")
 }
@@ -75,6 +82,7 @@ func TestWorkflow_Crash(t *testing.T) {
 		{"claim", 0},
 		{"inflight", 0}, // held in ecssim's hook, before the action runs
 		{"response", 1},
+		{"verifying", 2}, // issue 9 item 3: both ordered, not visible yet (renew delay 1 h)
 	} {
 		t.Run(tc.at, func(t *testing.T) { testCrash(t, tc.at, tc.ordersBefore) })
 	}
@@ -90,8 +98,12 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	unblock := func() { once.Do(func() { close(release) }) }
 	armed.Store(at == "inflight")
 	clock := ecssim.NewClock(wfStart)
+	delay := time.Duration(-1)
+	if at == "verifying" {
+		delay = time.Hour
+	}
 	sim := ecssim.NewServer(ecssim.Options{
-		Fleet: wfFleet(), RenewDelay: -1, Now: clock.Now, Regions: wfRegions,
+		Fleet: wfFleet(), RenewDelay: delay, Now: clock.Now, Regions: wfRegions,
 		Hook: func(action string, _ url.Values) {
 			if action == "RenewInstance" && armed.CompareAndSwap(true, false) {
 				reached <- struct{}{}
@@ -200,8 +212,12 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cur.State != store.StateExecuting {
-		t.Fatalf("after the crash the request is %v, want executing", cur.State)
+	wantState := store.StateExecuting
+	if at == "verifying" {
+		wantState = store.StateVerifying
+	}
+	if cur.State != wantState {
+		t.Fatalf("after the crash the request is %v, want %v", cur.State, wantState)
 	}
 	wf, err = renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloud, Store: db, Now: clock.Now})
 	if err != nil {
@@ -209,6 +225,19 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	}
 	if err := wf.Resume(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if at == "verifying" {
+		// The restart keeps verifying: no second order, the instances still held.
+		if cur, _ := db.GetRequest(r.ID); cur.State != store.StateVerifying || len(sim.Orders()) != 2 {
+			t.Fatalf("after the restart: %v, %d orders; want verifying, 2", cur.State, len(sim.Orders()))
+		}
+		if _, err := wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01"}, Months: 1}); err == nil {
+			t.Fatal("a new request on a verifying instance was accepted")
+		}
+		clock.Advance(2 * time.Hour) // the renewals show; the next check is due
+		if _, err := wf.Sweep(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got, err := db.GetRequest(r.ID)
 	if err != nil {
@@ -241,7 +270,11 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if countAction(evs, store.ActResumed) != 1 || countAction(evs, store.ActClaimed) != 1 {
+	wantResumed := 1
+	if at == "verifying" {
+		wantResumed = 0 // not resumed: checked by the sweep
+	}
+	if countAction(evs, store.ActResumed) != wantResumed || countAction(evs, store.ActClaimed) != 1 {
 		t.Errorf("resumed %d, claimed %d", countAction(evs, store.ActResumed), countAction(evs, store.ActClaimed))
 	}
 }

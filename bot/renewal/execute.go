@@ -100,6 +100,9 @@ func (w *Workflow) run(ctx context.Context, r *store.Request) (*store.Request, e
 		if err == nil {
 			r, err = w.verifyRenewals(ctx, r)
 		}
+		if err == nil && hasItems(r, store.ItemOrdered) {
+			return w.startVerifying(ctx, r)
+		}
 	case store.KindAutoRenew:
 		r, err = w.sendAutoRenew(ctx, r)
 		if err == nil {
@@ -126,7 +129,7 @@ func (w *Workflow) setItems(id store.RequestID, ids []string, from store.ItemSta
 		ev.InstanceIDs = ids
 	}
 	return w.store.Mutate(id, ev, func(r *store.Request) error {
-		if r.State != store.StateExecuting {
+		if r.State != store.StateExecuting && r.State != store.StateVerifying {
 			return fmt.Errorf("request %s is %s, not executing: %w", id, r.State, store.ErrConflict)
 		}
 		for _, iid := range ids {
@@ -153,9 +156,15 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 		}
 		id := it.InstanceID
 		token := r.ClientToken(id)
-		if err := w.store.Audit(store.Event{Actor: botActor, Action: store.ActCalled, RequestID: r.ID, InstanceIDs: []string{id},
-			Detail: fmt.Sprintf("RenewInstance %s %d month(s), ClientToken %s", it.RegionID, r.Months, token)}); err != nil {
-			return r, err
+		if !it.Sent { // a resumed item that was sent keeps its token and is sent again as it was
+			got, err := w.reread(ctx, r, it, token)
+			if err != nil {
+				return r, err
+			}
+			r = got
+			if item(r, id).State != store.ItemPending {
+				continue // superseded or gone: nothing sent
+			}
 		}
 		res, err := w.cloud.Renew(ctx, ecs.RenewInput{InstanceID: id, RegionID: it.RegionID, Months: r.Months, ClientToken: token})
 		if h := w.hooks.AfterRenewResponse; h != nil {
@@ -197,6 +206,58 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 	return r, nil
 }
 
+// reread reads the instance right before its paid call. If its expiry is not the one the
+// request quoted (another renewal, or Alibaba's auto-renew deduction, moved it meanwhile) the
+// item ends superseded and nothing is sent; an instance that is gone fails. Otherwise the
+// item is marked sent with the expiry just read (verification compares with it plus the
+// period), in the same transaction that audits the call and its ClientToken. A read that
+// fails leaves the item pending: the request stays executing and the sweep takes it up.
+func (w *Workflow) reread(ctx context.Context, r *store.Request, it store.Item, token string) (*store.Request, error) {
+	id := it.InstanceID
+	insts, err := w.cloud.Lookup(ctx, []string{id})
+	var inst *ecs.Instance
+	for i := range insts {
+		if insts[i].ID == id {
+			inst = &insts[i]
+		}
+	}
+	switch {
+	case (err == nil || errors.Is(err, ecs.ErrNotFound)) && inst == nil:
+		msg := fmt.Sprintf("%s no longer exists (released?); nothing was charged", id)
+		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActItemFailed, Detail: msg},
+			func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg })
+	case inst == nil:
+		return r, fmt.Errorf("re-reading %s before renewing it: %w", id, err)
+	case !inst.ExpiredTime.Equal(it.CurrentExpiry):
+		msg := supersededText(id, it.CurrentExpiry, inst.ExpiredTime, r.Months)
+		w.log.Warn("expiry moved since the quote; not renewing", "request", r.ID, "instance", id,
+			"quoted", it.CurrentExpiry, "now", inst.ExpiredTime)
+		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActSuperseded, Detail: msg},
+			func(it *store.Item) { it.State, it.Error = store.ItemSuperseded, msg })
+	}
+	base := inst.ExpiredTime
+	return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActCalled,
+		Detail: fmt.Sprintf("RenewInstance %s %d month(s) from expiry %s, ClientToken %s", it.RegionID, r.Months, base.UTC().Format(time.RFC3339), token)},
+		func(it *store.Item) { it.Sent, it.BaseExpiry = true, base })
+}
+
+// supersededText says that an instance was not renewed because its expiry moved.
+func supersededText(id string, from, to time.Time, months int) string {
+	return fmt.Sprintf("not renewed: the expiry of %s moved from %s to %s after the quote (renewed elsewhere, or by Alibaba's auto-renew), "+
+		"so nothing was charged; if it still needs renewing, ask again: /renew %s %d", id, time8(from), time8(to), id, months)
+}
+
+func time8(t time.Time) string { return t.In(ecs.UTC8).Format("2006-01-02 15:04 UTC+8") }
+
+// target is the expiry a renewed item must show: the expiry read just before the paid call
+// plus the period (the quote's projection for items sent before that was recorded).
+func target(r *store.Request, it store.Item) time.Time {
+	if it.BaseExpiry.IsZero() {
+		return it.ProjectedExpiry
+	}
+	return ecs.AddMonths(it.BaseExpiry, r.Months)
+}
+
 // byRegion groups the IDs of items in state s by region, regions in first-seen order.
 func byRegion(r *store.Request, s store.ItemState) (regions []string, ids map[string][]string) {
 	ids = map[string][]string{}
@@ -221,15 +282,20 @@ func item(r *store.Request, id string) store.Item {
 	return store.Item{}
 }
 
+func hasItems(r *store.Request, s store.ItemState) bool {
+	return slices.ContainsFunc(r.Items, func(it store.Item) bool { return it.State == s })
+}
+
 // verifyRenewals waits, per region and for all instances together, until the renewed
-// expiries show. An ordered instance whose expiry does not show in time fails with a note;
-// it stays ordered in substance and is never sent again.
+// expiries show. An ordered instance whose expiry does not show in time stays ordered (the
+// request then becomes verifying and the sweep keeps checking): an order, or a call without
+// a clear answer, is never failed on a timeout alone, and never sent again.
 func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store.Request, error) {
 	regions, ids := byRegion(r, store.ItemOrdered)
 	for _, region := range regions {
 		want := map[string]time.Time{}
 		for _, id := range ids[region] {
-			want[id] = item(r, id).ProjectedExpiry
+			want[id] = target(r, item(r, id))
 		}
 		vctx, cancel := context.WithTimeout(ctx, w.verifyTimeout)
 		seen, verr := w.cloud.Verify(vctx, region, want)
@@ -243,16 +309,14 @@ func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store
 				ev  store.Event
 				set func(*store.Item)
 			)
-			if t, ok := seen[id]; ok && !t.IsZero() && !t.Before(want[id]) {
-				ev = store.Event{Action: store.ActVerified, Detail: "new expiry " + t.UTC().Format(time.RFC3339)}
-				set = func(it *store.Item) { it.State, it.NewExpiry, it.Error = store.ItemDone, t, "" }
-				w.log.Info("renewal verified", "request", r.ID, "instance", id, "expiry", t)
-			} else {
-				msg := notVisible(it, w.verifyTimeout, seen[id], verr)
-				ev = store.Event{Action: store.ActItemFailed, Detail: msg}
-				set = func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg }
-				w.log.Warn("renewal not verified", "request", r.ID, "instance", id, "order", it.OrderID, "err", verr)
+			t, ok := seen[id]
+			if !ok || t.IsZero() || t.Before(want[id]) {
+				w.log.Warn("renewal not visible yet; still checking", "request", r.ID, "instance", id, "order", it.OrderID, "seen", t, "err", verr)
+				continue
 			}
+			ev = store.Event{Action: store.ActVerified, Detail: "new expiry " + t.UTC().Format(time.RFC3339)}
+			set = func(it *store.Item) { it.State, it.NewExpiry, it.Error = store.ItemDone, t, "" }
+			w.log.Info("renewal verified", "request", r.ID, "instance", id, "expiry", t)
 			got, err := w.setItems(r.ID, []string{id}, store.ItemOrdered, ev, set)
 			if err != nil {
 				return r, fmt.Errorf("record verification of %s: %w", id, err)
@@ -261,19 +325,6 @@ func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store
 		}
 	}
 	return r, nil
-}
-
-func notVisible(it store.Item, timeout time.Duration, seen time.Time, err error) string {
-	if it.OrderID == "" && it.Error != "" { // sent without a clear answer (outcomeUnknown)
-		return fmt.Sprintf("%s, and its expiry did not move within %s: most likely it was not renewed; check it in the console before asking again", it.Error, timeout)
-	}
-	msg := fmt.Sprintf("renewed (order %s) but the new expiry was not visible after %s", it.OrderID, timeout)
-	if !seen.IsZero() {
-		msg += fmt.Sprintf(" (Alibaba Cloud still shows %s, expected %s)", seen.UTC().Format("2006-01-02 15:04 UTC"), it.ProjectedExpiry.UTC().Format("2006-01-02 15:04 UTC"))
-	} else if err != nil && !errors.Is(err, ecs.ErrNotVerified) && !errors.Is(err, context.DeadlineExceeded) {
-		msg += fmt.Sprintf(" (checking failed: %v)", err)
-	}
-	return msg + "; check it in the console, do not renew it again"
 }
 
 // sendAutoRenew sends ModifyInstanceAutoRenewAttribute for the pending items, one call per
@@ -375,21 +426,27 @@ func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*stor
 
 // finish moves an executing request whose items are all decided to done or failed.
 func (w *Workflow) finish(ctx context.Context, r *store.Request) (*store.Request, error) {
-	failed := 0
+	failed, superseded := 0, 0
 	for _, it := range r.Items {
 		switch it.State {
 		case store.ItemDone:
 		case store.ItemFailed:
 			failed++
+		case store.ItemSuperseded:
+			superseded++
 		default:
 			return r, fmt.Errorf("request %s: %s is still %s", r.ID, it.InstanceID, it.State)
 		}
 	}
 	to, ev := store.StateDone, store.Event{Actor: botActor, Action: store.ActDone, Detail: fmt.Sprintf("%d instance(s) done", len(r.Items))}
-	if failed > 0 {
+	switch {
+	case failed > 0:
 		to, ev = store.StateFailed, store.Event{Actor: botActor, Action: store.ActFailed, Detail: fmt.Sprintf("%d of %d instance(s) failed", failed, len(r.Items))}
+	case superseded > 0:
+		to, ev = store.StateSuperseded, store.Event{Actor: botActor, Action: store.ActDone,
+			Detail: fmt.Sprintf("%d of %d instance(s) not renewed: their expiry moved before the call", superseded, len(r.Items))}
 	}
-	got, err := w.store.Transition(r.ID, []store.State{store.StateExecuting}, to, ev, nil)
+	got, err := w.store.Transition(r.ID, []store.State{store.StateExecuting, store.StateVerifying}, to, ev, nil)
 	if errors.Is(err, store.ErrConflict) {
 		return w.store.GetRequest(r.ID) // finished by someone else
 	}
@@ -398,8 +455,11 @@ func (w *Workflow) finish(ctx context.Context, r *store.Request) (*store.Request
 	}
 	for _, it := range got.Items {
 		outcome := "done"
-		if it.State == store.ItemFailed {
+		switch it.State {
+		case store.ItemFailed:
 			outcome = "failed"
+		case store.ItemSuperseded:
+			outcome = "superseded"
 		}
 		if w.counter != nil {
 			w.counter.Renewal(got.Kind.String(), outcome)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/renewbot/renewbot/ecs"
 )
 
 // Policy is who may approve what. The zero value means: one approval by someone other than
@@ -18,7 +20,7 @@ type Policy struct {
 	Required    int           // approvals needed, default 1
 	SecondAbove float64       // > 0: a request whose Total is above it needs 2 approvals
 	TTL         time.Duration // pending deadline, default 24h
-	MaxMonths   int           // default 12
+	MaxMonths   int           // longest renewal and longest automatic renewal (auto-renew on), default 12
 	MaxAmount   float64       // 0: no limit
 }
 
@@ -47,8 +49,8 @@ func (p Policy) validate() error {
 	if p.SecondAbove < 0 || p.MaxAmount < 0 {
 		return fmt.Errorf("policy: amounts must not be negative")
 	}
-	if p.MaxMonths > 12 {
-		return fmt.Errorf("policy: MaxMonths %d: Alibaba renews for at most 12 months", p.MaxMonths)
+	if longest := slices.Max(ecs.AutoRenewDurations()); p.MaxMonths > longest {
+		return fmt.Errorf("policy: MaxMonths %d: Alibaba renews for at most 12 months, automatically for at most %d", p.MaxMonths, longest)
 	}
 	return nil
 }

@@ -32,11 +32,12 @@ func (w *Workflow) SweepEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Sweep expires pending requests past their deadline and tells the notifier, then takes up
+// Sweep expires pending requests past their deadline and tells the notifier, takes up
 // executions that stopped in this process: an approved request nobody executed, or an
 // executing one whose run ended early (its context ended, a store write failed). Resume
 // covers a crash at start-up; without this such a request would wait for the next restart.
-// It returns how many requests it expired.
+// Then it reads again the expiries of verifying requests whose next check is due. It
+// returns how many requests it expired.
 func (w *Workflow) Sweep(ctx context.Context) (int, error) {
 	rs, err := w.store.ListRequests(store.StatePending)
 	if err != nil {
@@ -58,13 +59,13 @@ func (w *Workflow) Sweep(ctx context.Context) (int, error) {
 	stalled := func(r *store.Request) bool {
 		return !r.UpdatedAt.After(now.Add(-stallAfter)) && !w.isRunning(r.ID)
 	}
-	return n, w.resume(ctx, stalled)
+	return n, errors.Join(w.resume(ctx, stalled), w.checkVerifying(ctx))
 }
 
 // Resume runs what a previous process left unfinished: executing requests (continued with
 // the same ClientTokens, so nothing is ordered twice) and approved requests never started.
 func (w *Workflow) Resume(ctx context.Context) error {
-	return w.resume(ctx, func(*store.Request) bool { return true })
+	return errors.Join(w.resume(ctx, func(*store.Request) bool { return true }), w.checkVerifying(ctx))
 }
 
 // resume runs the approved and executing requests that keep selects, oldest first, with the

@@ -237,20 +237,16 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months, Reason: reason,
 	}
 	for i, inst := range insts {
-		q := quotes[i]
-		if r.Currency == "" {
-			r.Currency = q.Currency
-		} else if q.Currency != r.Currency {
-			return nil, userErrorf("%s is priced in %s and %s in %s: ask for them separately", insts[0].ID, r.Currency, inst.ID, q.Currency)
-		}
-		r.Items = append(r.Items, store.Item{
+		it := store.Item{
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			ProjectedExpiry: ecs.AddMonths(inst.ExpiredTime, in.Months),
 			AutoRenewStatus: string(inst.AutoRenew.Status),
-			Price:           q.Trade, Currency: q.Currency,
-		})
-		r.Total += q.Trade
+		}
+		if err := addQuote(r, &it, quotes[i]); err != nil {
+			return nil, err
+		}
+		r.Items = append(r.Items, it)
 	}
 	r.Total = roundCents(r.Total)
 	return r, nil
@@ -270,15 +266,19 @@ func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i], errs[i] = w.cloud.Quote(ctx, inst.RegionID, inst.ID, months)
+			out[i], errs[i] = w.quote(ctx, inst, months)
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
+		id := insts[i].ID
+		if err == nil && out[i].Trade <= 0 {
+			return nil, userErrorf("Alibaba Cloud gave no price for %s for %d months (trade price %.2f %s); nothing is asked for without a positive quote: try again later, or check the instance in the console",
+				id, months, out[i].Trade, out[i].Currency)
+		}
 		if err == nil {
 			continue
 		}
-		id := insts[i].ID
 		switch {
 		case errors.Is(err, ecs.ErrPostPaid):
 			return nil, &UserError{Msg: fmt.Sprintf("%s is pay-as-you-go: there is nothing to renew", id), Err: err}
@@ -290,6 +290,19 @@ func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int)
 		return nil, fmt.Errorf("quote %s: %w", id, err)
 	}
 	return out, nil
+}
+
+// quote prices one instance for months. DescribeRenewalPrice quotes 1-9 months or 1-3 years;
+// a longer automatic renewal (48 or 60 months) is priced as that many one-year renewals.
+func (w *Workflow) quote(ctx context.Context, inst ecs.Instance, months int) (ecs.Quote, error) {
+	q, err := w.cloud.Quote(ctx, inst.RegionID, inst.ID, months)
+	if !errors.Is(err, ecs.ErrInvalidPeriod) || months <= 36 || months%12 != 0 {
+		return q, err
+	}
+	q, err = w.cloud.Quote(ctx, inst.RegionID, inst.ID, 12)
+	n := float64(months / 12)
+	q.Months, q.Original, q.Discount, q.Trade = months, q.Original*n, q.Discount*n, roundCents(q.Trade*n)
+	return q, err
 }
 
 // TargetStatus is the RenewalStatus an auto-renew mode sets ("" for none).
@@ -315,11 +328,18 @@ func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*st
 	if err != nil {
 		return nil, err
 	}
+	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
+		msg := fmt.Sprintf("auto-renew on for %s would cost %.2f %s at every automatic renewal of %d months, above the limit of %.2f %s per request; ask for fewer instances or a shorter duration",
+			joinIDs(r.InstanceIDs()), r.Total, r.Currency, in.Duration, w.policy.MaxAmount, r.Currency)
+		return nil, w.refuse(in.Requester, "", r.InstanceIDs(), RefuseOverLimit, msg)
+	}
 	return w.create(r)
 }
 
 // autoRenewRequest checks an auto-renew change and builds the request without storing it.
-// again allows setting what is already set (an operator may).
+// again allows setting what is already set (an operator may); an operator's request is not
+// capped or priced. Auto-renew on is priced like a renewal: the amount of one automatic
+// renewal of Duration months per instance and in total, capped by Policy.MaxMonths.
 func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, again bool) (*store.Request, error) {
 	ids, err := checkIDs(in.InstanceIDs)
 	if err != nil {
@@ -333,6 +353,8 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 		return nil, userErrorf("auto-renew renews for %s months at a time, not %d", ecs.AutoRenewDurationsText(), in.Duration)
 	case in.Mode != store.AutoRenewOn && in.Duration != 0:
 		return nil, userErrorf("a duration only goes with auto-renew on")
+	case in.Mode == store.AutoRenewOn && !again && w.policy.MaxMonths > 0 && in.Duration > w.policy.MaxMonths:
+		return nil, userErrorf("automatic renewals are limited to %d months here, like renewals (RENEWBOT_MAX_PERIOD), not %d", w.policy.MaxMonths, in.Duration)
 	}
 	insts, err := w.lookup(ctx, ids)
 	if err != nil {
@@ -355,14 +377,40 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 		Kind: store.KindAutoRenew, Requester: in.Requester, Channel: in.Channel,
 		AutoRenew: in.Mode, Duration: in.Duration,
 	}
-	for _, inst := range insts {
-		r.Items = append(r.Items, store.Item{
+	var quotes []ecs.Quote
+	if in.Mode == store.AutoRenewOn && !again {
+		if quotes, err = w.quotes(ctx, insts, in.Duration); err != nil {
+			return nil, err
+		}
+	}
+	for i, inst := range insts {
+		it := store.Item{
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			AutoRenewStatus: string(inst.AutoRenew.Status),
-		})
+		}
+		if quotes != nil {
+			if err := addQuote(r, &it, quotes[i]); err != nil {
+				return nil, err
+			}
+		}
+		r.Items = append(r.Items, it)
 	}
+	r.Total = roundCents(r.Total)
 	return r, nil
+}
+
+// addQuote records an instance's quote in its item and the request's total; instances priced
+// in different currencies cannot share a request.
+func addQuote(r *store.Request, it *store.Item, q ecs.Quote) error {
+	if r.Currency == "" {
+		r.Currency = q.Currency
+	} else if q.Currency != r.Currency {
+		return userErrorf("%s is priced in %s and %s in %s: ask for them separately", r.Items[0].InstanceID, r.Currency, it.InstanceID, q.Currency)
+	}
+	it.Price, it.Currency = q.Trade, q.Currency
+	r.Total += q.Trade
+	return nil
 }
 
 // create stores a new pending request under the policy.
@@ -381,6 +429,12 @@ func (w *Workflow) create(r *store.Request) (*store.Request, error) {
 // instances is the user's business, and is named.
 func (w *Workflow) createError(err error) error {
 	var open *store.OpenRequestError
+	if errors.As(err, &open) && open.State == store.StateVerifying {
+		return &UserError{
+			Msg: fmt.Sprintf("%s already has request %s, ordered and not visible yet: it is still being checked; do not renew it again (see /renew history %s)", open.InstanceID, open.Existing, open.Existing),
+			Err: err,
+		}
+	}
 	if errors.As(err, &open) {
 		return &UserError{
 			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),

@@ -287,7 +287,7 @@ func TestNewWorkflow_Config(t *testing.T) {
 		"no store":         {Cloud: e.cloud},
 		"approver by name": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"@alice"}}},
 		"group no members": {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"SOPS"}}},
-		"13 months":        {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{MaxMonths: 13}},
+		"61 months":        {Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{MaxMonths: 61}}, // the cap covers auto-renew's 60 too
 	} {
 		if _, err := renewal.NewWorkflow(cfg); err == nil {
 			t.Errorf("%s: NewWorkflow accepted it", name)
@@ -456,29 +456,108 @@ func TestWorkflow_BalanceError(t *testing.T) {
 	}
 }
 
+// Issue 9 item 3: a renewal that becomes visible only after the verify timeout (renew delay
+// 25 s, verify timeout 20 ms, the answer lost) was failed, freeing the instance, and a second
+// request was accepted and charged. Now the item stays ordered, the request verifying (it
+// holds the instance: a new request is refused and names it), the message says "ordered, not
+// visible yet, still checking, do not renew again", and the sweep verifies it later: done,
+// one order.
 func TestWorkflow_NotVerified(t *testing.T) {
-	// The new expiry does not show within VerifyTimeout (ecssim's clock stands still and the
-	// renewal shows after a day): the instance fails with a note naming the order, and the
-	// failed request is never sent again.
 	e := newWFEnv(t, wfOptions{
-		simOpts: func(o *ecssim.Options) { o.RenewDelay = 24 * time.Hour },
-		sleep:   func(ctx context.Context, _ time.Duration) error { <-ctx.Done(); return ctx.Err() },
+		simOpts: func(o *ecssim.Options) { o.RenewDelay = 25 * time.Second },
+		cfg:     func(c *renewal.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond },
+	})
+	ctx := context.Background()
+	e.sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	r := e.renew(t, 1, "i-hz01")
+	got := e.approveAndExecute(t, r)
+	it := got.Items[0]
+	if got.State != store.StateVerifying || it.State != store.ItemOrdered || !it.Unclear {
+		t.Fatalf("request %v, item %+v; want verifying, ordered with an unclear answer", got.State, it)
+	}
+	if notes := e.notes.states(); len(notes) == 0 || notes[len(notes)-1] != store.StateVerifying {
+		t.Errorf("notified %v, want verifying last", notes)
+	}
+	_, err := e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UOTHER", Channel: "CCHAN", InstanceIDs: []string{"i-hz01"}, Months: 1})
+	wantUserError(t, err, string(r.ID), "do not renew it again")
+	if _, err := e.wf.Sweep(ctx); err != nil { // the first check is not due yet
+		t.Fatal(err)
+	}
+	if cur, _ := e.db.GetRequest(r.ID); cur.State != store.StateVerifying {
+		t.Fatalf("after an early sweep: %v", cur.State)
+	}
+	e.clock.Advance(2 * time.Minute) // the renewal shows after 25 s; the first check is due after 1 minute
+	if _, err := e.wf.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = e.db.GetRequest(r.ID)
+	wantVerified(t, got)
+	if o := ordersFor(e.sim); o["i-hz01"] != 1 || len(o) != 1 {
+		t.Errorf("orders per instance %v, want one", o)
+	}
+	if err := e.wf.Resume(ctx); err != nil || len(e.sim.Orders()) != 1 {
+		t.Errorf("Resume after: %v, %d orders", err, len(e.sim.Orders()))
+	}
+}
+
+// Issue 9 item 3: the sweep checks a verifying request with backoff (1 min doubling to 1 h)
+// for 48 h, then stops asking Alibaba and says so once; the request keeps the instance until
+// an approver settles it (audited); a non-approver may not.
+func TestWorkflow_VerifyingBoundAndSettle(t *testing.T) {
+	e := newWFEnv(t, wfOptions{
+		simOpts: func(o *ecssim.Options) { o.RenewDelay = 100 * time.Hour },
 		cfg:     func(c *renewal.WorkflowConfig) { c.VerifyTimeout = 20 * time.Millisecond },
 	})
 	ctx := context.Background()
 	r := e.renew(t, 1, "i-hz01")
-	got := e.approveAndExecute(t, r)
-	it := got.Items[0]
-	if got.State != store.StateFailed || it.State != store.ItemFailed || it.OrderID == "" ||
-		!strings.Contains(it.Error, "renewed (order "+it.OrderID+") but the new expiry was not visible after 20ms") {
-		t.Fatalf("request %v, item %+v", got.State, it)
+	if got := e.approveAndExecute(t, r); got.State != store.StateVerifying {
+		t.Fatalf("state %v, want verifying", got.State)
 	}
-	if err := e.wf.Resume(ctx); err != nil {
+	sweep := func(hours int) {
+		for range hours * 60 { // every minute
+			e.clock.Advance(time.Minute)
+			if _, err := e.wf.Sweep(ctx); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	sweep(49)
+	cur, _ := e.db.GetRequest(r.ID)
+	// 1+2+4+8+16+32 minutes, then hourly, within 48 h: 6 + 46 checks.
+	if cur.Checks < 45 || cur.Checks > 55 {
+		t.Errorf("%d checks in 48 hours, want about 52", cur.Checks)
+	}
+	calls := e.sim.Calls()["DescribeInstances"]
+	sweep(10)
+	if n := e.sim.Calls()["DescribeInstances"] - calls; n != 0 {
+		t.Errorf("%d DescribeInstances calls after checking stopped", n)
+	}
+	cur, _ = e.db.GetRequest(r.ID)
+	if cur.State != store.StateVerifying || !cur.CheckingStopped {
+		t.Fatalf("after 50 hours: %v, checking stopped %v", cur.State, cur.CheckingStopped)
+	}
+	if n := countAction(e.history(t, r.ID), store.ActChecked); n != 1 {
+		t.Errorf("%d 'checked' events, want the one that stops checking", n)
+	}
+	_, err := e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UOTHER", Channel: "CCHAN", InstanceIDs: []string{"i-hz01"}, Months: 1})
+	wantUserError(t, err, string(r.ID))
+
+	_, err = e.wf.Settle(ctx, r.ID, "UNOBODY", false, "")
+	wantRefusal(t, err, renewal.RefuseNotApprover)
+	got, err := e.wf.Settle(ctx, r.ID, "UAPPROVER2", true, "the console shows the new expiry")
+	if err != nil {
 		t.Fatal(err)
+	}
+	if got.State != store.StateDone || got.Items[0].State != store.ItemDone || got.Closed == nil || got.Closed.User != "UAPPROVER2" {
+		t.Fatalf("settled: %v, item %v, closed %+v", got.State, got.Items[0].State, got.Closed)
+	}
+	if n := countAction(e.history(t, r.ID), store.ActSettled); n != 1 {
+		t.Errorf("%d settled events", n)
 	}
 	if n := len(e.sim.Orders()); n != 1 {
 		t.Errorf("%d orders, want 1", n)
 	}
+	e.renew(t, 1, "i-hz01") // free again
 }
 
 func TestWorkflow_ConcurrentApproveExecute(t *testing.T) {
@@ -581,13 +660,20 @@ func isRefusal(err error, reason renewal.RefusalReason) bool {
 }
 
 func TestWorkflow_ResumeReusesToken(t *testing.T) {
-	// The process "dies" right after the claim: the context is cancelled before anything is
-	// recorded, but the RenewInstance it was sending reached Alibaba. Resume sends the same
-	// ClientToken and gets the same order back.
+	// The process "dies" while RenewInstance is in flight: the context is cancelled before the
+	// answer is recorded, but the call reached Alibaba. (Before a call is sent its item is
+	// marked sent with the expiry read just before; a resumed sent item is not re-read, which
+	// would see its own renewal, but sent again as it was.) Resume sends the same ClientToken
+	// and gets the same order back.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	e := newWFEnv(t, wfOptions{cfg: func(c *renewal.WorkflowConfig) {
-		c.Hooks.AfterClaim = func(store.RequestID, string) { cancel() }
+	var first sync.Once
+	e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "RenewInstance" {
+				first.Do(cancel) // the caller gives up; ecssim carries the call out
+			}
+		}
 	}})
 	r := e.renew(t, 2, "i-hz01", "i-sh01")
 	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
@@ -595,13 +681,8 @@ func TestWorkflow_ResumeReusesToken(t *testing.T) {
 		t.Fatal("Execute with a cancelled context reported success")
 	}
 	cur, _ := e.db.GetRequest(r.ID)
-	if cur.State != store.StateExecuting {
-		t.Fatalf("state %v, want executing", cur.State)
-	}
-	// The lost call of the dead process.
-	lost, err := e.cloud.Renew(context.Background(), ecs.RenewInput{InstanceID: "i-hz01", RegionID: "cn-hangzhou", Months: 2, ClientToken: r.ClientToken("i-hz01")})
-	if err != nil {
-		t.Fatal(err)
+	if cur.State != store.StateExecuting || !cur.Items[0].Sent || cur.Items[0].State != store.ItemPending {
+		t.Fatalf("state %v, item %+v; want executing, i-hz01 sent and not recorded", cur.State, cur.Items[0])
 	}
 
 	// Restart: a new workflow on the same file.
@@ -616,11 +697,13 @@ func TestWorkflow_ResumeReusesToken(t *testing.T) {
 	if got.State != store.StateDone {
 		t.Fatalf("after Resume: %v %+v", got.State, got.Items)
 	}
-	if got.Items[0].OrderID != lost.OrderID {
-		t.Errorf("resumed order %s, the lost call made %s", got.Items[0].OrderID, lost.OrderID)
-	}
 	if o := ordersFor(e.sim); o["i-hz01"] != 1 || o["i-sh01"] != 1 || len(o) != 2 {
 		t.Errorf("orders per instance %v", o)
+	}
+	for _, o := range e.sim.Orders() {
+		if o.InstanceId == "i-hz01" && got.Items[0].OrderID != o.OrderId {
+			t.Errorf("resumed order %s, the lost call made %s", got.Items[0].OrderID, o.OrderId)
+		}
 	}
 	if n := countAction(e.history(t, r.ID), store.ActResumed); n != 1 {
 		t.Errorf("%d resumed events", n)
@@ -651,7 +734,7 @@ func TestWorkflow_AutoRenew(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Kind != store.KindAutoRenew || r.Total != 0 || r.Items[0].Price != 0 || r.ApprovalsRequired != 1 || r.Items[2].AutoRenewStatus != "NotRenewal" {
+	if r.Kind != store.KindAutoRenew || r.Total != 1350 || r.Items[0].Price != 300 || r.ApprovalsRequired != 1 || r.Items[2].AutoRenewStatus != "NotRenewal" {
 		t.Errorf("request %+v", r)
 	}
 	e.wf.Approve(ctx, r.ID, "UAPPROVER2")
@@ -798,15 +881,20 @@ func TestWorkflow_RenewOutcomeUnknown(t *testing.T) {
 		r := e.renew(t, 1, "i-hz01")
 		got := e.approveAndExecute(t, r)
 		it := got.Items[0]
-		if got.State != store.StateFailed || it.State != store.ItemFailed ||
-			!strings.Contains(it.Error, "no clear answer to the renewal of i-hz01") || !strings.Contains(it.Error, "did not move within 20ms") {
+		// Issue 9 item 3: without a clear answer it is not failed on a timeout: it holds the
+		// instance until an approver, having checked the console, settles it.
+		if got.State != store.StateVerifying || it.State != store.ItemOrdered || !strings.Contains(it.Error, "no clear answer to the renewal of i-hz01") {
 			t.Fatalf("request %v, item %+v", got.State, it)
 		}
 		if n := len(e.sim.Orders()); n != 0 {
 			t.Errorf("%d orders", n)
 		}
+		got, err := e.wf.Settle(context.Background(), r.ID, "UAPPROVER1", false, "")
+		if err != nil || got.State != store.StateFailed || got.Items[0].State != store.ItemFailed {
+			t.Fatalf("settled not renewed: %+v, %v", got, err)
+		}
 		evs := e.history(t, r.ID)
-		if countAction(evs, store.ActOrdered) != 1 || countAction(evs, store.ActItemFailed) != 1 || countAction(evs, store.ActVerified) != 0 {
+		if countAction(evs, store.ActOrdered) != 1 || countAction(evs, store.ActSettled) != 1 || countAction(evs, store.ActVerified) != 0 {
 			t.Errorf("audit %+v", evs)
 		}
 	})

@@ -22,6 +22,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 )
 
@@ -74,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	for _, r := range regions {
-		if !validRegion(r) {
+		if !ecs.ValidRegionID(r) {
 			return fmt.Errorf("-regions: %q is not a region ID like cn-hangzhou", r)
 		}
 	}
@@ -122,18 +123,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	<-ctx.Done()
 	srv.Close()
 	return nil
-}
-
-// validRegion is the emulator's rule for region IDs: lower-case letters, digits and inner
-// hyphens (cn-hangzhou).
-func validRegion(r string) bool {
-	for i := 0; i < len(r); i++ {
-		c := r[i]
-		if !('a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' && i > 0 && i < len(r)-1) {
-			return false
-		}
-	}
-	return r != ""
 }
 
 // optFloat is a float flag that remembers whether it was given.

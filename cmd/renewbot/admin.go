@@ -368,7 +368,7 @@ func printHistory(w io.Writer, format string, evs []store.Event, loc *time.Locat
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tREQUEST\tINSTANCES\tDETAIL")
 	for _, ev := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", ev.Time.In(loc).Format("2006-01-02 15:04:05 MST"), ev.Actor, ev.Action,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", renewal.FormatTime(ev.Time, loc), ev.Actor, ev.Action,
 			ev.RequestID, strings.Join(ev.InstanceIDs, ","), strings.ReplaceAll(ev.Detail, "\n", " "))
 	}
 	if len(evs) == 0 {
@@ -498,7 +498,10 @@ func runDigest(ctx context.Context, e env, args []string) error {
 		return usageError{errors.New("--force posts and --dry-run does not: choose one")}
 	}
 	q := url.Values{"dry_run": {strconv.FormatBool(c.DryRun)}, "force": {strconv.FormatBool(c.Force)}}
-	return withStore(ctx, c.DB, true,
+	if c.DryRun && !fileExists(c.DB) {
+		return dryRunWithoutStore(ctx, e, c) // a dry run writes nothing: it never creates the store
+	}
+	return withStore(ctx, c.DB, !c.DryRun,
 		func(db *store.DB) error {
 			if !c.DryRun {
 				if err := checkToken(c.Slack.BotToken, "xoxb-", "a bot token"); err != nil {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -172,7 +173,7 @@ func printInstances(w io.Writer, format string, insts []ecs.Instance, now time.T
 	fmt.Fprintln(tw, "INSTANCE\tNAME\tREGION\tSTATUS\tEXPIRES\tDAYS LEFT\tAUTO-RENEW")
 	for _, r := range rows {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.InstanceID, r.Name, r.RegionID, r.Status,
-			r.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"), r.DaysLeft, renewal.AutoRenewText(ecs.RenewalStatus(r.AutoRenew), r.AutoRenewDuration))
+			renewal.FormatTime(r.ExpiredTime, loc), r.DaysLeft, renewal.AutoRenewText(ecs.RenewalStatus(r.AutoRenew), r.AutoRenewDuration))
 	}
 	if len(rows) == 0 {
 		fmt.Fprintln(tw, "(none)")
@@ -271,8 +272,8 @@ func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
 	if q.Discount > 0 {
 		fmt.Fprintf(w, " (list %s, discount %s)", renewal.Money(q.Original, q.Currency), renewal.Money(q.Discount, q.Currency))
 	}
-	fmt.Fprintf(w, "\n  expiry %s → %s\n", in.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"),
-		ecs.AddMonths(in.ExpiredTime, q.Months).In(loc).Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "\n  expiry %s → %s\n", renewal.FormatTime(in.ExpiredTime, loc),
+		renewal.FormatTime(ecs.AddMonths(in.ExpiredTime, q.Months), loc))
 }
 
 type renewConfig struct {
@@ -442,8 +443,56 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "INSTANCE\tREGION\tEXPIRES\tAUTO-RENEW")
 	for _, in := range insts {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.RegionID, in.ExpiredTime.In(c.Loc).Format("2006-01-02 15:04 MST"),
+		if !in.Subscription() { // Alibaba reports a far-future expiry and no renewal status
+			fmt.Fprintf(tw, "%s\t%s\t-\tpay-as-you-go (%s): nothing to renew\n", in.ID, in.RegionID, in.ChargeType)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", in.ID, in.RegionID, renewal.FormatTime(in.ExpiredTime, c.Loc),
 			renewal.AutoRenewText(in.AutoRenew.Status, in.AutoRenew.Duration))
 	}
 	return errors.Join(setErr, tw.Flush())
 }
+
+// ---- digest --dry-run without a store
+
+// fileExists reports whether path names an existing file.
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// dryRunWithoutStore prints the digest plan when there is no store file yet: nothing is
+// snoozed, and the dry run creates nothing.
+func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
+	log := cliLogger(e)
+	cl, err := c.ECS.client(log, nil)
+	if err != nil {
+		return err
+	}
+	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	if err != nil {
+		return err
+	}
+	plan, err := dg.Plan(ctx)
+	if err != nil {
+		return err
+	}
+	js, err := plan.JSON()
+	if err != nil {
+		return err
+	}
+	_, err = e.stdout.Write(append(js, '\n'))
+	return err
+}
+
+// noStore is the digest's store for a dry run without a store file: no snoozes, no writes.
+type noStore struct{}
+
+var errNoStore = errors.New("no store: a dry run writes nothing")
+
+func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, error) {
+	return store.DigestProgress{}, false, errNoStore
+}
+func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
+func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
+func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }

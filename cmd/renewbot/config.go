@@ -240,15 +240,14 @@ func splitList(s string) []string {
 }
 
 var (
-	reRegion = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)
-	reTag    = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
+	reTag = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
 )
 
 // parseRegions reads a comma list of region IDs (cn-hangzhou,ap-southeast-1); empty = all.
 func parseRegions(s string) ([]string, error) {
 	var out []string
 	for _, r := range splitList(s) {
-		if !reRegion.MatchString(r) {
+		if !ecs.ValidRegionID(r) {
 			return nil, fmt.Errorf("has %q, which is not a region ID like cn-hangzhou", r)
 		}
 		out = append(out, r)

@@ -103,7 +103,7 @@ func TestServeSettings(t *testing.T) {
 		{"RENEWBOT_WINDOW", "window", "14d", func(c serveConfig) any { return c.Digest.Window }, 14 * 24 * time.Hour, "30x", `"30x" is not a window like 30d, 2w or 720h`},
 		{"RENEWBOT_ROUTE_TAG", "route-tag", "team", func(c serveConfig) any { return c.Digest.RouteTag }, "team", "a b", "is not a tag key"},
 		{"RENEWBOT_APPROVAL_TTL", "approval-ttl", "90m", func(c serveConfig) any { return c.Policy.TTL }, 90 * time.Minute, "-1h", "longer than zero"},
-		{"RENEWBOT_MAX_PERIOD", "max-period", "6", func(c serveConfig) any { return c.Policy.MaxMonths }, 6, "13", "from 1 to 12"},
+		{"RENEWBOT_MAX_PERIOD", "max-period", "6", func(c serveConfig) any { return c.Policy.MaxMonths }, 6, "61", "from 1 to 60"},
 		{"RENEWBOT_APPROVALS_REQUIRED", "approvals-required", "2", func(c serveConfig) any { return c.Policy.Required }, 2, "3", "from 1 to 2"},
 		{"RENEWBOT_SECOND_APPROVAL_ABOVE", "second-approval-above", "5000", func(c serveConfig) any { return c.Policy.SecondAbove }, 5000.0, "lots", "is not an amount"},
 		{"RENEWBOT_MAX_AMOUNT", "max-amount", "20000.5", func(c serveConfig) any { return c.Policy.MaxAmount }, 20000.5, "-5", "is not an amount"},

@@ -98,7 +98,7 @@ func reportOperatorRun(e env, r *store.Request, runErr error, loc *time.Location
 				order = "its answer was lost, the new expiry shows it"
 			}
 			fmt.Fprintf(e.stdout, "renewed: %s, %s (request %s)\n", it.InstanceID, order, r.ID)
-			fmt.Fprintf(e.stdout, "verified: %s now expires %s\n", it.InstanceID, it.NewExpiry.In(loc).Format("2006-01-02 15:04 MST"))
+			fmt.Fprintf(e.stdout, "verified: %s now expires %s\n", it.InstanceID, renewal.FormatTime(it.NewExpiry, loc))
 		case it.State == store.ItemDone:
 			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s (request %s, RequestId %s)\n", it.InstanceID,
 				renewal.AutoRenewText(renewal.TargetStatus(r.AutoRenew), r.Duration), r.ID, it.APIRequestID)

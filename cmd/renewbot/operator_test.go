@@ -79,3 +79,51 @@ func TestCLI_Renew_LostAnswerReadBack(t *testing.T) {
 		t.Errorf("expiry %s, was %s: not renewed for 2 months", after.ExpiredTime, before.ExpiredTime)
 	}
 }
+
+// Issue 9 item 4: a CLI renewal whose answer is lost and whose new expiry does not show
+// within --verify-timeout (ecssim shows it after an hour) is unknown: exit 3, the request ID,
+// "do not run it again". Before, it said "ECS API unavailable", exit 1, though the order went
+// through, and a rerun after the expiry moved placed a second order. A rerun while that
+// request is open is refused and names it; there is one order.
+func TestCLI_Renew_LostAnswerUnknown_RerunRefused(t *testing.T) {
+	sim, env := newSimWith(t, ecssim.Options{RenewDelay: time.Hour, Seed: 1})
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", LostRate: 1})
+	r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes", "--verify-timeout", "1s")
+	if r.code != exitPartial {
+		t.Fatalf("exit %d, want %d (unknown); stdout %q stderr %q", r.code, exitPartial, r.out, r.stderr)
+	}
+	req := cliRequest(t, env, "i-soon0001")
+	for _, want := range []string{"unknown", string(req.ID), "do not run it again"} {
+		if !strings.Contains(r.out+r.stderr, want) {
+			t.Errorf("output %q %q does not say %q", r.out, r.stderr, want)
+		}
+	}
+	if req.State != store.StateVerifying {
+		t.Errorf("request %s is %v, want verifying", req.ID, req.State)
+	}
+	sim.SetFaults(ecssim.Faults{})
+	again := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes", "--verify-timeout", "1s")
+	if again.code != exitError || !strings.Contains(again.stderr, string(req.ID)) || !strings.Contains(again.stderr, "do not renew it again") {
+		t.Errorf("rerun: exit %d, stderr %q; want refused naming %s", again.code, again.stderr, req.ID)
+	}
+	if n := len(sim.Orders()); n != 1 {
+		t.Errorf("%d orders, want 1", n)
+	}
+}
+
+// Issue 9 item 4: a clear refusal is "not done" (exit 1) with Alibaba's reason, nothing
+// ordered, and the instance free again.
+func TestCLI_Renew_ClearErrorNotRenewed(t *testing.T) {
+	sim, env := newSim(t, -1)
+	sim.SetFaults(ecssim.Faults{Action: "RenewInstance", ThrottleRate: 1})
+	r := runCLI(t, env, "", "renew", "i-soon0001", "--period", "1", "--yes")
+	if r.code != exitError || !strings.Contains(r.out, "not done: i-soon0001") || !strings.Contains(r.out, "nothing was charged") {
+		t.Fatalf("exit %d, stdout %q stderr %q; want not done, nothing charged", r.code, r.out, r.stderr)
+	}
+	if n := len(sim.Orders()); n != 0 {
+		t.Errorf("%d orders", n)
+	}
+	if req := cliRequest(t, env, "i-soon0001"); req.State != store.StateFailed {
+		t.Errorf("request %v, want failed (the instance free)", req.State)
+	}
+}

@@ -159,8 +159,8 @@ func newServeSettings(c *serveConfig) *settings {
 	t = append(t,
 		setting{flag: "approval-ttl", env: "RENEWBOT_APPROVAL_TTL", def: "24h", usage: "a request not approved within this time expires",
 			parse: func(s string) (err error) { c.Policy.TTL, err = parseDuration(s); return }},
-		setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "longest renewal a request may ask for, in months (1-12)",
-			parse: func(s string) (err error) { c.Policy.MaxMonths, err = parseInt(s, 1, 12); return }},
+		setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "longest renewal, and longest automatic renewal (auto-renew on), a request may ask for, in months (1-60; renewals stop at 12)",
+			parse: func(s string) (err error) { c.Policy.MaxMonths, err = parseInt(s, 1, 60); return }},
 		setting{flag: "approvals-required", env: "RENEWBOT_APPROVALS_REQUIRED", def: "1", usage: "approvals every request needs (1 or 2)",
 			parse: func(s string) (err error) { c.Policy.Required, err = parseInt(s, 1, 2); return }},
 		setting{flag: "second-approval-above", env: "RENEWBOT_SECOND_APPROVAL_ABOVE", def: "0", usage: "a request whose total is above this amount needs 2 approvals (0: never)",
@@ -233,7 +233,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
 	api := c.Slack.client()
 
-	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics)
+	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
 	homes := &bot.HomeNotifier{} // Home tabs; bound to the app below
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,

@@ -498,10 +498,11 @@ func idList(s string) []string {
 	return out
 }
 
-// inRegion returns a live instance of the call's region.
+// inRegion returns a live instance of the call's region; with region "" (RenewInstance
+// without RegionId, as Alibaba's v2 SDKs send it) an instance of any region.
 func (s *Server) inRegion(id, region string, now time.Time) (*instance, bool) {
 	in, ok := s.lookup(id, now)
-	if !ok || in.RegionId != region {
+	if !ok || region != "" && in.RegionId != region {
 		return nil, false
 	}
 	return in, true
@@ -602,7 +603,9 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 		}
 		day = n
 	}
-	fingerprint := strings.Join([]string{region, id, strconv.Itoa(period), unit, strconv.Itoa(day)}, "|")
+	// Instance IDs are unique across regions, so the region is not part of the request's
+	// identity: a retry that adds or drops RegionId is the same request.
+	fingerprint := strings.Join([]string{id, strconv.Itoa(period), unit, strconv.Itoa(day)}, "|")
 	if token != "" {
 		if rec, ok := s.tokens["RenewInstance|"+token]; ok {
 			if rec.fingerprint != fingerprint {
@@ -648,7 +651,7 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 		orderPeriod = int(math.Round(newExpiry.Sub(cur).Hours() / 24 / 30))
 	}
 	s.orders = append(s.orders, Order{
-		OrderId: orderID, InstanceId: id, RegionId: region, ClientToken: token,
+		OrderId: orderID, InstanceId: id, RegionId: in.RegionId, ClientToken: token,
 		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: s.currency, Time: now.UTC(),
 	})
 	visibleAt := now

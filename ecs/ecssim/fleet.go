@@ -1,15 +1,19 @@
 package ecssim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"os"
 	"regexp"
 	"strings"
 	"time"
+
+	"github.com/renewbot/renewbot/ecs"
 )
 
 // Fleet is the starting state of the emulator: the account and its instances.
@@ -69,8 +73,12 @@ func (f *FleetInstance) UnmarshalJSON(b []byte) error {
 		ExpiredTime  string `json:"ExpiredTime"`
 		CreationTime string `json:"CreationTime"`
 	}
-	if err := json.Unmarshal(b, &aux); err != nil {
-		return err
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields() // a misspelt field would otherwise silently take its default
+	if err := dec.Decode(&aux); err != nil {
+		var id struct{ InstanceId string }
+		_ = json.Unmarshal(b, &id)
+		return fmt.Errorf("instance %q: %w", id.InstanceId, err)
 	}
 	*f = FleetInstance(aux.plain)
 	var err error
@@ -113,10 +121,14 @@ func LoadFleet(path string) (Fleet, error) {
 	return f, nil
 }
 
-var (
-	regionRE     = regexp.MustCompile(`^[a-z0-9][a-z0-9-]*[a-z0-9]$`)
-	instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
-)
+var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+
+// maxMoney bounds a balance and a monthly price: beyond it sums and 12-month quotes would lose
+// cents in float64 (and 1e308 overflows to +Inf when multiplied), which no account has.
+const maxMoney = 1e12
+
+// validMoney reports whether v is a finite amount within 0..maxMoney.
+func validMoney(v float64) bool { return !math.IsNaN(v) && v >= 0 && v <= maxMoney }
 
 // Validate checks a fleet: every instance needs an InstanceId (unique) and a RegionId, known
 // charge type, status and renewal status, and an ExpiredTime when it is PrePaid. Errors name
@@ -124,6 +136,9 @@ var (
 func (f Fleet) Validate() error {
 	if f.Balance < 0 {
 		return fmt.Errorf("balance %v is negative", f.Balance)
+	}
+	if !validMoney(f.Balance) {
+		return fmt.Errorf("balance %v is not an amount (0 to %g)", f.Balance, float64(maxMoney))
 	}
 	if f.Currency != "" && f.Currency != "CNY" && f.Currency != "USD" {
 		return fmt.Errorf("currency %q: want CNY or USD", f.Currency)
@@ -156,7 +171,7 @@ func validateInstance(in FleetInstance) error {
 		return fmt.Errorf("InstanceId %q has characters Alibaba does not use", in.InstanceId)
 	case in.RegionId == "":
 		return errors.New("missing RegionId")
-	case !regionRE.MatchString(in.RegionId):
+	case !ecs.ValidRegionID(in.RegionId):
 		return fmt.Errorf("RegionId %q is not a region ID like cn-hangzhou", in.RegionId)
 	}
 	switch in.InstanceChargeType {
@@ -182,6 +197,9 @@ func validateInstance(in FleetInstance) error {
 	}
 	if in.MonthlyPrice < 0 {
 		return fmt.Errorf("negative MonthlyPrice %v", in.MonthlyPrice)
+	}
+	if !validMoney(in.MonthlyPrice) {
+		return fmt.Errorf("MonthlyPrice %v is not a price (0 to %g a month)", in.MonthlyPrice, float64(maxMoney))
 	}
 	return nil
 }

@@ -62,6 +62,10 @@ func TestLoadFleetErrors(t *testing.T) {
 		  {"InstanceId": "i-1", "RegionId": "cn-beijing", "InstanceChargeType": "PostPaid"}]}`, "instance #2 (i-1): duplicate InstanceId"},
 		{"renewal status", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "RenewalStatus": "On"}]}`, "unknown RenewalStatus"},
 		{"negative balance", `{"balance": -1, "instances": []}`, "negative"},
+		{"unknown instance field", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "MonthyPrice": 5}]}`, `"MonthyPrice"`},
+		{"huge price", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "MonthlyPrice": 1e308}]}`, "(i-1): MonthlyPrice 1e+308"},
+		{"region shape", `{"instances": [{"InstanceId": "i-1", "RegionId": "r1", "ExpiredTime": "2026-12-01T16:00Z"}]}`, `(i-1): RegionId "r1" is not a region ID`},
+		{"huge balance", `{"balance": 1e300, "instances": []}`, "balance 1e+300"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -94,7 +94,8 @@ func serverError(t *testing.T, err error, status int, code string) *sdkerrors.Se
 	return se
 }
 
-// signed builds a signed raw request (as the SDK does: all parameters in the query).
+// signed builds a signed raw request (as the SDK does: all parameters in the query). A key
+// of p set to nil is left out instead of getting its default (p["RegionId"] = nil: no RegionId).
 func signed(t *testing.T, s *ecssim.Server, method string, p url.Values, secret string) *http.Request {
 	t.Helper()
 	defaults := map[string]string{
@@ -105,6 +106,11 @@ func signed(t *testing.T, s *ecssim.Server, method string, p url.Values, secret 
 	for k, v := range defaults {
 		if _, ok := p[k]; !ok {
 			p.Set(k, v)
+		}
+	}
+	for k, v := range p {
+		if v == nil {
+			delete(p, k)
 		}
 	}
 	p.Set("Signature", ecssim.Sign(ecssim.StringToSign(method, p), secret))

@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/renewbot/renewbot/ecs"
 )
 
 const (
@@ -80,6 +82,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /_sim/account", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Account())
 	})
+	s.mountClock(mux) // GET and POST /_sim/clock (clockhttp.go); every reader of s.now follows it
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls())
 	})
@@ -129,7 +132,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(e)
 		return
 	}
-	if region := p.get("RegionId"); region != "" && regionRE.MatchString(region) {
+	if region := p.get("RegionId"); ecs.ValidRegionID(region) {
 		host = "ecs." + region + ".aliyuncs.com"
 	}
 	if e := s.authenticate(r.Method, p); e != nil {
@@ -168,13 +171,17 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	writeJSON(w, http.StatusOK, body)
 }
 
-// runAction checks the common RegionId, then runs the action. s.mu is held.
+// runAction checks the parameters against actionParams and the region, then runs the action.
+// s.mu is held.
 func (s *Server) runAction(act action, p params, now time.Time) (map[string]any, *apiError) {
-	region := p.get("RegionId")
-	if region == "" {
-		return nil, missing("RegionId")
+	name := p.get("Action")
+	if e := checkParams(name, p); e != nil {
+		return nil, e
 	}
-	if p.get("Action") != "DescribeRegions" && !s.regions[region] {
+	// The region names an endpoint: an action that has RegionId needs a known one; an action
+	// without it (RenewInstance) is still refused when a client sends an unknown region, as
+	// the endpoint of that region would not exist. DescribeRegions answers for any.
+	if region := p.get("RegionId"); name != "DescribeRegions" && (takesRegion(name) || region != "") && !s.regions[region] {
 		return nil, errorf(404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
 	}
 	s.autoRenew(now)

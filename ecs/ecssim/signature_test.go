@@ -136,7 +136,7 @@ func TestRawProtocol(t *testing.T) {
 		{name: "unknown key", set: map[string]string{"AccessKeyId": "other"}, status: 400, code: "InvalidAccessKeyId.NotFound"},
 		{name: "wrong secret", secret: "nope", status: 400, code: "SignatureDoesNotMatch"},
 		{name: "bad signature method", set: map[string]string{"SignatureMethod": "HMAC-SHA256"}, status: 400, code: "InvalidSignatureMethod"},
-		{name: "missing region", drop: "RegionId", status: 400, code: "MissingParameter"},
+		{name: "missing region", set: map[string]string{"Action": "DescribeInstances"}, drop: "RegionId", status: 400, code: "MissingParameter"},
 		{name: "missing Action", drop: "Action", status: 400, code: "MissingParameter"},
 		{name: "missing AccessKeyId", drop: "AccessKeyId", status: 400, code: "MissingParameter"},
 		{name: "missing Timestamp", drop: "Timestamp", status: 400, code: "MissingParameter"},

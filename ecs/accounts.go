@@ -1,0 +1,416 @@
+package ecs
+
+import (
+	"cmp"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aliyun/alibaba-cloud-sdk-go/sdk/auth/credentials"
+)
+
+// Role is a RAM role the account's calls are made as: AssumeRole (STS) from the base
+// credentials, through the SDK's own provider, which caches the temporary credentials and
+// asks for new ones 3 minutes before they expire.
+type Role struct {
+	ARN         string        // acs:ram::UID:role/NAME
+	ExternalID  string        // optional, when the role's trust policy asks for one
+	SessionName string        // RoleSessionName; "" = renewbot
+	Duration    time.Duration // of each set of credentials; 0 = 1h; 15m to 12h
+	// STSEndpoint is where AssumeRole goes: "host:port" or "https://host:port" ("" =
+	// sts.aliyuncs.com). The SDK only calls STS over HTTPS.
+	STSEndpoint string
+}
+
+// RoleARNPattern is the shape of a RAM role ARN.
+var roleARNPattern = regexp.MustCompile(`^acs:ram::([0-9]{1,32}):role/([A-Za-z0-9.@_-]{1,64})$`)
+
+// ParseRoleARN returns the account UID and role name of acs:ram::UID:role/NAME.
+func ParseRoleARN(arn string) (uid, name string, err error) {
+	m := roleARNPattern.FindStringSubmatch(arn)
+	if m == nil {
+		return "", "", fmt.Errorf("%q is not a RAM role ARN like acs:ram::1234567890123456:role/renewbot", arn)
+	}
+	return m[1], m[2], nil
+}
+
+var sessionNamePattern = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
+
+// Validate checks the role as STS would.
+func (r Role) Validate() error {
+	if _, _, err := ParseRoleARN(r.ARN); err != nil {
+		return err
+	}
+	if r.SessionName != "" && !sessionNamePattern.MatchString(r.SessionName) {
+		return fmt.Errorf("session name %q: 2 to 64 letters, digits and . @ _ -", r.SessionName)
+	}
+	if r.Duration != 0 && (r.Duration < 15*time.Minute || r.Duration > 12*time.Hour) {
+		return fmt.Errorf("duration %s: from 15m to 12h", r.Duration)
+	}
+	if len(r.ExternalID) > 1224 {
+		return errors.New("external ID: at most 1224 characters")
+	}
+	if r.STSEndpoint != "" {
+		if _, err := stsHost(r.STSEndpoint); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// stsHost is the host:port the SDK's provider puts after https://.
+func stsHost(ep string) (string, error) {
+	host := ep
+	if rest, ok := strings.CutPrefix(ep, "https://"); ok {
+		host = strings.TrimSuffix(rest, "/")
+	} else if strings.Contains(ep, "://") {
+		return "", fmt.Errorf("STS endpoint %q: the SDK calls STS over HTTPS only; give host:port or https://host:port", ep)
+	}
+	if host == "" || strings.ContainsAny(host, "/?#@ ") {
+		return "", fmt.Errorf("STS endpoint %q: want host:port or https://host:port", ep)
+	}
+	return host, nil
+}
+
+// provider builds the SDK's RAM role provider on top of the base credentials. The SDK's
+// provider is not safe for concurrent use (it rewrites its cached credentials without a
+// lock), so it is serialised like the default chain.
+func (r Role) provider(base credentials.CredentialsProvider) (credentials.CredentialsProvider, error) {
+	if err := r.Validate(); err != nil {
+		return nil, fmt.Errorf("ecs: role: %w", err)
+	}
+	b := credentials.NewRAMRoleARNCredentialsProviderBuilder().
+		WithCredentialsProvider(base).
+		WithRoleArn(r.ARN).
+		WithRoleSessionName(cmp.Or(r.SessionName, "renewbot")).
+		WithDurationSeconds(int(cmp.Or(r.Duration, time.Hour) / time.Second))
+	if r.ExternalID != "" {
+		b = b.WithExternalId(r.ExternalID)
+	}
+	if r.STSEndpoint != "" {
+		host, _ := stsHost(r.STSEndpoint)
+		b = b.WithStsEndpoint(host)
+	}
+	p, err := b.Build()
+	if err != nil {
+		return nil, fmt.Errorf("ecs: role %s: %w", r.ARN, err)
+	}
+	return &lockedProvider{p: p}, nil
+}
+
+// ---- extra CA certificates
+
+// The SDK's RAM role provider calls STS with a clone of http.DefaultTransport and offers no
+// other way to choose the certificates it trusts. So extra CA certificates (RENEWBOT_CA_FILE:
+// a private STS endpoint, ecssim's self-signed one) are trusted by giving
+// http.DefaultTransport a verifier that accepts the system roots plus those certificates.
+// (SSL_CERT_FILE, read by Go itself, replaces the system roots instead.)
+var extraRoots struct {
+	install sync.Once
+	mu      sync.Mutex                    // serialises adding
+	pool    atomic.Pointer[x509.CertPool] // system roots + every added certificate
+}
+
+// TrustCAFile makes every HTTPS call of the process, the SDK's STS calls included, trust
+// the CA certificates in the PEM file as well as the system's. Call it before making
+// clients.
+func TrustCAFile(path string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("CA file: %w", err)
+	}
+	return TrustCAs(data)
+}
+
+// TrustCAs is TrustCAFile with the PEM text.
+func TrustCAs(pemData []byte) error {
+	var certs []*x509.Certificate
+	for rest := pemData; ; {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			break
+		}
+		if b.Type != "CERTIFICATE" {
+			continue
+		}
+		c, err := x509.ParseCertificate(b.Bytes)
+		if err != nil {
+			return fmt.Errorf("CA file: %w", err)
+		}
+		certs = append(certs, c)
+	}
+	if len(certs) == 0 {
+		return errors.New("CA file: no PEM certificate in it")
+	}
+	extraRoots.mu.Lock()
+	defer extraRoots.mu.Unlock()
+	var pool *x509.CertPool
+	if cur := extraRoots.pool.Load(); cur != nil {
+		pool = cur.Clone()
+	} else if sys, err := x509.SystemCertPool(); err == nil {
+		pool = sys
+	} else {
+		pool = x509.NewCertPool()
+	}
+	for _, c := range certs {
+		pool.AddCert(c)
+	}
+	extraRoots.pool.Store(pool)
+	var installErr error
+	extraRoots.install.Do(func() {
+		t, ok := http.DefaultTransport.(*http.Transport)
+		if !ok {
+			installErr = errors.New("CA file: http.DefaultTransport is not an *http.Transport")
+			return
+		}
+		t.TLSClientConfig = &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			// The chain is verified below, against the pool as it is at handshake time
+			// (crypto/tls's documented way to verify with a changing root set).
+			InsecureSkipVerify: true,
+			VerifyConnection:   verifyWithExtraRoots,
+		}
+	})
+	return installErr
+}
+
+// verifyWithExtraRoots does what crypto/tls does by default, with the extra roots.
+func verifyWithExtraRoots(cs tls.ConnectionState) error {
+	if len(cs.PeerCertificates) == 0 {
+		return errors.New("tls: the server sent no certificate")
+	}
+	opts := x509.VerifyOptions{
+		Roots:         extraRoots.pool.Load(),
+		DNSName:       cs.ServerName,
+		Intermediates: x509.NewCertPool(),
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	for _, c := range cs.PeerCertificates[1:] {
+		opts.Intermediates.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(opts)
+	return err
+}
+
+// ---- many accounts
+
+// Accounts is one Client per account, in the order configured. With one unnamed account it
+// behaves as a single Client does.
+type Accounts struct {
+	list []*Client
+}
+
+// NewAccounts builds a Client per configuration. Names must be unique; "" is allowed only
+// for a single account (the default one).
+func NewAccounts(cfgs []Config) (*Accounts, error) {
+	if len(cfgs) == 0 {
+		return nil, errors.New("ecs: no account")
+	}
+	a := &Accounts{}
+	seen := map[string]bool{}
+	for _, cfg := range cfgs {
+		if cfg.Account == "" && len(cfgs) > 1 {
+			return nil, errors.New("ecs: with more than one account every account needs a name")
+		}
+		if seen[cfg.Account] {
+			return nil, fmt.Errorf("ecs: account %q is configured twice", cfg.Account)
+		}
+		seen[cfg.Account] = true
+		c, err := New(cfg)
+		if err != nil {
+			if cfg.Account != "" {
+				return nil, fmt.Errorf("account %s: %w", cfg.Account, err)
+			}
+			return nil, err
+		}
+		a.list = append(a.list, c)
+	}
+	return a, nil
+}
+
+// Names lists the account names in the configured order.
+func (a *Accounts) Names() []string {
+	out := make([]string, len(a.list))
+	for i, c := range a.list {
+		out[i] = c.cfg.Account
+	}
+	return out
+}
+
+// Clients lists the accounts' clients in the configured order.
+func (a *Accounts) Clients() []*Client { return slices.Clone(a.list) }
+
+// Name is the account name the Client was configured with ("" = the default account).
+func (c *Client) Name() string { return c.cfg.Account }
+
+// Client returns the named account's client.
+func (a *Accounts) Client(name string) (*Client, error) {
+	for _, c := range a.list {
+		if c.cfg.Account == name {
+			return c, nil
+		}
+	}
+	return nil, fmt.Errorf("ecs: no account named %q (accounts: %s): %w", name, strings.Join(a.Names(), ", "), ErrNotFound)
+}
+
+// Ref is an instance reference as commands take it: "ID" or "ACCOUNT:ID".
+type Ref struct {
+	Account string // "" = look in every account
+	ID      string
+}
+
+func (r Ref) String() string {
+	if r.Account == "" {
+		return r.ID
+	}
+	return r.Account + ":" + r.ID
+}
+
+var accountNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+
+// IsAccountName reports whether s can name an account: a letter or digit, then up to 62
+// letters, digits, '_', '.' or '-' (no ':' or ',', which commands use as separators).
+func IsAccountName(s string) bool { return accountNamePattern.MatchString(s) }
+
+// ParseRef reads "ID" or "ACCOUNT:ID".
+func ParseRef(s string) (Ref, error) {
+	acct, id, ok := strings.Cut(s, ":")
+	if !ok {
+		acct, id = "", s
+	} else if !IsAccountName(acct) {
+		return Ref{}, fmt.Errorf("%q: %q is not an account name (letters, digits, _ . -)", s, acct)
+	}
+	if !IsInstanceID(id) {
+		return Ref{}, fmt.Errorf("%q is not an instance ID like i-bp1abc or ACCOUNT:i-bp1abc", s)
+	}
+	return Ref{Account: acct, ID: id}, nil
+}
+
+// Lookup finds instances by reference. An ID without an account is looked up in every
+// account at once (IDs are unique across accounts); one with an account only there. The
+// instances come back in the order asked, each carrying its account. IDs found nowhere give
+// an error wrapping ErrNotFound that names them, with the instances that were found; an
+// account that cannot be read fails the lookup only if some ID was found in no other.
+func (a *Accounts) Lookup(ctx context.Context, refs []Ref) ([]Instance, error) {
+	want := make([][]string, len(a.list)) // IDs to look up per account
+	for _, r := range refs {
+		for i, c := range a.list {
+			if r.Account == "" || r.Account == c.cfg.Account {
+				want[i] = append(want[i], r.ID)
+			}
+		}
+		if r.Account != "" {
+			if _, err := a.Client(r.Account); err != nil {
+				return nil, err
+			}
+		}
+	}
+	type res struct {
+		insts []Instance
+		err   error
+	}
+	results := make([]res, len(a.list))
+	var wg sync.WaitGroup
+	for i, c := range a.list {
+		if len(want[i]) == 0 {
+			continue
+		}
+		wg.Go(func() {
+			insts, err := c.Lookup(ctx, want[i])
+			results[i] = res{insts, err}
+		})
+	}
+	wg.Wait()
+	found := map[Ref]Instance{}
+	byID := map[string]Instance{}
+	var failures []error
+	for i, r := range results {
+		for _, in := range r.insts {
+			found[Ref{a.list[i].cfg.Account, in.ID}] = in
+			byID[in.ID] = in
+		}
+		if r.err != nil && !errors.Is(r.err, ErrNotFound) {
+			name := a.list[i].cfg.Account
+			if name != "" {
+				failures = append(failures, fmt.Errorf("account %s: %w", name, r.err))
+			} else {
+				failures = append(failures, r.err)
+			}
+		}
+	}
+	var out []Instance
+	var missing []string
+	for _, r := range refs {
+		in, ok := byID[r.ID]
+		if r.Account != "" {
+			in, ok = found[r]
+		}
+		if ok {
+			out = append(out, in)
+		} else {
+			missing = append(missing, r.String())
+		}
+	}
+	if len(missing) > 0 {
+		err := fmt.Errorf("ecs: %s not found in %s: %w", strings.Join(missing, ", "), a.where(), ErrNotFound)
+		return out, errors.Join(append([]error{err}, failures...)...)
+	}
+	return out, nil
+}
+
+func (a *Accounts) where() string {
+	if len(a.list) == 1 && a.list[0].cfg.Account == "" {
+		return "any region"
+	}
+	return "accounts " + strings.Join(a.Names(), ", ")
+}
+
+// Expiring scans every account at once (Client.Expiring) and merges the results: one
+// account that fails or is throttled delays and hides no other; its regions are listed in
+// Scan.Failed with its name. The error is non-nil only when no account could be read.
+func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, error) {
+	type res struct {
+		scan Scan
+		err  error
+	}
+	results := make([]res, len(a.list))
+	var wg sync.WaitGroup
+	for i, c := range a.list {
+		wg.Go(func() {
+			s, err := c.Expiring(ctx, from, to)
+			results[i] = res{s, err}
+		})
+	}
+	wg.Wait()
+	var out Scan
+	var errs []error
+	for i, r := range results {
+		name := a.list[i].cfg.Account
+		out.Instances = append(out.Instances, r.scan.Instances...)
+		out.Calls += r.scan.Calls
+		out.Failed = append(out.Failed, r.scan.Failed...)
+		if r.err != nil {
+			errs = append(errs, r.err)
+			if len(r.scan.Failed) == 0 { // the region list itself failed
+				out.Failed = append(out.Failed, RegionError{Account: name, RegionID: "*", Err: r.err})
+			}
+		}
+	}
+	sortInstances(out.Instances)
+	if len(errs) == len(a.list) {
+		return out, fmt.Errorf("ecs: no account could be scanned: %w", errors.Join(errs...))
+	}
+	return out, nil
+}
