@@ -396,6 +396,9 @@ func (a *App) handleInteraction(c click) func(context.Context) {
 	case ActionReject:
 		return func(ctx context.Context) { a.rejectClick(ctx, to, store.RequestID(value), c.TriggerID) }
 	case ActionDigestRenew:
+		if id, ok := strings.CutSuffix(value, digestFormSuffix); ok { // the request modal (modal.go)
+			return func(ctx context.Context) { a.digestForm(ctx, to, id, c.TriggerID) }
+		}
 		return func(ctx context.Context) { a.digestRenew(ctx, to, value) }
 	case ActionDigestSnooze:
 		return func(ctx context.Context) { a.digestSnooze(ctx, to, value) }

@@ -555,3 +555,30 @@ func MatchInstances(insts []ecs.Instance, query string, limit int) []ecs.Instanc
 	}
 	return out
 }
+
+// digestFormSuffix ends the value of the digest row option that opens the request modal:
+// "INSTANCE_ID:form".
+const digestFormSuffix = ":form"
+
+// digestForm opens the request modal for one instance of a digest row, preselected, with
+// the approval message going to the digest's channel.
+func (a *App) digestForm(ctx context.Context, to replyTo, id, trigger string) {
+	if to.channel == "" || to.user == "" || trigger == "" {
+		a.metrics.Interaction(ActionDigestRenew, "error")
+		a.reply(ctx, to, noChannelOrUser)
+		return
+	}
+	a.metrics.Interaction(ActionDigestRenew, "accepted")
+	d := RequestModalData{Channel: to.channel}
+	scan, _, _ := a.scans.last()
+	for _, in := range scan.Instances {
+		if in.ID == id {
+			d.Instance = &in
+			break
+		}
+	}
+	if d.Instance == nil && ecs.IsInstanceID(id) {
+		d.Instance = &ecs.Instance{ID: id} // not in the last scan: preselected by ID alone
+	}
+	a.openRequestModal(ctx, trigger, to, d)
+}

@@ -306,3 +306,28 @@ func TestReject_ExpiredTriggerSocketMode(t *testing.T) {
 		t.Error("a rejected request was paid for")
 	}
 }
+
+// A digest row's "Renew…" option opens the modal with the instance preselected; the
+// approval message goes to the digest's channel.
+func TestModal_FromDigestRow(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	ic := bottest.BlockAction(edgeReq, edgeChannel, "1700000000.000100", bot.ActionDigestRenew, "i-bp1hz00002:form", e.fake.ResponseURL())
+	ic.TriggerID = e.fake.Trigger(edgeReq)
+	if status, _ := e.post(t, "/slack/interactions", bottest.InteractionForm(ic)); status != http.StatusOK {
+		t.Fatal(status)
+	}
+	v, err := e.fake.WaitView(ctx, "views.open", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkModal(t, v)
+	if js, _ := json.Marshal(v); !strings.Contains(string(js), `"initial_option":{"text":{"emoji":false,"text":"i-bp1hz00002`) {
+		t.Errorf("the instance is not preselected: %s", js)
+	}
+	e.viewPost(t, "/slack/interactions", bottest.ViewSubmission(edgeReq, v, pick("i-bp1hz00002", "2", "")))
+	posts, err := e.fake.Wait(ctx, "chat.postMessage", 1)
+	if err != nil || posts[0].Form.Get("channel") != edgeChannel {
+		t.Fatalf("approval posts %v, %v", posts, err)
+	}
+}
