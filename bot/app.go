@@ -41,7 +41,7 @@ type AppConfig struct {
 
 	Requests       RequestReader  // the Home tab and reject clicks; default: Store, if it reads requests
 	Quoter         renewal.Quoter // the request modal's live quote; default: Cloud, if it quotes
-	Home           *HomeNotifier  // bound to the App: refreshes Home tabs on request changes
+	Changes        *AppNotifier   // bound to the App: Home tabs and the requester's DMs follow request changes
 	DefaultChannel string         // preselected in the request modal opened from the Home tab
 }
 
@@ -75,6 +75,7 @@ type App struct {
 	defaultChannel string
 	scans          *scanCache // the last list of every subscription (Home tab, instance picker)
 	homes          *homeQueue // Home tab refreshes
+	tells          *tellQueue // the requester's DMs and thread replies (requester.go)
 }
 
 // NewApp checks cfg and builds an App.
@@ -87,7 +88,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
 		seen: cfg.Store, wait: waitCtx, http: cfg.HTTPClient,
 		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel,
-		scans: &scanCache{}, homes: newHomeQueue(),
+		scans: &scanCache{}, homes: newHomeQueue(), tells: newTellQueue(),
 	}
 	if a.requests == nil {
 		a.requests, _ = cfg.Store.(RequestReader)
@@ -95,10 +96,10 @@ func NewApp(cfg AppConfig) (*App, error) {
 	if a.quoter == nil {
 		a.quoter, _ = cfg.Cloud.(renewal.Quoter)
 	}
-	if cfg.Home != nil {
-		cfg.Home.mu.Lock()
-		cfg.Home.app = a
-		cfg.Home.mu.Unlock()
+	if cfg.Changes != nil {
+		cfg.Changes.mu.Lock()
+		cfg.Changes.app = a
+		cfg.Changes.mu.Unlock()
 	}
 	if a.http == nil {
 		a.http = &http.Client{Timeout: 10 * time.Second}

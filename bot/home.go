@@ -234,19 +234,20 @@ func (c *limitChecker) input(b *slack.InputBlock) {
 
 // ---- refreshing Home tabs
 
-// HomeNotifier refreshes the Home tab of the users a request change concerns. It is a
+// AppNotifier tells the App of request changes: it refreshes the Home tab of the users a
+// change concerns and tells the requester of outcomes (requester.go). It is a
 // renewal.Notifier built before the App (the workflow needs its notifiers first) and bound
-// to it by NewApp (AppConfig.Home).
-type HomeNotifier struct {
+// to it by NewApp (AppConfig.Changes).
+type AppNotifier struct {
 	mu  sync.Mutex
 	app *App
 }
 
-var _ renewal.Notifier = (*HomeNotifier)(nil)
+var _ renewal.Notifier = (*AppNotifier)(nil)
 
 // RequestChanged queues a Home tab refresh for the requester, whoever decided, and approvers
-// who have the tab open; it never waits.
-func (h *HomeNotifier) RequestChanged(_ context.Context, r *store.Request) {
+// who have the tab open, and the requester's notice; it never waits.
+func (h *AppNotifier) RequestChanged(_ context.Context, r *store.Request) {
 	h.mu.Lock()
 	a := h.app
 	h.mu.Unlock()
@@ -261,6 +262,7 @@ func (h *HomeNotifier) RequestChanged(_ context.Context, r *store.Request) {
 		users = append(users, r.Closed.User)
 	}
 	a.homes.changed(a, users)
+	a.tells.changed(a, r)
 }
 
 // homePace is the least time between two views.publish calls: Slack allows about 100 a

@@ -155,3 +155,40 @@ func TestMatchInstances(t *testing.T) {
 		}
 	}
 }
+
+func TestRequesterNotice(t *testing.T) {
+	now := testNow.In(ecs.UTC8)
+	rejected := testRequest()
+	rejected.State, rejected.Closed = store.StateRejected, &store.Decision{User: "U0APPROVE", At: testNow, Note: "use <spot> instead"}
+	failed := doneRequest()
+	failed.State = store.StateFailed
+	failed.Items[1].State, failed.Items[1].Error = store.ItemFailed, "InvalidAccountStatus.NotEnoughBalance"
+	cancelled := testRequest()
+	cancelled.State, cancelled.Closed = store.StateCancelled, &store.Decision{User: "U0OPS", At: testNow}
+	expired := testRequest()
+	expired.State = store.StateExpired
+	approved := testRequest()
+	approved.State, approved.Approvals = store.StateApproved, []store.Decision{{User: "U0APPROVE", At: testNow}}
+	superseded := doneRequest()
+	superseded.State = store.StateSuperseded
+	for _, tt := range []struct {
+		r    *store.Request
+		want []string
+	}{
+		{approved, []string{"✅", "was approved by <@U0APPROVE>"}},
+		{doneRequest(), []string{"is done", "order `211987654320`", "verified expiry 2027-03-01 00:00 UTC+8"}},
+		{failed, []string{"failed", "NotEnoughBalance"}},
+		{rejected, []string{"was rejected by <@U0APPROVE>", "use &lt;spot&gt; instead"}},
+		{cancelled, []string{"cancelled by <@U0OPS>", "Nothing was charged"}},
+		{expired, []string{"expired", "Nothing was charged"}},
+		{superseded, []string{"expiry moved"}},
+	} {
+		got := RequesterNotice(tt.r, now)
+		for _, w := range tt.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("%s: %q lacks %q", tt.r.State, got, w)
+			}
+		}
+		mustFit(t, tt.r.State.String(), got, nil)
+	}
+}

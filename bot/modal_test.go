@@ -331,3 +331,57 @@ func TestModal_FromDigestRow(t *testing.T) {
 		t.Fatalf("approval posts %v, %v", posts, err)
 	}
 }
+
+// The requester is told of each outcome in a DM and in the approval message's thread, once:
+// the approval, then the order and the verified expiry; a rejection with its reason.
+func TestRequester_ToldByDMAndThread(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	e.click(t, edgeApprover, ts, bot.ActionApprove, string(r.ID))
+	dm := "D" + strings.TrimLeft(edgeReq, "U")
+	done, err := e.fake.WaitFor(ctx, "chat.postMessage", 0, func(c bottest.Call) bool {
+		return c.Form.Get("channel") == dm && strings.Contains(c.Form.Get("text"), "is done")
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if !strings.Contains(done.Form.Get("text"), got.Items[0].OrderID) || !strings.Contains(done.Form.Get("text"), "verified expiry") {
+		t.Errorf("done DM %q lacks the order %s and the verified expiry", done.Form.Get("text"), got.Items[0].OrderID)
+	}
+	if _, err := e.fake.WaitFor(ctx, "chat.postMessage", 0, func(c bottest.Call) bool {
+		return c.Form.Get("channel") == edgeChannel && c.Form.Get("thread_ts") == ts && strings.Contains(c.Form.Get("text"), "is done")
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Rejected, with the reason.
+	r2, ts2 := e.openRequest(t, ctx, "i-bp1hz00002 1")
+	ic := bottest.BlockAction(edgeApprover, edgeChannel, ts2, bot.ActionReject, string(r2.ID), e.fake.ResponseURL())
+	ic.TriggerID = e.fake.Trigger(edgeApprover)
+	e.post(t, "/slack/interactions", bottest.InteractionForm(ic))
+	v, err := e.fake.WaitView(ctx, "views.open", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.viewPost(t, "/slack/interactions", bottest.ViewSubmission(edgeApprover, v, bottest.Values{"reason": {"reason_text": "not needed after March"}}))
+	if _, err := e.fake.WaitFor(ctx, "chat.postMessage", 0, func(c bottest.Call) bool {
+		return c.Form.Get("channel") == dm && strings.Contains(c.Form.Get("text"), "was rejected") && strings.Contains(c.Form.Get("text"), "not needed after March")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	counts := map[string]int{}
+	for _, c := range e.fake.CallsOf("chat.postMessage") {
+		if c.Form.Get("channel") == dm {
+			counts[strings.Fields(c.Form.Get("text"))[0]]++
+		}
+	}
+	if counts["✅"] != 2 || counts["🚫"] != 1 || len(counts) != 2 {
+		t.Errorf("DMs by kind %v, want approved and done (✅ 2) and rejected (🚫 1), each once", counts)
+	}
+	if n := len(e.fake.CallsOf("conversations.open")); n != 3 {
+		t.Errorf("%d conversations.open, want 3", n)
+	}
+}

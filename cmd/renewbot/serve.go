@@ -234,7 +234,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
-	homes := &bot.HomeNotifier{} // Home tabs; bound to the app below
+	homes := &bot.AppNotifier{} // Home tabs and the requester's DMs; bound to the app below
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,
 		Store:         db,
@@ -256,7 +256,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
-		ListWindow: c.Digest.Window, Home: homes, DefaultChannel: c.Digest.Channel,
+		ListWindow: c.Digest.Window, Changes: homes, DefaultChannel: c.Digest.Channel,
 	})
 	if err != nil {
 		return fmt.Errorf("slack app: %w", err)

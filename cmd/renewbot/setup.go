@@ -32,9 +32,10 @@ func slackMethods() []slackMethod {
 		{"chat.postEphemeral", "PostEphemeralContext", "chat:write"},
 		{"usergroups.users.list", "GetUserGroupMembersContext", "usergroups:read"},
 		{"files.getUploadURLExternal, files.completeUploadExternal", "UploadFileContext", "files:write"},
-		{"views.open", "OpenViewContext", ""},       // the request and reject modals; views.* need no scope
-		{"views.update", "UpdateViewContext", ""},   // the live quote in the request modal
-		{"views.publish", "PublishViewContext", ""}, // the Home tab
+		{"views.open", "OpenViewContext", ""},                         // the request and reject modals; views.* need no scope
+		{"views.update", "UpdateViewContext", ""},                     // the live quote in the request modal
+		{"views.publish", "PublishViewContext", ""},                   // the Home tab
+		{"conversations.open", "OpenConversationContext", "im:write"}, // the requester's DM of each outcome
 	}
 }
 
