@@ -27,10 +27,11 @@ type ecsSettings struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	Accounts        accountSettings // RENEWBOT_ACCOUNTS and the STS, BSS and CA settings (accounts.go)
 }
 
 func (c *ecsSettings) table() []setting {
-	return []setting{
+	return append([]setting{
 		{flag: "regions", env: "RENEWBOT_REGIONS", usage: "comma list of regions to scan (empty: every region from DescribeRegions)",
 			parse: func(s string) (err error) { c.Regions, err = parseRegions(s); return }},
 		{flag: "ecs-endpoint", env: "RENEWBOT_ECS_ENDPOINT", usage: "send every ECS call to this endpoint (ecssim, a VPC endpoint); empty: Alibaba's public endpoints",
@@ -47,25 +48,21 @@ func (c *ecsSettings) table() []setting {
 			}},
 		{env: "ALIBABA_CLOUD_SECURITY_TOKEN", secret: true, usage: "optional STS security token with the AccessKey pair",
 			parse: func(s string) error { c.SecurityToken = s; return nil }},
-	}
+	}, c.Accounts.table()...)
 }
 
-// client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
-// credential chain applies.
+// client builds the ECS client of the one account: the global settings, or the accounts
+// file's only account. Commands that work in many accounts use clients.
 func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
-	cl, err := ecs.New(ecs.Config{
-		Regions:         c.Regions,
-		Endpoint:        c.Endpoint,
-		AccessKeyID:     c.AccessKeyID,
-		AccessKeySecret: c.AccessKeySecret,
-		SecurityToken:   c.SecurityToken,
-		Logger:          log,
-		Observe:         observe,
-	})
+	accts, _, err := c.clients(log, observe)
 	if err != nil {
-		return nil, fmt.Errorf("ECS client: %w", err)
+		return nil, err
 	}
-	return cl, nil
+	if cl := accts.Clients(); len(cl) == 1 {
+		return cl[0], nil
+	}
+	return nil, usageError{fmt.Errorf("RENEWBOT_ACCOUNTS: this command works in one account, and %s has %d (%s)",
+		c.Accounts.File, len(accts.Names()), strings.Join(accts.Names(), ", "))}
 }
 
 // timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
@@ -108,12 +105,12 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	if err := newExpiringSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
+	accts, _, err := c.ECS.clients(cliLogger(e), nil)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	scan, err := cl.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
+	scan, err := accts.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
 	}
@@ -122,7 +119,11 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	}
 	if len(scan.Failed) > 0 {
 		for _, f := range scan.Failed {
-			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", f.RegionID, f.Err)
+			where := f.RegionID
+			if f.Account != "" {
+				where = f.Account + ":" + where // many accounts: name the account
+			}
+			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", where, f.Err)
 		}
 		return fmt.Errorf("%d region(s) could not be read; the list above is incomplete: %w", len(scan.Failed), errPartial)
 	}
@@ -361,7 +362,7 @@ func newAutoRenewSettings(c *autoRenewConfig) *settings {
 	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
-		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		boolSetting("never", "", "set: never renew (NotRenewal): released "+ecs.ReleaseAfterExpiry(), &c.Never),
 		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: " + ecs.AutoRenewDurationsText() + " (3, 1y; default 1)",
 			parse: func(s string) error {
 				if s == "" {
@@ -469,7 +470,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}
@@ -496,3 +497,33 @@ func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, er
 func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
 func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
 func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }
+
+// noRequestError is `history R…` of a request that does not exist (exit 1).
+type noRequestError struct{ id string }
+
+func (e noRequestError) Error() string { return "no request " + e.id }
+
+// eventRow is an audit event as `history --format json` prints it: snake_case keys, like
+// every JSON the CLI prints, and [] for no instances. (The store keeps its own encoding.)
+type eventRow struct {
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	RequestID   string    `json:"request_id"`
+	InstanceIDs []string  `json:"instance_ids"`
+	Detail      string    `json:"detail"`
+}
+
+func eventRows(evs []store.Event) []eventRow {
+	rows := make([]eventRow, len(evs))
+	for i, ev := range evs {
+		ids := ev.InstanceIDs
+		if ids == nil {
+			ids = []string{}
+		}
+		rows[i] = eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
+			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
+	}
+	return rows
+}
