@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -43,6 +44,7 @@ type AppConfig struct {
 	Quoter         renewal.Quoter // the request modal's live quote; default: Cloud, if it quotes
 	Changes        *AppNotifier   // bound to the App: Home tabs and the requester's DMs follow request changes
 	DefaultChannel string         // preselected in the request modal opened from the Home tab
+	EscalateTo     []string       // user (U…) and group (S…) IDs mentioned when a request nears its deadline (reminders.go)
 }
 
 // App is the Slack edge: it turns slash commands and button clicks, from HTTP or Socket Mode,
@@ -76,6 +78,7 @@ type App struct {
 	scans          *scanCache // the last list of every subscription (Home tab, instance picker)
 	homes          *homeQueue // Home tab refreshes
 	tells          *tellQueue // the requester's DMs and thread replies (requester.go)
+	escalateTo     []string
 }
 
 // NewApp checks cfg and builds an App.
@@ -87,8 +90,13 @@ func NewApp(cfg AppConfig) (*App, error) {
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
 		seen: cfg.Store, wait: waitCtx, http: cfg.HTTPClient,
-		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel,
+		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel, escalateTo: slices.Clone(cfg.EscalateTo),
 		scans: &scanCache{}, homes: newHomeQueue(), tells: newTellQueue(),
+	}
+	for _, id := range a.escalateTo {
+		if !renewal.IsUserID(id) && !renewal.IsGroupID(id) {
+			return nil, fmt.Errorf("app: escalation contact %q is neither a user ID (U…/W…) nor a user-group ID (S…)", id)
+		}
 	}
 	if a.requests == nil {
 		a.requests, _ = cfg.Store.(RequestReader)
