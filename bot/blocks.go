@@ -45,6 +45,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
 		mrkdwn("*Deadline*\n"+renewal.FormatTime(r.Deadline, loc)))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	if r.Reason != "" {
+		blocks = append(blocks, contextText("*Reason:* "+escape(clipRunes(r.Reason, 500))))
+	}
 
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
@@ -196,6 +199,9 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 	case store.StateSuperseded:
 		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
+		if r.Closed != nil && r.Closed.Note != "" {
+			return "🚫 *Rejected* by " + closedBy(r, loc) + ": " + escape(clipRunes(r.Closed.Note, 500))
+		}
 		return "🚫 *Rejected* by " + closedBy(r, loc) + "."
 	case store.StateExpired:
 		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", renewal.FormatTime(r.Deadline, loc))
