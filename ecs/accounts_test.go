@@ -38,7 +38,7 @@ func TestAccountsLookupInEveryAccount(t *testing.T) {
 	a, _, _ := twoAccounts(t)
 	ctx := context.Background()
 	refs := []ecs.Ref{{ID: "i-dev1"}, {ID: "i-prod2"}, {Account: "prod", ID: "i-prod1"}}
-	got, err := a.Lookup(ctx, refs)
+	got, err := a.LookupRefs(ctx, refs)
 	if err != nil {
 		t.Fatalf("Lookup: %v", err)
 	}
@@ -51,12 +51,12 @@ func TestAccountsLookupInEveryAccount(t *testing.T) {
 	}
 
 	// ACCOUNT:ID only looks in that account.
-	got, err = a.Lookup(ctx, []ecs.Ref{{Account: "dev", ID: "i-prod1"}})
+	got, err = a.LookupRefs(ctx, []ecs.Ref{{Account: "dev", ID: "i-prod1"}})
 	if !errors.Is(err, ecs.ErrNotFound) || len(got) != 0 || !strings.Contains(err.Error(), "dev:i-prod1") {
 		t.Fatalf("dev:i-prod1 = %v, %v; want not found, named", got, err)
 	}
 	// An unknown account is named.
-	if _, err := a.Lookup(ctx, []ecs.Ref{{Account: "staging", ID: "i-prod1"}}); err == nil || !strings.Contains(err.Error(), `"staging"`) {
+	if _, err := a.LookupRefs(ctx, []ecs.Ref{{Account: "staging", ID: "i-prod1"}}); err == nil || !strings.Contains(err.Error(), `"staging"`) {
 		t.Fatalf("unknown account: err = %v", err)
 	}
 }
@@ -81,10 +81,10 @@ func TestAccountsFailingAccountHidesNoOther(t *testing.T) {
 		}
 	}
 	// A lookup of a prod instance still works; one of a dev instance says why it failed.
-	if got, err := a.Lookup(ctx, []ecs.Ref{{ID: "i-prod1"}}); err != nil || len(got) != 1 {
+	if got, err := a.LookupRefs(ctx, []ecs.Ref{{ID: "i-prod1"}}); err != nil || len(got) != 1 {
 		t.Fatalf("Lookup(i-prod1) with dev failing = %v, %v", got, err)
 	}
-	_, err = a.Lookup(ctx, []ecs.Ref{{ID: "i-dev1"}})
+	_, err = a.LookupRefs(ctx, []ecs.Ref{{ID: "i-dev1"}})
 	if err == nil || !strings.Contains(err.Error(), "account dev") {
 		t.Fatalf("Lookup(i-dev1) with dev failing: err = %v, want the dev account's failure", err)
 	}

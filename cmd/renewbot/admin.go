@@ -509,11 +509,14 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				}
 			}
 			log := cliLogger(e)
-			cl, err := c.ECS.client(log, nil)
+			accts, specs, err := c.ECS.clients(log, nil)
+			if err == nil {
+				err = servableAccounts(specs)
+			}
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), db, c.Slack.client(), log, nil)
 			if err != nil {
 				return err
 			}
