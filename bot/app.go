@@ -221,6 +221,11 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 			q.InstanceID = cmd.InstanceIDs[0]
 		}
 		return ephemeral("Reading the audit log…"), func(ctx context.Context) { a.history(ctx, to, q) }
+	case VerbCancel:
+		if sc.UserID == "" {
+			return ephemeral(noChannelOrUser), nil
+		}
+		return ephemeral("Cancelling " + string(cmd.RequestID) + "…"), func(ctx context.Context) { a.cancelRequest(ctx, to, cmd.RequestID) }
 	}
 	return ephemeral(Usage), nil
 }
@@ -252,6 +257,10 @@ func (a *App) history(ctx context.Context, to replyTo, q store.HistoryQuery) {
 		a.replyErr(ctx, to, "could not read the audit log", err)
 		return
 	}
+	if q.RequestID != "" && len(evs) == 0 { // every request has at least its "requested" event
+		a.reply(ctx, to, "no request "+string(q.RequestID))
+		return
+	}
 	text, blocks := HistoryMessage(evs, a.loc)
 	a.reply(ctx, to, text, blocks...)
 }
@@ -264,28 +273,18 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 		a.replyErr(ctx, to, "could not open the request", err)
 		return
 	}
-	text, blocks := ApprovalMessage(r, a.now().In(a.loc))
-	var ch, ts string
-	err = retryRateLimited(ctx, a.wait, a.metrics, "chat.postMessage", maxAttempts, func() (err error) {
-		ch, ts, err = a.slack.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
-		return err
-	})
-	if err != nil {
-		recordSlackError(a.metrics, "chat.postMessage", err)
-		a.log.Error("post approval message", "request", r.ID, "channel", r.Channel, "err", err)
-		// Nobody could click a message that is not there: withdraw the request.
-		if werr := a.wf.Withdraw(ctx, r.ID, "approval message could not be posted: "+slackErrText(err)); werr != nil {
-			a.log.Error("withdraw request", "request", r.ID, "err", werr)
-		}
-		a.reply(ctx, to, fmt.Sprintf("I could not post the approval message for %s in this channel (%s), so I withdrew the request. Is renewbot a member of the channel?",
-			r.ID, slackErrText(err)))
+	got, err := a.wf.PostApproval(ctx, r.ID)
+	switch {
+	case errors.Is(err, renewal.ErrUndeliverable):
+		a.reply(ctx, to, fmt.Sprintf("I could not post the approval message for %s in this channel (%v), so I withdrew the request. Is renewbot a member of the channel?", r.ID, err))
+		return
+	case err != nil:
+		a.reply(ctx, to, fmt.Sprintf("Request %s is open, but Slack did not take its approval message just now (%v); I will post it within a few minutes. `/renew cancel %s` withdraws it.", r.ID, err, r.ID))
 		return
 	}
-	if ch == "" { // an answer with only ok and ts: the message is where it was posted
-		ch = r.Channel
-	}
-	if _, err := a.wf.AttachMessage(ctx, r.ID, store.MessageRef{Channel: ch, TS: ts}); err != nil {
-		a.log.Error("attach message", "request", r.ID, "err", err)
+	ch := r.Channel
+	if got != nil && got.Message.Channel != "" {
+		ch = got.Message.Channel
 	}
 	a.reply(ctx, to, fmt.Sprintf("Request %s is waiting for approval: %s, total %.2f %s. An approver has to click Approve on the message in <#%s>.",
 		r.ID, strings.Join(r.InstanceIDs(), ", "), r.Total, r.Currency, ch))
@@ -351,7 +350,7 @@ func (a *App) handleInteraction(c click) func(context.Context) {
 	to := replyTo{url: c.ResponseURL, channel: c.Channel, user: c.User}
 	value := c.Value
 	valueKey := "value" // a digest menu option "INSTANCE_ID:N"
-	if c.ActionID == ActionApprove || c.ActionID == ActionReject {
+	if c.ActionID == ActionApprove || c.ActionID == ActionReject || c.ActionID == ActionSettleDone || c.ActionID == ActionSettleFailed {
 		valueKey = "request"
 	}
 	a.log.Info("click", "action", c.ActionID, "user", c.User, "channel", c.Channel, valueKey, value)
@@ -360,6 +359,12 @@ func (a *App) handleInteraction(c click) func(context.Context) {
 		return func(ctx context.Context) { a.approve(ctx, to, store.RequestID(value)) }
 	case ActionReject:
 		return func(ctx context.Context) { a.reject(ctx, to, store.RequestID(value)) }
+	case ActionSettleDone, ActionSettleFailed:
+		renewed := c.ActionID == ActionSettleDone
+		return func(ctx context.Context) {
+			_, err := a.wf.Settle(ctx, store.RequestID(value), to.user, renewed, "checked in the console, settled in Slack")
+			a.decided(ctx, to, "settle", err)
+		}
 	case ActionDigestRenew:
 		return func(ctx context.Context) { a.digestRenew(ctx, to, value) }
 	case ActionDigestSnooze:
@@ -399,6 +404,17 @@ func (a *App) approve(ctx context.Context, to replyTo, id store.RequestID) {
 func (a *App) reject(ctx context.Context, to replyTo, id store.RequestID) {
 	_, err := a.wf.Reject(ctx, id, to.user)
 	a.decided(ctx, to, "reject", err)
+}
+
+// cancelRequest withdraws a pending request on its requester's or an approver's word; its message
+// loses its buttons and says who cancelled it (the notifier updates it).
+func (a *App) cancelRequest(ctx context.Context, to replyTo, id store.RequestID) {
+	r, err := a.wf.Cancel(ctx, id, to.user)
+	if err != nil {
+		a.replyErr(ctx, to, "could not cancel "+string(id), err)
+		return
+	}
+	a.reply(ctx, to, fmt.Sprintf("Request %s (%s) is cancelled; nothing was charged.", r.ID, strings.Join(r.InstanceIDs(), ", ")))
 }
 
 // parseOption splits an overflow option value "INSTANCE_ID:N".
@@ -550,16 +566,16 @@ func (a *App) replyErr(ctx context.Context, to replyTo, what string, err error) 
 	var uerr *renewal.UserError
 	switch {
 	case errors.As(err, &ref):
-		a.reply(ctx, to, "🚫 "+sentence(ref.Error()))
+		a.reply(ctx, to, "🚫 "+sentence(forSlack(ref.Error())))
 	case errors.As(err, &uerr):
 		a.log.Info(what, "user", to.user, "err", err)
-		a.reply(ctx, to, "⚠️ "+sentence(uerr.Error()))
+		a.reply(ctx, to, "⚠️ "+sentence(forSlack(uerr.Error())))
 	case ctx.Err() != nil:
 		a.log.Warn(what, "user", to.user, "err", err)
 		a.reply(ctx, to, "❌ "+sentence(what+": renewbot was interrupted (it is restarting); please try again in a minute"))
 	default:
 		a.log.Error(what, "user", to.user, "err", err)
-		a.reply(ctx, to, "❌ "+sentence(what+": "+err.Error()))
+		a.reply(ctx, to, "❌ "+sentence(what+": "+forSlack(err.Error())))
 	}
 }
 

@@ -101,6 +101,7 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 		Cloud: cloud, Store: db, Now: edgeNow, Counter: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)),
 		Members:  bot.NewSlackMembers(e.api, time.Minute),
 		Notifier: e.notes,
+		Poster:   e.notes,
 		Policy:   renewal.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
 	})
 	if err != nil {

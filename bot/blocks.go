@@ -62,8 +62,11 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 
 	status := statusLine(r, state, loc)
 	blocks = append(blocks, slack.NewSectionBlock(mrkdwn(status), nil, nil, slack.SectionBlockOptionBlockID(idp+".status")))
-	if state == store.StatePending {
+	switch {
+	case state == store.StatePending:
 		blocks = append(blocks, approvalButtons(r, idp, now))
+	case state == store.StateVerifying && r.CheckingStopped:
+		blocks = append(blocks, settleButtons(r, idp))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
 	return clipRunes(text, maxFallbackBudget), blocks
@@ -78,7 +81,7 @@ func approvalTitle(r *store.Request) string {
 		case store.AutoRenewOff:
 			return fmt.Sprintf("Auto-renew off for %s (%s)", n, r.ID)
 		}
-		return fmt.Sprintf("Never renew %s: release at expiry (%s)", n, r.ID)
+		return fmt.Sprintf("Never renew %s: released %s (%s)", n, ecs.ReleaseAfterExpiry(), r.ID)
 	}
 	return fmt.Sprintf("Renew %s for %s (%s)", n, months(r.Months), r.ID)
 }
@@ -100,7 +103,7 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 	case store.AutoRenewOff:
 		return "Back to manual renewal: someone must renew these instances before they expire."
 	}
-	return "🚨 *These instances will NOT be renewed. Each will be RELEASED 15 days after expiry, and its disks and data are lost.*"
+	return "🚨 *These instances will NOT be renewed. Each will be RELEASED " + ecs.ReleaseAfterExpiry() + ", and its disks and data are lost.*"
 }
 
 // itemLine is one instance of a request, with its result once there is one.
@@ -138,9 +141,9 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
 		}
 	case store.ItemSuperseded:
-		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	case store.ItemFailed:
-		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	}
 	return b.String()
 }
@@ -246,7 +249,7 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 		text = "No charge. These instances will need manual renewal before they expire."
 	default:
 		title = "Never renew " + n + "?"
-		text = "These instances will be RELEASED 15 days after expiry. Their disks and data are lost."
+		text = "These instances will be RELEASED " + ecs.ReleaseAfterExpiry() + ". Their disks and data are lost."
 		style = slack.StyleDanger
 	}
 	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
@@ -254,6 +257,21 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	approve := slack.NewButtonBlockElement(ActionApprove, string(r.ID), plain("Approve")).WithStyle(slack.StylePrimary).WithConfirm(confirm)
 	reject := slack.NewButtonBlockElement(ActionReject, string(r.ID), plain("Reject")).WithStyle(slack.StyleDanger)
 	return slack.NewActionBlock(idp+".actions", approve, reject)
+}
+
+// settleButtons let an approver end a verifying request that checking gave up on, after
+// looking at the instances in the console: renewed, or not renewed.
+func settleButtons(r *store.Request, idp string) slack.Block {
+	confirm := func(title, text string, style slack.Style) *slack.ConfirmationBlockObject {
+		return slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
+			plain("Settle"), plain("Cancel")).WithStyle(style)
+	}
+	done := slack.NewButtonBlockElement(ActionSettleDone, string(r.ID), plain("Renewed (checked in the console)")).
+		WithConfirm(confirm("Mark as renewed?", "Only if the console shows the new expiry of every instance still being checked.", slack.StylePrimary))
+	failed := slack.NewButtonBlockElement(ActionSettleFailed, string(r.ID), plain("Not renewed (checked in the console)")).
+		WithStyle(slack.StyleDanger).
+		WithConfirm(confirm("Mark as not renewed?", "Only if the console shows no renewal and no order: the instances become free for a new request.", slack.StyleDanger))
+	return slack.NewActionBlock(idp+".settle", done, failed)
 }
 
 // StatusMessage describes instances: where they are, when they expire, their auto-renew state.
@@ -302,7 +320,7 @@ func autoRenewLine(in ecs.Instance, now time.Time) string {
 		}
 		return s
 	case ecs.NotRenewal:
-		return "🚨 *NotRenewal: will be RELEASED 15 days after expiry*"
+		return "🚨 *NotRenewal: will be RELEASED " + ecs.ReleaseAfterExpiry() + "*"
 	case ecs.Normal:
 		return "✋ manual renewal"
 	}
@@ -374,7 +392,7 @@ func failedRegions(failed []ecs.RegionError) string {
 	for i, f := range failed {
 		msg := "unknown error"
 		if f.Err != nil {
-			msg = f.Err.Error()
+			msg = forSlack(f.Err.Error())
 		}
 		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
@@ -449,8 +467,8 @@ func eventLine(e store.Event, loc *time.Location) string {
 		}
 		b.WriteString(" " + escape(strings.Join(ids, ", ")) + more)
 	}
-	if e.Detail != "" {
-		b.WriteString(" · " + escape(clipRunes(e.Detail, 300)))
+	if d := forSlack(e.Detail); d != "" { // ClientTokens and request IDs stay in the CLI's history
+		b.WriteString(" · " + escape(clipRunes(d, 300)))
 	}
 	return b.String()
 }
@@ -530,7 +548,7 @@ func daysLeftText(t, now time.Time) string {
 	}
 	switch d := renewal.DaysLeft(t, now); {
 	case !t.After(now):
-		if ago := int(now.Sub(t).Hours() / 24); ago > 0 {
+		if ago := -d; ago > 0 {
 			return "⛔ *expired " + plural(ago, "day", "days") + " ago*"
 		}
 		return "⛔ *expired today*"

@@ -249,7 +249,7 @@ func TestApprovalMessageStates(t *testing.T) {
 		{"never", never, testNow, true, []string{"RELEASED 15 days after expiry", "NotRenewal", "Never renew 2 instances"}},
 		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8", "9 days before expiry"}},
 		{"verifying", verifying, testNow, false, []string{"Ordered, not visible yet, still checking", "Do not renew again"}},
-		{"verifying stopped", stopped, testNow, false, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
+		{"verifying stopped", stopped, testNow, true, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
 		{"superseded", superseded, testNow, false, []string{"Not renewed", "moved from 2026-12-01", "Nothing was charged"}},
 	}
 	for _, tt := range tests {

@@ -23,9 +23,10 @@ const (
 	VerbRenew
 	VerbAutoRenew
 	VerbHistory
+	VerbCancel
 )
 
-var verbNames = [...]string{"help", "list", "status", "renew", "autorenew", "history"}
+var verbNames = [...]string{"help", "list", "status", "renew", "autorenew", "history", "cancel"}
 
 func (v Verb) String() string {
 	if v >= 0 && int(v) < len(verbNames) {
@@ -42,7 +43,7 @@ type Command struct {
 	Window      time.Duration       // list: 0 means the configured default
 	AutoRenew   store.AutoRenewMode // autorenew
 	Duration    int                 // autorenew on: months per automatic renewal, default 1
-	RequestID   store.RequestID     // history R…
+	RequestID   store.RequestID     // history R…; cancel R… (required)
 }
 
 // String is the canonical text of the command; ParseCommand(c.String()) gives c back.
@@ -71,6 +72,8 @@ func (c Command) String() string {
 			return "history " + ids
 		}
 		return "history"
+	case VerbCancel:
+		return "cancel " + string(c.RequestID)
 	}
 	return "help"
 }
@@ -85,6 +88,7 @@ const Usage = "Usage:\n" +
 	"• `autorenew ID[,ID...] off`: back to manual renewal\n" +
 	"• `autorenew ID[,ID...] never`: do not renew; the instance is released 15 days after expiry\n" +
 	"• `history [ID|REQUEST_ID]`: the audit trail\n" +
+	"• `cancel REQUEST_ID`: withdraw a request waiting for approval (its requester or an approver)\n" +
 	"IDs look like `i-bp1a2b3c4d5e6f7g8h9i`; at most 20 per command, separated by commas or spaces."
 
 // Parser limits.
@@ -138,6 +142,8 @@ func parseCommand(text string) (Command, error) {
 		return parseHistory(args)
 	case "renew":
 		return parseRenew(args)
+	case "cancel":
+		return parseCancel(args)
 	}
 	if strings.HasPrefix(verb, "i-") {
 		return parseRenew(toks)
@@ -281,6 +287,17 @@ func parseHistory(args []string) (Command, error) {
 		return Command{}, fmt.Errorf("%q is neither an instance ID (`i-…`) nor a request ID (`R…`)", clip(a))
 	}
 	return Command{}, errors.New("`history` takes at most one instance ID or request ID")
+}
+
+// parseCancel reads `cancel REQUEST_ID`: exactly one request ID.
+func parseCancel(args []string) (Command, error) {
+	if len(args) != 1 {
+		return Command{}, errors.New("`cancel` takes exactly one request ID, e.g. `cancel R038GKY16JG000`")
+	}
+	if !requestIDRe.MatchString(args[0]) {
+		return Command{}, fmt.Errorf("%q is not a request ID (`R…`)", clip(args[0]))
+	}
+	return Command{Verb: VerbCancel, RequestID: store.RequestID(strings.ToUpper(args[0]))}, nil
 }
 
 func isDigits(s string) bool {

@@ -50,6 +50,8 @@ func TestParseCommand(t *testing.T) {
 		{"history", Command{Verb: VerbHistory}},
 		{"history " + a, Command{Verb: VerbHistory, InstanceIDs: []string{a}}},
 		{"history R0001ABCD", Command{Verb: VerbHistory, RequestID: "R0001ABCD"}},
+		{"cancel R0001ABCD", Command{Verb: VerbCancel, RequestID: "R0001ABCD"}}, // issue 9 item 7
+		{"cancel r0001abcd", Command{Verb: VerbCancel, RequestID: "R0001ABCD"}},
 	}
 	for _, tt := range tests {
 		got, err := ParseCommand(tt.in)
@@ -102,6 +104,9 @@ func TestParseCommandErrors(t *testing.T) {
 		{"autorenew " + a + " off 3", "takes nothing after it"},
 		{"history " + a + " R123", "at most one"},
 		{"history xyz!", "neither an instance ID"},
+		{"cancel", "exactly one request ID"},
+		{"cancel R0001ABCD R0002ABCD", "exactly one request ID"},
+		{"cancel i-abcdef1", "not a request ID"},
 		{strings.Repeat("x", 5000), "limit is 4000"},
 	}
 	for _, tt := range tests {

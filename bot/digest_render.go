@@ -61,7 +61,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 			fmt.Fprintf(&b, " · ⚠️ *automatic deduction passed without renewal: %d* (check the balance)", passed)
 		}
 		if never > 0 {
-			fmt.Fprintf(&b, "\n🚨 *%s set to NotRenewal: will be RELEASED 15 days after expiry*", plural(never, "instance is", "instances are"))
+			fmt.Fprintf(&b, "\n🚨 *%s set to NotRenewal: will be RELEASED %s*", plural(never, "instance is", "instances are"), ecs.ReleaseAfterExpiry())
 		}
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(b.String()), nil, nil))
 	}

@@ -68,8 +68,10 @@ func IsChannelID(s string) bool { return channelIDRe.MatchString(s) }
 
 // Block Kit action IDs. "approve" and "reject" are fixed: outside tools click them.
 const (
-	ActionApprove      = "approve"       // value: request ID
-	ActionReject       = "reject"        // value: request ID
-	ActionDigestRenew  = "digest_renew"  // overflow in the digest; option value "INSTANCE_ID:MONTHS"
-	ActionDigestSnooze = "digest_snooze" // option value "INSTANCE_ID:DAYS"
+	ActionApprove      = "approve"            // value: request ID
+	ActionReject       = "reject"             // value: request ID
+	ActionDigestRenew  = "digest_renew"       // overflow in the digest; option value "INSTANCE_ID:MONTHS"
+	ActionDigestSnooze = "digest_snooze"      // option value "INSTANCE_ID:DAYS"
+	ActionSettleDone   = "settle_renewed"     // value: request ID; an approver, after the console: it was renewed
+	ActionSettleFailed = "settle_not_renewed" // value: request ID; an approver, after the console: it was not
 )

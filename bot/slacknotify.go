@@ -272,3 +272,70 @@ func (m *SlackMembers) cached(group string) ([]string, bool) {
 	}
 	return append([]string(nil), c.ids...), true
 }
+
+var _ renewal.Poster = (*SlackNotifier)(nil)
+
+// maxPostWait is the longest Retry-After an approval post waits out; after a longer one the
+// post is left to the workflow's next sweep, so nothing waits minutes for Slack.
+const maxPostWait = 10 * time.Second
+
+// errWaitTooLong stops retryRateLimited at a Retry-After longer than maxPostWait.
+var errWaitTooLong = errors.New("Retry-After too long")
+
+// PostApproval posts r's approval message into r's channel (renewal.Poster). A 429 with a
+// short Retry-After is waited out; a 429 with a long one, a 5xx or a network failure is an
+// error to try again later; any other Slack error wraps renewal.ErrUndeliverable.
+func (n *SlackNotifier) PostApproval(ctx context.Context, r *store.Request) (store.MessageRef, error) {
+	text, blocks := ApprovalMessage(r, n.now().In(n.loc))
+	wait := func(ctx context.Context, d time.Duration) error {
+		if d > maxPostWait {
+			return errWaitTooLong
+		}
+		return n.wait(ctx, d)
+	}
+	var ch, ts string
+	err := retryRateLimited(ctx, wait, n.metrics, "chat.postMessage", maxAttempts, func() (err error) {
+		ch, ts, err = n.api.PostMessageContext(ctx, r.Channel, slack.MsgOptionText(text, false), slack.MsgOptionBlocks(blocks...))
+		return err
+	})
+	if err != nil {
+		recordSlackError(n.metrics, "chat.postMessage", err)
+		n.log.Error("post approval message", "request", r.ID, "channel", r.Channel, "err", err)
+		if retryable(err) {
+			return store.MessageRef{}, fmt.Errorf("chat.postMessage: %s", slackErrText(err))
+		}
+		return store.MessageRef{}, fmt.Errorf("%s: %w", slackErrText(err), renewal.ErrUndeliverable)
+	}
+	if ch == "" { // an answer with only ok and ts: the message is where it was posted
+		ch = r.Channel
+	}
+	return store.MessageRef{Channel: ch, TS: ts}, nil
+}
+
+// retryable reports whether a Slack call may succeed if tried again later: rate limited, a
+// 5xx, or no answer at all.
+func retryable(err error) bool {
+	if _, ok := errors.AsType[*slack.RateLimitedError](err); ok {
+		return true
+	}
+	if e, ok := errors.AsType[slack.StatusCodeError](err); ok {
+		return e.Code >= 500 || e.Code == 429
+	}
+	_, slackErr := errors.AsType[slack.SlackErrorResponse](err)
+	return !slackErr
+}
+
+// TellRequester tells r's requester text, ephemeral in r's channel, else in a direct
+// message (renewal.Poster).
+func (n *SlackNotifier) TellRequester(ctx context.Context, r *store.Request, text string) error {
+	_, err := n.api.PostEphemeralContext(ctx, r.Channel, r.Requester, slack.MsgOptionText(text, false))
+	if err == nil {
+		return nil
+	}
+	recordSlackError(n.metrics, "chat.postEphemeral", err)
+	if _, _, derr := n.api.PostMessageContext(ctx, r.Requester, slack.MsgOptionText(text, false)); derr != nil {
+		recordSlackError(n.metrics, "chat.postMessage", derr)
+		return errors.Join(err, derr)
+	}
+	return nil
+}

@@ -10,8 +10,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Audit appends one event to the log. Time defaults to now and Actor to "renewbot"; Action
-// is required.
+// Audit appends one event to the log. The store sets its Seq and Time (now): whatever the
+// caller put there is ignored, so no client dates an event. Actor defaults to "renewbot";
+// Action is required.
 func (db *DB) Audit(ev Event) error {
 	if ev.Action == "" {
 		return fmt.Errorf("audit: %w: empty action", ErrInvalid)
@@ -19,6 +20,7 @@ func (db *DB) Audit(ev Event) error {
 	if ev.Actor == "" {
 		ev.Actor = botActor
 	}
+	ev.Seq, ev.Time = 0, time.Time{}
 	return db.write(func(tx *bolt.Tx) error {
 		return db.appendEvent(tx, &ev)
 	})

@@ -32,7 +32,8 @@ func (w *Workflow) SweepEvery(ctx context.Context, every time.Duration) {
 	}
 }
 
-// Sweep expires pending requests past their deadline and tells the notifier, takes up
+// Sweep expires pending requests past their deadline and tells the notifier, posts the
+// approval messages pending requests lack (or withdraws them), takes up
 // executions that stopped in this process: an approved request nobody executed, or an
 // executing one whose run ended early (its context ended, a store write failed). Resume
 // covers a crash at start-up; without this such a request would wait for the next restart.
@@ -59,13 +60,14 @@ func (w *Workflow) Sweep(ctx context.Context) (int, error) {
 	stalled := func(r *store.Request) bool {
 		return !r.UpdatedAt.After(now.Add(-stallAfter)) && !w.isRunning(r.ID)
 	}
-	return n, errors.Join(w.resume(ctx, stalled), w.checkVerifying(ctx))
+	return n, errors.Join(w.postMissing(ctx), w.resume(ctx, stalled), w.checkVerifying(ctx))
 }
 
-// Resume runs what a previous process left unfinished: executing requests (continued with
-// the same ClientTokens, so nothing is ordered twice) and approved requests never started.
+// Resume runs what a previous process left unfinished: it posts missing approval messages,
+// continues executing requests (with the same ClientTokens, so nothing is ordered twice) and
+// approved requests never started, and checks verifying ones that are due.
 func (w *Workflow) Resume(ctx context.Context) error {
-	return errors.Join(w.resume(ctx, func(*store.Request) bool { return true }), w.checkVerifying(ctx))
+	return errors.Join(w.postMissing(ctx), w.resume(ctx, func(*store.Request) bool { return true }), w.checkVerifying(ctx))
 }
 
 // resume runs the approved and executing requests that keep selects, oldest first, with the

@@ -32,6 +32,7 @@ type WorkflowConfig struct {
 	Store    Store
 	Members  Members  // required when Policy.Approvers lists user groups
 	Notifier Notifier // nil: nobody is told
+	Poster   Poster   // posts approval messages (PostApproval, and the sweep's missing ones); nil: none
 	Policy   Policy
 	Now      func() time.Time // default time.Now
 	Log      *slog.Logger     // default: discard
@@ -48,6 +49,7 @@ type Workflow struct {
 	store         Store
 	members       Members
 	notifier      Notifier
+	poster        Poster
 	policy        Policy
 	now           func() time.Time
 	log           *slog.Logger
@@ -57,6 +59,7 @@ type Workflow struct {
 
 	mu      sync.Mutex
 	running map[store.RequestID]bool // executions in this process (Resume skips them)
+	posting map[store.RequestID]bool // approval messages being posted in this process
 }
 
 // NewWorkflow checks cfg and builds a Workflow.
@@ -72,10 +75,10 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 		return nil, errors.New("workflow: approver user groups need Members to resolve them")
 	}
 	w := &Workflow{
-		cloud: cfg.Cloud, store: cfg.Store, members: cfg.Members, notifier: cfg.Notifier,
+		cloud: cfg.Cloud, store: cfg.Store, members: cfg.Members, notifier: cfg.Notifier, poster: cfg.Poster,
 		policy: p, now: cfg.Now, log: cfg.Log, counter: cfg.Counter,
 		verifyTimeout: cfg.VerifyTimeout, hooks: cfg.Hooks,
-		running: map[store.RequestID]bool{},
+		running: map[store.RequestID]bool{}, posting: map[store.RequestID]bool{},
 	}
 	if w.now == nil {
 		w.now = time.Now
@@ -214,7 +217,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 			return nil, err
 		}
 		if inst.AutoRenew.Status == ecs.NotRenewal && checkOperator(in.Requester) != nil {
-			return nil, userErrorf("%s is set to be released at expiry (NotRenewal); set auto-renew off first: /renew autorenew %s off", inst.ID, inst.ID)
+			return nil, userErrorf("%s is set never to be renewed (NotRenewal: released %s); set auto-renew off first: /renew autorenew %s off", inst.ID, ecs.ReleaseAfterExpiry(), inst.ID)
 		}
 	}
 	quotes, err := w.quotes(ctx, insts, in.Months)
@@ -578,15 +581,24 @@ func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) 
 	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected)
 }
 
-// Cancel withdraws a pending or approved (not yet executing) request; only its requester may.
+// Cancel withdraws a request: its requester may cancel it while it is pending or approved
+// (not yet executing), an approver while it is pending. Anyone else is refused (audited).
 func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
 	r, err := w.get(id)
 	if err != nil {
 		return nil, err
 	}
+	from := []store.State{store.StatePending, store.StateApproved}
 	if user != r.Requester {
-		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
-			fmt.Sprintf("only %s, who asked for request %s, can cancel it", r.Requester, id))
+		ok, err := w.IsApprover(ctx, user)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
+				fmt.Sprintf("only %s, who asked for request %s, or a renewal approver can cancel it", r.Requester, id))
+		}
+		from = []store.State{store.StatePending}
 	}
 	if r.EffectiveState(w.now()) == store.StateExpired {
 		if r.State == store.StatePending {
@@ -594,10 +606,10 @@ func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) 
 		}
 		return nil, w.expiredRefusal(user, r)
 	}
-	if r.State != store.StatePending && r.State != store.StateApproved {
+	if !slices.Contains(from, r.State) {
 		return nil, w.decidedRefusal(user, r)
 	}
-	return w.close(ctx, r, user, []store.State{store.StatePending, store.StateApproved}, store.StateCancelled, store.ActCancelled)
+	return w.close(ctx, r, user, from, store.StateCancelled, store.ActCancelled)
 }
 
 // close moves r to a closed state decided by user.

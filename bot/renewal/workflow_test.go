@@ -158,9 +158,9 @@ func TestWorkflow_Refusals(t *testing.T) {
 		_, err = e.wf.Reject(ctx, r.ID, "UNOBODY")
 		wantRefusal(t, err, renewal.RefuseNotApprover)
 		check(t, e, r, "UNOBODY", renewal.RefuseNotApprover)
-		_, err = e.wf.Cancel(ctx, r.ID, "UAPPROVER1") // only the requester cancels
+		_, err = e.wf.Cancel(ctx, r.ID, "UNOBODY") // only the requester or an approver cancels
 		wantRefusal(t, err, renewal.RefuseNotApprover)
-		check(t, e, r, "UAPPROVER1", renewal.RefuseNotApprover)
+		check(t, e, r, "UNOBODY", renewal.RefuseNotApprover)
 	})
 	t.Run("expired", func(t *testing.T) {
 		e := newWFEnv(t, wfOptions{})
@@ -346,6 +346,21 @@ func TestWorkflow_Cancel(t *testing.T) {
 		t.Fatalf("Execute = %v, %v", got, err)
 	}
 	_, err = e.wf.Cancel(ctx, r.ID, "UREQ")
+	wantRefusal(t, err, renewal.RefuseDecided)
+
+	// Issue 9 item 7: an approver may cancel a pending request (audited as theirs), not an
+	// approved one (only its requester may).
+	r = e.renew(t, 1, "i-hz02")
+	got, err = e.wf.Cancel(ctx, r.ID, "UAPPROVER2")
+	if err != nil || got.State != store.StateCancelled || got.Closed == nil || got.Closed.User != "UAPPROVER2" {
+		t.Fatalf("approver's Cancel = %+v, %v", got, err)
+	}
+	if evs := e.history(t, r.ID); evs[len(evs)-1].Action != store.ActCancelled || evs[len(evs)-1].Actor != "UAPPROVER2" {
+		t.Errorf("last event %+v, want cancelled by UAPPROVER2", evs[len(evs)-1])
+	}
+	r = e.renew(t, 1, "i-hz02")
+	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
+	_, err = e.wf.Cancel(ctx, r.ID, "UAPPROVER2")
 	wantRefusal(t, err, renewal.RefuseDecided)
 }
 

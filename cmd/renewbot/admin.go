@@ -319,6 +319,9 @@ func historyQuery(pos []string, since time.Duration, limit int, now time.Time) (
 			break
 		}
 		rid, err := store.ParseRequestID(id)
+		if err != nil && strings.HasPrefix(strings.ToUpper(id), "R") {
+			return q, noRequestError{id}
+		}
 		if err != nil {
 			return q, fmt.Errorf("%q is neither an instance ID (i-…) nor a request ID (R…)", id)
 		}
@@ -336,6 +339,9 @@ func runHistory(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	q, err := historyQuery(pos, c.Since, c.Limit, time.Now())
+	if nr := (noRequestError{}); errors.As(err, &nr) {
+		return err
+	}
 	if err != nil {
 		return usageError{err}
 	}
@@ -353,17 +359,17 @@ func runHistory(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if q.RequestID != "" && len(evs) == 0 && q.Since.IsZero() { // every request has its "requested" event
+		return noRequestError{pos[0]}
+	}
 	return printHistory(e.stdout, c.Format, evs, c.Loc)
 }
 
 func printHistory(w io.Writer, format string, evs []store.Event, loc *time.Location) error {
 	if format == "json" {
-		if evs == nil {
-			evs = []store.Event{}
-		}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
-		return enc.Encode(evs)
+		return enc.Encode(eventRows(evs))
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tREQUEST\tINSTANCES\tDETAIL")
@@ -516,7 +522,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), db, c.Slack.client(), log, nil)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), db, c.Slack.client(), log, nil, time.Now)
 			if err != nil {
 				return err
 			}

@@ -349,7 +349,7 @@ func newAutoRenewSettings(c *autoRenewConfig) *settings {
 	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
-		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		boolSetting("never", "", "set: never renew (NotRenewal): released "+ecs.ReleaseAfterExpiry(), &c.Never),
 		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: " + ecs.AutoRenewDurationsText() + " (3, 1y; default 1)",
 			parse: func(s string) error {
 				if s == "" {
@@ -461,7 +461,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), noStore{}, nil, log, nil)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}
@@ -488,3 +488,33 @@ func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, er
 func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
 func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
 func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }
+
+// noRequestError is `history R…` of a request that does not exist (exit 1).
+type noRequestError struct{ id string }
+
+func (e noRequestError) Error() string { return "no request " + e.id }
+
+// eventRow is an audit event as `history --format json` prints it: snake_case keys, like
+// every JSON the CLI prints, and [] for no instances. (The store keeps its own encoding.)
+type eventRow struct {
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	RequestID   string    `json:"request_id"`
+	InstanceIDs []string  `json:"instance_ids"`
+	Detail      string    `json:"detail"`
+}
+
+func eventRows(evs []store.Event) []eventRow {
+	rows := make([]eventRow, len(evs))
+	for i, ev := range evs {
+		ids := ev.InstanceIDs
+		if ids == nil {
+			ids = []string{}
+		}
+		rows[i] = eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
+			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
+	}
+	return rows
+}

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // RENEWBOT_TIMEZONE works in a scratch/distroless image too
 )
 
@@ -51,7 +52,8 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	hurry  context.Context // ends at a second signal: stop waiting for work in flight (nil: never)
+	hurry  context.Context  // ends at a second signal: stop waiting for work in flight (nil: never)
+	now    func() time.Time // serve's clock (nil: time.Now); the demo runs the bot on the emulator's
 }
 
 // command is one subcommand.
@@ -65,7 +67,8 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 func commands() []command {
 	return []command{
-		{"demo", "[--keep]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
+		{"demo", "[--keep] [--playground-listen ADDR]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
+		{"playground", "[--playground-listen ADDR]", "the demo's world as a web page: a Slack-like channel to type /renew and click in", runPlayground},
 		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
 		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
 		{"forecast", "[--within 30d] [--format table|json|csv]", "each account's balance against the automatic renewals Alibaba will deduct", runForecast},
@@ -136,7 +139,11 @@ func runEnv(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var bs badSetting
+		switch {
+		case errors.As(err, &bs):
+			return exitUsage
+		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "run 'renewbot help %s' for usage\n", name)
 			return exitUsage
 		}
@@ -203,7 +210,11 @@ func settingsFor(name string) *settings {
 		return newRAMPolicySettings(&ramPolicyConfig{})
 	case "demo":
 		var keep bool
-		return newDemoSettings(&keep)
+		var listen string
+		return newDemoSettings(&keep, &listen)
+	case "playground":
+		var listen string
+		return newPlaygroundSettings(&listen)
 	}
 	return nil
 }

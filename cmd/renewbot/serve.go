@@ -141,6 +141,7 @@ type serveConfig struct {
 	VerifyTimeout   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
+	Now             func() time.Time // the bot's clock; nil: time.Now (the demo passes the emulator's)
 }
 
 func newServeSettings(c *serveConfig) *settings {
@@ -208,6 +209,7 @@ func runServe(ctx context.Context, e env, args []string) error {
 	if hurry == nil {
 		hurry = context.Background()
 	}
+	c.Now = e.now
 	return serve(ctx, hurry, c, newLogger(e.stderr, c.LogLevel), e.stdout)
 }
 
@@ -219,9 +221,15 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := bot.NewMetrics(reg)
 
-	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store")})
+	// The port first: a busy port fails the start before the store file is created.
+	ln, err := net.Listen("tcp", c.Listen)
 	if err != nil {
-		return fmt.Errorf("RENEWBOT_DB: %w", err)
+		return listenError(c.Listen, err)
+	}
+	defer ln.Close() // on an early return; after Serve starts, Shutdown closes it
+	db, err := store.Open(c.DB, store.Options{Log: log.With("component", "store"), Now: c.Now})
+	if err != nil {
+		return storeError(c.DB, err)
 	}
 	defer db.Close()
 
@@ -233,6 +241,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return err
 	}
 	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
 	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag), now: now, metrics: metrics}
 	api := c.Slack.client()
 
@@ -242,6 +253,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
 		Notifier:      notifier,
+		Poster:        notifier,
 		Policy:        c.Policy,
 		Now:           now,
 		Log:           log.With("component", "workflow"),
@@ -251,7 +263,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("workflow: %w", err)
 	}
-	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics)
+	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics, now)
 	if err != nil {
 		return err
 	}
@@ -264,10 +276,6 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		return fmt.Errorf("slack app: %w", err)
 	}
 
-	ln, err := net.Listen("tcp", c.Listen)
-	if err != nil {
-		return fmt.Errorf("RENEWBOT_LISTEN: %w", err)
-	}
 	hc := &healthCheck{db: db, scans: cloud, started: now(), maxAge: 2 * scheduleInterval(c.Digest.sched, now().In(c.Digest.Loc)), now: now}
 	mux := http.NewServeMux()
 	if c.Slack.SigningSecret != "" {
@@ -279,6 +287,11 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 
 	admin, err := listenAdmin(adminSocketPath(c.DB), &adminHandler{db: db, workflow: wf, digester: dg, log: log.With("component", "admin")}, log)
+	if errors.Is(err, errSocketTaken) {
+		// The CLI would talk to whatever answers there: refuse to run beside it.
+		ln.Close()
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	if err != nil {
 		// The bot works without it; only history/backup/digest from another process will not.
 		log.Warn("admin socket unavailable: history, backup and digest cannot reach this process", "err", err)
@@ -362,9 +375,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 }
 
 // newDigester builds the digest runner from the digest settings.
-func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics) (*bot.Digester, error) {
+func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics, now func() time.Time) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
-		Cloud: cloud, Store: db, Slack: api, Now: time.Now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
+		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
 	})
 	if err != nil {
