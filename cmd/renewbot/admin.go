@@ -591,11 +591,14 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				}
 			}
 			log := cliLogger(e)
-			cl, err := c.ECS.client(log, nil)
+			accts, specs, err := c.ECS.clients(log, nil)
+			if err == nil {
+				err = servableAccounts(specs)
+			}
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil, time.Now)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), db, c.Slack.client(), log, nil, time.Now)
 			if err != nil {
 				return err
 			}

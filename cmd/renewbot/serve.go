@@ -239,7 +239,10 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	}
 	defer db.Close()
 
-	cl, err := c.ECS.client(log.With("component", "ecs"), metrics.ECSCall)
+	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCall)
+	if err == nil {
+		err = servableAccounts(specs)
+	}
 	if err != nil {
 		return err
 	}
@@ -247,7 +250,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if c.Now != nil {
 		now = c.Now
 	}
-	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
+	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag), now: now, metrics: metrics}
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
