@@ -35,6 +35,9 @@ type setting struct {
 	isBool bool // --flag alone means true
 	secret bool // never echoed in errors or help
 	parse  func(raw string) error
+	// parseEnv, when set, is used instead of parse, for a setting that reads more of the
+	// environment (the accounts file names the variables holding each account's keys).
+	parseEnv func(raw string, getenv func(string) string) error
 }
 
 // settings binds a table of settings to one subcommand's FlagSet.
@@ -127,7 +130,11 @@ func (s *settings) load(getenv func(string) string) error {
 		case st.env != "" && getenv(st.env) != "":
 			raw, name = getenv(st.env), st.env
 		}
-		if err := st.parse(strings.TrimSpace(raw)); err != nil {
+		parse := st.parse
+		if st.parseEnv != nil {
+			parse = func(raw string) error { return st.parseEnv(raw, getenv) }
+		}
+		if err := parse(strings.TrimSpace(raw)); err != nil {
 			return usageError{settingError(name, raw, st.secret, err)}
 		}
 	}
@@ -278,26 +285,6 @@ func parseApprovers(s string) ([]string, error) {
 		}
 	}
 	return ids, nil
-}
-
-// parseInstanceIDs reads "i-a,i-b".
-func parseInstanceIDs(s string) ([]string, error) {
-	ids := splitList(s)
-	if len(ids) == 0 {
-		return nil, errors.New("give at least one instance ID like i-bp1abc")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range ids {
-		if !ecs.IsInstanceID(id) {
-			return nil, fmt.Errorf("%q is not an instance ID like i-bp1abc", id)
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out, nil
 }
 
 // parseEndpoint reads "host:port" or "http(s)://host[:port]"; empty = Alibaba's public endpoints.
