@@ -11,6 +11,7 @@ package ecssim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"maps"
@@ -101,6 +102,7 @@ type Server struct {
 	closing chan struct{}
 	closed  sync.Once
 	serveWG sync.WaitGroup
+	certPEM []byte // the self-signed certificate of the TLS side of the listener
 
 	mu          sync.Mutex
 	instances   map[string]*instance
@@ -218,13 +220,23 @@ func (s *Server) Start() {
 }
 
 // Listen starts serving on addr ("127.0.0.1:18080"; port 0 picks a free port) and sets URL.
+// The same port answers TLS (TLSURL, CertificatePEM).
 func (s *Server) Listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	cert, certPEM, err := selfSigned()
 	if err != nil {
 		return err
 	}
+	raw, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	// Plain HTTP and TLS on the same port (tls.go): the SDK's RAM-role provider calls STS
+	// only over https.
+	ln := newSniffListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	s.certPEM = certPEM
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelDebug)} // e.g. a client that does not trust the certificate
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
