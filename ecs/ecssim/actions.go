@@ -547,16 +547,40 @@ func quote(monthly float64, months int, days float64) price {
 
 var utc8 = time.FixedZone("UTC+8", 8*3600)
 
-// alignedExpiry is the expiry of a renewal to the unified expiration day: 00:00 UTC+8 of that
-// day of a month, at least one month after the current expiry.
+// alignedExpiry is the expiry of a renewal to the unified expiration day (统一到期日), as
+// Alibaba's documentation of the feature describes it: the gap between the current expiry
+// and the unified day may not be under one month; when the next such day is less than a month
+// away, the renewal runs to the first such day 30 days or more after the current expiry.
+// Its example: expiries 2018-09-10 and 2018-05-17 with day 1 renew to 2018-11-01 and
+// 2018-07-01. Days are 00:00 UTC+8. Only unexpired instances (the callers check).
 func alignedExpiry(cur time.Time, day int) time.Time {
 	old := cur.In(utc8)
-	minT := old.AddDate(0, 1, 0)
-	t := time.Date(old.Year(), old.Month()+1, day, 0, 0, 0, 0, utc8)
-	for t.Before(minT) {
-		t = time.Date(t.Year(), t.Month()+1, day, 0, 0, 0, 0, utc8)
+	next := time.Date(old.Year(), old.Month(), day, 0, 0, 0, 0, utc8)
+	if !next.After(old) {
+		next = time.Date(old.Year(), old.Month()+1, day, 0, 0, 0, 0, utc8)
 	}
-	return t.UTC()
+	if next.Before(addMonths(old, 1)) {
+		earliest := old.AddDate(0, 0, 30)
+		next = time.Date(earliest.Year(), earliest.Month(), day, 0, 0, 0, 0, utc8)
+		if next.Before(earliest) {
+			next = time.Date(earliest.Year(), earliest.Month()+1, day, 0, 0, 0, 0, utc8)
+		}
+	}
+	return next.UTC()
+}
+
+// alignedQuote prices a renewal from cur to the aligned expiry by the monthly price, as the
+// documentation says ("the renewal is priced by the monthly price"): whole calendar months at
+// the monthly price, the days left over pro rata, a month counted as 30 days.
+func alignedQuote(monthly float64, cur, aligned time.Time) price {
+	months := 0
+	for !addMonths(cur, months+1).After(aligned) {
+		months++
+	}
+	days := aligned.Sub(addMonths(cur, months)).Hours() / 24
+	p := price{original: round2(monthly*float64(months) + monthly*days/30)}
+	p.trade = p.original
+	return p
 }
 
 // addMonths adds calendar months to an expiry the way Alibaba's billing does: the day of the
@@ -641,7 +665,7 @@ func (s *Server) renewInstance(a *account, p params, now time.Time) (map[string]
 			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: an expired instance cannot be renewed to a unified expiration day.")
 		}
 		newExpiry = alignedExpiry(cur, day)
-		pr = quote(in.MonthlyPrice, 0, newExpiry.Sub(cur).Hours()/24)
+		pr = alignedQuote(in.MonthlyPrice, cur, newExpiry)
 	}
 	if newExpiry.After(now.AddDate(5, 0, 0)) {
 		return nil, errorf(400, "InvalidPeriod.ExceededMaximumExpirationDate", "The renewal would move the expiration date beyond the maximum (5 years from now).")
@@ -729,7 +753,10 @@ func (s *Server) describeRenewalPrice(a *account, p params, now time.Time) (map[
 	switch {
 	case hasDay:
 		cur := in.latestExpiry()
-		pr = quote(in.MonthlyPrice, 0, alignedExpiry(cur, day).Sub(cur).Hours()/24)
+		if in.expired(now) {
+			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: an expired instance cannot be renewed to a unified expiration day.")
+		}
+		pr = alignedQuote(in.MonthlyPrice, cur, alignedExpiry(cur, day))
 	case unit == "Year":
 		pr = quote(in.MonthlyPrice, 12*period, 0)
 	default:
