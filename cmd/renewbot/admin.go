@@ -136,6 +136,9 @@ type digestResult struct {
 	Day      string          `json:"day"`
 	Channels []channelResult `json:"channels"`
 	Failed   []regionResult  `json:"failed_regions"`
+	Snoozed  int             `json:"snoozed"`
+	Unrouted int             `json:"unrouted"`
+	RouteTag string          `json:"route_tag"`
 }
 
 type channelResult struct {
@@ -155,7 +158,8 @@ type regionResult struct {
 }
 
 func digestResultOf(rep bot.DigestReport) digestResult {
-	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{}}
+	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{},
+		Snoozed: rep.Snoozed, Unrouted: rep.Unrouted, RouteTag: rep.RouteTag}
 	for _, c := range rep.Channels {
 		cr := channelResult{Channel: c.Channel, Instances: c.Instances, Pages: c.Pages, Skipped: c.Skipped, TS: c.TS, File: c.File}
 		if c.Err != nil {
@@ -192,6 +196,7 @@ func printDigestResult(e env, res digestResult) error {
 	if len(res.Channels) == 0 {
 		fmt.Fprintln(e.stdout, "nothing to post: RENEWBOT_DIGEST_CHANNEL is not set and no expiring instance has a channel tag (RENEWBOT_ROUTE_TAG)")
 	}
+	printLeftOut(e, res)
 	for _, f := range res.Failed {
 		fmt.Fprintf(e.stderr, "region %s could not be read: %s\n", f.Region, f.Error)
 	}
@@ -558,6 +563,8 @@ func newDigestSettings(c *digestConfig) *settings {
 	t = append(t, c.Slack.table(false)...)
 	t = append(t, c.ECS.table()...)
 	t = append(t, c.Digest.table()...)
+	t = append(t, setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "the renew menu offers renewals up to this many months (serve's approval limit)",
+		parse: func(s string) (err error) { c.Digest.MaxPeriod, err = parseInt(s, 1, 60); return }})
 	return newSettings("digest", t)
 }
 
@@ -584,11 +591,14 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				}
 			}
 			log := cliLogger(e)
-			cl, err := c.ECS.client(log, nil)
+			accts, specs, err := c.ECS.clients(log, nil)
+			if err == nil {
+				err = servableAccounts(specs)
+			}
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil, time.Now)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), db, c.Slack.client(), log, nil, time.Now)
 			if err != nil {
 				return err
 			}
