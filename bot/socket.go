@@ -148,32 +148,40 @@ func slashCommandOf(payload []byte) (slack.SlashCommand, bool) {
 		TriggerID: str("trigger_id"), APIAppID: str("api_app_id")}, true
 }
 
-// onceDelivered wraps the work of an envelope so that it runs only on its first delivery,
-// also across a restart (the set is in the store); nil stays nil. A redelivery carries the
-// same envelope ID and payload; the payload is part of the key because a stand-in may reuse
-// IDs (numbered per connection) for different envelopes. The check runs with the work, after
-// the ack. If the store cannot record it, the envelope is not acted on.
+// onceDelivered wraps the work of an envelope so that it runs only on its first delivery
+// (nil stays nil). The check runs with the work, after the ack.
 func (a *App) onceDelivered(req *socketmode.Request, work func(context.Context)) func(context.Context) {
 	if work == nil {
 		return nil
 	}
+	env := *req
+	return func(ctx context.Context) {
+		if a.firstDelivery(&env) {
+			work(ctx)
+		}
+	}
+}
+
+// firstDelivery reports whether the envelope is seen for the first time, also across a
+// restart (the set is in the store). A redelivery carries the same envelope ID and payload;
+// the payload is part of the key because a stand-in may reuse IDs (numbered per connection)
+// for different envelopes. If the store cannot record it, the envelope is not acted on.
+func (a *App) firstDelivery(req *socketmode.Request) bool {
 	h := sha256.New()
 	h.Write([]byte(req.EnvelopeID))
 	h.Write([]byte{0})
 	h.Write(req.Payload)
-	key := h.Sum([]byte("e"))
-	id, attempt, reason := req.EnvelopeID, req.RetryAttempt, req.RetryReason
-	return func(ctx context.Context) {
-		first, err := a.seen.FirstSeen(key, time.Now())
-		switch {
-		case err != nil:
-			a.log.Error("socket mode: cannot record the envelope as seen; not acting on it", "envelope", id, "err", err)
-		case !first:
-			a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", id, "retry_attempt", attempt, "retry_reason", reason)
-		default:
-			work(ctx)
-		}
+	first, err := a.seen.FirstSeen(h.Sum([]byte("e")), time.Now())
+	switch {
+	case err != nil:
+		a.log.Error("socket mode: cannot record the envelope as seen; not acting on it", "envelope", req.EnvelopeID, "err", err)
+		return false
+	case !first:
+		a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,
+			"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
+		return false
 	}
+	return true
 }
 
 // maxAck is Slack's limit on a Socket Mode ack: larger ones are dropped silently.
