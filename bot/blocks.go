@@ -45,6 +45,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
 		mrkdwn("*Deadline*\n"+renewal.FormatTime(r.Deadline, loc)))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	if r.Reason != "" {
+		blocks = append(blocks, contextText("*Reason:* "+escape(clipRunes(r.Reason, 500))))
+	}
 
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
@@ -81,7 +84,7 @@ func approvalTitle(r *store.Request) string {
 		case store.AutoRenewOff:
 			return fmt.Sprintf("Auto-renew off for %s (%s)", n, r.ID)
 		}
-		return fmt.Sprintf("Never renew %s: release at expiry (%s)", n, r.ID)
+		return fmt.Sprintf("Never renew %s: released %s (%s)", n, ecs.ReleaseAfterExpiry(), r.ID)
 	}
 	return fmt.Sprintf("Renew %s for %s (%s)", n, months(r.Months), r.ID)
 }
@@ -103,7 +106,7 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 	case store.AutoRenewOff:
 		return "Back to manual renewal: someone must renew these instances before they expire."
 	}
-	return "🚨 *These instances will NOT be renewed. Each will be RELEASED 15 days after expiry, and its disks and data are lost.*"
+	return "🚨 *These instances will NOT be renewed. Each will be RELEASED " + ecs.ReleaseAfterExpiry() + ", and its disks and data are lost.*"
 }
 
 // itemLine is one instance of a request, with its result once there is one.
@@ -144,9 +147,9 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 			fmt.Fprintf(&b, "\n    ⏳ order `%s` placed; new expiry not verified yet", escape(orDash(it.OrderID)))
 		}
 	case store.ItemSuperseded:
-		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ↪️ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	case store.ItemFailed:
-		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(it.Error), 500)))
+		fmt.Fprintf(&b, "\n    ❌ %s", escape(clipRunes(orDash(forSlack(it.Error)), 500)))
 	}
 	return b.String()
 }
@@ -196,6 +199,9 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 	case store.StateSuperseded:
 		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
+		if r.Closed != nil && r.Closed.Note != "" {
+			return "🚫 *Rejected* by " + closedBy(r, loc) + ": " + escape(clipRunes(r.Closed.Note, 500))
+		}
 		return "🚫 *Rejected* by " + closedBy(r, loc) + "."
 	case store.StateExpired:
 		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", renewal.FormatTime(r.Deadline, loc))
@@ -259,7 +265,7 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 		text = "No charge. These instances will need manual renewal before they expire."
 	default:
 		title = "Never renew " + n + "?"
-		text = "These instances will be RELEASED 15 days after expiry. Their disks and data are lost."
+		text = "These instances will be RELEASED " + ecs.ReleaseAfterExpiry() + ". Their disks and data are lost."
 		style = slack.StyleDanger
 	}
 	confirm := slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
@@ -346,7 +352,7 @@ func autoRenewLine(in ecs.Instance, now time.Time) string {
 		}
 		return s
 	case ecs.NotRenewal:
-		return "🚨 *NotRenewal: will be RELEASED 15 days after expiry*"
+		return "🚨 *NotRenewal: will be RELEASED " + ecs.ReleaseAfterExpiry() + "*"
 	case ecs.Normal:
 		return "✋ manual renewal"
 	}
@@ -418,7 +424,7 @@ func failedRegions(failed []ecs.RegionError) string {
 	for i, f := range failed {
 		msg := "unknown error"
 		if f.Err != nil {
-			msg = f.Err.Error()
+			msg = forSlack(f.Err.Error())
 		}
 		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
@@ -493,8 +499,8 @@ func eventLine(e store.Event, loc *time.Location) string {
 		}
 		b.WriteString(" " + escape(strings.Join(ids, ", ")) + more)
 	}
-	if e.Detail != "" {
-		b.WriteString(" · " + escape(clipRunes(e.Detail, 300)))
+	if d := forSlack(e.Detail); d != "" { // ClientTokens and request IDs stay in the CLI's history
+		b.WriteString(" · " + escape(clipRunes(d, 300)))
 	}
 	return b.String()
 }
@@ -574,7 +580,7 @@ func daysLeftText(t, now time.Time) string {
 	}
 	switch d := renewal.DaysLeft(t, now); {
 	case !t.After(now):
-		if ago := int(now.Sub(t).Hours() / 24); ago > 0 {
+		if ago := -d; ago > 0 {
 			return "⛔ *expired " + plural(ago, "day", "days") + " ago*"
 		}
 		return "⛔ *expired today*"

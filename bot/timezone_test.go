@@ -2,10 +2,12 @@ package bot
 
 import (
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
@@ -47,5 +49,56 @@ func TestMessagesShowTimesInOneZone(t *testing.T) {
 	}
 	if !strings.Contains(msgs["approval pending"], "*Deadline*\\n2026-11-25 19:00 UTC-6") {
 		t.Errorf("deadline not in Chicago time: %s", msgs["approval pending"])
+	}
+}
+
+// TestDaysLeftAgree: the CLI's days_left, the digest CSV and Slack's words come from one
+// function, renewal.DaysLeft: an instance 11.5 days past expiry is -11 and "expired 11 days
+// ago" everywhere (issue 11 #5).
+func TestDaysLeftAgree(t *testing.T) {
+	day := 24 * time.Hour
+	for _, off := range []time.Duration{-14*day - time.Hour, -11*day - 12*time.Hour, -day - time.Minute, -time.Hour, time.Hour, day + time.Minute, 4*day + 12*time.Hour} {
+		exp := testNow.Add(off)
+		d := renewal.DaysLeft(exp, testNow)
+		text, short := daysLeftText(exp, testNow), shortDaysLeft(exp, testNow)
+		var want string
+		switch {
+		case off < 0 && d == 0:
+			want = "expired today"
+		case off < 0:
+			want = "expired " + plural(-d, "day", "days") + " ago"
+		case d == 0:
+			want = "expires within a day"
+		default:
+			want = plural(d, "day", "days") + " left"
+			if short != strconv.Itoa(d)+"d" {
+				t.Errorf("%v: short %q, want %dd", off, short, d)
+			}
+		}
+		if !strings.Contains(text, want) {
+			t.Errorf("%v: DaysLeft %d, Slack says %q, want %q", off, d, text, want)
+		}
+		csv := string(digestCSV([]DigestItem{{Instance: ecs.Instance{ID: "i-x", ExpiredTime: exp}}}, testNow, []int{30}))
+		if !strings.Contains(csv, ","+strconv.Itoa(d)+",30,") {
+			t.Errorf("%v: CSV %q lacks days_left %d", off, csv, d)
+		}
+	}
+}
+
+// TestNotRenewalWording: every Slack text about NotRenewal says the instance is released 15
+// days after expiry (ecs.ReleaseGrace), never "at expiry" (issue 11 #6).
+func TestNotRenewalWording(t *testing.T) {
+	r := testRequest()
+	r.Kind, r.AutoRenew = store.KindAutoRenew, store.AutoRenewNever
+	text, blocks := ApprovalMessage(r, testNow)
+	all := allText(t, text, blocks)
+	in := ecs.Instance{ID: "i-x", ExpiredTime: testNow.Add(72 * time.Hour), AutoRenew: ecs.AutoRenew{Status: ecs.NotRenewal}}
+	text, blocks = StatusMessage([]ecs.Instance{in}, testNow)
+	all += allText(t, text, blocks) + Usage
+	if strings.Contains(strings.ToLower(all), "at expiry") {
+		t.Errorf("\"at expiry\" in %s", all)
+	}
+	if n := strings.Count(all, "15 days after expiry"); n < 4 {
+		t.Errorf("%d mentions of 15 days after expiry, want title, warning, confirm, status, help: %s", n, all)
 	}
 }

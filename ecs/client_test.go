@@ -480,22 +480,35 @@ func TestRenewRetriesThrottlingWithTheSameToken(t *testing.T) {
 
 func TestRenewLostResponseIsRetriedIntoTheSameOrder(t *testing.T) {
 	// The first RenewInstance is held in the emulator until the client has given up on it
-	// (client timeout); the retry carries the same token, so there is still one order.
-	release := make(chan struct{})
+	// (client timeout); the retry carries the same token, so there is still one order. The
+	// client's backoff releases the held call and waits until its action runs (it reads the
+	// business clock under the emulator's lock), so the retry comes after it, as a retry
+	// that Alibaba answered Idempotence.Processing eventually does.
+	release, ran := make(chan struct{}), make(chan struct{})
 	var seen atomic.Int32
-	var once sync.Once
+	var released atomic.Bool
+	var releaseOnce, ranOnce sync.Once
 	hook := func(action string, _ url.Values) {
-		if action != "RenewInstance" {
-			return
+		if action == "RenewInstance" && seen.Add(1) == 1 {
+			<-release // held until the client backs off
+			released.Store(true)
 		}
-		if seen.Add(1) == 1 {
-			<-release // held until the retry arrives
-			return
-		}
-		once.Do(func() { close(release) })
 	}
-	sim := newSim(t, ecssim.Options{Fleet: smallFleet(), Hook: hook}, nil)
-	c := newClient(t, sim, nil, func(cfg *ecs.Config) { cfg.Timeout = 50 * time.Millisecond })
+	now := func() time.Time {
+		if released.Load() {
+			ranOnce.Do(func() { close(ran) })
+		}
+		return t0
+	}
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet(), Hook: hook, Now: now}, nil)
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) {
+		cfg.Timeout = 50 * time.Millisecond
+		cfg.Sleep = func(ctx context.Context, _ time.Duration) error {
+			releaseOnce.Do(func() { close(release) })
+			<-ran
+			return ctx.Err()
+		}
+	})
 	res, err := c.Renew(t.Context(), ecs.RenewInput{InstanceID: "i-b", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-lost"})
 	if err != nil {
 		t.Fatalf("Renew: %v", err)
@@ -507,6 +520,55 @@ func TestRenewLostResponseIsRetriedIntoTheSameOrder(t *testing.T) {
 	}
 	if got := sim.Calls()["RenewInstance"]; got < 2 {
 		t.Fatalf("%d RenewInstance calls, want the held one and a retry", got)
+	}
+}
+
+// TestRenewRetriesIdempotenceProcessing: another RenewInstance with the same ClientToken (an
+// earlier attempt, another process) is still running, so Alibaba answers 400
+// Idempotence.Processing. The client backs off and sends the same token again, and gets the
+// first call's OrderId: one order.
+func TestRenewRetriesIdempotenceProcessing(t *testing.T) {
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var held atomic.Bool
+	hook := func(action string, p url.Values) {
+		if action == "RenewInstance" && held.CompareAndSwap(false, true) {
+			close(arrived)
+			<-release
+		}
+	}
+	rec := &recorder{}
+	sim := newSim(t, ecssim.Options{Fleet: smallFleet(), Hook: hook}, nil)
+	in := ecs.RenewInput{InstanceID: "i-b", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-processing"}
+	first := newClient(t, sim, nil, nil)
+	firstDone := make(chan ecs.RenewResult)
+	go func() {
+		res, err := first.Renew(context.Background(), in)
+		if err != nil {
+			t.Error(err)
+		}
+		firstDone <- res
+	}()
+	<-arrived
+	var firstRes ecs.RenewResult
+	second := newClient(t, sim, rec, func(cfg *ecs.Config) {
+		cfg.Sleep = func(ctx context.Context, _ time.Duration) error {
+			close(release)
+			firstRes = <-firstDone
+			return ctx.Err()
+		}
+	})
+	res, err := second.Renew(t.Context(), in)
+	if err != nil {
+		t.Fatalf("Renew: %v", err)
+	}
+	if res.OrderID == "" || res.OrderID != firstRes.OrderID {
+		t.Fatalf("retry got order %q, the running call %q", res.OrderID, firstRes.OrderID)
+	}
+	if got, want := rec.observations(), []string{"RenewInstance Idempotence.Processing", "RenewInstance "}; !slices.Equal(got, want) {
+		t.Fatalf("observed %q, want %q", got, want)
+	}
+	if orders := sim.Orders(); len(orders) != 1 {
+		t.Fatalf("orders = %+v, want one", orders)
 	}
 }
 

@@ -21,6 +21,12 @@ var UTC8 = time.FixedZone("UTC+8", 8*3600)
 // releases it with its data; until then it can still be renewed.
 const ReleaseGrace = 15 * 24 * time.Hour
 
+// ReleaseAfterExpiry is ReleaseGrace in words, the one wording of what NotRenewal means for
+// every message: "15 days after expiry".
+func ReleaseAfterExpiry() string {
+	return fmt.Sprintf("%d days after expiry", ReleaseGrace/(24*time.Hour))
+}
+
 // regionIDShape is the shape of an Alibaba Cloud region ID: a lower-case area code, then
 // hyphenated lower-case words or numbers (cn-hangzhou, ap-southeast-1, cn-hongkong).
 var regionIDShape = regexp.MustCompile(`^[a-z]{2,}(-[a-z0-9]+)+$`)

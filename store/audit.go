@@ -10,8 +10,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 )
 
-// Audit appends one event to the log. Time defaults to now and Actor to "renewbot"; Action
-// is required.
+// Audit appends one event to the log. The store sets its Seq and Time (now): whatever the
+// caller put there is ignored, so no client dates an event. Actor defaults to "renewbot";
+// Action is required.
 func (db *DB) Audit(ev Event) error {
 	if ev.Action == "" {
 		return fmt.Errorf("audit: %w: empty action", ErrInvalid)
@@ -19,13 +20,14 @@ func (db *DB) Audit(ev Event) error {
 	if ev.Actor == "" {
 		ev.Actor = botActor
 	}
+	ev.Seq, ev.Time = 0, time.Time{}
 	return db.write(func(tx *bolt.Tx) error {
 		return db.appendEvent(tx, &ev)
 	})
 }
 
-// appendEvent assigns ev.Seq (and ev.Time when zero) and writes the event and its index
-// entries. IDs that cannot be keys (empty, too long, NUL) are kept in the event but not
+// appendEvent assigns ev.Seq (and ev.Time when zero), chains ev to the event before it
+// (ev.Hash) and writes the event and its index entries. IDs that cannot be keys (empty, too long, NUL) are kept in the event but not
 // indexed: the log never refuses to record.
 func (db *DB) appendEvent(tx *bolt.Tx, ev *Event) error {
 	audit := tx.Bucket(bucketAudit)
@@ -37,6 +39,9 @@ func (db *DB) appendEvent(tx *bolt.Tx, ev *Event) error {
 	ev.Seq = seq
 	if ev.Time.IsZero() {
 		ev.Time = db.now()
+	}
+	if err := chainEvent(tx, ev); err != nil {
+		return err
 	}
 	v, err := json.Marshal(ev)
 	if err != nil {

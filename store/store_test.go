@@ -151,8 +151,8 @@ func TestOpen_FileMode(t *testing.T) {
 		t.Errorf("mode = %v, want 0600", got)
 	}
 	v, err := db.SchemaVersion()
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion() = %d, %v; want 1", v, err)
+	if want := currentSchema(); err != nil || v != want {
+		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, want)
 	}
 }
 
@@ -671,7 +671,7 @@ func TestHistory(t *testing.T) {
 		t.Fatal(err)
 	}
 	clock.Add(time.Minute)
-	// An event carrying an older time than the ones before it still sorts by its time.
+	// An event whose caller put an older time on it is recorded at the store's time (t0+4m).
 	if err := db.Audit(Event{Time: t0.Add(30 * time.Second), Action: ActItemFailed, RequestID: a.ID, InstanceIDs: []string{"i-2"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -681,26 +681,26 @@ func TestHistory(t *testing.T) {
 		q    HistoryQuery
 		want []Action
 	}{
-		{"all", HistoryQuery{}, []Action{ActRequested, ActItemFailed, ActRequested, ActApproved, ActClaimed, ActDone, ActRefused}},
-		{"request a", HistoryQuery{RequestID: a.ID}, []Action{ActRequested, ActItemFailed, ActApproved, ActClaimed, ActDone}},
+		{"all", HistoryQuery{}, []Action{ActRequested, ActRequested, ActApproved, ActClaimed, ActDone, ActRefused, ActItemFailed}},
+		{"request a", HistoryQuery{RequestID: a.ID}, []Action{ActRequested, ActApproved, ActClaimed, ActDone, ActItemFailed}},
 		{"request b", HistoryQuery{RequestID: b.ID}, []Action{ActRequested, ActRefused}},
 		{"instance i-1", HistoryQuery{InstanceID: "i-1"}, []Action{ActRequested, ActApproved, ActClaimed, ActDone}},
-		{"instance i-2", HistoryQuery{InstanceID: "i-2"}, []Action{ActRequested, ActItemFailed, ActApproved, ActClaimed, ActDone}},
+		{"instance i-2", HistoryQuery{InstanceID: "i-2"}, []Action{ActRequested, ActApproved, ActClaimed, ActDone, ActItemFailed}},
 		{"instance i-3", HistoryQuery{InstanceID: "i-3"}, []Action{ActRequested, ActRefused}},
-		{"request and instance", HistoryQuery{RequestID: a.ID, InstanceID: "i-2"}, []Action{ActRequested, ActItemFailed, ActApproved, ActClaimed, ActDone}},
+		{"request and instance", HistoryQuery{RequestID: a.ID, InstanceID: "i-2"}, []Action{ActRequested, ActApproved, ActClaimed, ActDone, ActItemFailed}},
 		{"request and other instance", HistoryQuery{RequestID: a.ID, InstanceID: "i-3"}, nil},
 		{"unknown instance", HistoryQuery{InstanceID: "i-9"}, nil},
 		{"unknown request", HistoryQuery{RequestID: "R0000000000000"}, nil},
-		{"since", HistoryQuery{Since: t0.Add(time.Minute)}, []Action{ActRequested, ActApproved, ActClaimed, ActDone, ActRefused}},
-		{"since, i-2", HistoryQuery{InstanceID: "i-2", Since: t0.Add(2 * time.Minute)}, []Action{ActApproved, ActClaimed, ActDone}},
-		{"since, request a", HistoryQuery{RequestID: a.ID, Since: t0.Add(time.Second)}, []Action{ActItemFailed, ActApproved, ActClaimed, ActDone}},
+		{"since", HistoryQuery{Since: t0.Add(time.Minute)}, []Action{ActRequested, ActApproved, ActClaimed, ActDone, ActRefused, ActItemFailed}},
+		{"since, i-2", HistoryQuery{InstanceID: "i-2", Since: t0.Add(2 * time.Minute)}, []Action{ActApproved, ActClaimed, ActDone, ActItemFailed}},
+		{"since, request a", HistoryQuery{RequestID: a.ID, Since: t0.Add(time.Second)}, []Action{ActApproved, ActClaimed, ActDone, ActItemFailed}},
 		{"since after all", HistoryQuery{Since: t0.Add(time.Hour)}, nil},
-		{"limit", HistoryQuery{Limit: 2}, []Action{ActDone, ActRefused}},
+		{"limit", HistoryQuery{Limit: 2}, []Action{ActRefused, ActItemFailed}},
 		{"limit more than all", HistoryQuery{RequestID: b.ID, Limit: 10}, []Action{ActRequested, ActRefused}},
 		{"limit, instance", HistoryQuery{InstanceID: "i-1", Limit: 3}, []Action{ActApproved, ActClaimed, ActDone}},
-		{"limit, request", HistoryQuery{RequestID: a.ID, Limit: 1}, []Action{ActDone}},
+		{"limit, request", HistoryQuery{RequestID: a.ID, Limit: 1}, []Action{ActItemFailed}},
 		{"limit and since", HistoryQuery{InstanceID: "i-3", Since: t0.Add(2 * time.Minute), Limit: 5}, []Action{ActRefused}},
-		{"limit, request and instance", HistoryQuery{RequestID: a.ID, InstanceID: "i-2", Limit: 4}, []Action{ActItemFailed, ActApproved, ActClaimed, ActDone}},
+		{"limit, request and instance", HistoryQuery{RequestID: a.ID, InstanceID: "i-2", Limit: 4}, []Action{ActApproved, ActClaimed, ActDone, ActItemFailed}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -845,5 +845,27 @@ func TestBackup(t *testing.T) {
 	// The open-request index came along.
 	if err := copyDB.CreateRequest(newRenewal(clock, "i-1")); !errors.Is(err, ErrConflict) {
 		t.Errorf("backup lost the open index for %s: %v", a.ID, err)
+	}
+}
+
+// The store sets an event's time and sequence: a caller's backdated 2020 event and its own
+// sequence number are ignored, so it cannot show first in the history.
+func TestAudit_ServerSetsTimeAndSeq(t *testing.T) {
+	clock := newClock()
+	db := mustOpen(t, clock)
+	if err := db.Audit(Event{Action: ActRefused, Actor: "U1", Detail: "first"}); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(time.Minute)
+	backdated := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	if err := db.Audit(Event{Seq: 1, Time: backdated, Action: ActRefused, Actor: "cli:mallory", Detail: "backdated"}); err != nil {
+		t.Fatal(err)
+	}
+	evs := mustHistory(t, db, HistoryQuery{})
+	if len(evs) != 2 || evs[0].Detail != "first" || evs[1].Detail != "backdated" {
+		t.Fatalf("history %+v, want the backdated event last", evs)
+	}
+	if got := evs[1]; got.Seq != 2 || !got.Time.Equal(clock.Now()) {
+		t.Errorf("backdated event recorded as seq %d at %v, want seq 2 at the store's %v", got.Seq, got.Time, clock.Now())
 	}
 }

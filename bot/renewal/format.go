@@ -40,7 +40,7 @@ func DaysLeft(expiry, now time.Time) int {
 }
 
 // AutoRenewText is an auto-renew state in plain words: "on (3 month(s))", "off" (manual
-// renewal) or "NEVER (released at expiry)".
+// renewal) or "NEVER (released 15 days after expiry)".
 func AutoRenewText(status ecs.RenewalStatus, duration int) string {
 	switch status {
 	case ecs.AutoRenewal:
@@ -48,7 +48,7 @@ func AutoRenewText(status ecs.RenewalStatus, duration int) string {
 	case ecs.Normal:
 		return "off"
 	case ecs.NotRenewal:
-		return "NEVER (released at expiry)"
+		return "NEVER (released " + ecs.ReleaseAfterExpiry() + ")"
 	}
 	return string(status)
 }

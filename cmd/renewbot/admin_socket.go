@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/renewbot/renewbot/store"
@@ -20,7 +21,9 @@ import (
 
 // The admin socket lets history, backup and digest reach a running serve: bbolt lets one
 // process hold the file, so while serve runs these commands cannot open it themselves.
-// The socket is <db>.sock, mode 0600 (only the bot's user), created by serve and removed on exit.
+// The socket is <db>.sock, mode 0600 (only the bot's user) from the moment it exists, created
+// by serve and removed on exit. The admin endpoints set the time and sequence of what they
+// record; nothing a client sends chooses them.
 
 // adminSocketPath is where serve listens for admin requests.
 func adminSocketPath(dbPath string) string { return dbPath + ".sock" }
@@ -31,18 +34,33 @@ type adminServer struct {
 	path string
 }
 
-// listenAdmin starts the admin socket. serve holds the store's lock, so any socket file left
-// at path belongs to a process that is gone and is removed.
+// errSocketTaken is listenAdmin's refusal of a path that serve did not create: a file that is
+// not a socket, a socket of another user, or a socket another process answers on.
+var errSocketTaken = errors.New("admin socket path is taken")
+
+// listenAdmin starts the admin socket at path. serve holds the store's lock, so a socket file
+// left at path by this user that nobody answers on belongs to a serve that is gone, and is
+// replaced; anything else there is refused (errSocketTaken), never replaced.
 func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, error) {
-	if fi, err := os.Lstat(path); err == nil {
-		if fi.Mode()&os.ModeSocket == 0 {
-			return nil, fmt.Errorf("%s exists and is not a socket; not touching it", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale admin socket: %w", err)
-		}
+	return listenAdminHooked(path, h, log, nil)
+}
+
+// listenAdminHooked is listenAdmin; bound, when not nil, is called with the temporary path
+// once the socket is bound there, before it is linked at path (tests).
+func listenAdminHooked(path string, h http.Handler, log *slog.Logger, bound func(tmp string)) (*adminServer, error) {
+	if err := claimSocketPath(path); err != nil {
+		return nil, err
 	}
-	addr, release, err := unixAddr(path)
+	// Bind in a fresh 0700 folder next to path, make the socket 0600, then link it at path:
+	// it is never reachable by anyone else with looser permissions, and the link fails
+	// rather than replace a file that appeared at path meanwhile.
+	dir, err := os.MkdirTemp(filepath.Dir(path), ".renewbot-admin-")
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := filepath.Join(dir, "s")
+	addr, release, err := unixAddr(tmp)
 	if err != nil {
 		return nil, err
 	}
@@ -51,12 +69,20 @@ func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, e
 	if err != nil {
 		return nil, err
 	}
-	if ul, ok := ln.(*net.UnixListener); ok {
-		ul.SetUnlinkOnClose(addr == path) // a /proc/self/fd address is gone by then; close removes path
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
+	ln.(*net.UnixListener).SetUnlinkOnClose(false) // close removes path itself
+	if err := os.Chmod(tmp, 0o600); err != nil {
 		ln.Close()
 		return nil, err
+	}
+	if bound != nil {
+		bound(tmp)
+	}
+	if err := os.Link(tmp, path); err != nil {
+		ln.Close()
+		if errors.Is(err, os.ErrExist) {
+			return nil, fmt.Errorf("%w: %s appeared while serve was creating it; not touching it", errSocketTaken, path)
+		}
+		return nil, fmt.Errorf("admin socket: %w", err)
 	}
 	s := &adminServer{path: path, srv: &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second,
 		ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}}
@@ -66,6 +92,38 @@ func listenAdmin(path string, h http.Handler, log *slog.Logger) (*adminServer, e
 		}
 	}()
 	return s, nil
+}
+
+// claimSocketPath makes path free for a new admin socket: nothing there, or a socket of this
+// user that nobody answers on (left by a serve that was killed), which it removes.
+func claimSocketPath(path string) error {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	if fi.Mode()&os.ModeSocket == 0 {
+		return fmt.Errorf("%w: %s exists and is not a socket; not touching it", errSocketTaken, path)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Getuid() {
+		return fmt.Errorf("%w: %s belongs to user %d, not to this one; not touching it", errSocketTaken, path, st.Uid)
+	}
+	addr, release, err := unixAddr(path)
+	if err != nil {
+		return err
+	}
+	conn, err := net.DialTimeout("unix", addr, time.Second)
+	release()
+	if err == nil {
+		conn.Close()
+		return fmt.Errorf("%w: another process answers on %s (this serve holds the store, so it is not a renewbot on it); stop it or remove the socket", errSocketTaken, path)
+	}
+	if err := os.Remove(path); err != nil {
+		return fmt.Errorf("remove stale admin socket: %w", err)
+	}
+	return nil
 }
 
 // maxSocketPath is the longest path bind and connect take for a Unix socket (sun_path holds
@@ -131,7 +189,7 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 	}
 	if _, err := os.Stat(dbPath); err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
 		if errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)
+			return badSetting{fmt.Errorf("RENEWBOT_DB: no store at %s (set --db or RENEWBOT_DB to the bot's file)", dbPath)}
 		}
 		return err
 	}
@@ -144,7 +202,7 @@ func withStore(ctx context.Context, dbPath string, create bool, local func(*stor
 		return err
 	}
 	if !errors.Is(err, store.ErrLocked) {
-		return err
+		return storeError(dbPath, err)
 	}
 	// Locked: serve may have started a moment ago; ask it once more.
 	if perr := probeAdmin(ctx, c); perr != nil {

@@ -27,10 +27,11 @@ type ecsSettings struct {
 	AccessKeyID     string
 	AccessKeySecret string
 	SecurityToken   string
+	Accounts        accountSettings // RENEWBOT_ACCOUNTS and the STS, BSS and CA settings (accounts.go)
 }
 
 func (c *ecsSettings) table() []setting {
-	return []setting{
+	return append([]setting{
 		{flag: "regions", env: "RENEWBOT_REGIONS", usage: "comma list of regions to scan (empty: every region from DescribeRegions)",
 			parse: func(s string) (err error) { c.Regions, err = parseRegions(s); return }},
 		{flag: "ecs-endpoint", env: "RENEWBOT_ECS_ENDPOINT", usage: "send every ECS call to this endpoint (ecssim, a VPC endpoint); empty: Alibaba's public endpoints",
@@ -47,25 +48,7 @@ func (c *ecsSettings) table() []setting {
 			}},
 		{env: "ALIBABA_CLOUD_SECURITY_TOKEN", secret: true, usage: "optional STS security token with the AccessKey pair",
 			parse: func(s string) error { c.SecurityToken = s; return nil }},
-	}
-}
-
-// client builds the ECS client. Keys are passed only when set; otherwise the SDK's default
-// credential chain applies.
-func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
-	cl, err := ecs.New(ecs.Config{
-		Regions:         c.Regions,
-		Endpoint:        c.Endpoint,
-		AccessKeyID:     c.AccessKeyID,
-		AccessKeySecret: c.AccessKeySecret,
-		SecurityToken:   c.SecurityToken,
-		Logger:          log,
-		Observe:         observe,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("ECS client: %w", err)
-	}
-	return cl, nil
+	}, c.Accounts.table()...)
 }
 
 // timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
@@ -108,12 +91,12 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	if err := newExpiringSettings(&c).parseNoArgs(args, e.getenv); err != nil {
 		return err
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
+	accts, _, err := c.ECS.clients(cliLogger(e), nil)
 	if err != nil {
 		return err
 	}
 	now := time.Now()
-	scan, err := cl.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
+	scan, err := accts.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
 	}
@@ -122,7 +105,11 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	}
 	if len(scan.Failed) > 0 {
 		for _, f := range scan.Failed {
-			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", f.RegionID, f.Err)
+			where := f.RegionID
+			if f.Account != "" {
+				where = f.Account + ":" + where // many accounts: name the account
+			}
+			fmt.Fprintf(e.stderr, "region %s could not be read: %v\n", where, f.Err)
 		}
 		return fmt.Errorf("%d region(s) could not be read; the list above is incomplete: %w", len(scan.Failed), errPartial)
 	}
@@ -198,24 +185,25 @@ func newQuoteSettings(c *quoteConfig) *settings {
 	return newSettings("quote", append(c.ECS.table(), periodSetting(&c.Period), timezoneSetting(&c.Loc)))
 }
 
-// oneInstance reads exactly one instance ID argument.
-func oneInstance(pos []string) (string, error) {
+// oneInstance reads exactly one instance ID argument (ID or ACCOUNT:ID).
+func oneInstance(pos []string) (ecs.Ref, error) {
 	if len(pos) != 1 {
-		return "", usageError{fmt.Errorf("give exactly one instance ID (like i-bp1abc), got %d arguments", len(pos))}
+		return ecs.Ref{}, usageError{fmt.Errorf("give exactly one instance ID (like i-bp1abc), got %d arguments", len(pos))}
 	}
-	ids, err := parseInstanceIDs(pos[0])
+	refs, err := parseRefs(pos[0])
 	if err != nil {
-		return "", usageError{err}
+		return ecs.Ref{}, usageError{err}
 	}
-	if len(ids) != 1 {
-		return "", usageError{errors.New("give exactly one instance ID")}
+	if len(refs) != 1 {
+		return ecs.Ref{}, usageError{errors.New("give exactly one instance ID")}
 	}
-	return ids[0], nil
+	return refs[0], nil
 }
 
-// renewable looks an instance up and checks that it can be renewed.
-func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, error) {
-	insts, err := cl.Lookup(ctx, []string{id})
+// renewable looks an instance up (in its account, or in every one) and checks that it can be renewed.
+func renewable(ctx context.Context, cl *accountCloud, ref ecs.Ref) (ecs.Instance, error) {
+	id := ref.ID
+	insts, err := cl.LookupRefs(ctx, []ecs.Ref{ref})
 	if err != nil {
 		return ecs.Instance{}, err
 	}
@@ -236,16 +224,16 @@ func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, er
 
 // quoteOne reads the one instance ID of pos, checks that the instance can be renewed, prices
 // renewing it for months and prints the quote. quote and renew start with it.
-func quoteOne(ctx context.Context, e env, ecsCfg ecsSettings, pos []string, months int, loc *time.Location) (*ecs.Client, ecs.Instance, ecs.Quote, error) {
-	id, err := oneInstance(pos)
+func quoteOne(ctx context.Context, e env, ecsCfg ecsSettings, pos []string, months int, loc *time.Location) (*accountCloud, ecs.Instance, ecs.Quote, error) {
+	ref, err := oneInstance(pos)
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
-	cl, err := ecsCfg.client(cliLogger(e), nil)
+	cl, err := ecsCfg.cloud(cliLogger(e))
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
-	in, err := renewable(ctx, cl, id)
+	in, err := renewable(ctx, cl, ref)
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
@@ -361,7 +349,7 @@ func newAutoRenewSettings(c *autoRenewConfig) *settings {
 	t := append(c.ECS.table(), dbSetting(&c.DB),
 		boolSetting("on", "", "set: renew automatically (with --duration)", &c.On),
 		boolSetting("off", "", "set: renew manually (Normal)", &c.Off),
-		boolSetting("never", "", "set: never renew, release at expiry (NotRenewal)", &c.Never),
+		boolSetting("never", "", "set: never renew (NotRenewal): released "+ecs.ReleaseAfterExpiry(), &c.Never),
 		setting{flag: "duration", env: "RENEWBOT_AUTORENEW_DURATION", usage: "months per automatic renewal with --on: " + ecs.AutoRenewDurationsText() + " (3, 1y; default 1)",
 			parse: func(s string) error {
 				if s == "" {
@@ -389,10 +377,11 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 	if len(pos) != 2 || (pos[0] != "get" && pos[0] != "set") {
 		return usageError{errors.New("usage: autorenew get ID,... | autorenew set ID,... --on [--duration N] | --off | --never")}
 	}
-	ids, err := parseInstanceIDs(pos[1])
+	refs, err := parseRefs(pos[1])
 	if err != nil {
 		return usageError{err}
 	}
+	ids := bareIDs(refs)
 	modes := 0
 	for _, b := range []bool{c.On, c.Off, c.Never} {
 		if b {
@@ -419,9 +408,12 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 			mode = store.AutoRenewNever
 		}
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
+	cl, err := c.ECS.cloud(cliLogger(e))
 	if err != nil {
 		return err
+	}
+	if _, err := cl.LookupRefs(ctx, refs); err != nil {
+		return err // ACCOUNT:ID not in that account, or not found at all
 	}
 	var setErr error
 	if pos[0] == "set" {
@@ -465,11 +457,11 @@ func fileExists(path string) bool {
 // snoozed, and the dry run creates nothing.
 func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	log := cliLogger(e)
-	cl, err := c.ECS.client(log, nil)
+	accts, specs, err := c.ECS.clients(log, nil)
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}
@@ -496,3 +488,44 @@ func (noStore) BeginDigest(string, string, bool) (store.DigestProgress, bool, er
 func (noStore) DigestStep(string, string, store.DigestProgress) error { return errNoStore }
 func (noStore) FinishDigest(string, string, string, int) error        { return errNoStore }
 func (noStore) Snoozed(time.Time) (map[string]store.Snooze, error)    { return nil, nil }
+
+// noRequestError is `history R…` of a request that does not exist (exit 1).
+type noRequestError struct{ id string }
+
+func (e noRequestError) Error() string { return "no request " + e.id }
+
+// eventRow is an audit event as `history --format json` prints it: snake_case keys, like
+// every JSON the CLI prints, and [] for no instances. (The store keeps its own encoding.)
+type eventRow struct {
+	Seq         uint64    `json:"seq"`
+	Time        time.Time `json:"time"`
+	Actor       string    `json:"actor"`
+	Action      string    `json:"action"`
+	RequestID   string    `json:"request_id"`
+	InstanceIDs []string  `json:"instance_ids"`
+	Detail      string    `json:"detail"`
+}
+
+func eventRows(evs []store.Event) []eventRow {
+	rows := make([]eventRow, len(evs))
+	for i, ev := range evs {
+		ids := ev.InstanceIDs
+		if ids == nil {
+			ids = []string{}
+		}
+		rows[i] = eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
+			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
+	}
+	return rows
+}
+
+// printLeftOut says which expiring instances are in no digest, and why.
+func printLeftOut(e env, res digestResult) {
+	if res.Unrouted > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) in no digest: no %s tag with a channel ID, and RENEWBOT_DIGEST_CHANNEL is not set\n",
+			res.Unrouted, res.RouteTag)
+	}
+	if res.Snoozed > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) snoozed from the digest in Slack\n", res.Snoozed)
+	}
+}

@@ -5,18 +5,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"math"
+	"net"
 	"net/url"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/robfig/cron/v3"
 
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
 )
 
 // A setting is one configuration value: a flag, its environment twin and a default.
@@ -30,6 +35,9 @@ type setting struct {
 	isBool bool // --flag alone means true
 	secret bool // never echoed in errors or help
 	parse  func(raw string) error
+	// parseEnv, when set, is used instead of parse, for a setting that reads more of the
+	// environment (the accounts file names the variables holding each account's keys).
+	parseEnv func(raw string, getenv func(string) string) error
 }
 
 // settings binds a table of settings to one subcommand's FlagSet.
@@ -122,7 +130,11 @@ func (s *settings) load(getenv func(string) string) error {
 		case st.env != "" && getenv(st.env) != "":
 			raw, name = getenv(st.env), st.env
 		}
-		if err := st.parse(strings.TrimSpace(raw)); err != nil {
+		parse := st.parse
+		if st.parseEnv != nil {
+			parse = func(raw string) error { return st.parseEnv(raw, getenv) }
+		}
+		if err := parse(strings.TrimSpace(raw)); err != nil {
 			return usageError{settingError(name, raw, st.secret, err)}
 		}
 	}
@@ -177,6 +189,14 @@ type usageError struct{ err error }
 
 func (e usageError) Error() string { return e.err.Error() }
 func (e usageError) Unwrap() error { return e.err }
+
+// badSetting marks a setting that is well-formed but does not work, found when it is used
+// (a store path in a missing folder, a busy port): exit status 2, and the message alone,
+// without the usage hint.
+type badSetting struct{ err error }
+
+func (e badSetting) Error() string { return e.err.Error() }
+func (e badSetting) Unwrap() error { return e.err }
 
 // ---- parsers: pure functions from text to a value, with a message that says what is expected.
 
@@ -267,26 +287,6 @@ func parseApprovers(s string) ([]string, error) {
 	return ids, nil
 }
 
-// parseInstanceIDs reads "i-a,i-b".
-func parseInstanceIDs(s string) ([]string, error) {
-	ids := splitList(s)
-	if len(ids) == 0 {
-		return nil, errors.New("give at least one instance ID like i-bp1abc")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range ids {
-		if !ecs.IsInstanceID(id) {
-			return nil, fmt.Errorf("%q is not an instance ID like i-bp1abc", id)
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
 // parseEndpoint reads "host:port" or "http(s)://host[:port]"; empty = Alibaba's public endpoints.
 func parseEndpoint(s string) (string, error) {
 	if s == "" {
@@ -373,4 +373,32 @@ func checkToken(s, prefix, what string) error {
 		return errors.New("contains white space")
 	}
 	return nil
+}
+
+// storeError turns a failure to open the store file into one sentence that names the
+// setting and the path once. A missing folder, a permission or a file that is not a store is
+// a bad setting (exit 2); a store held by another process is not.
+func storeError(path string, err error) error {
+	var pe *fs.PathError
+	switch {
+	case err == nil || errors.Is(err, store.ErrLocked):
+		return err
+	case errors.Is(err, fs.ErrNotExist):
+		return badSetting{fmt.Errorf("RENEWBOT_DB: cannot create %s: the folder %s does not exist", path, filepath.Dir(path))}
+	case errors.As(err, &pe):
+		return badSetting{fmt.Errorf("RENEWBOT_DB: cannot open %s: %v", path, pe.Err)}
+	}
+	return badSetting{fmt.Errorf("RENEWBOT_DB: %w", err)} // "open PATH: invalid database", a schema too new
+}
+
+// listenError turns a failure to listen into one sentence that names the setting.
+func listenError(addr string, err error) error {
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return badSetting{fmt.Errorf("RENEWBOT_LISTEN: %s is already in use by another process", addr)}
+	}
+	var oe *net.OpError
+	if errors.As(err, &oe) {
+		err = oe.Err
+	}
+	return badSetting{fmt.Errorf("RENEWBOT_LISTEN: cannot listen on %s: %v", addr, err)}
 }

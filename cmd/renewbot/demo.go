@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
@@ -36,10 +34,12 @@ const (
 // demoWait bounds every step of the demo, so a broken build fails instead of hanging.
 const demoWait = 30 * time.Second
 
-func newDemoSettings(keep *bool) *settings {
+func newDemoSettings(keep *bool, listen *string) *settings {
 	return newSettings("demo", []setting{
-		{flag: "keep", isBool: true, def: "false", usage: "leave the emulator and the bot running and print how to talk to them (Ctrl-C stops them)",
+		{flag: "keep", isBool: true, def: "false", usage: "leave the emulator and the bot running, serve the playground web page and print how to talk to them (Ctrl-C stops them)",
 			parse: func(s string) (err error) { *keep, err = parseBool(s); return }},
+		{flag: "playground-listen", def: "127.0.0.1:0", usage: "with --keep: address of the playground web page (port 0 picks a free port)",
+			parse: func(s string) error { *listen = s; return nil }},
 	})
 }
 
@@ -48,7 +48,8 @@ func newDemoSettings(keep *bool) *settings {
 // serve in this process, signed requests into its HTTP handlers, the real SDK against ecssim).
 func runDemo(ctx context.Context, e env, args []string) error {
 	var keep bool
-	pos, err := newDemoSettings(&keep).parse(args, e.getenv)
+	var listen string
+	pos, err := newDemoSettings(&keep, &listen).parse(args, e.getenv)
 	if err != nil {
 		return err
 	}
@@ -58,55 +59,18 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	dir, err := os.MkdirTemp("", "renewbot-demo-")
+	st, err := startDemoStack(ctx, e)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	dbPath := filepath.Join(dir, "renewbot.db")
-
-	now := time.Now().UTC()
-	fleet := demoFleet(now)
-	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, RenewDelay: time.Second, Seed: 1})
-	defer sim.Close()
-	fake := bottest.NewFakeSlack()
-	defer fake.Close()
-	fake.SetGroup(demoGroup, demoBob)
+	defer st.close()
+	sim, fake, base, dbPath, getenv := st.sim, st.fake, st.base, st.dbPath, st.getenv
 
 	t := transcript{w: e.stdout}
 	t.title("renewbot demo: no Slack workspace, no Alibaba account needed")
-	t.line("ECS emulator (ecssim)  %s   %d instances in %s, balance ¥%.2f", sim.URL, len(fleet.Instances), demoRegions, sim.Account().Balance)
+	t.line("ECS emulator (ecssim)  %s   %d instances in %s, balance ¥%.2f", sim.URL, st.instances, demoRegions, sim.Account().Balance)
 	t.line("Slack stand-in         %s", fake.APIURL())
 	t.line("bbolt store            %s", dbPath)
-
-	vars := map[string]string{
-		"SLACK_BOT_TOKEN":                 "xoxb-demo",
-		"SLACK_SIGNING_SECRET":            demoSecret,
-		"SLACK_API_URL":                   fake.APIURL(),
-		"RENEWBOT_LISTEN":                 "127.0.0.1:0",
-		"RENEWBOT_DB":                     dbPath,
-		"RENEWBOT_ECS_ENDPOINT":           strings.TrimPrefix(sim.URL, "http://"),
-		"RENEWBOT_REGIONS":                demoRegions,
-		"RENEWBOT_APPROVERS":              demoAlice + "," + demoGroup,
-		"RENEWBOT_DIGEST_CHANNEL":         demoChannel,
-		"RENEWBOT_LOG_LEVEL":              "error",
-		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "testid",
-		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
-	}
-	getenv := func(k string) string { return vars[k] }
-
-	// Boot `renewbot serve` in this process and wait for its "listening on" line.
-	pr, pw := io.Pipe()
-	served := make(chan int, 1)
-	go func() {
-		served <- run(ctx, []string{"serve"}, getenv, strings.NewReader(""), pw, e.stderr)
-		pw.Close()
-	}()
-	base, err := waitListening(pr)
-	if err != nil {
-		return fmt.Errorf("renewbot serve did not start: %w", err)
-	}
-	go io.Copy(io.Discard, pr) //nolint:errcheck // drain serve's stdout
 	t.line("renewbot serve         %s  (HTTP mode: /slack/commands, /slack/interactions, /healthz, /metrics)", base)
 
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, demoWait) }
@@ -200,12 +164,16 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 
 	if keep {
+		stop, err := st.servePlayground(listen, e.stdout)
+		if err != nil {
+			return err
+		}
 		demoKeep(e.stdout, sim.URL, base, dbPath)
 		<-ctx.Done()
+		stop()
 	}
-	cancel()
-	if code := <-served; code != 0 {
-		return fmt.Errorf("renewbot serve exited %d", code)
+	if err := st.stop(); err != nil {
+		return err
 	}
 	t.title("Done: one order, verified, approved by someone other than the requester.")
 	return nil

@@ -15,6 +15,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"syscall"
+	"time"
 	_ "time/tzdata" // RENEWBOT_TIMEZONE works in a scratch/distroless image too
 )
 
@@ -51,7 +52,8 @@ type env struct {
 	stdin  io.Reader
 	stdout io.Writer
 	stderr io.Writer
-	hurry  context.Context // ends at a second signal: stop waiting for work in flight (nil: never)
+	hurry  context.Context  // ends at a second signal: stop waiting for work in flight (nil: never)
+	now    func() time.Time // serve's clock (nil: time.Now); the demo runs the bot on the emulator's
 }
 
 // command is one subcommand.
@@ -65,17 +67,19 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 func commands() []command {
 	return []command{
-		{"demo", "[--keep]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
+		{"demo", "[--keep] [--playground-listen ADDR]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
+		{"playground", "[--playground-listen ADDR]", "the demo's world as a web page: a Slack-like channel to type /renew and click in", runPlayground},
 		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
 		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
+		{"forecast", "[--within 30d] [--format table|json|csv]", "each account's balance against the automatic renewals Alibaba will deduct", runForecast},
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
 		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
 		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
-		{"history", "[ID] [--since 7d] [--db FILE]", "print the audit trail (works while serve runs)", runHistory},
+		{"history", "[ID] [--since 7d] [--format table|json|csv] [--verify] [--db FILE]", "print the audit trail, or check its hash chain (works while serve runs)", runHistory},
 		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
 		{"digest", "--now [--force] [--dry-run]", "post the digest now, or print its Block Kit JSON (works while serve runs)", runDigest},
 		{"slack-manifest", "--url https://HOST | --socket", "print the Slack app manifest", runManifest},
-		{"ram-policy", "", "print the least-privilege Alibaba Cloud RAM policy", runRAMPolicy},
+		{"ram-policy", "[--member --base-uid UID [--external-id ID]]", "print the least-privilege Alibaba Cloud RAM policy (--member: a member account's role and its trust policy)", runRAMPolicy},
 		{"healthcheck", "[--url http://127.0.0.1:8080/healthz]", "exit 0 if the running bot is healthy (Docker HEALTHCHECK)", runHealthcheck},
 		{"version", "", "print version, commit and Go version", runVersion},
 		{"help", "[COMMAND]", "show this help, or a command's flags", nil},
@@ -135,7 +139,11 @@ func runEnv(ctx context.Context, e env, args []string) int {
 		}
 		fmt.Fprintf(stderr, "renewbot %s: %v\n", name, err)
 		var ue usageError
-		if errors.As(err, &ue) {
+		var bs badSetting
+		switch {
+		case errors.As(err, &bs):
+			return exitUsage
+		case errors.As(err, &ue):
 			fmt.Fprintf(stderr, "run 'renewbot help %s' for usage\n", name)
 			return exitUsage
 		}
@@ -180,6 +188,8 @@ func settingsFor(name string) *settings {
 		return newServeSettings(&serveConfig{})
 	case "expiring":
 		return newExpiringSettings(&expiringConfig{})
+	case "forecast":
+		return newForecastSettings(&forecastConfig{})
 	case "quote":
 		return newQuoteSettings(&quoteConfig{})
 	case "renew":
@@ -196,9 +206,15 @@ func settingsFor(name string) *settings {
 		return newManifestSettings(&manifestConfig{})
 	case "healthcheck":
 		return newHealthcheckSettings(&healthcheckConfig{})
+	case "ram-policy":
+		return newRAMPolicySettings(&ramPolicyConfig{})
 	case "demo":
 		var keep bool
-		return newDemoSettings(&keep)
+		var listen string
+		return newDemoSettings(&keep, &listen)
+	case "playground":
+		var listen string
+		return newPlaygroundSettings(&listen)
 	}
 	return nil
 }

@@ -385,7 +385,7 @@ func TestAdmin_NeitherFileNorBot(t *testing.T) {
 		t.Errorf("exit %d stderr %q, want %q", r.code, r.stderr, want)
 	}
 	r = runCLI(t, map[string]string{"RENEWBOT_DB": filepath.Join(dir, "missing.db")}, "", "backup", filepath.Join(dir, "b.db"))
-	if r.code != exitError || !strings.Contains(r.stderr, "no store at") {
+	if r.code != exitUsage || !strings.Contains(r.stderr, "no store at") {
 		t.Errorf("missing file: exit %d %q", r.code, r.stderr)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "b.db")); !os.IsNotExist(err) {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,6 +31,10 @@ func slackMethods() []slackMethod {
 		{"chat.postEphemeral", "PostEphemeralContext", "chat:write"},
 		{"usergroups.users.list", "GetUserGroupMembersContext", "usergroups:read"},
 		{"files.getUploadURLExternal, files.completeUploadExternal", "UploadFileContext", "files:write"},
+		{"views.open", "OpenViewContext", ""},                         // the request and reject modals; views.* need no scope
+		{"views.update", "UpdateViewContext", ""},                     // the live quote in the request modal
+		{"views.publish", "PublishViewContext", ""},                   // the Home tab
+		{"conversations.open", "OpenConversationContext", "im:write"}, // the requester's DM of each outcome
 	}
 }
 
@@ -39,7 +42,7 @@ func slackMethods() []slackMethod {
 func slackScopes() []string {
 	scopes := []string{"commands"}
 	for _, m := range slackMethods() {
-		if !slices.Contains(scopes, m.Scope) {
+		if m.Scope != "" && !slices.Contains(scopes, m.Scope) { // views.* need no scope
 			scopes = append(scopes, m.Scope)
 		}
 	}
@@ -159,8 +162,14 @@ type (
 		BackgroundColor string `json:"background_color"`
 	}
 	manifestFeatures struct {
+		AppHome       manifestAppHome        `json:"app_home"`
 		BotUser       manifestBotUser        `json:"bot_user"`
 		SlashCommands []manifestSlashCommand `json:"slash_commands"`
+	}
+	manifestAppHome struct {
+		HomeTabEnabled             bool `json:"home_tab_enabled"`
+		MessagesTabEnabled         bool `json:"messages_tab_enabled"`
+		MessagesTabReadOnlyEnabled bool `json:"messages_tab_read_only_enabled"`
 	}
 	manifestBotUser struct {
 		DisplayName  string `json:"display_name"`
@@ -179,14 +188,20 @@ type (
 		} `json:"scopes"`
 	}
 	manifestSettings struct {
+		EventSubscriptions   manifestEvents        `json:"event_subscriptions"`
 		Interactivity        manifestInteractivity `json:"interactivity"`
 		OrgDeployEnabled     bool                  `json:"org_deploy_enabled"`
 		SocketModeEnabled    bool                  `json:"socket_mode_enabled"`
 		TokenRotationEnabled bool                  `json:"token_rotation_enabled"`
 	}
 	manifestInteractivity struct {
-		IsEnabled  bool   `json:"is_enabled"`
-		RequestURL string `json:"request_url,omitempty"`
+		IsEnabled             bool   `json:"is_enabled"`
+		RequestURL            string `json:"request_url,omitempty"`
+		MessageMenuOptionsURL string `json:"message_menu_options_url,omitempty"` // external_select options
+	}
+	manifestEvents struct {
+		RequestURL string   `json:"request_url,omitempty"`
+		BotEvents  []string `json:"bot_events"`
 	}
 )
 
@@ -197,12 +212,18 @@ func manifest(c manifestConfig) appManifest {
 	m.Features.BotUser = manifestBotUser{DisplayName: c.Name, AlwaysOnline: true}
 	cmd := manifestSlashCommand{Command: c.Command, Description: "Renew ECS subscription instances (with approval)",
 		UsageHint: "help | list [30d] | status ID | ID[,ID] [MONTHS] | autorenew ID on|off|never | history [ID]"}
+	// The Home tab (views.publish on app_home_opened); the messages tab carries the
+	// requester's DMs, read-only: the bot reads no messages.
+	m.Features.AppHome = manifestAppHome{HomeTabEnabled: true, MessagesTabEnabled: true, MessagesTabReadOnlyEnabled: true}
+	m.Settings.EventSubscriptions.BotEvents = []string{"app_home_opened"}
 	m.Settings.Interactivity.IsEnabled = true
 	if c.Socket {
 		m.Settings.SocketModeEnabled = true
 	} else {
 		cmd.URL = c.URL + "/slack/commands"
 		m.Settings.Interactivity.RequestURL = c.URL + "/slack/interactions"
+		m.Settings.Interactivity.MessageMenuOptionsURL = c.URL + "/slack/options"
+		m.Settings.EventSubscriptions.RequestURL = c.URL + "/slack/events"
 	}
 	m.Features.SlashCommands = []manifestSlashCommand{cmd}
 	m.OAuthConfig.Scopes.Bot = slackScopes()
@@ -211,33 +232,99 @@ func manifest(c manifestConfig) appManifest {
 
 // ---- ram-policy
 
+// bssActions is every BSS (billing) API action the ecs package calls: the balance the
+// forecast compares with the automatic renewals to come.
+func bssActions() []string { return []string{"QueryAccountBalance"} }
+
+// ramAction is the RAM policy action of an API action. BSS OpenAPI's actions are
+// "bssapi:NAME" (Alibaba's authorization table for QueryAccountBalance).
+func ramAction(api string) string {
+	if slices.Contains(bssActions(), api) {
+		return "bssapi:" + api
+	}
+	return "ecs:" + api
+}
+
 type ramPolicy struct {
 	Version   string         `json:"Version"`
 	Statement []ramStatement `json:"Statement"`
 }
 
 type ramStatement struct {
-	Effect   string   `json:"Effect"`
-	Action   []string `json:"Action"`
-	Resource []string `json:"Resource"`
+	Effect    string            `json:"Effect"`
+	Action    []string          `json:"Action"`
+	Resource  []string          `json:"Resource,omitempty"`
+	Principal *ramPrincipal     `json:"Principal,omitempty"`
+	Condition map[string]ramKVs `json:"Condition,omitempty"`
 }
 
+type ramPrincipal struct {
+	RAM []string `json:"RAM"`
+}
+
+type ramKVs map[string][]string
+
+// policy is the least-privilege policy of the identity that makes the calls: the base one,
+// or the role in a member account (the same calls, in that account).
 func policy() ramPolicy {
 	var actions []string
-	for _, a := range ecsActions() {
-		actions = append(actions, "ecs:"+a)
+	for _, a := range append(ecsActions(), bssActions()...) {
+		actions = append(actions, ramAction(a))
 	}
 	return ramPolicy{Version: "1", Statement: []ramStatement{{Effect: "Allow", Action: actions, Resource: []string{"*"}}}}
 }
 
-func runRAMPolicy(_ context.Context, e env, args []string) error {
-	if len(args) > 0 {
-		if args[0] == "-h" || args[0] == "--help" {
-			return flag.ErrHelp
-		}
-		return usageError{fmt.Errorf("takes no arguments, got %q", args)}
+// trustPolicy lets the base account's identities assume the member account's role, with
+// the external ID when one is set.
+func trustPolicy(baseUID, externalID string) ramPolicy {
+	st := ramStatement{Effect: "Allow", Action: []string{"sts:AssumeRole"},
+		Principal: &ramPrincipal{RAM: []string{"acs:ram::" + baseUID + ":root"}}}
+	if externalID != "" {
+		st.Condition = map[string]ramKVs{"StringEquals": {"sts:ExternalId": {externalID}}}
 	}
-	js, err := json.MarshalIndent(policy(), "", "  ")
+	return ramPolicy{Version: "1", Statement: []ramStatement{st}}
+}
+
+type ramPolicyConfig struct {
+	Member     bool
+	BaseUID    string
+	ExternalID string
+}
+
+func newRAMPolicySettings(c *ramPolicyConfig) *settings {
+	return newSettings("ram-policy", []setting{
+		boolSetting("member", "", "print the policy of the RAM role in a member account and its trust policy instead", &c.Member),
+		{flag: "base-uid", env: "RENEWBOT_BASE_UID", usage: "with --member: the ID of the account whose identity renewbot runs as (trusted to assume the role)",
+			parse: func(s string) error {
+				if s != "" && !reUID.MatchString(s) {
+					return errors.New("is not an Alibaba Cloud account ID (digits)")
+				}
+				c.BaseUID = s
+				return nil
+			}},
+		{flag: "external-id", env: "RENEWBOT_EXTERNAL_ID", usage: "with --member: the external_id the accounts file gives the role (the trust policy then requires it)",
+			parse: func(s string) error { c.ExternalID = s; return nil }},
+	})
+}
+
+func runRAMPolicy(_ context.Context, e env, args []string) error {
+	var c ramPolicyConfig
+	if err := newRAMPolicySettings(&c).parseNoArgs(args, e.getenv); err != nil {
+		return err
+	}
+	var doc any = policy()
+	if c.Member {
+		if c.BaseUID == "" {
+			return usageError{errors.New("--base-uid: is required with --member (the account renewbot's own credentials belong to)")}
+		}
+		doc = struct {
+			RolePolicy  ramPolicy `json:"role_policy"`
+			TrustPolicy ramPolicy `json:"trust_policy"`
+		}{policy(), trustPolicy(c.BaseUID, c.ExternalID)}
+	} else if c.BaseUID != "" || c.ExternalID != "" {
+		return usageError{errors.New("--base-uid and --external-id go with --member")}
+	}
+	js, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

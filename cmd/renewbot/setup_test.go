@@ -83,8 +83,8 @@ func slackAPIMethods(t *testing.T) []string {
 }
 
 func TestLists_MatchTheCode(t *testing.T) {
-	if got, want := ecsActionsInCode(t), sorted(ecsActions()); !slices.Equal(got, want) {
-		t.Errorf("ECS actions the code calls %v, ecsActions() %v", got, want)
+	if got, want := ecsActionsInCode(t), sorted(append(ecsActions(), bssActions()...)); !slices.Equal(got, want) {
+		t.Errorf("ECS and BSS actions the code calls %v, ecsActions() and bssActions() %v", got, want)
 	}
 
 	var listed []string
@@ -140,7 +140,7 @@ func TestRAMPolicy_ReadBack(t *testing.T) {
 	}
 	var want []string
 	for _, a := range ecsActionsInCode(t) {
-		want = append(want, "ecs:"+a)
+		want = append(want, ramAction(a))
 	}
 	if got := sorted(st.Action); !slices.Equal(got, sorted(want)) {
 		t.Errorf("policy actions %v, code calls %v (exactly these, nothing else)", got, want)
@@ -154,7 +154,9 @@ func TestSlackManifest_ReadBack(t *testing.T) {
 		if i < 0 {
 			t.Fatalf("bot.SlackAPI.%s has no scope in slackMethods()", m)
 		}
-		wantScopes = append(wantScopes, slackMethods()[i].Scope)
+		if sc := slackMethods()[i].Scope; sc != "" && !slices.Contains(wantScopes, sc) { // views.* need none
+			wantScopes = append(wantScopes, sc)
+		}
 	}
 	wantScopes = sorted(wantScopes)
 

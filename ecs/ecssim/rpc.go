@@ -1,12 +1,14 @@
 package ecssim
 
 import (
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha1"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
 	"net/http"
 	"net/url"
@@ -127,7 +129,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(errorf(400, "UnsupportedHTTPMethod", "This http method is not supported."))
 		return
 	}
-	p, e := readParams(r)
+	raw, p, e := readParams(r)
 	if e != nil {
 		fail(e)
 		return
@@ -135,7 +137,16 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	if region := p.get("RegionId"); ecs.ValidRegionID(region) {
 		host = "ecs." + region + ".aliyuncs.com"
 	}
-	if e := s.authenticate(r.Method, p); e != nil {
+	if strings.HasPrefix(r.Header.Get("Authorization"), "ACS3-") {
+		if !strings.HasPrefix(r.Header.Get("Authorization"), acs3Algorithm+" ") {
+			fail(errorf(400, "InvalidSignatureMethod", "Specified signature method is not supported: want %s.", acs3Algorithm))
+			return
+		}
+		_, e = s.authenticateACS3(r, raw, p)
+	} else {
+		_, e = s.authenticate(r.Method, p)
+	}
+	if e != nil {
 		fail(e)
 		return
 	}
@@ -145,9 +156,19 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(errorf(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
 		return
 	}
+	if p.get("Version") != apiVersion {
+		fail(errorf(400, "InvalidVersion", "Specified parameter Version is not valid."))
+		return
+	}
 	s.mu.Lock()
 	s.calls[name]++
 	s.mu.Unlock()
+	tokenKey, e := s.enterToken(name, p)
+	if e != nil {
+		fail(e)
+		return
+	}
+	defer s.leaveToken(tokenKey) // when a fault or a closing server ends the call early
 	if s.opts.Hook != nil {
 		s.opts.Hook(name, url.Values(maps.Clone(p)))
 	}
@@ -159,6 +180,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	s.mu.Lock()
 	now := s.now()
 	body, e := s.runAction(act, p, now)
+	delete(s.inflight, tokenKey) // in the same critical section: the next call finds the token's record
 	s.mu.Unlock()
 	if lost {
 		e = errLost()
@@ -169,6 +191,36 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	}
 	body["RequestId"] = requestID
 	writeJSON(w, http.StatusOK, body)
+}
+
+// enterToken marks a RenewInstance's ClientToken as being processed until the action has run.
+// A second call with the token while the first still runs (slowed by a latency fault, or
+// held in Options.Hook) gets 400 Idempotence.Processing, as Alibaba answers it (ecs-api.md
+// §3 also names 403 LastTokenProcessing; ecssim gives the 400 one); once the first call has
+// answered, the same token returns its OrderId.
+func (s *Server) enterToken(action string, p params) (key string, e *apiError) {
+	token := p.get("ClientToken")
+	if action != "RenewInstance" || token == "" {
+		return "", nil
+	}
+	key = action + "|" + token
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.inflight[key] {
+		return "", errorf(400, "Idempotence.Processing", "The request with the same ClientToken is still being processed; try again later.")
+	}
+	s.inflight[key] = true
+	return key, nil
+}
+
+// leaveToken ends what enterToken began; "" is no token.
+func (s *Server) leaveToken(key string) {
+	if key == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.inflight, key)
 }
 
 // runAction checks the parameters against actionParams and the region, then runs the action.
@@ -188,54 +240,41 @@ func (s *Server) runAction(act action, p params, now time.Time) (map[string]any,
 	return act(s, p, now)
 }
 
-func readParams(r *http.Request) (params, *apiError) {
-	r.Body = http.MaxBytesReader(nil, r.Body, 1<<20)
+// readParams reads the raw body (ACS3 signs its SHA-256) and merges the query and form
+// parameters.
+func readParams(r *http.Request) ([]byte, params, *apiError) {
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, 1<<20))
+	if err != nil {
+		return nil, nil, errorf(400, "InvalidParameter", "The request body could not be read: %v", err)
+	}
+	r.Body = io.NopCloser(bytes.NewReader(body))
 	if err := r.ParseForm(); err != nil {
-		return nil, errorf(400, "InvalidParameter", "The request parameters could not be parsed: %v", err)
+		return nil, nil, errorf(400, "InvalidParameter", "The request parameters could not be parsed: %v", err)
 	}
 	p := params{}
 	for k, vs := range r.Form {
 		p[k] = vs
 	}
-	return p, nil
+	return body, p, nil
 }
 
-// authenticate checks the common parameters, the signature, the timestamp and the nonce.
-func (s *Server) authenticate(method string, p params) *apiError {
-	for _, k := range []string{"AccessKeyId", "Action", "Signature", "SignatureNonce", "Timestamp", "Version"} {
-		if !p.has(k) {
-			return missing(k)
-		}
+// caller is who signed a call: the key's secret (for the signature check).
+type caller struct {
+	secret string
+}
+
+// credential finds the secret of an AccessKeyId (and STS token, when given).
+func (s *Server) credential(keyID, token string, wall time.Time) (*caller, *apiError) {
+	if keyID != s.opts.AccessKeyID {
+		return nil, errorf(400, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
 	}
-	if m := p.get("SignatureMethod"); m != "" && m != "HMAC-SHA1" {
-		return errorf(400, "InvalidSignatureMethod", "Specified signature method %q is not supported.", m)
-	}
-	if v := p.get("SignatureVersion"); v != "" && v != "1.0" {
-		return errorf(400, "InvalidSignatureVersion", "Specified signature version %q is not supported.", v)
-	}
-	if p.get("Version") != apiVersion {
-		return errorf(400, "InvalidVersion", "Specified parameter Version is not valid.")
-	}
-	ts, err := time.Parse("2006-01-02T15:04:05Z", p.get("Timestamp"))
-	if err != nil {
-		return errorf(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
-	}
-	wall := time.Now()
-	if d := wall.Sub(ts); d > timestampSkew || d < -timestampSkew {
-		return errorf(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
-	}
-	if p.get("AccessKeyId") != s.opts.AccessKeyID {
-		return errorf(400, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-	}
-	stringToSign := StringToSign(method, url.Values(p))
-	want := Sign(stringToSign, s.opts.AccessKeySecret)
-	if !hmac.Equal([]byte(want), []byte(p.get("Signature"))) {
-		return errorf(400, "SignatureDoesNotMatch",
-			"Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
-	}
+	return &caller{secret: s.opts.AccessKeySecret}, nil
+}
+
+// useNonce records a signature nonce, refusing one seen within twice the timestamp skew.
+func (s *Server) useNonce(nonce string, wall time.Time) *apiError {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	nonce := p.get("SignatureNonce")
 	if _, used := s.nonces[nonce]; used {
 		return errorf(400, "SignatureNonceUsed", "Specified signature nonce was used already.")
 	}
@@ -249,6 +288,44 @@ func (s *Server) authenticate(method string, p params) *apiError {
 	}
 	s.nonces[nonce] = wall
 	return nil
+}
+
+// authenticate checks a signature-1.0 call: the common parameters, the signature, the
+// timestamp and the nonce.
+func (s *Server) authenticate(method string, p params) (*caller, *apiError) {
+	for _, k := range []string{"AccessKeyId", "Action", "Signature", "SignatureNonce", "Timestamp", "Version"} {
+		if !p.has(k) {
+			return nil, missing(k)
+		}
+	}
+	if m := p.get("SignatureMethod"); m != "" && m != "HMAC-SHA1" {
+		return nil, errorf(400, "InvalidSignatureMethod", "Specified signature method %q is not supported.", m)
+	}
+	if v := p.get("SignatureVersion"); v != "" && v != "1.0" {
+		return nil, errorf(400, "InvalidSignatureVersion", "Specified signature version %q is not supported.", v)
+	}
+	ts, err := time.Parse("2006-01-02T15:04:05Z", p.get("Timestamp"))
+	if err != nil {
+		return nil, errorf(400, "InvalidTimeStamp.Format", "Specified time stamp or date value is not well formatted.")
+	}
+	wall := time.Now()
+	if d := wall.Sub(ts); d > timestampSkew || d < -timestampSkew {
+		return nil, errorf(400, "InvalidTimeStamp.Expired", "Specified time stamp or date value is expired.")
+	}
+	who, e := s.credential(p.get("AccessKeyId"), p.get("SecurityToken"), wall)
+	if e != nil {
+		return nil, e
+	}
+	stringToSign := StringToSign(method, url.Values(p))
+	want := Sign(stringToSign, who.secret)
+	if !hmac.Equal([]byte(want), []byte(p.get("Signature"))) {
+		return nil, errorf(400, "SignatureDoesNotMatch",
+			"Specified signature is not matched with our calculation. server string to sign is:%s", stringToSign)
+	}
+	if e := s.useNonce(p.get("SignatureNonce"), wall); e != nil {
+		return nil, e
+	}
+	return who, nil
 }
 
 // StringToSign builds the signature-v1 string to sign of an RPC call: every parameter except

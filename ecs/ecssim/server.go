@@ -102,6 +102,7 @@ type Server struct {
 	currency    string
 	orders      []Order
 	tokens      map[string]tokenRecord
+	inflight    map[string]bool // "RenewInstance|token" of calls being processed
 	nonces      map[string]time.Time
 	noncePurged time.Time
 	calls       map[string]int
@@ -158,6 +159,7 @@ func NewUnstartedServer(opts Options) *Server {
 		balance:   opts.Fleet.Balance,
 		currency:  opts.Fleet.Currency,
 		tokens:    make(map[string]tokenRecord),
+		inflight:  make(map[string]bool),
 		nonces:    make(map[string]time.Time),
 		calls:     make(map[string]int),
 		faults:    make(map[string]Faults),

@@ -1,0 +1,238 @@
+package renewal
+
+import (
+	"cmp"
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/renewbot/renewbot/ecs"
+)
+
+// The balance forecast: Alibaba charges each AutoRenewal instance's automatic renewal 9 days
+// before its expiry at 08:00 UTC+8 (ecs.DeductionTime) and, when the balance is short,
+// retries daily until the instance expires and stops. Nobody is told in advance. The
+// forecast compares each account's balance with the deductions to come.
+
+// DeductionMargin is added to the time until the next digest to decide what is at risk: a
+// deduction due before the digest after next can still be covered if the warning comes now.
+const DeductionMargin = 2 * 24 * time.Hour
+
+// Deduction is one automatic renewal Alibaba will charge (or failed to charge).
+type Deduction struct {
+	Instance ecs.Instance
+	At       time.Time // ecs.DeductionTime of the expiry
+	Months   int       // one automatic renewal
+	Amount   float64   // its price (DescribeRenewalPrice); 0 when Priced is false
+	Currency string
+	Priced   bool
+	Overdue  bool // At has passed and the expiry has not moved: the deduction failed, Alibaba retries daily
+	AtRisk   bool // due before the horizon, and the balance does not cover it after the earlier ones
+}
+
+// AccountForecast is one account's balance against its deductions to come.
+type AccountForecast struct {
+	Account    string
+	Balance    ecs.Balance
+	BalanceErr error // the balance could not be read: nothing is marked at risk, the error is shown
+	Next9Days  float64
+	InWindow   float64
+	Deductions []Deduction // in the order Alibaba takes them: overdue first, then by time
+	Unpriced   int         // deductions whose price could not be read (not in the sums)
+}
+
+// AtRisk lists the account's deductions at risk.
+func (f AccountForecast) AtRisk() []Deduction {
+	var out []Deduction
+	for _, d := range f.Deductions {
+		if d.AtRisk {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// ForecastInput is everything the forecast is computed from.
+type ForecastInput struct {
+	Now      time.Time
+	Window   time.Duration // deductions due within this window are summed in InWindow
+	Horizon  time.Duration // deductions due within this are at risk when the balance is short (next digest + DeductionMargin)
+	Accounts []string      // every account, in order, even one without instances
+	// Instances are the scanned instances (any account, any renewal status); only
+	// AutoRenewal ones whose deduction falls before Now+Window, or has passed while the
+	// instance has not expired, are deductions.
+	Instances   []ecs.Instance
+	Balances    map[string]ecs.Balance // by account
+	BalanceErrs map[string]error       // by account
+	Prices      map[PriceKey]ecs.Quote // one automatic renewal of each instance
+}
+
+// PriceKey names the price of one automatic renewal.
+type PriceKey struct {
+	Account, InstanceID string
+	Months              int
+}
+
+// AutoRenewMonths is the length of one automatic renewal in months; 0 when it cannot be
+// priced in months (Week).
+func AutoRenewMonths(a ecs.AutoRenew) int {
+	d := max(a.Duration, 1)
+	switch a.PeriodUnit {
+	case "", "Month":
+		return d
+	case "Year":
+		return 12 * d
+	}
+	return 0
+}
+
+// Due lists the AutoRenewal instances whose deduction is due before now+window, or has
+// passed while the instance has not yet expired: the instances the forecast needs priced.
+func Due(insts []ecs.Instance, now time.Time, window time.Duration) []ecs.Instance {
+	var out []ecs.Instance
+	for _, in := range insts {
+		if in.AutoRenew.Status != ecs.AutoRenewal || in.Released() || !in.ExpiredTime.After(now) {
+			continue
+		}
+		if ecs.DeductionTime(in.ExpiredTime).Before(now.Add(window)) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// Forecast computes every account's forecast. It is pure.
+func Forecast(in ForecastInput) []AccountForecast {
+	byAccount := map[string]*AccountForecast{}
+	var out []*AccountForecast
+	get := func(name string) *AccountForecast {
+		f, ok := byAccount[name]
+		if !ok {
+			f = &AccountForecast{Account: name, Balance: in.Balances[name], BalanceErr: in.BalanceErrs[name]}
+			byAccount[name] = f
+			out = append(out, f)
+		}
+		return f
+	}
+	for _, name := range in.Accounts {
+		get(name)
+	}
+	for _, inst := range Due(in.Instances, in.Now, in.Window) {
+		f := get(inst.Account)
+		d := Deduction{Instance: inst, At: ecs.DeductionTime(inst.ExpiredTime), Months: AutoRenewMonths(inst.AutoRenew)}
+		d.Overdue = !d.At.After(in.Now)
+		if q, ok := in.Prices[PriceKey{inst.Account, inst.ID, d.Months}]; ok && d.Months > 0 {
+			d.Amount, d.Currency, d.Priced = q.Trade, q.Currency, true
+		} else {
+			f.Unpriced++
+		}
+		f.Deductions = append(f.Deductions, d)
+	}
+	horizon := in.Now.Add(in.Horizon)
+	var res []AccountForecast
+	for _, f := range out {
+		slices.SortFunc(f.Deductions, func(a, b Deduction) int {
+			return cmp.Or(a.At.Compare(b.At), cmp.Compare(a.Instance.ID, b.Instance.ID))
+		})
+		var cum float64
+		for i := range f.Deductions {
+			d := &f.Deductions[i]
+			if !d.Priced {
+				continue
+			}
+			if d.At.Before(in.Now.Add(9 * 24 * time.Hour)) {
+				f.Next9Days += d.Amount
+			}
+			f.InWindow += d.Amount
+			cum += d.Amount
+			// Deductions are taken in time order: the earliest are covered first.
+			if f.BalanceErr == nil && d.At.Before(horizon) && cum > f.Balance.Available+1e-9 {
+				d.AtRisk = true
+			}
+		}
+		f.Next9Days, f.InWindow = round2(f.Next9Days), round2(f.InWindow)
+		res = append(res, *f)
+	}
+	return res
+}
+
+func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
+
+// PriceCache prices one automatic renewal of each instance, once per day (UTC+8, Alibaba's
+// billing day): renewal prices change rarely, and a digest or a forecast asks for every
+// AutoRenewal instance. Safe for concurrent use.
+type PriceCache struct {
+	mu    sync.Mutex
+	day   string
+	cache map[PriceKey]ecs.Quote
+}
+
+// Prices returns the price of one automatic renewal of every instance due, asking quote
+// for those not asked today (in parallel; quote is the account's client's Quote). Those
+// that fail are left out, with the joined error.
+func (p *PriceCache) Prices(ctx context.Context, now time.Time, due []ecs.Instance,
+	quote func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error)) (map[PriceKey]ecs.Quote, error) {
+	day := now.In(ecs.UTC8).Format(time.DateOnly)
+	out := map[PriceKey]ecs.Quote{}
+	var ask []ecs.Instance
+	p.mu.Lock()
+	if p.day != day {
+		p.day, p.cache = day, map[PriceKey]ecs.Quote{}
+	}
+	for _, in := range due {
+		k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
+		if k.Months == 0 {
+			continue
+		}
+		if q, ok := p.cache[k]; ok {
+			out[k] = q
+		} else {
+			ask = append(ask, in)
+		}
+	}
+	p.mu.Unlock()
+	type got struct {
+		k   PriceKey
+		q   ecs.Quote
+		err error
+	}
+	results := make([]got, len(ask))
+	var wg sync.WaitGroup
+	for i, in := range ask {
+		wg.Go(func() {
+			k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
+			q, err := quote(ctx, in, k.Months)
+			if err == nil && q.Trade <= 0 {
+				err = fmt.Errorf("%s: a zero price for %d months", in.ID, k.Months)
+			}
+			results[i] = got{k, q, err}
+		})
+	}
+	wg.Wait()
+	var errs []error
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, r := range results {
+		if r.err != nil {
+			errs = append(errs, r.err)
+			continue
+		}
+		out[r.k] = r.q
+		if p.day == day {
+			p.cache[r.k] = r.q
+		}
+	}
+	return out, joinErrs(errs)
+}
+
+func joinErrs(errs []error) error {
+	switch len(errs) {
+	case 0:
+		return nil
+	case 1:
+		return errs[0]
+	}
+	return fmt.Errorf("%w (and %d more)", errs[0], len(errs)-1)
+}

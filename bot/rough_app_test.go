@@ -1,0 +1,21 @@
+package bot_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestApp_HistoryOfUnknownRequest: `/renew history RNOPE` says there is no such request
+// instead of "0 events" (issue 11 #11).
+func TestApp_HistoryOfUnknownRequest(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.ack(t, edgeReq, "history RNOPE")
+	if got := e.responseText(t, ctx, 1); got != "no request RNOPE" {
+		t.Errorf("history RNOPE answered %q, want %q", got, "no request RNOPE")
+	}
+	e.ack(t, edgeReq, "history")
+	if got := e.responseText(t, ctx, 2); strings.Contains(got, "no request") {
+		t.Errorf("history without an ID answered %q", got)
+	}
+}

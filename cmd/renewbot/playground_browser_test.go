@@ -1,0 +1,170 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var updateScreenshot = flag.Bool("update-screenshot", false, "write the browser test's screenshot to bot/playground/screenshot.png (the README's)")
+
+// chromiumPath is Debian's Chromium, which .ci/run installs.
+const chromiumPath = "/usr/bin/chromium"
+
+// newBrowser starts headless Chromium with a fresh profile and returns a chromedp context.
+// A missing browser fails the test: the playground is tested in a real one.
+func newBrowser(t *testing.T, ctx context.Context) context.Context {
+	t.Helper()
+	path := chromiumPath
+	if _, err := os.Stat(path); err != nil {
+		if p, lerr := exec.LookPath("chromium"); lerr == nil {
+			path = p
+		} else {
+			t.Fatalf("no Chromium at %s (%v): install it with `apt-get install -y chromium` (Debian); .ci/run does", chromiumPath, err)
+		}
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(path),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx, chromedp.WithErrorf(t.Logf))
+	t.Cleanup(cancelBrowser)
+	if err := chromedp.Do(bctx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", path, err)
+	}
+	return bctx
+}
+
+// TestPlaygroundBrowser is the newcomer's first five minutes in a real browser: Alice types
+// /renew, tries to approve her own request (refused, only she sees why), Bob approves, and the
+// approval message shows the order and the verified new expiry. It saves a screenshot.
+func TestPlaygroundBrowser(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var stderr bytes.Buffer
+	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.close()
+	var out bytes.Buffer
+	stop, err := st.servePlayground("127.0.0.1:0", &out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	if line := strings.TrimSpace(out.String()); line != "playground: open "+st.pageURL {
+		t.Fatalf("printed %q", line)
+	}
+
+	b := newBrowser(t, ctx)
+	step := func(what string, actions ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		sctx, done := context.WithTimeout(b, 45*time.Second)
+		defer done()
+		if err := chromedp.Do(sctx, actions...); err != nil {
+			page, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#messages")))
+			t.Fatalf("%s: %v\nchannel shows:\n%s\nbot stderr:\n%s", what, err, page, stderr.String())
+		}
+	}
+	approve := `button.bk-btn[data-action-id="approve"]`
+
+	step("open the page as Alice",
+		chromedp.Navigate(st.pageURL),
+		chromedp.WaitVisible(chromedp.CSS(`#conn.live`)),
+		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U01ALICE[aria-checked="true"]`)),
+	)
+	step("run the digest from the side panel",
+		chromedp.Click(chromedp.CSS(`#run-digest`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "ECS renewals digest")]`),
+		chromedp.WaitVisible(chromedp.CSS(`details.thread > summary`)),
+		chromedp.WaitReady(chromedp.CSS(`details.thread a.file`)), // the CSV, shared in the thread
+	)
+	step("Alice types /renew "+demoInstance+" 3",
+		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew "+demoInstance+" 3"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(`//div[contains(@class,"ephemeral")][contains(., "Getting a price quote")]`),
+		chromedp.WaitVisible(chromedp.CSS(approve)),
+	)
+	step("Alice clicks Approve and confirms",
+		chromedp.Click(chromedp.CSS(approve)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-ok`)),
+		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+		chromedp.WaitVisible(`//div[contains(@class,"ephemeral")][contains(., "four-eyes")]`),
+	)
+	if n := len(st.sim.Orders()); n != 0 {
+		t.Fatalf("%d orders after Alice's refused approval", n)
+	}
+	step("Bob clicks Approve and confirms",
+		chromedp.Click(chromedp.CSS(`#as-U02BOB`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U02BOB[aria-checked="true"]`)),
+		chromedp.WaitNotPresent(`//div[contains(@class,"ephemeral")][contains(., "four-eyes")]`), // Alice's, not Bob's
+		chromedp.Click(chromedp.CSS(approve)),
+		chromedp.WaitVisible(chromedp.CSS(`#confirm-ok`)),
+		chromedp.Click(chromedp.CSS(`#confirm-ok`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "verified new expiry")]`),
+	)
+	orders := st.sim.Orders()
+	if len(orders) != 1 || orders[0].InstanceId != demoInstance || orders[0].Period != 3 {
+		t.Fatalf("orders at the emulator: %+v", orders)
+	}
+	id := orders[0].OrderId
+	step("the approval message and the emulator panel show order "+id,
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "`+id+`")][contains(., "verified new expiry")]`),
+		chromedp.WaitVisible(chromedp.CSS(`#orders tr[data-order-id="`+id+`"]`)),
+		chromedp.WaitNotPresent(chromedp.CSS(approve)), // updated in place: no buttons once done
+	)
+	card, err := chromedp.Run(b, chromedp.Text(`//div[contains(@class,"msg")][contains(., "verified new expiry")]`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"@Alice", "@Bob", "✅", "Done", "new expiry"} {
+		if !strings.Contains(card, want) {
+			t.Errorf("the approval message lacks %q:\n%s", want, card)
+		}
+	}
+	if strings.Contains(card, "<@") || strings.Contains(card, "<!date") || strings.Contains(card, "*") {
+		t.Errorf("the approval message shows raw mrkdwn:\n%s", card)
+	}
+
+	step("back to Alice, who sees her own ephemerals",
+		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
+		chromedp.WaitVisible(`//div[contains(@class,"ephemeral")][contains(., "four-eyes")]`),
+	)
+	png, err := chromedp.Run(b, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.ArtifactDir(), "playground.png")
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
+	if *updateScreenshot {
+		if err := os.WriteFile(filepath.Join("..", "..", "bot", "playground", "screenshot.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
