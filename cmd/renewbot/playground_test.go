@@ -15,12 +15,18 @@ import (
 
 // TestPlaygroundSignedPath drives the real bot through the playground's API without a
 // browser: Alice's command and Carol's and Bob's clicks become signed requests to renewbot's
-// own endpoints, and what the bot answers shows on the page for the right person.
+// own endpoints (or, with the bot in Socket Mode, envelopes on the stand-in's WebSocket), and
+// what the bot answers shows on the page for the right person.
 func TestPlaygroundSignedPath(t *testing.T) {
+	t.Run("http", func(t *testing.T) { testPlaygroundPath(t, false) })
+	t.Run("socket", func(t *testing.T) { testPlaygroundPath(t, true) })
+}
+
+func testPlaygroundPath(t *testing.T, socket bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr})
+	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr}, socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,5 +122,28 @@ func TestPlaygroundSignedPath(t *testing.T) {
 	}
 	if !ephemeral(demoAlice, "Getting a price quote") {
 		t.Errorf("Alice's command ack is not her ephemeral")
+	}
+}
+
+// TestDemoSocketMode: `demo --socket` runs the transcript with the bot in Socket Mode (an
+// app-level token, no signing secret), its commands and clicks as envelopes on the stand-in's
+// WebSocket, with the same outcome as over HTTP.
+func TestDemoSocketMode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"demo", "--socket"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("demo --socket exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		"(Socket Mode, connected to the stand-in's WebSocket",
+		"only Alice sees (acked in ",
+		"four-eyes",
+		"verified new expiry",
+		"1 order(s) in all",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out.String())
+		}
 	}
 }
