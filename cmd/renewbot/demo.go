@@ -176,7 +176,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		demoKeep(e.stdout, sim.URL, base, dbPath)
+		demoKeep(e.stdout, sim.URL, base, dbPath, socket)
 		<-ctx.Done()
 		stop()
 	}
@@ -187,8 +187,12 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func demoKeep(w io.Writer, simURL, base, dbPath string) {
+func demoKeep(w io.Writer, simURL, base, dbPath string, socket bool) {
 	endpoint := strings.TrimPrefix(simURL, "http://")
+	how := fmt.Sprintf("it signs them with the demo secret %q and posts them to %s/slack/commands and\n%s/slack/interactions, as Slack does", demoSecret, base, base)
+	if socket {
+		how = "the bot is in Socket Mode, so they travel as envelopes on the Slack stand-in's WebSocket"
+	}
 	fmt.Fprintf(w, `
 The emulator and the bot keep running until Ctrl-C. Try, in another terminal:
 
@@ -200,9 +204,9 @@ The emulator and the bot keep running until Ctrl-C. Try, in another terminal:
   curl -s %s/_sim/orders
   curl -s %s/metrics | grep renewbot_
 
-Slash commands and clicks must be signed with the demo secret %q and go to %s/slack/commands
-and %s/slack/interactions (renewbot's tests show how: bot/bottest.SignedRequest).
-`, endpoint, demoRegions, demoInstance, dbPath, simURL, base, demoSecret, base, base)
+Type slash commands and click buttons as Alice, Bob or Carol on the playground page above:
+%s.
+`, endpoint, demoRegions, demoInstance, dbPath, simURL, base, how)
 }
 
 // waitListening reads serve's stdout until its "renewbot listening on URL" line.

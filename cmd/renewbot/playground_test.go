@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -145,5 +149,58 @@ func TestDemoSocketMode(t *testing.T) {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("transcript lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+// TestPlaygroundCommand: `renewbot playground` prints exactly one line naming the page first,
+// serves it until its context ends, and then exits 0; an address it cannot listen on is a bad
+// setting (exit 2).
+func TestPlaygroundCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pr, pw := io.Pipe()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	exited := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		exited <- run(runCtx, []string{"playground", "--playground-listen", "127.0.0.1:0"}, func(string) string { return "" }, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatalf("no output; stderr %s", errOut.String())
+	}
+	first := lines.Text()
+	go io.Copy(io.Discard, pr) //nolint:errcheck // the rest of the output
+	m := regexp.MustCompile(`^playground: open (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("first line %q", first)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "renewbot playground") {
+		t.Fatalf("GET %s: %d %.200s", m[1], resp.StatusCode, page)
+	}
+	stop()
+	if code := <-exited; code != 0 {
+		t.Fatalf("playground exited %d; stderr %s", code, errOut.String())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errOut.Reset()
+	if code := run(ctx, []string{"playground", "--playground-listen", ln.Addr().String()}, func(string) string { return "" }, strings.NewReader(""), io.Discard, &errOut); code != exitUsage {
+		t.Fatalf("a taken port: exit %d, want %d; stderr %s", code, exitUsage, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "--playground-listen "+ln.Addr().String()) {
+		t.Errorf("stderr %q does not name the setting", errOut.String())
 	}
 }
