@@ -124,6 +124,8 @@ func renewMenu(id string, periods []int) *slack.OverflowBlockElement {
 		label := "Renew " + plural(m, "month", "months")
 		opts = append(opts, slack.NewOptionBlockObject(id+":"+strconv.Itoa(m), plain(label), nil))
 	}
+	// The fifth (last) an overflow takes: the request modal, for a period and a reason (modal.go).
+	opts = append(opts, slack.NewOptionBlockObject(id+digestFormSuffix, plain("Renew… (choose period, reason)"), nil))
 	return slack.NewOverflowBlockElement(ActionDigestRenew, opts...)
 }
 

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
 	"slices"
@@ -401,4 +403,96 @@ func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string
 		return nil, nil, fmt.Errorf("ECS clients: %w", err)
 	}
 	return accts, specs, nil
+}
+
+// accountCloud is every account as one ECS client for serve and the digest: the workflow's
+// calls go to each instance's account (ecs.Accounts routes them), and an instance of an
+// account with its own digest_channel is routed there unless its own route tag says
+// otherwise.
+type accountCloud struct {
+	*ecs.Accounts
+	routeTag string
+	channels map[string]string // account → digest channel
+}
+
+var _ ecsClient = (*accountCloud)(nil)
+
+func newAccountCloud(accts *ecs.Accounts, specs []accountSpec, routeTag string) *accountCloud {
+	ac := &accountCloud{Accounts: accts, routeTag: routeTag, channels: map[string]string{}}
+	for _, s := range specs {
+		if s.DigestChannel != "" {
+			ac.channels[s.Name] = s.DigestChannel
+		}
+	}
+	return ac
+}
+
+func (ac *accountCloud) Expiring(ctx context.Context, from, to time.Time) (ecs.Scan, error) {
+	scan, err := ac.Accounts.Expiring(ctx, from, to)
+	if len(ac.channels) == 0 {
+		return scan, err
+	}
+	for i, in := range scan.Instances {
+		ch, ok := ac.channels[in.Account]
+		if !ok || in.Tags[ac.routeTag] != "" {
+			continue
+		}
+		tags := make(map[string]string, len(in.Tags)+1)
+		maps.Copy(tags, in.Tags)
+		tags[ac.routeTag] = ch
+		scan.Instances[i].Tags = tags
+	}
+	return scan, err
+}
+
+// servableAccounts refuses what serve cannot honour yet: approvers per account (the
+// workflow has one approver list; letting one account's approvers approve another's
+// renewals would be worse than refusing).
+func servableAccounts(specs []accountSpec) error {
+	for _, s := range specs {
+		if s.Approvers != nil {
+			return usageError{fmt.Errorf("RENEWBOT_ACCOUNTS: account %q: approvers: serve and digest do not apply approvers per account yet; remove it and use RENEWBOT_APPROVERS", s.Name)}
+		}
+	}
+	return nil
+}
+
+// cloud is clients as one routing client, for the CLI commands that act on instances.
+func (c *ecsSettings) cloud(log *slog.Logger) (*accountCloud, error) {
+	accts, specs, err := c.clients(log, nil)
+	if err != nil {
+		return nil, err
+	}
+	return newAccountCloud(accts, specs, ""), nil
+}
+
+// parseRefs reads "i-a,prod:i-b": instance IDs, each optionally with its account.
+func parseRefs(s string) ([]ecs.Ref, error) {
+	items := splitList(s)
+	if len(items) == 0 {
+		return nil, errors.New("give at least one instance ID like i-bp1abc (or ACCOUNT:i-bp1abc)")
+	}
+	seen := map[string]bool{}
+	var out []ecs.Ref
+	for _, it := range items {
+		r, err := ecs.ParseRef(it)
+		if err != nil {
+			return nil, err
+		}
+		if seen[r.ID] {
+			continue
+		}
+		seen[r.ID] = true
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// bareIDs are the refs' instance IDs (unique across accounts).
+func bareIDs(refs []ecs.Ref) []string {
+	out := make([]string, len(refs))
+	for i, r := range refs {
+		out[i] = r.ID
+	}
+	return out
 }

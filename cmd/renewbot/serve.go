@@ -141,6 +141,7 @@ type serveConfig struct {
 	Listen          string
 	DB              string
 	Policy          renewal.Policy // parsed straight from the RENEWBOT_* approval settings
+	EscalateTo      []string       // RENEWBOT_ESCALATE_TO
 	VerifyTimeout   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -158,6 +159,8 @@ func newServeSettings(c *serveConfig) *settings {
 	t = append(t,
 		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (none: requests can be made but not approved)",
 			parse: func(s string) (err error) { c.Policy.Approvers, err = parseApprovers(s); return }},
+		setting{flag: "escalate-to", env: "RENEWBOT_ESCALATE_TO", usage: "comma list of Slack user and user-group IDs mentioned when a request is not approved by 90% of its TTL, or an instance expires before its deadline (none: no escalation)",
+			parse: func(s string) (err error) { c.EscalateTo, err = parseApprovers(s); return }},
 	)
 	t = append(t, c.Digest.table()...)
 	t = append(t,
@@ -236,7 +239,10 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	}
 	defer db.Close()
 
-	cl, err := c.ECS.client(log.With("component", "ecs"), metrics.ECSCall)
+	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCall)
+	if err == nil {
+		err = servableAccounts(specs)
+	}
 	if err != nil {
 		return err
 	}
@@ -244,15 +250,16 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if c.Now != nil {
 		now = c.Now
 	}
-	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
+	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag), now: now, metrics: metrics}
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
+	homes := &bot.AppNotifier{} // Home tabs and the requester's DMs; bound to the app below
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
-		Notifier:      notifier,
+		Notifier:      bot.Notifiers{notifier, homes},
 		Poster:        notifier,
 		Policy:        c.Policy,
 		Now:           now,
@@ -275,7 +282,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
-		ListWindow: c.Digest.Window,
+		ListWindow: c.Digest.Window, Changes: homes, DefaultChannel: c.Digest.Channel, EscalateTo: c.EscalateTo,
 	})
 	if err != nil {
 		return fmt.Errorf("slack app: %w", err)
@@ -321,6 +328,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		}
 	})
 	bg.Go(func() { wf.SweepEvery(runCtx, time.Minute) })
+	bg.Go(func() { app.RemindEvery(runCtx, time.Minute) }) // approvers at half the TTL, escalation at 90%
 	bg.Go(func() {
 		if err := dg.Schedule(runCtx, c.Digest.Schedule); err != nil && runCtx.Err() == nil {
 			log.Error("digest scheduler stopped", "err", err)
