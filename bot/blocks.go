@@ -706,12 +706,12 @@ func tierBounds(tiers []int, window time.Duration) []int {
 	return out
 }
 
-// tierOf is the index of the first tier whose limit the remaining time does not exceed;
+// tierOf is the index of the first tier whose limit the days left (renewal.DaysLeft) do not exceed;
 // expired instances are in tier 0.
 func tierOf(expiry, now time.Time, tiers []int) int {
-	left := expiry.Sub(now)
+	left := renewal.DaysLeft(expiry, now) // the days the line shows: "3 days left" is within 3 days
 	for i, t := range tiers {
-		if left <= time.Duration(t)*24*time.Hour {
+		if left <= t {
 			return i
 		}
 	}
