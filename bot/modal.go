@@ -458,6 +458,10 @@ func userText(err error) string {
 // click cancels at once; anyone else is refused at once; and when the modal cannot be
 // opened (an expired trigger), the request is rejected without a reason, as the click asked.
 func (a *App) rejectClick(ctx context.Context, to replyTo, id store.RequestID, trigger string) {
+	if a.requests == nil {
+		a.reject(ctx, to, id, "")
+		return
+	}
 	r, err := a.requests.GetRequest(id)
 	may := err == nil && r.EffectiveState(a.now()) == store.StatePending && r.Requester != to.user
 	if may {
