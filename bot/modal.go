@@ -567,9 +567,14 @@ const digestFormSuffix = ":form"
 // digestForm opens the request modal for one instance of a digest row, preselected, with
 // the approval message going to the digest's channel.
 func (a *App) digestForm(ctx context.Context, to replyTo, id, trigger string) {
-	if to.channel == "" || to.user == "" || trigger == "" {
+	if to.channel == "" || to.user == "" {
 		a.metrics.Interaction(ActionDigestRenew, "error")
 		a.reply(ctx, to, noChannelOrUser)
+		return
+	}
+	if trigger == "" {
+		a.metrics.Interaction(ActionDigestRenew, "error")
+		a.reply(ctx, to, "Slack sent no trigger to open the request form with; pick a period from the menu, or type `/renew "+id+" MONTHS`.")
 		return
 	}
 	a.metrics.Interaction(ActionDigestRenew, "accepted")

@@ -216,10 +216,12 @@ func (a botAnswer) describe() string {
 	return s
 }
 
-// triggerID and actionTS are unique values shaped like Slack's.
-func (s *Server) triggerID() string {
-	return strconv.FormatInt(s.cfg.Now().UnixNano(), 10) + ".playground"
-}
+// triggerID is empty: the page draws no modals (the request and reject forms), so it hands
+// the bot no trigger to open one, and the bot does what needs none: Reject rejects at once,
+// /renew with no text shows the help.
+func (s *Server) triggerID() string { return "" }
+
+// actionTS is a unique value shaped like Slack's.
 
 func (s *Server) actionTS() string {
 	t := s.cfg.Now()
