@@ -264,7 +264,10 @@ func (h *AppNotifier) RequestChanged(_ context.Context, r *store.Request) {
 	if r.Closed != nil {
 		users = append(users, r.Closed.User)
 	}
-	a.homes.changed(a, users)
+	// Approvers' "waiting" lists change when a request enters or leaves pending, not later.
+	waiting := r.State == store.StatePending || r.State == store.StateApproved || r.State == store.StateRejected ||
+		r.State == store.StateCancelled || r.State == store.StateExpired
+	a.homes.changed(a, users, waiting)
 	a.tells.changed(a, r)
 }
 
@@ -290,9 +293,9 @@ func newHomeQueue() *homeQueue {
 	return &homeQueue{opened: map[string]bool{}, queued: map[string]bool{}, check: map[string]bool{}, pace: homePace}
 }
 
-// changed queues users (those who opened the tab) and every other user with the tab open,
-// who is refreshed only if an approver (what waits for them may have changed).
-func (q *homeQueue) changed(a *App, users []string) {
+// changed queues users (those who opened the tab) and, when what waits for approvers changed,
+// every other user with the tab open, who is refreshed only if an approver.
+func (q *homeQueue) changed(a *App, users []string, approvers bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, u := range users {
@@ -303,7 +306,7 @@ func (q *homeQueue) changed(a *App, users []string) {
 		}
 	}
 	for u := range q.opened {
-		if !q.queued[u] {
+		if approvers && !q.queued[u] {
 			q.queued[u], q.check[u] = true, true
 			q.pending = append(q.pending, u)
 		}
