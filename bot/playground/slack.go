@@ -64,7 +64,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) {
 	form := bottest.CommandForm(slack.SlashCommand{
 		TeamID: teamID, TeamDomain: "playground", ChannelID: s.cfg.Channel, ChannelName: s.cfg.ChannelName,
 		UserID: p.ID, UserName: strings.ToLower(p.Name), Command: s.cfg.Command, Text: text,
-		ResponseURL: s.newResponseURL(p.ID, typed), TriggerID: s.triggerID(), APIAppID: appID,
+		ResponseURL: s.newResponseURL(p.ID, typed), TriggerID: s.cfg.Slack.Trigger(p.ID), APIAppID: appID,
 	})
 	form.Del("token") // a signed request has no verification token
 	ans := s.post(r.Context(), "/slack/commands", form)
@@ -145,7 +145,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		"container": map[string]any{
 			"type": "message", "message_ts": req.TS, "channel_id": req.Channel, "is_ephemeral": req.Ephemeral,
 		},
-		"trigger_id":            s.triggerID(),
+		"trigger_id":            s.cfg.Slack.Trigger(p.ID),
 		"team":                  map[string]string{"id": teamID, "domain": "playground"},
 		"enterprise":            nil,
 		"is_enterprise_install": false,
@@ -215,11 +215,6 @@ func (a botAnswer) describe() string {
 	}
 	return s
 }
-
-// triggerID is empty: the page draws no modals (the request and reject forms), so it hands
-// the bot no trigger to open one, and the bot does what needs none: Reject rejects at once,
-// /renew with no text shows the help.
-func (s *Server) triggerID() string { return "" }
 
 // actionTS is a unique value shaped like Slack's.
 
