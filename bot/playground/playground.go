@@ -145,6 +145,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /files/{id}", s.serveFile)
 	mux.HandleFunc("POST /command", s.serveCommand)
 	mux.HandleFunc("POST /action", s.serveAction)
+	mux.HandleFunc("POST /view", s.serveView) // modals (views.go)
 	mux.HandleFunc("POST /clock", s.serveClock)
 	mux.HandleFunc("POST /digest", s.serveDigest)
 	return mux
