@@ -394,7 +394,11 @@ func failedRegions(failed []ecs.RegionError) string {
 		if f.Err != nil {
 			msg = forSlack(f.Err.Error())
 		}
-		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
+		where := f.RegionID
+		if f.Account != "" {
+			where = f.Account + ":" + where // many accounts: which account's region
+		}
+		parts[i] = "`" + escape(where) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
 	return clipRunes("⚠️ *Could not read "+plural(len(failed), "region", "regions")+"*, so instances there are missing: "+strings.Join(parts, ", "), sectionBudget)
 }

@@ -413,12 +413,14 @@ type accountCloud struct {
 	*ecs.Accounts
 	routeTag string
 	channels map[string]string // account → digest channel
+	window   time.Duration     // the forecast's window (the digest's)
+	prices   renewal.PriceCache
 }
 
 var _ ecsClient = (*accountCloud)(nil)
 
-func newAccountCloud(accts *ecs.Accounts, specs []accountSpec, routeTag string) *accountCloud {
-	ac := &accountCloud{Accounts: accts, routeTag: routeTag, channels: map[string]string{}}
+func newAccountCloud(accts *ecs.Accounts, specs []accountSpec, routeTag string, window time.Duration) *accountCloud {
+	ac := &accountCloud{Accounts: accts, routeTag: routeTag, window: window, channels: map[string]string{}}
 	for _, s := range specs {
 		if s.DigestChannel != "" {
 			ac.channels[s.Name] = s.DigestChannel
@@ -463,7 +465,7 @@ func (c *ecsSettings) cloud(log *slog.Logger) (*accountCloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAccountCloud(accts, specs, ""), nil
+	return newAccountCloud(accts, specs, "", 0), nil
 }
 
 // parseRefs reads "i-a,prod:i-b": instance IDs, each optionally with its account.
@@ -495,4 +497,31 @@ func bareIDs(refs []ecs.Ref) []string {
 		out[i] = r.ID
 	}
 	return out
+}
+
+// Forecast is the balance forecast of every account for the digest, with the prices of one
+// automatic renewal cached per day across digests.
+func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+	res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, ac.window, forecastHorizon)
+	if err != nil {
+		return nil, err
+	}
+	return res.Accounts, nil
+}
+
+// Forecast passes the forecast through serve's scan tracker.
+func (s *scanTracker) Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+	f, ok := s.ecsClient.(bot.Forecaster)
+	if !ok {
+		return nil, errors.New("no balance forecast")
+	}
+	return f.Forecast(ctx, now)
+}
+
+// forecasterOf is the digest's Forecaster: the cloud's, when it has one.
+func forecasterOf(cloud bot.Scanner) bot.Forecaster {
+	if f, ok := cloud.(bot.Forecaster); ok {
+		return f
+	}
+	return nil
 }
