@@ -34,7 +34,7 @@ func TestDigestSummaryShowsTheBalanceForecast(t *testing.T) {
 		return ecs.Instance{Account: acct, ID: id, Name: "db-" + id, RegionID: "cn-hangzhou", ExpiredTime: expiry,
 			AutoRenew: ecs.AutoRenew{Status: ecs.AutoRenewal, Duration: 1, PeriodUnit: "Month"}}
 	}
-	soon := auto("shop", "i-risk01", digestNow.Add(10*24*time.Hour)) // deduction in about a day
+	soon := auto("shop", "i-risk01", digestNow.Add(10*24*time.Hour))  // deduction in about a day
 	late := auto("shop", "i-overdue1", digestNow.Add(5*24*time.Hour)) // deduction 4 days ago
 	fine := auto("prod", "i-fine01", digestNow.Add(12*24*time.Hour))
 	in := forecastOf{Window: 30 * 24 * time.Hour, Horizon: 3 * 24 * time.Hour, Accounts: []string{"prod", "shop"},
@@ -58,7 +58,7 @@ func TestDigestSummaryShowsTheBalanceForecast(t *testing.T) {
 	for _, want := range []string{
 		"Balance forecast", "*prod*: balance ¥5,000.00 CNY", "*shop*: balance ¥150.00 CNY",
 		"AUTO-RENEW AT RISK", "account *shop*", "i-risk01", ded, // the instance at risk and its deduction date
-		"Top up at least ¥150.00 CNY",                          // 100 overdue + 200 due, minus 150
+		"Top up at least ¥150.00 CNY", // 100 overdue + 200 due, minus 150
 		"Automatic deduction not taken", "i-overdue1",
 	} {
 		if !strings.Contains(sum, want) {
