@@ -127,3 +127,11 @@ func orDefault(account string) string {
 	}
 	return account
 }
+
+// where names a region, with its account when there are many ("shop:cn-hangzhou").
+func where(account, region string) string {
+	if account == "" {
+		return region
+	}
+	return account + ":" + region
+}

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -136,6 +137,7 @@ func (m AutoRenewMode) String() string {
 // Item is one instance of a request: the quote snapshot taken when the request was made and,
 // later, the result.
 type Item struct {
+	Account         string `json:",omitempty"` // the instance's account (RENEWBOT_ACCOUNTS); "" = the single default account
 	InstanceID      string
 	RegionID        string
 	Name            string
@@ -213,6 +215,18 @@ func (r *Request) EffectiveState(now time.Time) State {
 }
 
 // InstanceIDs lists the request's instances in order.
+// Accounts lists the accounts of the request's instances, in order, each once; none for
+// the single default account.
+func (r *Request) Accounts() []string {
+	var out []string
+	for _, it := range r.Items {
+		if it.Account != "" && !slices.Contains(out, it.Account) {
+			out = append(out, it.Account)
+		}
+	}
+	return out
+}
+
 func (r *Request) InstanceIDs() []string {
 	ids := make([]string, len(r.Items))
 	for i, it := range r.Items {
@@ -308,6 +322,7 @@ type Event struct {
 	Action      Action
 	RequestID   RequestID
 	InstanceIDs []string
+	Accounts    []string `json:",omitempty"` // the accounts of the request's instances; none = the single default account
 	Detail      string
 }
 

@@ -229,6 +229,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 	}
 	for i, inst := range insts {
 		it := store.Item{
+			Account:    inst.Account,
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			ProjectedExpiry: ecs.AddMonths(inst.ExpiredTime, in.Months),
@@ -376,6 +377,7 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 	}
 	for i, inst := range insts {
 		it := store.Item{
+			Account:    inst.Account,
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			AutoRenewStatus: string(inst.AutoRenew.Status),
