@@ -11,6 +11,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -38,6 +39,12 @@ type AppConfig struct {
 	Metrics    *Metrics
 	ListWindow time.Duration // default window of "list", default 30 days
 	HTTPClient *http.Client  // posts answers to response_url; default: a client with a 10s timeout
+
+	Requests       RequestReader  // the Home tab and reject clicks; default: Store, if it reads requests
+	Quoter         renewal.Quoter // the request modal's live quote; default: Cloud, if it quotes
+	Changes        *AppNotifier   // bound to the App: Home tabs and the requester's DMs follow request changes
+	DefaultChannel string         // preselected in the request modal opened from the Home tab
+	EscalateTo     []string       // user (U…) and group (S…) IDs mentioned when a request nears its deadline (reminders.go)
 }
 
 // App is the Slack edge: it turns slash commands and button clicks, from HTTP or Socket Mode,
@@ -64,6 +71,14 @@ type App struct {
 	work    sync.WaitGroup
 
 	seen SeenSet // Slack requests and Socket Mode envelopes already handled
+
+	requests       RequestReader
+	quoter         renewal.Quoter
+	defaultChannel string
+	scans          *scanCache // the last list of every subscription (Home tab, instance picker)
+	homes          *homeQueue // Home tab refreshes
+	tells          *tellQueue // the requester's DMs and thread replies (requester.go)
+	escalateTo     []string
 }
 
 // NewApp checks cfg and builds an App.
@@ -75,6 +90,24 @@ func NewApp(cfg AppConfig) (*App, error) {
 		wf: cfg.Workflow, cloud: cfg.Cloud, store: cfg.Store, slack: cfg.Slack,
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
 		seen: cfg.Store, wait: waitCtx, http: cfg.HTTPClient,
+		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel, escalateTo: slices.Clone(cfg.EscalateTo),
+		scans: &scanCache{}, homes: newHomeQueue(), tells: newTellQueue(),
+	}
+	for _, id := range a.escalateTo {
+		if !renewal.IsUserID(id) && !renewal.IsGroupID(id) {
+			return nil, fmt.Errorf("app: escalation contact %q is neither a user ID (U…/W…) nor a user-group ID (S…)", id)
+		}
+	}
+	if a.requests == nil {
+		a.requests, _ = cfg.Store.(RequestReader)
+	}
+	if a.quoter == nil {
+		a.quoter, _ = cfg.Cloud.(renewal.Quoter)
+	}
+	if cfg.Changes != nil {
+		cfg.Changes.mu.Lock()
+		cfg.Changes.app = a
+		cfg.Changes.mu.Unlock()
 	}
 	if a.http == nil {
 		a.http = &http.Client{Timeout: 10 * time.Second}
@@ -175,6 +208,14 @@ func ephemeral(text string, blocks ...slack.Block) slack.Msg {
 // handleCommand answers a slash command: the ack to send at once and, for anything that
 // calls ECS or Slack, work to run after the ack.
 func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Context)) {
+	if strings.TrimSpace(sc.Text) == "" && sc.TriggerID != "" && sc.UserID != "" && sc.ChannelID != "" {
+		a.metrics.Command("modal")
+		to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
+		return ephemeral("Opening the request form… (`/renew help` lists the commands.)"),
+			func(ctx context.Context) {
+				a.openRequestModal(ctx, sc.TriggerID, to, RequestModalData{Channel: sc.ChannelID})
+			}
+	}
 	cmd, err := ParseCommand(sc.Text)
 	if err != nil {
 		a.metrics.Command("invalid")
@@ -216,6 +257,12 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestAutoRenew(ctx, in) })
 			}
 	case VerbHistory:
+		if cmd.Export {
+			if sc.ChannelID == "" {
+				return ephemeral(noChannelOrUser), nil
+			}
+			return ephemeral("Exporting the audit log as CSV…"), func(ctx context.Context) { a.exportHistory(ctx, to, cmd) }
+		}
 		q := store.HistoryQuery{RequestID: cmd.RequestID, Limit: 50}
 		if len(cmd.InstanceIDs) > 0 {
 			q.InstanceID = cmd.InstanceIDs[0]
@@ -265,6 +312,62 @@ func (a *App) history(ctx context.Context, to replyTo, q store.HistoryQuery) {
 	a.reply(ctx, to, text, blocks...)
 }
 
+// exportHistory uploads the audit log since cmd's SINCE (all of it without one) as a CSV file
+// to the channel the command came from (files upload v2, as the digest's CSV), and tells the
+// user. Like everything in Slack, the details leave out ClientTokens and API request IDs.
+func (a *App) exportHistory(ctx context.Context, to replyTo, cmd Command) {
+	now := a.now()
+	var q store.HistoryQuery
+	from := "the start"
+	switch {
+	case cmd.SinceDay != "":
+		d, err := time.ParseInLocation(time.DateOnly, cmd.SinceDay, a.loc)
+		if err != nil { // ParseCommand checked it
+			a.replyErr(ctx, to, "could not export the audit log", err)
+			return
+		}
+		q.Since, from = d, d.Format("2006-01-02 MST")
+	case cmd.Since > 0:
+		q.Since = now.Add(-cmd.Since)
+		from = q.Since.In(a.loc).Format("2006-01-02 15:04 MST")
+	}
+	evs, err := a.store.History(q)
+	if err != nil {
+		a.replyErr(ctx, to, "could not read the audit log", err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := WriteAuditCSV(&buf, evs, true); err != nil {
+		a.replyErr(ctx, to, "could not write the audit CSV", err)
+		return
+	}
+	name := "renewbot-audit-" + now.In(a.loc).Format("2006-01-02") + ".csv"
+	var file *slack.FileSummary
+	err = retryRateLimited(ctx, a.wait, a.metrics, "files.upload", maxAttempts, func() (err error) {
+		file, err = a.slack.UploadFileContext(ctx, slack.UploadFileParameters{
+			Channel: to.channel, Filename: name, FileSize: buf.Len(), Reader: bytes.NewReader(buf.Bytes()),
+			Title:          fmt.Sprintf("renewbot audit log since %s (%s)", from, plural(len(evs), "event", "events")),
+			InitialComment: fmt.Sprintf("Audit log export requested by <@%s>. ClientTokens and API request IDs are left out: `renewbot history --format csv` on the server has them, and `renewbot history --verify` checks the hash chain.", to.user),
+		})
+		return withoutURL(err) // the upload_url carries a one-time ticket
+	})
+	if err != nil {
+		recordSlackError(a.metrics, "files.upload", err)
+		a.log.Error("upload audit CSV", "channel", to.channel, "user", to.user, "err", err)
+		a.reply(ctx, to, fmt.Sprintf("❌ I could not upload the audit CSV to this channel (%s). Is renewbot a member of it, with the files:write scope?", slackErrText(err)))
+		return
+	}
+	a.log.Info("audit log exported", "channel", to.channel, "user", to.user, "events", len(evs), "file", fileID(file))
+	a.reply(ctx, to, fmt.Sprintf("Uploaded the audit log since %s (%s) to <#%s> as %s.", from, plural(len(evs), "event", "events"), to.channel, name))
+}
+
+func fileID(f *slack.FileSummary) string {
+	if f == nil {
+		return ""
+	}
+	return f.ID
+}
+
 // open creates a request with create, posts its approval message into the request's channel,
 // attaches the message to it and tells the requester.
 func (a *App) open(ctx context.Context, to replyTo, create func(context.Context) (*store.Request, error)) {
@@ -286,6 +389,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 	if got != nil && got.Message.Channel != "" {
 		ch = got.Message.Channel
 	}
+	a.homes.changed(a, []string{r.Requester}) // a new request waits for approvers (home.go)
 	a.reply(ctx, to, fmt.Sprintf("Request %s is waiting for approval: %s, total %.2f %s. An approver has to click Approve on the message in <#%s>.",
 		r.ID, strings.Join(r.InstanceIDs(), ", "), r.Total, r.Currency, ch))
 }
@@ -299,6 +403,7 @@ type click struct {
 	ResponseURL string
 	ActionID    string // of the first action
 	Value       string // the button's value, or the selected menu option's
+	TriggerID   string // opens a modal within 3 seconds
 }
 
 // parseClick reads an interaction payload. It decodes only the fields it uses, so any valid
@@ -317,6 +422,7 @@ func parseClick(payload []byte) (click, error) {
 			ChannelID string `json:"channel_id"`
 		} `json:"container"`
 		ResponseURL string `json:"response_url"`
+		TriggerID   string `json:"trigger_id"`
 		Actions     []struct {
 			ActionID       string `json:"action_id"`
 			Value          string `json:"value"`
@@ -328,7 +434,7 @@ func parseClick(payload []byte) (click, error) {
 	if err := json.Unmarshal(payload, &raw); err != nil {
 		return click{}, fmt.Errorf("interaction payload: %w", err)
 	}
-	c := click{Type: raw.Type, User: raw.User.ID, Channel: raw.Channel.ID, ResponseURL: raw.ResponseURL}
+	c := click{Type: raw.Type, User: raw.User.ID, Channel: raw.Channel.ID, ResponseURL: raw.ResponseURL, TriggerID: raw.TriggerID}
 	if c.Channel == "" {
 		c.Channel = raw.Container.ChannelID
 	}
@@ -358,7 +464,7 @@ func (a *App) handleInteraction(c click) func(context.Context) {
 	case ActionApprove:
 		return func(ctx context.Context) { a.approve(ctx, to, store.RequestID(value)) }
 	case ActionReject:
-		return func(ctx context.Context) { a.reject(ctx, to, store.RequestID(value)) }
+		return func(ctx context.Context) { a.rejectClick(ctx, to, store.RequestID(value), c.TriggerID) }
 	case ActionSettleDone, ActionSettleFailed:
 		renewed := c.ActionID == ActionSettleDone
 		return func(ctx context.Context) {
@@ -366,6 +472,9 @@ func (a *App) handleInteraction(c click) func(context.Context) {
 			a.decided(ctx, to, "settle", err)
 		}
 	case ActionDigestRenew:
+		if id, ok := strings.CutSuffix(value, digestFormSuffix); ok { // the request modal (modal.go)
+			return func(ctx context.Context) { a.digestForm(ctx, to, id, c.TriggerID) }
+		}
 		return func(ctx context.Context) { a.digestRenew(ctx, to, value) }
 	case ActionDigestSnooze:
 		return func(ctx context.Context) { a.digestSnooze(ctx, to, value) }
@@ -401,8 +510,8 @@ func (a *App) approve(ctx context.Context, to replyTo, id store.RequestID) {
 	}
 }
 
-func (a *App) reject(ctx context.Context, to replyTo, id store.RequestID) {
-	_, err := a.wf.Reject(ctx, id, to.user)
+func (a *App) reject(ctx context.Context, to replyTo, id store.RequestID, reason string) {
+	_, err := a.wf.RejectWithReason(ctx, id, to.user, reason)
 	a.decided(ctx, to, "reject", err)
 }
 
@@ -462,6 +571,7 @@ func (a *App) digestSnooze(ctx context.Context, to replyTo, value string) {
 // ephemeral message in the channel.
 type replyTo struct {
 	url, channel, user string
+	dm                 bool // no channel (the Home tab): answer in the app's messages tab
 }
 
 // reply sends an ephemeral answer. A failed response_url (expired, used up) falls back to
@@ -480,12 +590,19 @@ func (a *App) reply(ctx context.Context, to replyTo, text string, blocks ...slac
 		recordSlackError(a.metrics, "response_url", err)
 		a.log.Warn("reply through response_url", "user", to.user, "err", err)
 	}
-	if to.channel == "" || to.user == "" {
-		return
-	}
 	opts := []slack.MsgOption{slack.MsgOptionText(text, false)}
 	if len(blocks) > 0 {
 		opts = append(opts, slack.MsgOptionBlocks(blocks...))
+	}
+	if to.dm && to.channel == "" && to.user != "" {
+		if _, _, err := a.slack.PostMessageContext(ctx, to.user, opts...); err != nil {
+			recordSlackError(a.metrics, "chat.postMessage", err)
+			a.log.Error("reply in the app's messages tab", "user", to.user, "err", err)
+		}
+		return
+	}
+	if to.channel == "" || to.user == "" {
+		return
 	}
 	if _, err := a.slack.PostEphemeralContext(ctx, to.channel, to.user, opts...); err != nil {
 		recordSlackError(a.metrics, "chat.postEphemeral", err)

@@ -46,6 +46,7 @@ type edgeEnv struct {
 	db      *store.DB
 	wf      *renewal.Workflow
 	notes   *bot.SlackNotifier
+	homes   *bot.AppNotifier
 	app     *bot.App
 	srv     *httptest.Server
 	reg     *prometheus.Registry
@@ -97,10 +98,11 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 		tb.Fatal(err)
 	}
 	e.notes = bot.NewSlackNotifier(e.api, edgeNow, nil).WithMetrics(e.metrics)
+	e.homes = &bot.AppNotifier{}
 	e.wf, err = renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud: cloud, Store: db, Now: edgeNow, Counter: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)),
 		Members:  bot.NewSlackMembers(e.api, time.Minute),
-		Notifier: e.notes,
+		Notifier: bot.Notifiers{e.notes, e.homes},
 		Poster:   e.notes,
 		Policy:   renewal.Policy{Approvers: []string{edgeApprover, "SAPPROVERS"}},
 	})
@@ -108,7 +110,7 @@ func newEdgeEnv(tb testing.TB, simOpts ...func(*ecssim.Options)) *edgeEnv {
 		tb.Fatal(err)
 	}
 	e.app, err = bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloud, Store: db, Slack: e.api, Now: edgeNow,
-		Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil))})
+		Metrics: e.metrics, Log: slog.New(slog.NewTextHandler(e.log, nil)), Changes: e.homes})
 	if err != nil {
 		tb.Fatal(err)
 	}

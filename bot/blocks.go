@@ -45,6 +45,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
 		mrkdwn("*Deadline*\n"+renewal.FormatTime(r.Deadline, loc)))
 	blocks = append(blocks, slack.NewSectionBlock(nil, fields, nil))
+	if r.Reason != "" {
+		blocks = append(blocks, contextText("*Reason:* "+escape(clipRunes(r.Reason, 500))))
+	}
 
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
@@ -65,7 +68,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	switch {
 	case state == store.StatePending:
 		blocks = append(blocks, approvalButtons(r, idp, now))
-	case state == store.StateVerifying && r.CheckingStopped:
+	case state == store.StateVerifying && (r.CheckingStopped || onlyUnclear(r)):
 		blocks = append(blocks, settleButtons(r, idp))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
@@ -129,9 +132,12 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	}
 	switch it.State {
 	case store.ItemDone:
-		if r.Kind == store.KindRenew {
+		switch {
+		case r.Kind == store.KindRenew && it.NewExpiry.IsZero() && it.Error != "": // settled by an approver
+			fmt.Fprintf(&b, "\n    ✅ order `%s` · %s", escape(orDash(it.OrderID)), escape(clipRunes(it.Error, 500)))
+		case r.Kind == store.KindRenew:
 			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), renewal.FormatTime(it.NewExpiry, now.Location()))
-		} else {
+		default:
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
@@ -168,6 +174,9 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 		}
 		return "🔄 *" + verb + "…* Approved by " + approvers + "."
 	case store.StateDone:
+		if r.Closed != nil { // settled by an approver after checking stopped
+			return "✅ *Done*: settled as renewed by " + closedBy(r, loc) + " after checking the console. Approved by " + approvers + "."
+		}
 		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + renewal.FormatTime(r.UpdatedAt, loc) + ")."
 	case store.StateFailed:
 		var failed []string
@@ -182,10 +191,17 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
 				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
 		}
-		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+		s := "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+		if onlyUnclear(r) {
+			s += "\nAlibaba Cloud gave no clear answer: an approver who finds no renewal and no order in the console can settle it below."
+		}
+		return s
 	case store.StateSuperseded:
 		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
+		if r.Closed != nil && r.Closed.Note != "" {
+			return "🚫 *Rejected* by " + closedBy(r, loc) + ": " + escape(clipRunes(r.Closed.Note, 500))
+		}
 		return "🚫 *Rejected* by " + closedBy(r, loc) + "."
 	case store.StateExpired:
 		return fmt.Sprintf("⌛ *Expired*: nobody approved it before %s. Nothing was charged; run /renew again.", renewal.FormatTime(r.Deadline, loc))
@@ -259,8 +275,24 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	return slack.NewActionBlock(idp+".actions", approve, reject)
 }
 
-// settleButtons let an approver end a verifying request that checking gave up on, after
-// looking at the instances in the console: renewed, or not renewed.
+// onlyUnclear reports whether every instance still being checked was sent without a clear
+// answer (no OrderId): an approver who finds nothing in the console may settle it at once.
+func onlyUnclear(r *store.Request) bool {
+	n := 0
+	for _, it := range r.Items {
+		if it.State == store.ItemOrdered {
+			if it.OrderID != "" {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// settleButtons let an approver end a verifying request, after looking at the instances in
+// the console: renewed, or not renewed. They show once checking gave up (48 h), or at once
+// when no instance still being checked has an OrderId (every answer was lost).
 func settleButtons(r *store.Request, idp string) slack.Block {
 	confirm := func(title, text string, style slack.Style) *slack.ConfirmationBlockObject {
 		return slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),

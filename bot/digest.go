@@ -32,6 +32,7 @@ type DigestConfig struct {
 	Tiers          []int         // urgency tiers in days, default 3, 7, 15, 30
 	Pace           time.Duration // least time between two posts to one channel, default 1s
 	MaxPages       int           // thread pages per channel, default 20; the CSV always has every instance
+	MaxPeriod      int           // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
 	Forecast       Forecaster    // optional: the balance forecast in the default channel's summary (forecast.go)
 }
 
@@ -104,6 +105,9 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxPeriod <= 0 {
+		cfg.MaxPeriod = 12
+	}
 	d := &Digester{cfg: cfg, log: log.With("component", "digest")}
 	d.run = d.Run
 	return d, nil
@@ -159,6 +163,9 @@ type DigestReport struct {
 	Day      string
 	Channels []ChannelReport
 	Failed   []ecs.RegionError
+	Snoozed  int    // instances left out because someone snoozed them
+	Unrouted int    // instances left out: no RouteTag tag and no default channel
+	RouteTag string // the tag that routes an instance to a channel
 }
 
 // ChannelReport is the outcome of one channel's digest.

@@ -118,7 +118,7 @@ func (d *Digester) channelDigest(p DigestPlan, ch string, items []DigestItem, ti
 	for _, it := range items {
 		cd.Counts[it.Tier]++
 	}
-	cd.Pages, cd.Omitted = digestPages(p, items, tiers, cd.Counts, d.cfg.MaxPages)
+	cd.Pages, cd.Omitted = digestPages(p, items, tiers, cd.Counts, d.cfg.MaxPages, menuPeriods(d.cfg.MaxPeriod))
 	if len(items) > 0 {
 		cd.CSV = digestCSV(items, p.Now, tiers)
 		cd.CSVName = fmt.Sprintf("renewbot-digest-%s-%s.csv", p.Day, ch)

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,12 +103,29 @@ func digestLine(it DigestItem, now time.Time) string {
 	return b.String()
 }
 
-func renewMenu(id string) *slack.OverflowBlockElement {
-	var opts []*slack.OptionBlockObject
+// menuPeriods are the renewals the digest's menu offers: 1, 3, 6 and 12 months, those the
+// policy allows (at most maxMonths), and maxMonths itself when it is a period of its own.
+func menuPeriods(maxMonths int) []int {
+	var out []int
 	for _, m := range []int{1, 3, 6, 12} {
+		if m <= maxMonths {
+			out = append(out, m)
+		}
+	}
+	if maxMonths < 12 && !slices.Contains(out, maxMonths) && ecs.ValidRenewalPeriod(maxMonths) {
+		out = append(out, maxMonths)
+	}
+	return out
+}
+
+func renewMenu(id string, periods []int) *slack.OverflowBlockElement {
+	var opts []*slack.OptionBlockObject
+	for _, m := range periods {
 		label := "Renew " + plural(m, "month", "months")
 		opts = append(opts, slack.NewOptionBlockObject(id+":"+strconv.Itoa(m), plain(label), nil))
 	}
+	// The fifth (last) an overflow takes: the request modal, for a period and a reason (modal.go).
+	opts = append(opts, slack.NewOptionBlockObject(id+digestFormSuffix, plain("Renew… (choose period, reason)"), nil))
 	return slack.NewOverflowBlockElement(ActionDigestRenew, opts...)
 }
 
@@ -119,6 +137,7 @@ type pageBuilder struct {
 	snooze []*slack.OptionBlockObject
 	tier   int
 	items  int
+	menu   []int // renewal periods of the renew menus, in months
 }
 
 const (
@@ -126,7 +145,7 @@ const (
 	menuChars  = 60            // text of a renew menu (4 options)
 )
 
-func newPage() *pageBuilder { return &pageBuilder{tier: -1} }
+func newPage(menu []int) *pageBuilder { return &pageBuilder{tier: -1, menu: menu} }
 
 func (pb *pageBuilder) flushPacked() {
 	if pb.packed != nil {
@@ -164,7 +183,7 @@ func (pb *pageBuilder) add(it DigestItem, line, heading string) bool {
 	}
 	if it.NeedsDecision {
 		pb.flushPacked()
-		pb.blocks = append(pb.blocks, slack.NewSectionBlock(mrkdwn(line), nil, slack.NewAccessory(renewMenu(it.Instance.ID))))
+		pb.blocks = append(pb.blocks, slack.NewSectionBlock(mrkdwn(line), nil, slack.NewAccessory(renewMenu(it.Instance.ID, pb.menu))))
 	} else {
 		if pb.packed != nil && utf8.RuneCountInString(pb.packed.String())+len(line)+1 > sectionBudget {
 			pb.flushPacked()
@@ -193,9 +212,9 @@ func (pb *pageBuilder) finish(day string, page, pages int) DigestMessage {
 
 // digestPages lays items out on thread pages, at most maxPages; it returns the pages and
 // how many items did not fit.
-func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages int) ([]DigestMessage, int) {
+func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages int, menu []int) ([]DigestMessage, int) {
 	var builders []*pageBuilder
-	pb := newPage()
+	pb := newPage(menu)
 	placed := 0
 	for _, it := range items {
 		line := clipRunes(digestLine(it, p.Now), sectionBudget)
@@ -206,7 +225,7 @@ func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages
 				pb = nil
 				break
 			}
-			pb = newPage()
+			pb = newPage(menu)
 			pb.add(it, line, heading)
 		}
 		placed++

@@ -44,6 +44,8 @@ func (a *App) Handler(signingSecret string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", a.verified(signingSecret, budget, a.serveCommand, sslCheck))
 	mux.Handle("POST /slack/interactions", a.verified(signingSecret, budget, a.serveInteraction, nil))
+	mux.Handle("POST /slack/events", a.verified(signingSecret, budget, a.serveEvents, nil))   // Events API (events.go)
+	mux.Handle("POST /slack/options", a.verified(signingSecret, budget, a.serveOptions, nil)) // options load URL (options.go)
 	return mux
 }
 
@@ -284,6 +286,10 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bo
 	payload := r.PostForm.Get("payload") // the body only, never the query string
 	if payload == "" {
 		http.Error(w, "no payload", http.StatusBadRequest)
+		return
+	}
+	if isViewInteraction([]byte(payload)) { // modals and the Home tab (modal.go)
+		a.serveView(w, []byte(payload), false)
 		return
 	}
 	c, err := parseClick([]byte(payload))

@@ -225,6 +225,11 @@ func TestHTTP_Reject(t *testing.T) {
 		t.Errorf("stranger's reject answered %q", text)
 	}
 	e.click(t, edgeApprover, r.Message.TS, bot.ActionReject, id)
+	v, err := e.fake.WaitView(ctx, "views.open", 1) // the reason modal (modal_test.go)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.viewPost(t, "/slack/interactions", bottest.ViewSubmission(edgeApprover, v, nil))
 	e.drain(t)
 	got, _ := e.db.GetRequest(store.RequestID(id))
 	if got.State != store.StateRejected {

@@ -47,7 +47,7 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 		}
 	case socketmode.EventTypeEventsAPI:
 		if evt.Request != nil {
-			a.ack(ctx, sm, evt.Request, nil)
+			a.eventsAPI(ctx, sm, evt.Request)
 		}
 	case socketmode.EventTypeConnecting, socketmode.EventTypeHello:
 		a.log.Debug("socket mode", "event", evt.Type)
@@ -69,6 +69,10 @@ func (a *App) socketEvent(ctx context.Context, sm *socketmode.Client, evt socket
 // interactive handles an "interactive" envelope. Its payload is read by parseClick, not taken
 // from slack-go's InteractionCallback, which misfiles some valid shapes.
 func (a *App) interactive(ctx context.Context, sm *socketmode.Client, req *socketmode.Request) {
+	if isViewInteraction(req.Payload) { // modals and the Home tab (options.go)
+		a.socketView(ctx, sm, req)
+		return
+	}
 	start := func() {}
 	if a.firstDelivery(req) {
 		if c, err := parseClick(req.Payload); err != nil {

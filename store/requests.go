@@ -143,7 +143,11 @@ func checkNew(r *Request) error {
 func describe(r *Request) string {
 	switch r.Kind {
 	case KindRenew:
-		return fmt.Sprintf("renew %d instance(s) for %d month(s), quote %.2f %s", len(r.Items), r.Months, r.Total, r.Currency)
+		d := fmt.Sprintf("renew %d instance(s) for %d month(s), quote %.2f %s", len(r.Items), r.Months, r.Total, r.Currency)
+		if r.Reason != "" {
+			d += "; reason: " + r.Reason
+		}
+		return d
 	case KindAutoRenew:
 		if r.AutoRenew == AutoRenewOn {
 			return fmt.Sprintf("auto-renew on (%d month(s) per renewal) for %d instance(s)", r.Duration, len(r.Items))

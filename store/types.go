@@ -183,6 +183,8 @@ type Request struct {
 	UpdatedAt time.Time
 	Deadline  time.Time // pending past this is expired
 
+	Reason    string        `json:",omitempty"` // why the requester asks (the request modal), optional
+	Reminded  Reminders     `json:",omitempty"` // reminders sent while pending, each once
 	Months    int           // KindRenew
 	AutoRenew AutoRenewMode // KindAutoRenew
 	Duration  int           // KindAutoRenew with AutoRenewOn: months per automatic renewal
@@ -286,6 +288,14 @@ func (e *OpenRequestError) Error() string {
 // Is makes errors.Is(err, ErrConflict) true.
 func (e *OpenRequestError) Is(target error) bool { return target == ErrConflict }
 
+// Reminders are the reminders a pending request got, each at most once.
+type Reminders uint8
+
+const (
+	RemindedApprovers  Reminders = 1 << iota // approvers reminded at half the TTL
+	RemindedEscalation                       // the escalation contacts mentioned (90% of the TTL, or an instance expiring first)
+)
+
 // Action is what an audit event records.
 type Action string
 
@@ -307,6 +317,7 @@ const (
 	ActSnoozed     Action = "snoozed"      // instance left out of digests until a time
 	ActDigest      Action = "digest"       // digest posted to a channel
 	ActOperatorRun Action = "operator-run" // renewbot CLI renewal outside Slack
+	ActReminded    Action = "reminded"     // a pending request's approvers or escalation contacts were reminded (Detail: which)
 	ActVerifying   Action = "verifying"    // ordered, the new expiry not visible yet: the sweep keeps checking
 	ActChecked     Action = "checked"      // the sweep read a verifying request's expiries (Detail: what it saw)
 	ActSuperseded  Action = "superseded"   // the expiry moved before the paid call: nothing sent (Detail: from, to)
@@ -324,6 +335,9 @@ type Event struct {
 	InstanceIDs []string
 	Accounts    []string `json:",omitempty"` // the accounts of the request's instances; none = the single default account
 	Detail      string
+	// Hash is the hex SHA-256 of the previous event's Hash and this event's canonical
+	// encoding (set by the store; VerifyAudit checks the chain).
+	Hash string `json:",omitempty"`
 }
 
 // HistoryQuery selects audit events. Empty fields do not filter.

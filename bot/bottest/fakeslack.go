@@ -65,6 +65,9 @@ type FakeSlack struct {
 	envSeq    int
 	envelopes map[string]envelope
 	acks      map[string][]byte // first ack per envelope ID
+
+	vs  viewState         // views.open/update/publish (views.go)
+	ims map[string]string // user → DM channel ID (conversations.open, events.go)
 }
 
 type envelope struct {
@@ -250,6 +253,10 @@ func (f *FakeSlack) serveAPI(w http.ResponseWriter, r *http.Request) {
 		f.answer(w, call, obj{"ok": true, "url": "ws://" + r.Host + "/link?ticket=t"})
 		return
 	}
+	if strings.HasPrefix(method, "views.") { // JSON bodies, token in the header
+		f.serveViews(w, r, method)
+		return
+	}
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, err.Error(), http.StatusBadRequest)
 		return
@@ -345,6 +352,8 @@ func (f *FakeSlack) apiResult(r *http.Request, method string, form url.Values) o
 			return obj{"ok": false, "error": "invalid_arguments"}
 		}
 		return obj{"ok": true, "files": []obj{{"id": files[0]["id"], "title": files[0]["title"]}}}
+	case "conversations.open":
+		return f.openIM(form)
 	}
 	return obj{"ok": false, "error": "unknown_method"}
 }

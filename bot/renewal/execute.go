@@ -243,11 +243,9 @@ func (w *Workflow) reread(ctx context.Context, r *store.Request, it store.Item, 
 
 // supersededText says that an instance was not renewed because its expiry moved.
 func supersededText(id string, from, to time.Time, months int) string {
-	return fmt.Sprintf("not renewed: the expiry of %s moved from %s to %s after the quote (renewed elsewhere, or by Alibaba's auto-renew), "+
-		"so nothing was charged; if it still needs renewing, ask again: /renew %s %d", id, time8(from), time8(to), id, months)
+	return fmt.Sprintf("the expiry of %s moved from %s to %s after the quote (renewed elsewhere, or by Alibaba's auto-renew), "+
+		"so it was not renewed again and nothing was charged; if it still needs renewing, ask again: /renew %s %d", id, FormatTime(from, ecs.UTC8), FormatTime(to, ecs.UTC8), id, months)
 }
-
-func time8(t time.Time) string { return t.In(ecs.UTC8).Format("2006-01-02 15:04 UTC+8") }
 
 // target is the expiry a renewed item must show: the expiry read just before the paid call
 // plus the period (the quote's projection for items sent before that was recorded).

@@ -100,6 +100,14 @@ type RenewalInput struct {
 	Requester, Channel string
 	InstanceIDs        []string
 	Months             int
+	Reason             string // optional, at most MaxReasonLength characters (the request modal)
+}
+
+// Policy is the policy the workflow applies, with its defaults filled in.
+func (w *Workflow) Policy() Policy {
+	p := w.policy
+	p.Approvers = slices.Clone(p.Approvers)
+	return p
 }
 
 // AutoRenewInput asks to change instances' auto-renew: on (with Duration months), off or never.
@@ -202,6 +210,10 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 	if err != nil {
 		return nil, err
 	}
+	reason := strings.TrimSpace(in.Reason)
+	if n := len([]rune(reason)); n > MaxReasonLength {
+		return nil, userErrorf("the reason is %d characters long; at most %d, please", n, MaxReasonLength)
+	}
 	if !ecs.ValidRenewalPeriod(in.Months) {
 		return nil, userErrorf("a renewal is for %s months, not %d", ecs.RenewalPeriodsText, in.Months)
 	}
@@ -225,7 +237,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 		return nil, err
 	}
 	r := &store.Request{
-		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months,
+		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months, Reason: reason,
 	}
 	for i, inst := range insts {
 		it := store.Item{
@@ -430,7 +442,7 @@ func (w *Workflow) createError(err error) error {
 	}
 	if errors.As(err, &open) {
 		return &UserError{
-			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first", open.InstanceID, open.Existing, open.State),
+			Msg: fmt.Sprintf("%s already has an open request %s (%s); approve, reject or cancel that one first (/renew cancel %s)", open.InstanceID, open.Existing, open.State, open.Existing),
 			Err: err,
 		}
 	}
@@ -556,6 +568,19 @@ func (w *Workflow) expireID(ctx context.Context, id store.RequestID) {
 // Reject closes a pending request. Approvers may reject; the requester "rejecting" their own
 // request cancels it.
 func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
+	return w.RejectWithReason(ctx, id, user, "")
+}
+
+// MaxReasonLength bounds the reason of a rejection or a request, in characters.
+const MaxReasonLength = 500
+
+// RejectWithReason is Reject with the approver's reason (at most MaxReasonLength characters;
+// "" for none), kept on the request (Closed.Note) and in the audit record.
+func (w *Workflow) RejectWithReason(ctx context.Context, id store.RequestID, user, reason string) (*store.Request, error) {
+	reason = strings.TrimSpace(reason)
+	if n := len([]rune(reason)); n > MaxReasonLength {
+		return nil, userErrorf("the reason is %d characters long; at most %d, please", n, MaxReasonLength)
+	}
 	r, err := w.get(id)
 	if err != nil {
 		return nil, err
@@ -580,7 +605,7 @@ func (w *Workflow) Reject(ctx context.Context, id store.RequestID, user string) 
 		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
 			fmt.Sprintf("only renewal approvers (or %s, who asked) can reject request %s", r.Requester, id))
 	}
-	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected)
+	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected, reason)
 }
 
 // Cancel withdraws a request: its requester may cancel it while it is pending or approved
@@ -611,17 +636,21 @@ func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) 
 	if !slices.Contains(from, r.State) {
 		return nil, w.decidedRefusal(user, r)
 	}
-	return w.close(ctx, r, user, from, store.StateCancelled, store.ActCancelled)
+	return w.close(ctx, r, user, from, store.StateCancelled, store.ActCancelled, "")
 }
 
-// close moves r to a closed state decided by user.
-func (w *Workflow) close(ctx context.Context, r *store.Request, user string, from []store.State, to store.State, act store.Action) (*store.Request, error) {
+// close moves r to a closed state decided by user, for reason ("" for none).
+func (w *Workflow) close(ctx context.Context, r *store.Request, user string, from []store.State, to store.State, act store.Action, reason string) (*store.Request, error) {
 	now := w.now()
-	got, err := w.store.Transition(r.ID, from, to, store.Event{Actor: user, Action: act}, func(cur *store.Request) error {
+	ev := store.Event{Actor: user, Action: act}
+	if reason != "" {
+		ev.Detail = "reason: " + reason
+	}
+	got, err := w.store.Transition(r.ID, from, to, ev, func(cur *store.Request) error {
 		if cur.State == store.StatePending && cur.EffectiveState(now) == store.StateExpired {
 			return errStale
 		}
-		cur.Closed = &store.Decision{User: user, At: now}
+		cur.Closed = &store.Decision{User: user, At: now, Note: reason}
 		return nil
 	})
 	if errors.Is(err, store.ErrConflict) || errors.Is(err, errStale) {

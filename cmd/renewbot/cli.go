@@ -518,3 +518,14 @@ func eventRows(evs []store.Event) []eventRow {
 	}
 	return rows
 }
+
+// printLeftOut says which expiring instances are in no digest, and why.
+func printLeftOut(e env, res digestResult) {
+	if res.Unrouted > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) in no digest: no %s tag with a channel ID, and RENEWBOT_DIGEST_CHANNEL is not set\n",
+			res.Unrouted, res.RouteTag)
+	}
+	if res.Snoozed > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) snoozed from the digest in Slack\n", res.Snoozed)
+	}
+}

@@ -75,7 +75,7 @@ func commands() []command {
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
 		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
 		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
-		{"history", "[ID] [--since 7d] [--db FILE]", "print the audit trail (works while serve runs)", runHistory},
+		{"history", "[ID] [--since 7d] [--format table|json|csv] [--verify] [--db FILE]", "print the audit trail, or check its hash chain (works while serve runs)", runHistory},
 		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
 		{"digest", "--now [--force] [--dry-run]", "post the digest now, or print its Block Kit JSON (works while serve runs)", runDigest},
 		{"slack-manifest", "--url https://HOST | --socket", "print the Slack app manifest", runManifest},

@@ -101,6 +101,9 @@ func reportOperatorRun(e env, r *store.Request, runErr error, loc *time.Location
 		case it.State == store.ItemDone:
 			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s (request %s, RequestId %s)\n", it.InstanceID,
 				renewal.AutoRenewText(renewal.TargetStatus(r.AutoRenew), r.Duration), r.ID, it.APIRequestID)
+		case it.State == store.ItemSuperseded: // the expiry moved before the call: nothing sent
+			fmt.Fprintf(e.stdout, "not renewed: %s: %s\n", it.InstanceID, it.Error)
+			failed = append(failed, it.InstanceID)
 		case it.State == store.ItemFailed && it.OrderID == "" && !it.Unclear:
 			fmt.Fprintf(e.stdout, "not done: %s: %s\n", it.InstanceID, it.Error)
 			failed = append(failed, it.InstanceID)

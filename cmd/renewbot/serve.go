@@ -88,6 +88,9 @@ type digestSettings struct {
 	Window   time.Duration
 	RouteTag string
 	Pace     time.Duration
+	// MaxPeriod is RENEWBOT_MAX_PERIOD (serve's policy, digest's own setting): the renew
+	// menu offers no longer renewal.
+	MaxPeriod int
 }
 
 func (c *digestSettings) table() []setting {
@@ -138,6 +141,7 @@ type serveConfig struct {
 	Listen          string
 	DB              string
 	Policy          renewal.Policy // parsed straight from the RENEWBOT_* approval settings
+	EscalateTo      []string       // RENEWBOT_ESCALATE_TO
 	VerifyTimeout   time.Duration
 	ShutdownTimeout time.Duration
 	LogLevel        slog.Level
@@ -155,6 +159,8 @@ func newServeSettings(c *serveConfig) *settings {
 	t = append(t,
 		setting{flag: "approvers", env: "RENEWBOT_APPROVERS", usage: "comma list of Slack user IDs (U…/W…) and user-group IDs (S…) who may approve (none: requests can be made but not approved)",
 			parse: func(s string) (err error) { c.Policy.Approvers, err = parseApprovers(s); return }},
+		setting{flag: "escalate-to", env: "RENEWBOT_ESCALATE_TO", usage: "comma list of Slack user and user-group IDs mentioned when a request is not approved by 90% of its TTL, or an instance expires before its deadline (none: no escalation)",
+			parse: func(s string) (err error) { c.EscalateTo, err = parseApprovers(s); return }},
 	)
 	t = append(t, c.Digest.table()...)
 	t = append(t,
@@ -248,11 +254,12 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
+	homes := &bot.AppNotifier{} // Home tabs and the requester's DMs; bound to the app below
 	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{
 		Cloud:         cloud,
 		Store:         db,
 		Members:       bot.NewSlackMembers(api, 5*time.Minute),
-		Notifier:      notifier,
+		Notifier:      bot.Notifiers{notifier, homes},
 		Poster:        notifier,
 		Policy:        c.Policy,
 		Now:           now,
@@ -263,14 +270,19 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("workflow: %w", err)
 	}
+	c.Digest.MaxPeriod = c.Policy.MaxMonths
 	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics, now)
 	if err != nil {
 		return err
 	}
+	if c.Digest.Channel == "" {
+		log.Warn("RENEWBOT_DIGEST_CHANNEL is not set: only instances whose "+c.Digest.RouteTag+" tag is a channel ID get a digest; "+
+			"every other expiring instance is left out of every digest (the digest report counts them)", "route_tag", c.Digest.RouteTag)
+	}
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
-		ListWindow: c.Digest.Window,
+		ListWindow: c.Digest.Window, Changes: homes, DefaultChannel: c.Digest.Channel, EscalateTo: c.EscalateTo,
 	})
 	if err != nil {
 		return fmt.Errorf("slack app: %w", err)
@@ -316,6 +328,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 		}
 	})
 	bg.Go(func() { wf.SweepEvery(runCtx, time.Minute) })
+	bg.Go(func() { app.RemindEvery(runCtx, time.Minute) }) // approvers at half the TTL, escalation at 90%
 	bg.Go(func() {
 		if err := dg.Schedule(runCtx, c.Digest.Schedule); err != nil && runCtx.Err() == nil {
 			log.Error("digest scheduler stopped", "err", err)
@@ -378,7 +391,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics, now func() time.Time) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
-		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
+		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace, MaxPeriod: c.MaxPeriod,
 		Forecast: forecasterOf(cloud), // the balance forecast in the summary (accounts.go)
 	})
 	if err != nil {

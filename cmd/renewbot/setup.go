@@ -31,6 +31,10 @@ func slackMethods() []slackMethod {
 		{"chat.postEphemeral", "PostEphemeralContext", "chat:write"},
 		{"usergroups.users.list", "GetUserGroupMembersContext", "usergroups:read"},
 		{"files.getUploadURLExternal, files.completeUploadExternal", "UploadFileContext", "files:write"},
+		{"views.open", "OpenViewContext", ""},                         // the request and reject modals; views.* need no scope
+		{"views.update", "UpdateViewContext", ""},                     // the live quote in the request modal
+		{"views.publish", "PublishViewContext", ""},                   // the Home tab
+		{"conversations.open", "OpenConversationContext", "im:write"}, // the requester's DM of each outcome
 	}
 }
 
@@ -38,7 +42,7 @@ func slackMethods() []slackMethod {
 func slackScopes() []string {
 	scopes := []string{"commands"}
 	for _, m := range slackMethods() {
-		if !slices.Contains(scopes, m.Scope) {
+		if m.Scope != "" && !slices.Contains(scopes, m.Scope) { // views.* need no scope
 			scopes = append(scopes, m.Scope)
 		}
 	}
@@ -158,8 +162,14 @@ type (
 		BackgroundColor string `json:"background_color"`
 	}
 	manifestFeatures struct {
+		AppHome       manifestAppHome        `json:"app_home"`
 		BotUser       manifestBotUser        `json:"bot_user"`
 		SlashCommands []manifestSlashCommand `json:"slash_commands"`
+	}
+	manifestAppHome struct {
+		HomeTabEnabled             bool `json:"home_tab_enabled"`
+		MessagesTabEnabled         bool `json:"messages_tab_enabled"`
+		MessagesTabReadOnlyEnabled bool `json:"messages_tab_read_only_enabled"`
 	}
 	manifestBotUser struct {
 		DisplayName  string `json:"display_name"`
@@ -178,14 +188,20 @@ type (
 		} `json:"scopes"`
 	}
 	manifestSettings struct {
+		EventSubscriptions   manifestEvents        `json:"event_subscriptions"`
 		Interactivity        manifestInteractivity `json:"interactivity"`
 		OrgDeployEnabled     bool                  `json:"org_deploy_enabled"`
 		SocketModeEnabled    bool                  `json:"socket_mode_enabled"`
 		TokenRotationEnabled bool                  `json:"token_rotation_enabled"`
 	}
 	manifestInteractivity struct {
-		IsEnabled  bool   `json:"is_enabled"`
-		RequestURL string `json:"request_url,omitempty"`
+		IsEnabled             bool   `json:"is_enabled"`
+		RequestURL            string `json:"request_url,omitempty"`
+		MessageMenuOptionsURL string `json:"message_menu_options_url,omitempty"` // external_select options
+	}
+	manifestEvents struct {
+		RequestURL string   `json:"request_url,omitempty"`
+		BotEvents  []string `json:"bot_events"`
 	}
 )
 
@@ -196,12 +212,18 @@ func manifest(c manifestConfig) appManifest {
 	m.Features.BotUser = manifestBotUser{DisplayName: c.Name, AlwaysOnline: true}
 	cmd := manifestSlashCommand{Command: c.Command, Description: "Renew ECS subscription instances (with approval)",
 		UsageHint: "help | list [30d] | status ID | ID[,ID] [MONTHS] | autorenew ID on|off|never | history [ID]"}
+	// The Home tab (views.publish on app_home_opened); the messages tab carries the
+	// requester's DMs, read-only: the bot reads no messages.
+	m.Features.AppHome = manifestAppHome{HomeTabEnabled: true, MessagesTabEnabled: true, MessagesTabReadOnlyEnabled: true}
+	m.Settings.EventSubscriptions.BotEvents = []string{"app_home_opened"}
 	m.Settings.Interactivity.IsEnabled = true
 	if c.Socket {
 		m.Settings.SocketModeEnabled = true
 	} else {
 		cmd.URL = c.URL + "/slack/commands"
 		m.Settings.Interactivity.RequestURL = c.URL + "/slack/interactions"
+		m.Settings.Interactivity.MessageMenuOptionsURL = c.URL + "/slack/options"
+		m.Settings.EventSubscriptions.RequestURL = c.URL + "/slack/events"
 	}
 	m.Features.SlashCommands = []manifestSlashCommand{cmd}
 	m.OAuthConfig.Scopes.Bot = slackScopes()

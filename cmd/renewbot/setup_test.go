@@ -154,7 +154,9 @@ func TestSlackManifest_ReadBack(t *testing.T) {
 		if i < 0 {
 			t.Fatalf("bot.SlackAPI.%s has no scope in slackMethods()", m)
 		}
-		wantScopes = append(wantScopes, slackMethods()[i].Scope)
+		if sc := slackMethods()[i].Scope; sc != "" && !slices.Contains(wantScopes, sc) { // views.* need none
+			wantScopes = append(wantScopes, sc)
+		}
 	}
 	wantScopes = sorted(wantScopes)
 

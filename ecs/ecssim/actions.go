@@ -356,6 +356,7 @@ type instanceJSON struct {
 	Memory              int
 	ImageId             string
 	OSName              string
+	OSNameEn            string
 	OSType              string
 	Status              string
 	InstanceChargeType  string
@@ -395,6 +396,7 @@ func viewInstance(in *instance, now time.Time) instanceJSON {
 		Memory:              vcpus(in.InstanceType) * 4096,
 		ImageId:             "aliyun_3_x64_20G_alibase_20240819.vhd",
 		OSName:              "Alibaba Cloud Linux 3.2104 LTS 64位",
+		OSNameEn:            "Alibaba Cloud Linux 3.2104 LTS 64 bit",
 		OSType:              "linux",
 		Status:              in.Status,
 		InstanceChargeType:  in.InstanceChargeType,
@@ -408,7 +410,9 @@ func viewInstance(in *instance, now time.Time) instanceJSON {
 		SerialNumber:        serialFor(in.InstanceId),
 	}
 	if in.prePaid() {
-		v.SaleCycle = "Month"
+		// ecs-api.md's sample shows SaleCycle in lower case ("month"); the SDKs pass it through
+		// as a string, so the casing of the reference is kept. Pay-as-you-go: none.
+		v.SaleCycle = "month"
 	}
 	if in.expired(now) {
 		v.Status = "Stopped"
@@ -792,12 +796,25 @@ func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *ap
 		if status != "" && in.RenewalStatus != status {
 			continue
 		}
+		// Duration is the length of one automatic renewal, so 0 when auto-renewal is off
+		// (Normal, NotRenewal), even after it was on (ecssim keeps the old Duration for when it
+		// is switched on again without one). The reference does not settle this; 0 with the
+		// unit kept breaks no client: the field stays an integer, the unit a value
+		// ModifyInstanceAutoRenewAttribute accepts back. PeriodUnit is Title case (Month,
+		// Year, Week) although samples show "week" too: renewbot and the request enums use
+		// Title case. EnableExpectedRenewDay is in the v2 model; ecssim has no unified
+		// expiration day set per instance, so false.
+		duration := 0
+		if in.RenewalStatus == renewAuto {
+			duration = in.Duration
+		}
 		match = append(match, map[string]any{
-			"InstanceId":       in.InstanceId,
-			"AutoRenewEnabled": in.RenewalStatus == renewAuto,
-			"Duration":         in.Duration,
-			"PeriodUnit":       in.PeriodUnit,
-			"RenewalStatus":    in.RenewalStatus,
+			"InstanceId":             in.InstanceId,
+			"AutoRenewEnabled":       in.RenewalStatus == renewAuto,
+			"Duration":               duration,
+			"PeriodUnit":             in.PeriodUnit,
+			"RenewalStatus":          in.RenewalStatus,
+			"EnableExpectedRenewDay": false,
 		})
 	}
 	start := min((pageNumber-1)*pageSize, len(match))

@@ -1,0 +1,179 @@
+package bot_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/renewbot/renewbot/bot"
+	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+// event posts a signed Events API request and returns the status and body.
+func (e *edgeEnv) event(tb testing.TB, body map[string]any, retry int) (int, string) {
+	tb.Helper()
+	return e.do(tb, bottest.SignedEvent(edgeSecret, e.srv.URL+"/slack/events", body, time.Now(), retry))
+}
+
+// viewPost posts a signed interaction payload on a view to path and returns status and body.
+func (e *edgeEnv) viewPost(tb testing.TB, path string, payload map[string]any) (int, string) {
+	tb.Helper()
+	return e.do(tb, bottest.SignedPayload(edgeSecret, e.srv.URL+path, payload, time.Now()))
+}
+
+// homeText is the text of every block of a published Home tab, as JSON.
+func homeText(tb testing.TB, c bottest.Call) string {
+	tb.Helper()
+	var req struct {
+		UserID string          `json:"user_id"`
+		View   json.RawMessage `json:"view"`
+	}
+	if err := json.Unmarshal(c.JSON, &req); err != nil {
+		tb.Fatalf("views.publish body %s: %v", c.JSON, err)
+	}
+	var v slack.View
+	if err := json.Unmarshal(req.View, &v); err != nil {
+		tb.Fatalf("home view %s: %v", req.View, err)
+	}
+	if err := bot.CheckViewLimits(v.Blocks.BlockSet); err != nil {
+		tb.Errorf("home view of %s breaks Slack's limits: %v", req.UserID, err)
+	}
+	return req.UserID + "\n" + string(req.View)
+}
+
+func TestEvents_URLVerification(t *testing.T) {
+	e := newEdgeEnv(t)
+	status, body := e.event(t, bottest.URLVerification("3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"), 0)
+	if status != http.StatusOK || body != `{"challenge":"3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}` {
+		t.Errorf("url_verification: %d %q", status, body)
+	}
+	// Unsigned: refused like every other endpoint.
+	req := bottest.SignedEvent("wrong-secret", e.srv.URL+"/slack/events", bottest.URLVerification("x"), time.Now(), 0)
+	if status, _ := e.do(t, req); status != http.StatusUnauthorized {
+		t.Errorf("event with a bad signature: status %d, want 401", status)
+	}
+}
+
+// Opening the Home tab publishes it: what waits for the approver, the requester's own
+// requests, what expires soon. Slack's retry of the same event publishes nothing more.
+func TestHome_HTTP(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	r, _ := e.openRequest(t, ctx, "i-bp1hz00002 1")
+
+	status, body := e.event(t, bottest.EventCallback("Ev001", bottest.AppHomeOpened(edgeApprover, "home")), 0)
+	if status != http.StatusOK || body != "" {
+		t.Fatalf("event: %d %q", status, body)
+	}
+	calls, err := e.fake.Wait(ctx, "views.publish", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := homeText(t, calls[0])
+	for _, want := range []string{edgeApprover + "\n", "Waiting for your approval (1)", string(r.ID), `"action_id":"approve"`,
+		"Expiring soon", "i-bp1hz00001", "i-bp1hz00002", "Request a renewal"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("approver's home lacks %q:\n%s", want, got)
+		}
+	}
+	if i, j := strings.Index(got, "i-bp1hz00001"), strings.LastIndex(got, "i-bp1hz00002"); i < 0 || j < i {
+		t.Errorf("expiring soon is not most urgent first")
+	}
+	// Slack retries (new signature, same event_id) and the messages tab: no publish.
+	e.event(t, bottest.EventCallback("Ev001", bottest.AppHomeOpened(edgeApprover, "home")), 1)
+	e.event(t, bottest.EventCallback("Ev002", bottest.AppHomeOpened(edgeApprover, "messages")), 0)
+
+	// The requester sees the request under "Your requests", with nothing to approve.
+	e.event(t, bottest.EventCallback("Ev003", bottest.AppHomeOpened(edgeReq, "home")), 0)
+	c, err := e.fake.WaitFor(ctx, "views.publish", 1, func(c bottest.Call) bool { return strings.HasPrefix(homeText(t, c), edgeReq+"\n") })
+	if err != nil {
+		t.Fatal(err)
+	}
+	mine := homeText(t, c)
+	if !strings.Contains(mine, "Waiting for your approval (0)") || !strings.Contains(mine, "waiting for approval (0 of 1)") {
+		t.Errorf("requester's home:\n%s", mine)
+	}
+	e.drain(t)
+	if n := len(e.fake.CallsOf("views.publish")); n != 2 {
+		t.Errorf("%d views.publish calls, want 2 (the retry and the messages tab publish nothing)", n)
+	}
+}
+
+// A state change refreshes the Home tab of those it concerns who opened it; the approved
+// and done request then shows its order and verified expiry to the requester.
+func TestHome_RefreshedOnChange(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.event(t, bottest.EventCallback("Ev010", bottest.AppHomeOpened(edgeReq, "home")), 0)
+	e.event(t, bottest.EventCallback("Ev011", bottest.AppHomeOpened(edgeApprover, "home")), 0)
+	if _, err := e.fake.Wait(ctx, "views.publish", 2); err != nil {
+		t.Fatal(err)
+	}
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	// The approver's tab shows the request waiting, once it exists.
+	if _, err := e.fake.WaitFor(ctx, "views.publish", 2, func(c bottest.Call) bool {
+		h := homeText(t, c)
+		return strings.HasPrefix(h, edgeApprover+"\n") && strings.Contains(h, "Waiting for your approval (1)")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	e.click(t, edgeApprover, ts, bot.ActionApprove, string(r.ID))
+	// The requester's tab ends showing the order and the verified expiry.
+	if _, err := e.fake.WaitFor(ctx, "views.publish", 2, func(c bottest.Call) bool {
+		h := homeText(t, c)
+		return strings.HasPrefix(h, edgeReq+"\n") && strings.Contains(h, "verified expiry")
+	}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateDone {
+		t.Fatalf("state %s, want done", got.State)
+	}
+	home, _ := e.fake.HomeView(edgeReq)
+	if js, _ := json.Marshal(home); !strings.Contains(string(js), got.Items[0].OrderID) {
+		t.Errorf("requester's refreshed home lacks the order %s:\n%s", got.Items[0].OrderID, js)
+	}
+	if _, err := e.fake.WaitFor(ctx, "views.publish", 2, func(c bottest.Call) bool {
+		h := homeText(t, c)
+		return strings.HasPrefix(h, edgeApprover+"\n") && strings.Contains(h, "Waiting for your approval (0)")
+	}); err != nil {
+		t.Errorf("approver's home not refreshed after the decision: %v", err)
+	}
+	// Publishes are paced (Slack's Tier 4): never two within 700 ms.
+	calls := e.fake.CallsOf("views.publish")
+	for i := 1; i < len(calls); i++ {
+		if d := calls[i].At.Sub(calls[i-1].At); d < 700*time.Millisecond {
+			t.Errorf("views.publish %d came %s after the one before", i, d)
+		}
+	}
+}
+
+// Over Socket Mode the event arrives in an events_api envelope: acked, published once.
+func TestHome_SocketMode(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.runSocket(t)
+	env := e.fake.PushEvent("Ev100", bottest.AppHomeOpened(edgeApprover, "home"))
+	if _, err := e.fake.WaitAck(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	calls, err := e.fake.Wait(ctx, "views.publish", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := homeText(t, calls[0]); !strings.Contains(got, "Expiring soon") {
+		t.Errorf("home over Socket Mode:\n%s", got)
+	}
+	again := e.fake.PushEvent("Ev100", bottest.AppHomeOpened(edgeApprover, "home")) // a new envelope, the same event
+	if _, err := e.fake.WaitAck(ctx, again); err != nil {
+		t.Fatal(err)
+	}
+	e.drain(t)
+	if n := len(e.fake.CallsOf("views.publish")); n != 1 {
+		t.Errorf("%d publishes, want 1", n)
+	}
+}
