@@ -52,6 +52,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
 	}
+	if state == store.StatePending {
+		blocks = append(blocks, balanceBlocks(r)...) // forecast.go
+	}
 
 	lines := make([]string, len(r.Items))
 	for i, it := range r.Items {

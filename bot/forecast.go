@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
 
@@ -134,4 +135,41 @@ func where(account, region string) string {
 		return region
 	}
 	return account + ":" + region
+}
+
+// balanceBlocks is what a pending renewal leaves of each account's balance, and a warning
+// when that would not cover the automatic renewals due within 9 days.
+func balanceBlocks(r *store.Request) []slack.Block {
+	if r.Kind != store.KindRenew || len(r.Balances) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, b := range r.Balances {
+		who := "Balance"
+		if b.Account != "" {
+			who = "Balance of *" + escape(b.Account) + "*"
+		}
+		if b.Err != "" {
+			lines = append(lines, fmt.Sprintf("💰 %s: not readable (%s)", who, escape(clipRunes(forSlack(b.Err), 150))))
+			continue
+		}
+		var cost float64
+		for _, it := range r.Items {
+			if it.Account == b.Account {
+				cost += it.Price
+			}
+		}
+		after := b.Available - cost
+		line := fmt.Sprintf("💰 %s %s → *%s after this renewal* · %s of automatic renewals due within 9 days",
+			who, renewal.Money(b.Available, b.Currency), renewal.Money(after, b.Currency), renewal.Money(b.Due9Days, b.Currency))
+		switch {
+		case after < 0:
+			line += "\n🚨 *The balance does not cover this renewal*: Alibaba will refuse the order (not enough balance) until it is topped up."
+		case after < b.Due9Days:
+			line += fmt.Sprintf("\n⚠️ *After this renewal the balance would not cover the automatic renewals due within 9 days* (short by %s): top up, or they fail on their deduction day.",
+				renewal.Money(b.Due9Days-after, b.Currency))
+		}
+		lines = append(lines, line)
+	}
+	return []slack.Block{slack.NewSectionBlock(mrkdwn(clipRunes(strings.Join(lines, "\n"), sectionBudget)), nil, nil)}
 }

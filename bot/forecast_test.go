@@ -2,6 +2,7 @@ package bot
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
+	"github.com/renewbot/renewbot/store"
 )
 
 // forecastOf is a Forecaster that computes renewal.Forecast over fixed inputs.
@@ -82,5 +84,43 @@ func TestDigestSummarySaysWhenTheForecastFailed(t *testing.T) {
 	}
 	if posts := postsOf(t, e.slack); len(posts) == 0 || !strings.Contains(posts[0].raw, "balance forecast could not be made") {
 		t.Fatalf("summary does not say the forecast failed: %+v", posts)
+	}
+}
+
+func TestApprovalCardShowsTheBalanceAfterTheRenewal(t *testing.T) {
+	now := digestNow
+	r := &store.Request{ID: "R1", Kind: store.KindRenew, State: store.StatePending, Requester: "U1", Months: 1,
+		Deadline: now.Add(time.Hour), Total: 700, Currency: "CNY", ApprovalsRequired: 1,
+		Items: []store.Item{
+			{Account: "prod", InstanceID: "i-a", Price: 300, Currency: "CNY"},
+			{Account: "shop", InstanceID: "i-b", Price: 400, Currency: "CNY"},
+		},
+		Balances: []store.AccountBalance{
+			{Account: "prod", Available: 10000, Currency: "CNY", Due9Days: 500},
+			{Account: "shop", Available: 600, Currency: "CNY", Due9Days: 250},
+		}}
+	_, blocks := ApprovalMessage(r, now)
+	raw, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	card := string(raw)
+	for _, want := range []string{
+		"Balance of *prod* ¥10,000.00 CNY → *¥9,700.00 CNY after this renewal* · ¥500.00 CNY of automatic renewals due within 9 days",
+		"Balance of *shop* ¥600.00 CNY → *¥200.00 CNY after this renewal*",
+		"would not cover the automatic renewals due within 9 days* (short by ¥50.00 CNY)",
+	} {
+		if !strings.Contains(card, want) {
+			t.Errorf("card lacks %q:\n%s", want, card)
+		}
+	}
+	if strings.Count(card, "would not cover") != 1 {
+		t.Errorf("prod is covered, yet warned:\n%s", card)
+	}
+	// Once decided, the snapshot is not shown any more.
+	r.State = store.StateDone
+	_, blocks = ApprovalMessage(r, now)
+	if raw, _ := json.Marshal(blocks); strings.Contains(string(raw), "after this renewal") {
+		t.Error("a done request still shows the balance")
 	}
 }

@@ -192,6 +192,9 @@ type Request struct {
 	Items    []Item
 	Total    float64
 	Currency string
+	// Balances: each account's balance when the request was made, and the automatic renewals
+	// due from it within 9 days; the approval card shows the balance after the renewal.
+	Balances []AccountBalance `json:",omitempty"`
 
 	ApprovalsRequired int
 	Approvals         []Decision
@@ -205,6 +208,15 @@ type Request struct {
 	Checks          int       `json:",omitempty"`
 	NextCheck       time.Time `json:",omitzero"`
 	CheckingStopped bool      `json:",omitempty"`
+}
+
+// AccountBalance is an account's balance and the automatic renewals due from it soon.
+type AccountBalance struct {
+	Account   string  `json:",omitempty"` // "" = the single default account
+	Available float64 // QueryAccountBalance AvailableAmount
+	Currency  string
+	Due9Days  float64 // automatic renewals Alibaba will deduct within 9 days
+	Err       string  `json:",omitempty"` // why the balance could not be read
 }
 
 // EffectiveState is State, except that a pending request past its deadline is expired

@@ -194,6 +194,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 	if err != nil {
 		return nil, err
 	}
+	r.Balances = w.balances(ctx, r) // forecast.go
 	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
 		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
 			joinIDs(r.InstanceIDs()), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)

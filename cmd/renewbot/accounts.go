@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -19,6 +20,7 @@ import (
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
 )
 
 // The accounts file (RENEWBOT_ACCOUNTS, --accounts): the Alibaba Cloud accounts renewbot
@@ -415,6 +417,10 @@ type accountCloud struct {
 	channels map[string]string // account → digest channel
 	window   time.Duration     // the forecast's window (the digest's)
 	prices   renewal.PriceCache
+
+	mu       sync.Mutex
+	last     []renewal.AccountForecast // the last forecast, for approval cards
+	lastTime time.Time
 }
 
 var _ ecsClient = (*accountCloud)(nil)
@@ -506,7 +512,45 @@ func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.
 	if err != nil {
 		return nil, err
 	}
+	ac.mu.Lock()
+	ac.last, ac.lastTime = res.Accounts, now
+	ac.mu.Unlock()
 	return res.Accounts, nil
+}
+
+// AccountBalance is the account's balance now, and the automatic renewals due from it within
+// 9 days from the last forecast (made again when it is more than 6 hours old).
+func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (store.AccountBalance, error) {
+	cl, err := ac.Client(account)
+	if err != nil {
+		return store.AccountBalance{}, err
+	}
+	b, err := cl.Balance(ctx)
+	if err != nil {
+		return store.AccountBalance{}, err
+	}
+	now := time.Now()
+	ac.mu.Lock()
+	fc, at := ac.last, ac.lastTime
+	ac.mu.Unlock()
+	if fc == nil || now.Sub(at) > 6*time.Hour {
+		window := max(ac.window, 9*24*time.Hour)
+		res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon)
+		if err != nil {
+			return store.AccountBalance{}, err
+		}
+		fc = res.Accounts
+		ac.mu.Lock()
+		ac.last, ac.lastTime = fc, now
+		ac.mu.Unlock()
+	}
+	out := store.AccountBalance{Account: account, Available: b.Available, Currency: b.Currency}
+	for _, f := range fc {
+		if f.Account == account {
+			out.Due9Days = f.Next9Days
+		}
+	}
+	return out, nil
 }
 
 // Forecast passes the forecast through serve's scan tracker.
@@ -525,3 +569,17 @@ func forecasterOf(cloud bot.Scanner) bot.Forecaster {
 	}
 	return nil
 }
+
+// AccountBalance passes the approval card's balance through serve's scan tracker.
+func (s *scanTracker) AccountBalance(ctx context.Context, account string) (store.AccountBalance, error) {
+	br, ok := s.ecsClient.(renewal.BalanceReader)
+	if !ok {
+		return store.AccountBalance{}, errors.New("no balance reader")
+	}
+	return br.AccountBalance(ctx, account)
+}
+
+var (
+	_ renewal.BalanceReader = (*scanTracker)(nil)
+	_ bot.Forecaster        = (*scanTracker)(nil)
+)
