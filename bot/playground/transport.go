@@ -18,6 +18,9 @@ import (
 type Transport interface {
 	Command(ctx context.Context, form url.Values) (status int, body []byte, err error)
 	Interaction(ctx context.Context, payload []byte) (status int, body []byte, err error)
+	// Options asks for a menu's options (a block_suggestion payload); over HTTP Slack posts
+	// it to the options load URL, over Socket Mode it is an interactive envelope.
+	Options(ctx context.Context, payload []byte) (status int, body []byte, err error)
 }
 
 // HTTPTransport posts to the bot's /slack/commands and /slack/interactions, signed with the
@@ -37,6 +40,11 @@ func (h HTTPTransport) Command(ctx context.Context, form url.Values) (int, []byt
 // Interaction posts an interaction payload (the JSON Slack sends in the payload field).
 func (h HTTPTransport) Interaction(ctx context.Context, payload []byte) (int, []byte, error) {
 	return h.post(ctx, "/slack/interactions", url.Values{"payload": {string(payload)}})
+}
+
+// Options posts a block_suggestion payload to the options load URL.
+func (h HTTPTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
+	return h.post(ctx, "/slack/options", url.Values{"payload": {string(payload)}})
 }
 
 func (h HTTPTransport) post(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
@@ -77,6 +85,11 @@ func (s SocketTransport) Command(ctx context.Context, form url.Values) (int, []b
 
 // Interaction sends an interactive envelope.
 func (s SocketTransport) Interaction(ctx context.Context, payload []byte) (int, []byte, error) {
+	return s.send(ctx, "interactive", json.RawMessage(payload))
+}
+
+// Options sends a block_suggestion as an interactive envelope, as Slack does in Socket Mode.
+func (s SocketTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
 	return s.send(ctx, "interactive", json.RawMessage(payload))
 }
 

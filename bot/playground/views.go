@@ -3,7 +3,6 @@ package playground
 import (
 	"encoding/json"
 	"net/http"
-	"net/url"
 	"strconv"
 
 	"github.com/renewbot/renewbot/bot/bottest"
@@ -61,10 +60,10 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var payload map[string]any
-	endpoint := "/slack/interactions"
+	send := s.cfg.Transport.Interaction
 	switch req.Kind {
 	case "suggest":
-		payload, endpoint = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Query), "/slack/options"
+		payload, send = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Query), s.cfg.Transport.Options
 	case "action":
 		payload = bottest.ViewAction(p.ID, s.cfg.Slack.Trigger(p.ID), view, req.BlockID, req.ActionID, req.Value, req.Values)
 	case "submit":
@@ -82,7 +81,7 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	ans := s.post(r.Context(), endpoint, url.Values{"payload": {string(raw)}})
+	ans := s.answer(send(r.Context(), raw))
 	if ans.Status != http.StatusOK {
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "renewbot answered " + ans.describe()})
 		return
