@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -13,8 +15,16 @@ type forecastJSON struct {
 }
 
 func TestCLI_ForecastBalanceUnreadable(t *testing.T) {
-	sim, env := newSim(t, 0)
-	env["RENEWBOT_BSS_ENDPOINT"] = sim.URL
+	_, env := newSim(t, 0)
+	// ecssim answers QueryAccountBalance; here the key lacks bss:QueryAccountBalance, as a RAM
+	// user's may: the BSS endpoint refuses it (403 NoPermission, not retried).
+	bss := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		_, _ = w.Write([]byte(`{"RequestId":"F0RECA57-0000-4000-8000-000000000001","HostId":"business.aliyuncs.com","Code":"NoPermission","Message":"You are not authorized to do this action."}`))
+	}))
+	t.Cleanup(bss.Close)
+	env["RENEWBOT_BSS_ENDPOINT"] = bss.URL
 	r := runCLI(t, env, "", "forecast", "--format", "json")
 	var got forecastJSON
 	if err := json.Unmarshal([]byte(r.out), &got); err != nil {
