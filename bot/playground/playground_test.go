@@ -95,7 +95,7 @@ func newWorld(t *testing.T) *world {
 	w.api = slack.New("xoxb-test", slack.OptionAPIURL(w.fake.APIURL()))
 	digests := 0
 	pg, err := playground.New(playground.Config{
-		Bot: botSrv.URL, Secret: secret, Slack: w.fake, Sim: w.sim.URL, Channel: "C0RENEW", ChannelName: "renewals",
+		Transport: playground.HTTPTransport{Bot: botSrv.URL, Secret: secret}, Slack: w.fake, Sim: w.sim.URL, Channel: "C0RENEW", ChannelName: "renewals",
 		People: people, Groups: map[string]string{"S0OPS": "ops"}, Examples: []string{"/renew help"},
 		Digest: func(context.Context) error { digests++; return nil },
 	})

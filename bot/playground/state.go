@@ -14,8 +14,9 @@ import (
 
 // state is everything the page shows, sent whole on every change.
 type state struct {
-	Items []item    `json:"items"` // the channel, oldest first; ephemerals carry the user who sees them
-	Sim   *simState `json:"sim,omitempty"`
+	Items  []item      `json:"items"`  // the channel, oldest first; ephemerals carry the user who sees them
+	Modals []modalItem `json:"modals"` // open modals, each for one person (views.go)
+	Sim    *simState   `json:"sim,omitempty"`
 }
 
 // item is one thing in the channel: a message the bot posted (with its thread), an
@@ -107,7 +108,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 // state builds what the page shows from the fake Slack's record and the emulator.
 func (s *Server) state(ctx context.Context) state {
-	st := state{Items: s.timeline()}
+	st := state{Items: s.timeline(), Modals: s.modals()}
 	if s.cfg.Sim != "" {
 		st.Sim = s.simState(ctx)
 	}
@@ -147,6 +148,11 @@ func (s *Server) timeline() []item {
 			User: botUser, Text: m.Form.Get("text"), At: m.At, Edits: m.Edits}
 		if b := m.Form.Get("blocks"); b != "" && json.Valid([]byte(b)) {
 			it.Blocks = json.RawMessage(b)
+		}
+		if u, ok := s.cfg.Slack.IMUser(m.Channel); ok { // renewbot's DM: shown to that person only
+			it.Kind, it.User, it.Channel = "ephemeral", u, s.cfg.Channel
+			top = append(top, it)
+			continue
 		}
 		if th := m.Form.Get("thread_ts"); th != "" && th != m.TS {
 			it.Command = th // parent's ts, until placed

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -63,7 +64,7 @@ func TestPlaygroundBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr})
+	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr}, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -166,5 +167,42 @@ func TestPlaygroundBrowser(t *testing.T) {
 		if err := os.WriteFile(filepath.Join("..", "..", "bot", "playground", "screenshot.png"), png, 0o644); err != nil {
 			t.Fatal(err)
 		}
+	}
+
+	// The request form (views.open): /renew with no text, search, the live quote, submit.
+	pick := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, sel, value))
+	}
+	step("Alice types /renew with no text: the request form opens",
+		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(`//div[@id="view-modal"]//h3[contains(., "Request a renewal")]`),
+	)
+	step("she searches mysql, picks it, and sees the quote",
+		chromedp.SendKeys(chromedp.CSS(`#in-instance-search`), "mysql"),
+		chromedp.WaitReady(chromedp.CSS(`#in-instance option[value="i-bp1demodb001"]`)),
+		pick(`#in-instance`, "i-bp1demodb001"),
+		chromedp.WaitVisible(`//div[@id="view-body"]//div[contains(., "i-bp1demodb001 for 1 month")]`),
+		pick(`#in-period`, "2"),
+		chromedp.WaitVisible(`//div[@id="view-body"]//div[contains(., "i-bp1demodb001 for 2 months")]`),
+	)
+	step("she gives a reason and submits: the approval message is posted",
+		chromedp.SendKeys(chromedp.CSS(`#in-reason`), "Black Friday"),
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view-modal`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "mysql-primary")][contains(., "Black Friday")]`),
+	)
+	step("Bob clicks Reject: the reason form opens; he rejects with a reason",
+		chromedp.Click(chromedp.CSS(`#as-U02BOB`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U02BOB[aria-checked="true"]`)),
+		chromedp.Click(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
+		chromedp.WaitVisible(`//div[@id="view-modal"]//h3[contains(., "Reject request")]`),
+		chromedp.SendKeys(chromedp.CSS(`#in-reason`), "db is retired in January"),
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view-modal`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "Rejected")][contains(., "db is retired in January")]`),
+	)
+	if n := len(st.sim.Orders()); n != 1 {
+		t.Errorf("%d orders after the rejection, want still 1", n)
 	}
 }

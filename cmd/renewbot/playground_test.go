@@ -1,11 +1,15 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -15,12 +19,18 @@ import (
 
 // TestPlaygroundSignedPath drives the real bot through the playground's API without a
 // browser: Alice's command and Carol's and Bob's clicks become signed requests to renewbot's
-// own endpoints, and what the bot answers shows on the page for the right person.
+// own endpoints (or, with the bot in Socket Mode, envelopes on the stand-in's WebSocket), and
+// what the bot answers shows on the page for the right person.
 func TestPlaygroundSignedPath(t *testing.T) {
+	t.Run("http", func(t *testing.T) { testPlaygroundPath(t, false) })
+	t.Run("socket", func(t *testing.T) { testPlaygroundPath(t, true) })
+}
+
+func testPlaygroundPath(t *testing.T, socket bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	var stderr bytes.Buffer
-	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr})
+	st, err := startDemoStack(ctx, env{getenv: func(string) string { return "" }, stdout: &bytes.Buffer{}, stderr: &stderr}, socket)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,5 +126,81 @@ func TestPlaygroundSignedPath(t *testing.T) {
 	}
 	if !ephemeral(demoAlice, "Getting a price quote") {
 		t.Errorf("Alice's command ack is not her ephemeral")
+	}
+}
+
+// TestDemoSocketMode: `demo --socket` runs the transcript with the bot in Socket Mode (an
+// app-level token, no signing secret), its commands and clicks as envelopes on the stand-in's
+// WebSocket, with the same outcome as over HTTP.
+func TestDemoSocketMode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"demo", "--socket"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("demo --socket exited %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{
+		"(Socket Mode, connected to the stand-in's WebSocket",
+		"only Alice sees (acked in ",
+		"four-eyes",
+		"verified new expiry",
+		"1 order(s) in all",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("transcript lacks %q:\n%s", want, out.String())
+		}
+	}
+}
+
+// TestPlaygroundCommand: `renewbot playground` prints exactly one line naming the page first,
+// serves it until its context ends, and then exits 0; an address it cannot listen on is a bad
+// setting (exit 2).
+func TestPlaygroundCommand(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pr, pw := io.Pipe()
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	exited := make(chan int, 1)
+	var errOut bytes.Buffer
+	go func() {
+		exited <- run(runCtx, []string{"playground", "--playground-listen", "127.0.0.1:0"}, func(string) string { return "" }, strings.NewReader(""), pw, &errOut)
+		pw.Close()
+	}()
+	lines := bufio.NewScanner(pr)
+	if !lines.Scan() {
+		t.Fatalf("no output; stderr %s", errOut.String())
+	}
+	first := lines.Text()
+	go io.Copy(io.Discard, pr) //nolint:errcheck // the rest of the output
+	m := regexp.MustCompile(`^playground: open (http://127\.0\.0\.1:\d+/)$`).FindStringSubmatch(first)
+	if m == nil {
+		t.Fatalf("first line %q", first)
+	}
+	resp, err := http.Get(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(page), "renewbot playground") {
+		t.Fatalf("GET %s: %d %.200s", m[1], resp.StatusCode, page)
+	}
+	stop()
+	if code := <-exited; code != 0 {
+		t.Fatalf("playground exited %d; stderr %s", code, errOut.String())
+	}
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	errOut.Reset()
+	if code := run(ctx, []string{"playground", "--playground-listen", ln.Addr().String()}, func(string) string { return "" }, strings.NewReader(""), io.Discard, &errOut); code != exitUsage {
+		t.Fatalf("a taken port: exit %d, want %d; stderr %s", code, exitUsage, errOut.String())
+	}
+	if !strings.Contains(errOut.String(), "--playground-listen "+ln.Addr().String()) {
+		t.Errorf("stderr %q does not name the setting", errOut.String())
 	}
 }

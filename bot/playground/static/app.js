@@ -17,6 +17,7 @@
   let last = null; // the latest state from the server
   const cache = new Map(); // item key → {sig, node}
   const openThreads = new Set();
+  let followUntil = 0; // the visitor just typed or clicked: keep the bottom, where answers come, in view
 
   // ---- mrkdwn -------------------------------------------------------------------------------
 
@@ -264,6 +265,7 @@
   async function act(where, action, confirm, btn) {
     if (confirm && !(await confirmDialog(confirm))) return;
     if (btn) btn.disabled = true;
+    followUntil = Date.now() + 5000;
     const what = action.type === "button" ? plain(action.text) : plain(action.selected_option.text);
     try {
       const ans = await postJSON("action", { user: me, channel: where.channel, ts: where.ts, ephemeral: !!where.ephemeral, action });
@@ -278,6 +280,7 @@
   }
 
   async function sendCommand(text) {
+    followUntil = Date.now() + 5000;
     try {
       const ans = await postJSON("command", { user: me, text });
       say(ans.status === 200 ? `${nameOf(me)} sent ${text}: renewbot acknowledged (HTTP 200).` :
@@ -369,7 +372,7 @@
     } else if (visible.length && empty) {
       empty.remove();
     }
-    if (nearBottom) box.scrollTop = box.scrollHeight;
+    if (nearBottom || Date.now() < followUntil) box.scrollTop = box.scrollHeight;
   }
 
   // ---- the emulator panel -------------------------------------------------------------------------
@@ -402,10 +405,180 @@
     if (to && document.activeElement !== to) to.value = sim.now.slice(0, 16);
   }
 
+  // ---- modals (views.open / views.update): the request and reject forms ---------------------
+
+  let shown = null;      // {id, hash} of the modal on screen
+  let values = {};       // block_id → action_id → value, what the person entered
+  let inputErrors = {};  // block_id → message, from response_action: errors
+
+  function collect(view) {
+    const out = {};
+    (view.blocks || []).forEach((b) => {
+      if (b.type !== "input" || !b.element) return;
+      const v = (values[b.block_id] || {})[b.element.action_id];
+      if (v !== undefined && v !== "") out[b.block_id] = { [b.element.action_id]: v };
+    });
+    return out;
+  }
+
+  function setValue(b, v) {
+    values[b.block_id] = values[b.block_id] || {};
+    values[b.block_id][b.element.action_id] = v;
+  }
+
+  async function viewCall(body) {
+    return postJSON("view", Object.assign({ user: me, view_id: shown.id }, body));
+  }
+
+  async function dispatch(view, b, v) {
+    setValue(b, v);
+    if (!b.dispatch_action) return;
+    try {
+      await viewCall({ kind: "action", block_id: b.block_id, action_id: b.element.action_id, value: v, values: collect(view) });
+    } catch (err) { $("#view-error").textContent = err.message; }
+  }
+
+  function optionNode(o) {
+    const opt = el("option", "", plain(o.text));
+    opt.value = o.value;
+    return opt;
+  }
+
+  function inputBlock(view, b) {
+    const e = b.element || {};
+    const wrap = el("div", "bk-input");
+    wrap.dataset.blockId = b.block_id;
+    const id = `in-${b.block_id}`;
+    const label = el("label", "", plain(b.label));
+    label.htmlFor = id;
+    if (b.optional) label.append(el("span", "optional", " (optional)"));
+    wrap.append(label);
+    const cur = (values[b.block_id] || {})[e.action_id];
+    let control;
+    switch (e.type) {
+      case "plain_text_input": {
+        control = el(e.multiline ? "textarea" : "input");
+        if (e.max_length) control.maxLength = e.max_length;
+        control.placeholder = plain(e.placeholder);
+        control.value = cur !== undefined ? cur : (e.initial_value || "");
+        control.addEventListener("input", () => setValue(b, control.value));
+        break;
+      }
+      case "static_select": {
+        control = el("select");
+        const ph = el("option", "", plain(e.placeholder) || "Select an item");
+        ph.value = "";
+        control.append(ph);
+        (e.options || []).forEach((o) => control.append(optionNode(o)));
+        control.value = cur !== undefined ? cur : (e.initial_option ? e.initial_option.value : "");
+        if (cur === undefined && e.initial_option) setValue(b, e.initial_option.value);
+        control.addEventListener("change", () => dispatch(view, b, control.value));
+        break;
+      }
+      case "external_select": {
+        control = el("div", "external");
+        const search = el("input");
+        search.type = "search";
+        search.id = id + "-search";
+        search.placeholder = plain(e.placeholder) || "Search";
+        const sel = el("select");
+        sel.id = id;
+        const ph = el("option", "", "Type to search, then pick");
+        ph.value = "";
+        sel.append(ph);
+        if (e.initial_option) {
+          sel.append(optionNode(e.initial_option));
+          if (cur === undefined) setValue(b, e.initial_option.value);
+        }
+        const picked = cur !== undefined ? cur : (e.initial_option ? e.initial_option.value : "");
+        if (picked && ![...sel.options].some((o) => o.value === picked)) sel.append(optionNode({ text: { text: picked }, value: picked }));
+        sel.value = picked;
+        let timer = null;
+        const suggest = async () => {
+          try {
+            const ans = await viewCall({ kind: "suggest", block_id: b.block_id, action_id: e.action_id, query: search.value });
+            const keep = sel.value;
+            sel.textContent = "";
+            const head = el("option", "", `${ans.options.length} match${ans.options.length === 1 ? "" : "es"}`);
+            head.value = "";
+            sel.append(head);
+            ans.options.forEach((o) => sel.append(optionNode(o)));
+            sel.value = ans.options.some((o) => o.value === keep) ? keep : "";
+          } catch (err) { $("#view-error").textContent = err.message; }
+        };
+        search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(suggest, 200); });
+        sel.addEventListener("change", () => { if (sel.value) dispatch(view, b, sel.value); });
+        control.append(search, sel);
+        break;
+      }
+      case "conversations_select":
+      case "channels_select": {
+        control = el("select");
+        const ph = el("option", "", plain(e.placeholder) || "Pick a channel");
+        ph.value = "";
+        control.append(ph, optionNode({ text: { text: "#" + cfg.channelName }, value: cfg.channel }));
+        const init = e.initial_conversation || e.initial_channel || "";
+        control.value = cur !== undefined ? cur : (init === cfg.channel ? init : "");
+        if (cur === undefined && control.value) setValue(b, control.value);
+        control.addEventListener("change", () => setValue(b, control.value));
+        break;
+      }
+      default:
+        control = el("span", "bk-unsupported", `[${e.type}]`);
+    }
+    if (control.tagName !== "DIV") control.id = id;
+    wrap.append(control);
+    if (b.hint) wrap.append(el("div", "hint", plain(b.hint)));
+    if (inputErrors[b.block_id]) wrap.append(el("div", "input-error", inputErrors[b.block_id]));
+    return wrap;
+  }
+
+  function renderModal(modals, force) {
+    const m = (modals || []).filter((x) => x.user === me).pop();
+    const box = $("#view-modal");
+    if (!m) {
+      box.hidden = true;
+      shown = null;
+      return;
+    }
+    const view = m.view;
+    if (!force && shown && shown.id === m.id && shown.hash === view.hash && !box.hidden) return; // keep what is typed
+    if (!shown || shown.id !== m.id) { values = {}; inputErrors = {}; }
+    shown = { id: m.id, hash: view.hash, view };
+    $("#view-title").textContent = plain(view.title);
+    $("#view-submit").textContent = plain(view.submit) || "Submit";
+    $("#view-close").textContent = plain(view.close) || "Cancel";
+    $("#view-error").textContent = "";
+    const body = $("#view-body");
+    body.textContent = "";
+    (view.blocks || []).forEach((b) => {
+      if (b.type === "input") body.append(inputBlock(view, b));
+      else body.append(renderBlocks([b], { channel: cfg.channel, ts: "" }));
+    });
+    box.hidden = false;
+  }
+
+  $("#view-modal form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!shown) return;
+    try {
+      const ans = await viewCall({ kind: "submit", values: collect(shown.view) });
+      inputErrors = ans.errors || {};
+      if (Object.keys(inputErrors).length) {
+        renderModal([{ id: shown.id, user: me, view: shown.view }], true); // again, with the errors and the values
+      }
+    } catch (err) { $("#view-error").textContent = err.message; }
+  });
+  $("#view-close").addEventListener("click", async () => {
+    if (!shown) return;
+    try { await viewCall({ kind: "close" }); } catch (err) { $("#view-error").textContent = err.message; }
+  });
+
   function render(st) {
     last = st;
     renderChannel(st.items);
     renderSim(st.sim);
+    renderModal(st.modals);
   }
 
   // ---- wiring ---------------------------------------------------------------------------------
