@@ -94,3 +94,23 @@ func TestSlack_HistoryExportUploadsTheCSV(t *testing.T) {
 		t.Errorf("%d uploads, want 2", n)
 	}
 }
+
+// The export works the same over Socket Mode.
+func TestSocketMode_HistoryExportUploadsTheCSV(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	e.openRequest(t, ctx, "i-bp1hz00001 1")
+	e.runSocket(t)
+	env := e.fake.PushEnvelope("slash_commands", e.command(edgeStranger, "history export"))
+	if _, err := e.fake.WaitAck(ctx, env); err != nil {
+		t.Fatal(err)
+	}
+	uploads, err := e.fake.Wait(ctx, "upload", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(uploads[0].File))).ReadAll()
+	if err != nil || len(rows) < 2 || rows[1][3] != string(store.ActRequested) {
+		t.Errorf("CSV %q (%v), want the header and the request's events", rows, err)
+	}
+}
