@@ -2,6 +2,7 @@ package playground
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -100,4 +101,56 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		body.Options = []json.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"errors": body.Errors, "options": body.Options})
+}
+
+// homeItem is one person's Home tab as the bot last published it.
+type homeItem struct {
+	ID   string          `json:"id"`
+	View json.RawMessage `json:"view"`
+}
+
+// homes lists the published Home tabs by person.
+func (s *Server) homes() map[string]homeItem {
+	out := map[string]homeItem{}
+	for _, p := range s.cfg.People {
+		v, ok := s.cfg.Slack.HomeView(p.ID)
+		if !ok {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		id, _ := v["id"].(string)
+		out[p.ID] = homeItem{ID: id, View: raw}
+	}
+	return out
+}
+
+// serveHome is the person opening renewbot's Home tab: the app_home_opened event Slack
+// would post, signed, to the bot's /slack/events. The bot publishes the tab (views.publish).
+func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		User string `json:"user"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, ok := s.person(req.User)
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
+		return
+	}
+	s.mu.Lock()
+	s.events++
+	id := fmt.Sprintf("Ev%08d", s.events)
+	s.mu.Unlock()
+	req2 := bottest.SignedEvent(s.cfg.Secret, s.cfg.Bot+"/slack/events", bottest.EventCallback(id, bottest.AppHomeOpened(p.ID, "home")), s.cfg.Now(), 0)
+	resp, err := s.cfg.HTTP.Do(req2.WithContext(r.Context()))
+	if err != nil {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		return
+	}
+	resp.Body.Close()
+	writeJSON(w, http.StatusOK, botAnswer{Status: resp.StatusCode})
 }
