@@ -257,6 +257,12 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestAutoRenew(ctx, in) })
 			}
 	case VerbHistory:
+		if cmd.Export {
+			if sc.ChannelID == "" {
+				return ephemeral(noChannelOrUser), nil
+			}
+			return ephemeral("Exporting the audit log as CSV…"), func(ctx context.Context) { a.exportHistory(ctx, to, cmd) }
+		}
 		q := store.HistoryQuery{RequestID: cmd.RequestID, Limit: 50}
 		if len(cmd.InstanceIDs) > 0 {
 			q.InstanceID = cmd.InstanceIDs[0]
@@ -304,6 +310,62 @@ func (a *App) history(ctx context.Context, to replyTo, q store.HistoryQuery) {
 	}
 	text, blocks := HistoryMessage(evs, a.loc)
 	a.reply(ctx, to, text, blocks...)
+}
+
+// exportHistory uploads the audit log since cmd's SINCE (all of it without one) as a CSV file
+// to the channel the command came from (files upload v2, as the digest's CSV), and tells the
+// user. Like everything in Slack, the details leave out ClientTokens and API request IDs.
+func (a *App) exportHistory(ctx context.Context, to replyTo, cmd Command) {
+	now := a.now()
+	var q store.HistoryQuery
+	from := "the start"
+	switch {
+	case cmd.SinceDay != "":
+		d, err := time.ParseInLocation(time.DateOnly, cmd.SinceDay, a.loc)
+		if err != nil { // ParseCommand checked it
+			a.replyErr(ctx, to, "could not export the audit log", err)
+			return
+		}
+		q.Since, from = d, d.Format("2006-01-02 MST")
+	case cmd.Since > 0:
+		q.Since = now.Add(-cmd.Since)
+		from = q.Since.In(a.loc).Format("2006-01-02 15:04 MST")
+	}
+	evs, err := a.store.History(q)
+	if err != nil {
+		a.replyErr(ctx, to, "could not read the audit log", err)
+		return
+	}
+	var buf bytes.Buffer
+	if err := WriteAuditCSV(&buf, evs, true); err != nil {
+		a.replyErr(ctx, to, "could not write the audit CSV", err)
+		return
+	}
+	name := "renewbot-audit-" + now.In(a.loc).Format("2006-01-02") + ".csv"
+	var file *slack.FileSummary
+	err = retryRateLimited(ctx, a.wait, a.metrics, "files.upload", maxAttempts, func() (err error) {
+		file, err = a.slack.UploadFileContext(ctx, slack.UploadFileParameters{
+			Channel: to.channel, Filename: name, FileSize: buf.Len(), Reader: bytes.NewReader(buf.Bytes()),
+			Title:          fmt.Sprintf("renewbot audit log since %s (%s)", from, plural(len(evs), "event", "events")),
+			InitialComment: fmt.Sprintf("Audit log export requested by <@%s>. ClientTokens and API request IDs are left out: `renewbot history --format csv` on the server has them, and `renewbot history --verify` checks the hash chain.", to.user),
+		})
+		return withoutURL(err) // the upload_url carries a one-time ticket
+	})
+	if err != nil {
+		recordSlackError(a.metrics, "files.upload", err)
+		a.log.Error("upload audit CSV", "channel", to.channel, "user", to.user, "err", err)
+		a.reply(ctx, to, fmt.Sprintf("❌ I could not upload the audit CSV to this channel (%s). Is renewbot a member of it, with the files:write scope?", slackErrText(err)))
+		return
+	}
+	a.log.Info("audit log exported", "channel", to.channel, "user", to.user, "events", len(evs), "file", fileID(file))
+	a.reply(ctx, to, fmt.Sprintf("Uploaded the audit log since %s (%s) to <#%s> as %s.", from, plural(len(evs), "event", "events"), to.channel, name))
+}
+
+func fileID(f *slack.FileSummary) string {
+	if f == nil {
+		return ""
+	}
+	return f.ID
 }
 
 // open creates a request with create, posts its approval message into the request's channel,

@@ -3,8 +3,11 @@ package bot_test
 import (
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -145,5 +148,47 @@ func TestApp_CancelCommand(t *testing.T) {
 	}
 	if _, err := e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: edgeReq, Channel: edgeChannel, InstanceIDs: []string{"i-bp1hz00001"}, Months: 1}); err != nil {
 		t.Errorf("instance still locked: %v", err)
+	}
+}
+
+// Issue 9 item 3: a verifying request that checking gave up on (48 h) is ended only by an
+// approver's click after checking the console, audited as theirs; anyone else is refused.
+func TestApp_SettleVerifyingByApprover(t *testing.T) {
+	e := newEdgeEnv(t, func(o *ecssim.Options) { o.RenewDelay = 100 * time.Hour })
+	ctx := edgeCtx(t)
+	r, ts := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	// Executed by a workflow with a short verify timeout on the same store.
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: cloudOf(t, e), Store: e.db, Now: e.clock.Now,
+		Policy: renewal.Policy{Approvers: []string{edgeApprover}}, VerifyTimeout: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := wf.Approve(ctx, r.ID, edgeApprover); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := wf.Execute(ctx, r.ID); err != nil || got.State != store.StateVerifying {
+		t.Fatalf("Execute = %v, %v; want verifying", got.State, err)
+	}
+	e.clock.Advance(49 * time.Hour)
+	if _, err := wf.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := e.db.GetRequest(r.ID); !got.CheckingStopped {
+		t.Fatalf("checking not stopped after 49 h: %+v", got)
+	}
+	answers := len(e.fake.CallsOf("response_url"))
+	e.click(t, edgeStranger, ts, bot.ActionSettleFailed, string(r.ID))
+	if text := e.responseText(t, ctx, answers+1); !strings.Contains(text, "Only renewal approvers") {
+		t.Errorf("stranger's settle answered %q", text)
+	}
+	e.click(t, edgeApprover, ts, bot.ActionSettleFailed, string(r.ID))
+	e.drain(t)
+	got, _ := e.db.GetRequest(r.ID)
+	if got.State != store.StateFailed || got.Closed == nil || got.Closed.User != edgeApprover {
+		t.Fatalf("after the approver's click: %v, closed %+v", got.State, got.Closed)
+	}
+	evs, _ := e.db.History(store.HistoryQuery{RequestID: r.ID})
+	if last := evs[len(evs)-1]; last.Action != store.ActSettled || last.Actor != edgeApprover {
+		t.Errorf("last audit event %+v", last)
 	}
 }

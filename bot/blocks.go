@@ -52,6 +52,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
 	}
+	if state == store.StatePending {
+		blocks = append(blocks, balanceBlocks(r)...) // forecast.go
+	}
 
 	lines := make([]string, len(r.Items))
 	for i, it := range r.Items {
@@ -68,7 +71,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	switch {
 	case state == store.StatePending:
 		blocks = append(blocks, approvalButtons(r, idp, now))
-	case state == store.StateVerifying && r.CheckingStopped:
+	case state == store.StateVerifying && (r.CheckingStopped || onlyUnclear(r)):
 		blocks = append(blocks, settleButtons(r, idp))
 	}
 	text := fmt.Sprintf("%s: %s", approvalTitle(r), stripMarkup(firstLine(status)))
@@ -112,7 +115,7 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 // itemLine is one instance of a request, with its result once there is one.
 func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(it.RegionID))
+	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(where(it.Account, it.RegionID)))
 	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", renewal.FormatTime(it.CurrentExpiry, now.Location()), daysLeftText(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
 	switch r.Kind {
 	case store.KindRenew:
@@ -132,9 +135,12 @@ func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	}
 	switch it.State {
 	case store.ItemDone:
-		if r.Kind == store.KindRenew {
+		switch {
+		case r.Kind == store.KindRenew && it.NewExpiry.IsZero() && it.Error != "": // settled by an approver
+			fmt.Fprintf(&b, "\n    ✅ order `%s` · %s", escape(orDash(it.OrderID)), escape(clipRunes(it.Error, 500)))
+		case r.Kind == store.KindRenew:
 			fmt.Fprintf(&b, "\n    ✅ order `%s` · verified new expiry %s", escape(orDash(it.OrderID)), renewal.FormatTime(it.NewExpiry, now.Location()))
-		} else {
+		default:
 			b.WriteString("\n    ✅ changed")
 		}
 	case store.ItemOrdered:
@@ -171,6 +177,9 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 		}
 		return "🔄 *" + verb + "…* Approved by " + approvers + "."
 	case store.StateDone:
+		if r.Closed != nil { // settled by an approver after checking stopped
+			return "✅ *Done*: settled as renewed by " + closedBy(r, loc) + " after checking the console. Approved by " + approvers + "."
+		}
 		return "✅ *Done.* Approved by " + approvers + "; every instance verified (" + renewal.FormatTime(r.UpdatedAt, loc) + ")."
 	case store.StateFailed:
 		var failed []string
@@ -185,7 +194,11 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
 				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
 		}
-		return "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+		s := "⏳ *Ordered, not visible yet, still checking.* *Do not renew again*: the new expiry can take a while to show. Approved by " + approvers + "."
+		if onlyUnclear(r) {
+			s += "\nAlibaba Cloud gave no clear answer: an approver who finds no renewal and no order in the console can settle it below."
+		}
+		return s
 	case store.StateSuperseded:
 		return "↪️ *Not renewed*: the expiry moved after the quote (see below). Nothing was charged for it. Approved by " + approvers + "."
 	case store.StateRejected:
@@ -265,8 +278,24 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	return slack.NewActionBlock(idp+".actions", approve, reject)
 }
 
-// settleButtons let an approver end a verifying request that checking gave up on, after
-// looking at the instances in the console: renewed, or not renewed.
+// onlyUnclear reports whether every instance still being checked was sent without a clear
+// answer (no OrderId): an approver who finds nothing in the console may settle it at once.
+func onlyUnclear(r *store.Request) bool {
+	n := 0
+	for _, it := range r.Items {
+		if it.State == store.ItemOrdered {
+			if it.OrderID != "" {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
+}
+
+// settleButtons let an approver end a verifying request, after looking at the instances in
+// the console: renewed, or not renewed. They show once checking gave up (48 h), or at once
+// when no instance still being checked has an OrderId (every answer was lost).
 func settleButtons(r *store.Request, idp string) slack.Block {
 	confirm := func(title, text string, style slack.Style) *slack.ConfirmationBlockObject {
 		return slack.NewConfirmationBlockObject(plain(clipRunes(title, maxConfirmTitle)), mrkdwn(clipRunes(text, maxConfirmText)),
@@ -303,7 +332,7 @@ func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) 
 
 func statusInstanceLine(in ecs.Instance, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(in.RegionID), escape(orDash(in.Type)), escape(orDash(in.Status)))
+	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(where(in.Account, in.RegionID)), escape(orDash(in.Type)), escape(orDash(in.Status)))
 	if !in.Subscription() {
 		b.WriteString("    pay-as-you-go (" + escape(in.ChargeType) + "): there is nothing to renew")
 		return b.String()
@@ -400,14 +429,14 @@ func failedRegions(failed []ecs.RegionError) string {
 		if f.Err != nil {
 			msg = forSlack(f.Err.Error())
 		}
-		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
+		parts[i] = "`" + escape(where(f.Account, f.RegionID)) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
 	return clipRunes("⚠️ *Could not read "+plural(len(failed), "region", "regions")+"*, so instances there are missing: "+strings.Join(parts, ", "), sectionBudget)
 }
 
 // compactLine is one instance in a list: one line.
 func compactLine(in ecs.Instance, now time.Time) string {
-	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(in.RegionID),
+	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(where(in.Account, in.RegionID)),
 		renewal.FormatDate(in.ExpiredTime, now.Location()), shortDaysLeft(in.ExpiredTime, now), shortAutoRenew(in, now))
 }
 
@@ -680,12 +709,12 @@ func tierBounds(tiers []int, window time.Duration) []int {
 	return out
 }
 
-// tierOf is the index of the first tier whose limit the remaining time does not exceed;
+// tierOf is the index of the first tier whose limit the days left (renewal.DaysLeft) do not exceed;
 // expired instances are in tier 0.
 func tierOf(expiry, now time.Time, tiers []int) int {
-	left := expiry.Sub(now)
+	left := renewal.DaysLeft(expiry, now) // the days the line shows: "3 days left" is within 3 days
 	for i, t := range tiers {
-		if left <= time.Duration(t)*24*time.Hour {
+		if left <= t {
 			return i
 		}
 	}

@@ -224,9 +224,15 @@ func TestApprovalMessageStates(t *testing.T) {
 	verifying := base()
 	verifying.State = store.StateVerifying
 	verifying.Items[1].State, verifying.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	unclear := base()
+	unclear.State = store.StateVerifying
+	unclear.Items[1].State, unclear.Items[1].NewExpiry, unclear.Items[1].OrderID, unclear.Items[1].Unclear = store.ItemOrdered, time.Time{}, "", true
 	stopped := base()
 	stopped.State, stopped.CheckingStopped = store.StateVerifying, true
 	stopped.Items[1].State, stopped.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	settled := base()
+	settled.Closed = &store.Decision{User: "U0BOSS", At: testNow}
+	settled.Items[1].NewExpiry, settled.Items[1].Error = time.Time{}, "settled by U0BOSS after checking the console: renewed"
 	superseded := base()
 	superseded.State = store.StateSuperseded
 	superseded.Items[0].State, superseded.Items[0].OrderID = store.ItemSuperseded, ""
@@ -249,7 +255,9 @@ func TestApprovalMessageStates(t *testing.T) {
 		{"never", never, testNow, true, []string{"RELEASED 15 days after expiry", "NotRenewal", "Never renew 2 instances"}},
 		{"on", on, testNow, true, []string{"every 12 months (1 year)", "first deduction can happen at once (its date, 2026-11-22 08:00 UTC+8, has passed)", "first deduction 2026-11-27 08:00 UTC+8", "9 days before expiry"}},
 		{"verifying", verifying, testNow, false, []string{"Ordered, not visible yet, still checking", "Do not renew again"}},
+		{"verifying unclear", unclear, testNow, true, []string{"sent without a clear answer", "do not renew again"}},
 		{"verifying stopped", stopped, testNow, true, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
+		{"settled", settled, testNow, false, []string{"settled as renewed by <@U0BOSS>", "settled by U0BOSS after checking the console: renewed"}},
 		{"superseded", superseded, testNow, false, []string{"Not renewed", "moved from 2026-12-01", "Nothing was charged"}},
 	}
 	for _, tt := range tests {

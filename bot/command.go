@@ -44,6 +44,9 @@ type Command struct {
 	AutoRenew   store.AutoRenewMode // autorenew
 	Duration    int                 // autorenew on: months per automatic renewal, default 1
 	RequestID   store.RequestID     // history R…; cancel R… (required)
+	Export      bool                // history export: upload the audit log as CSV
+	Since       time.Duration       // history export SINCE as a window: events of the last Since; 0: all
+	SinceDay    string              // history export SINCE as a date, YYYY-MM-DD (from midnight in the bot's time zone)
 }
 
 // String is the canonical text of the command; ParseCommand(c.String()) gives c back.
@@ -66,6 +69,12 @@ func (c Command) String() string {
 		return "autorenew " + ids + " " + c.AutoRenew.String()
 	case VerbHistory:
 		switch {
+		case c.Export && c.SinceDay != "":
+			return "history export " + c.SinceDay
+		case c.Export && c.Since > 0:
+			return "history export " + renewal.FormatWindow(c.Since)
+		case c.Export:
+			return "history export"
 		case c.RequestID != "":
 			return "history " + string(c.RequestID)
 		case ids != "":
@@ -88,6 +97,7 @@ const Usage = "Usage:\n" +
 	"• `autorenew ID[,ID...] off`: back to manual renewal\n" +
 	"• `autorenew ID[,ID...] never`: do not renew; the instance is released 15 days after expiry\n" +
 	"• `history [ID|REQUEST_ID]`: the audit trail\n" +
+	"• `history export [30d|2026-11-01]`: the audit trail as a CSV file in this channel\n" +
 	"• `cancel REQUEST_ID`: withdraw a request waiting for approval (its requester or an approver)\n" +
 	"IDs look like `i-bp1a2b3c4d5e6f7g8h9i`; at most 20 per command, separated by commas or spaces."
 
@@ -267,6 +277,9 @@ func parseAutoRenew(args []string) (Command, error) {
 
 func parseHistory(args []string) (Command, error) {
 	c := Command{Verb: VerbHistory}
+	if len(args) > 0 && strings.EqualFold(args[0], "export") {
+		return parseHistoryExport(args[1:])
+	}
 	switch len(args) {
 	case 0:
 		return c, nil
@@ -281,12 +294,34 @@ func parseHistory(args []string) (Command, error) {
 			return c, nil
 		}
 		if requestIDRe.MatchString(a) {
-			c.RequestID = store.RequestID(a)
+			c.RequestID = store.RequestID(strings.ToUpper(a)) // as cancel reads it: request IDs are upper case
 			return c, nil
 		}
 		return Command{}, fmt.Errorf("%q is neither an instance ID (`i-…`) nor a request ID (`R…`)", clip(a))
 	}
 	return Command{}, errors.New("`history` takes at most one instance ID or request ID")
+}
+
+// parseHistoryExport reads `history export [SINCE]`: SINCE is a window (30d, 2w, 48h) or a
+// date (2026-11-01).
+func parseHistoryExport(args []string) (Command, error) {
+	c := Command{Verb: VerbHistory, Export: true}
+	switch len(args) {
+	case 0:
+		return c, nil
+	case 1:
+		if d, err := time.Parse(time.DateOnly, args[0]); err == nil {
+			c.SinceDay = d.Format(time.DateOnly)
+			return c, nil
+		}
+		w, err := renewal.ParseWindow(args[0])
+		if err != nil {
+			return Command{}, fmt.Errorf("`history export` takes a window such as `30d` or a date such as `2026-11-01`: %w", err)
+		}
+		c.Since = w
+		return c, nil
+	}
+	return Command{}, errors.New("`history export` takes at most one window (`30d`) or date (`2026-11-01`)")
 }
 
 // parseCancel reads `cancel REQUEST_ID`: exactly one request ID.

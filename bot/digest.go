@@ -32,6 +32,8 @@ type DigestConfig struct {
 	Tiers          []int         // urgency tiers in days, default 3, 7, 15, 30
 	Pace           time.Duration // least time between two posts to one channel, default 1s
 	MaxPages       int           // thread pages per channel, default 20; the CSV always has every instance
+	MaxPeriod      int           // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
+	Forecast       Forecaster    // optional: the balance forecast in the default channel's summary (forecast.go)
 }
 
 // Digest constants.
@@ -103,6 +105,9 @@ func NewDigester(cfg DigestConfig) (*Digester, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if cfg.MaxPeriod <= 0 {
+		cfg.MaxPeriod = 12
+	}
 	d := &Digester{cfg: cfg, log: log.With("component", "digest")}
 	d.run = d.Run
 	return d, nil
@@ -120,6 +125,10 @@ type DigestPlan struct {
 	Snoozed   int             // instances left out because someone snoozed them
 	Unrouted  int             // untagged instances when there is no default channel
 	Channels  []ChannelDigest // the default channel first, then by channel ID
+	// Forecast is every account's balance forecast (nil without a Forecaster); ForecastErr
+	// says why there is none.
+	Forecast    []renewal.AccountForecast
+	ForecastErr error
 }
 
 // ChannelDigest is the digest of one channel.
@@ -154,6 +163,9 @@ type DigestReport struct {
 	Day      string
 	Channels []ChannelReport
 	Failed   []ecs.RegionError
+	Snoozed  int    // instances left out because someone snoozed them
+	Unrouted int    // instances left out: no RouteTag tag and no default channel
+	RouteTag string // the tag that routes an instance to a channel
 }
 
 // ChannelReport is the outcome of one channel's digest.

@@ -32,6 +32,10 @@ func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 			p.Channels = []ChannelDigest{d.channelDigest(p, d.cfg.DefaultChannel, nil, tierBounds(d.cfg.Tiers, d.cfg.Window))}
 		}
 	}
+	if d.cfg.Forecast != nil && scanErr == nil {
+		p.Forecast, p.ForecastErr = d.cfg.Forecast.Forecast(ctx, now)
+		p.addForecast(d.cfg.DefaultChannel)
+	}
 	for _, f := range p.Failed {
 		d.log.Warn("region not scanned; the digest says so", "region", f.RegionID, "err", f.Err)
 	}
@@ -114,7 +118,7 @@ func (d *Digester) channelDigest(p DigestPlan, ch string, items []DigestItem, ti
 	for _, it := range items {
 		cd.Counts[it.Tier]++
 	}
-	cd.Pages, cd.Omitted = digestPages(p, items, tiers, cd.Counts, d.cfg.MaxPages)
+	cd.Pages, cd.Omitted = digestPages(p, items, tiers, cd.Counts, d.cfg.MaxPages, menuPeriods(d.cfg.MaxPeriod))
 	if len(items) > 0 {
 		cd.CSV = digestCSV(items, p.Now, tiers)
 		cd.CSVName = fmt.Sprintf("renewbot-digest-%s-%s.csv", p.Day, ch)

@@ -31,7 +31,7 @@ func (d *Digester) Run(ctx context.Context, force bool) (DigestReport, error) {
 		return DigestReport{}, err
 	}
 	if plan.ScanError != nil {
-		rep := DigestReport{Day: plan.Day, Failed: plan.Failed}
+		rep := d.report(plan)
 		for _, ch := range plan.Channels {
 			ts, err := d.postMessage(ctx, d.newPacer(), ch.Channel, "", ch.Summary)
 			rep.Channels = append(rep.Channels, ChannelReport{Channel: ch.Channel, TS: ts, Err: err})
@@ -48,7 +48,7 @@ func (d *Digester) Run(ctx context.Context, force bool) (DigestReport, error) {
 
 // post sends a plan.
 func (d *Digester) post(ctx context.Context, plan DigestPlan, force bool) (DigestReport, error) {
-	rep := DigestReport{Day: plan.Day, Failed: plan.Failed}
+	rep := d.report(plan)
 	var errs []error
 	for _, ch := range plan.Channels {
 		cr := ChannelReport{Channel: ch.Channel, Instances: len(ch.Items), Pages: len(ch.Pages)}
@@ -63,6 +63,12 @@ func (d *Digester) post(ctx context.Context, plan DigestPlan, force bool) (Diges
 		}
 	}
 	return rep, errors.Join(errs...)
+}
+
+// report is the part of a report the plan decides: the day, the regions not read and the
+// instances left out.
+func (d *Digester) report(plan DigestPlan) DigestReport {
+	return DigestReport{Day: plan.Day, Failed: plan.Failed, Snoozed: plan.Snoozed, Unrouted: plan.Unrouted, RouteTag: d.cfg.RouteTag}
 }
 
 // postChannel posts one channel's digest, continuing from the progress the store recorded

@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -90,7 +91,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 func digestLine(it DigestItem, now time.Time) string {
 	in := it.Instance
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s · %s\n    expires %s · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 60)), escape(in.RegionID),
+	fmt.Fprintf(&b, "*`%s`* %s · %s · %s\n    expires %s · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 60)), escape(where(in.Account, in.RegionID)),
 		escape(orDash(in.Type)), renewal.FormatTime(in.ExpiredTime, now.Location()), daysLeftText(in.ExpiredTime, now))
 	if !in.ExpiredTime.After(now) {
 		fmt.Fprintf(&b, ", released about %s unless renewed", renewal.FormatDate(in.ReleaseTime(), now.Location()))
@@ -102,9 +103,24 @@ func digestLine(it DigestItem, now time.Time) string {
 	return b.String()
 }
 
-func renewMenu(id string) *slack.OverflowBlockElement {
-	var opts []*slack.OptionBlockObject
+// menuPeriods are the renewals the digest's menu offers: 1, 3, 6 and 12 months, those the
+// policy allows (at most maxMonths), and maxMonths itself when it is a period of its own.
+func menuPeriods(maxMonths int) []int {
+	var out []int
 	for _, m := range []int{1, 3, 6, 12} {
+		if m <= maxMonths {
+			out = append(out, m)
+		}
+	}
+	if maxMonths < 12 && !slices.Contains(out, maxMonths) && ecs.ValidRenewalPeriod(maxMonths) {
+		out = append(out, maxMonths)
+	}
+	return out
+}
+
+func renewMenu(id string, periods []int) *slack.OverflowBlockElement {
+	var opts []*slack.OptionBlockObject
+	for _, m := range periods {
 		label := "Renew " + plural(m, "month", "months")
 		opts = append(opts, slack.NewOptionBlockObject(id+":"+strconv.Itoa(m), plain(label), nil))
 	}
@@ -121,6 +137,7 @@ type pageBuilder struct {
 	snooze []*slack.OptionBlockObject
 	tier   int
 	items  int
+	menu   []int // renewal periods of the renew menus, in months
 }
 
 const (
@@ -128,7 +145,7 @@ const (
 	menuChars  = 60            // text of a renew menu (4 options)
 )
 
-func newPage() *pageBuilder { return &pageBuilder{tier: -1} }
+func newPage(menu []int) *pageBuilder { return &pageBuilder{tier: -1, menu: menu} }
 
 func (pb *pageBuilder) flushPacked() {
 	if pb.packed != nil {
@@ -166,7 +183,7 @@ func (pb *pageBuilder) add(it DigestItem, line, heading string) bool {
 	}
 	if it.NeedsDecision {
 		pb.flushPacked()
-		pb.blocks = append(pb.blocks, slack.NewSectionBlock(mrkdwn(line), nil, slack.NewAccessory(renewMenu(it.Instance.ID))))
+		pb.blocks = append(pb.blocks, slack.NewSectionBlock(mrkdwn(line), nil, slack.NewAccessory(renewMenu(it.Instance.ID, pb.menu))))
 	} else {
 		if pb.packed != nil && utf8.RuneCountInString(pb.packed.String())+len(line)+1 > sectionBudget {
 			pb.flushPacked()
@@ -195,9 +212,9 @@ func (pb *pageBuilder) finish(day string, page, pages int) DigestMessage {
 
 // digestPages lays items out on thread pages, at most maxPages; it returns the pages and
 // how many items did not fit.
-func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages int) ([]DigestMessage, int) {
+func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages int, menu []int) ([]DigestMessage, int) {
 	var builders []*pageBuilder
-	pb := newPage()
+	pb := newPage(menu)
 	placed := 0
 	for _, it := range items {
 		line := clipRunes(digestLine(it, p.Now), sectionBudget)
@@ -208,7 +225,7 @@ func digestPages(p DigestPlan, items []DigestItem, tiers, counts []int, maxPages
 				pb = nil
 				break
 			}
-			pb = newPage()
+			pb = newPage(menu)
 			pb.add(it, line, heading)
 		}
 		placed++
@@ -228,7 +245,7 @@ func digestCSV(items []DigestItem, now time.Time, tiers []int) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"instance_id", "name", "region", "zone", "type", "status", "expires_utc8", "expires_utc", "days_left",
-		"tier_days", "auto_renew", "auto_renew_duration", "deduction_utc8", "needs_decision", "locks"})
+		"tier_days", "auto_renew", "auto_renew_duration", "deduction_utc8", "needs_decision", "locks", "account"})
 	for _, it := range items {
 		in := it.Instance
 		dur, ded := "", ""
@@ -239,7 +256,7 @@ func digestCSV(items []DigestItem, now time.Time, tiers []int) []byte {
 		_ = w.Write([]string{in.ID, csvSafe(in.Name), in.RegionID, in.ZoneID, in.Type, in.Status,
 			in.ExpiredTime.In(ecs.UTC8).Format("2006-01-02 15:04"), in.ExpiredTime.UTC().Format(time.RFC3339),
 			strconv.Itoa(renewal.DaysLeft(in.ExpiredTime, now)), strconv.Itoa(tiers[it.Tier]), string(in.AutoRenew.Status), dur, ded,
-			strconv.FormatBool(it.NeedsDecision), csvSafe(strings.Join(in.LockReasons, ";"))})
+			strconv.FormatBool(it.NeedsDecision), csvSafe(strings.Join(in.LockReasons, ";")), in.Account})
 	}
 	w.Flush()
 	return buf.Bytes()

@@ -210,6 +210,9 @@ func verifyWithExtraRoots(cs tls.ConnectionState) error {
 // behaves as a single Client does.
 type Accounts struct {
 	list []*Client
+
+	mu    sync.Mutex
+	owner map[string]*Client // instance ID → its account, from every lookup and scan (IDs are unique)
 }
 
 // NewAccounts builds a Client per configuration. Names must be unique; "" is allowed only
@@ -218,7 +221,7 @@ func NewAccounts(cfgs []Config) (*Accounts, error) {
 	if len(cfgs) == 0 {
 		return nil, errors.New("ecs: no account")
 	}
-	a := &Accounts{}
+	a := &Accounts{owner: map[string]*Client{}}
 	seen := map[string]bool{}
 	for _, cfg := range cfgs {
 		if cfg.Account == "" && len(cfgs) > 1 {
@@ -298,12 +301,12 @@ func ParseRef(s string) (Ref, error) {
 	return Ref{Account: acct, ID: id}, nil
 }
 
-// Lookup finds instances by reference. An ID without an account is looked up in every
+// LookupRefs finds instances by reference. An ID without an account is looked up in every
 // account at once (IDs are unique across accounts); one with an account only there. The
 // instances come back in the order asked, each carrying its account. IDs found nowhere give
 // an error wrapping ErrNotFound that names them, with the instances that were found; an
 // account that cannot be read fails the lookup only if some ID was found in no other.
-func (a *Accounts) Lookup(ctx context.Context, refs []Ref) ([]Instance, error) {
+func (a *Accounts) LookupRefs(ctx context.Context, refs []Ref) ([]Instance, error) {
 	want := make([][]string, len(a.list)) // IDs to look up per account
 	for _, r := range refs {
 		for i, c := range a.list {
@@ -337,6 +340,7 @@ func (a *Accounts) Lookup(ctx context.Context, refs []Ref) ([]Instance, error) {
 	byID := map[string]Instance{}
 	var failures []error
 	for i, r := range results {
+		a.remember(a.list[i], r.insts)
 		for _, in := range r.insts {
 			found[Ref{a.list[i].cfg.Account, in.ID}] = in
 			byID[in.ID] = in
@@ -398,6 +402,7 @@ func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, erro
 	var errs []error
 	for i, r := range results {
 		name := a.list[i].cfg.Account
+		a.remember(a.list[i], r.scan.Instances)
 		out.Instances = append(out.Instances, r.scan.Instances...)
 		out.Calls += r.scan.Calls
 		out.Failed = append(out.Failed, r.scan.Failed...)
@@ -413,4 +418,177 @@ func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, erro
 		return out, fmt.Errorf("ecs: no account could be scanned: %w", errors.Join(errs...))
 	}
 	return out, nil
+}
+
+// ---- the workflow's needs, routed to each instance's account
+
+// Accounts does everything a Client does for the workflow and the scans, routing each call
+// to the account of the instance it is about: IDs are unique across accounts, so the
+// account is known from the lookup or scan that found the instance (or looked up first).
+
+func (a *Accounts) remember(c *Client, insts []Instance) {
+	if len(a.list) == 1 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	for _, in := range insts {
+		a.owner[in.ID] = c
+	}
+}
+
+// clientOf returns the client of the instance's account, looking the instance up in every
+// account when it has not been seen yet.
+func (a *Accounts) clientOf(ctx context.Context, id string) (*Client, error) {
+	if len(a.list) == 1 {
+		return a.list[0], nil
+	}
+	a.mu.Lock()
+	c := a.owner[id]
+	a.mu.Unlock()
+	if c != nil {
+		return c, nil
+	}
+	if _, err := a.LookupRefs(ctx, []Ref{{ID: id}}); err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c = a.owner[id]; c == nil {
+		return nil, fmt.Errorf("ecs: %s is in no account: %w", id, ErrNotFound)
+	}
+	return c, nil
+}
+
+// byAccount groups instance IDs by their account.
+func (a *Accounts) byAccount(ctx context.Context, ids []string) (map[*Client][]string, []*Client, error) {
+	groups := map[*Client][]string{}
+	var order []*Client
+	for _, id := range ids {
+		c, err := a.clientOf(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if _, ok := groups[c]; !ok {
+			order = append(order, c)
+		}
+		groups[c] = append(groups[c], id)
+	}
+	return groups, order, nil
+}
+
+// Lookup finds instances by ID ("ID" or "ACCOUNT:ID") in every account at once.
+func (a *Accounts) Lookup(ctx context.Context, ids []string) ([]Instance, error) {
+	refs := make([]Ref, 0, len(ids))
+	for _, id := range uniq(ids) {
+		r := Ref{ID: id}
+		if strings.Contains(id, ":") {
+			var err error
+			if r, err = ParseRef(id); err != nil {
+				return nil, fmt.Errorf("ecs: %w: %w", err, ErrInvalidParam)
+			}
+		}
+		refs = append(refs, r)
+	}
+	return a.LookupRefs(ctx, refs)
+}
+
+// Quote prices renewing the instance, in its account.
+func (a *Accounts) Quote(ctx context.Context, regionID, instanceID string, months int) (Quote, error) {
+	c, err := a.clientOf(ctx, instanceID)
+	if err != nil {
+		return Quote{}, err
+	}
+	return c.Quote(ctx, regionID, instanceID, months)
+}
+
+// Renew renews the instance, in its account.
+func (a *Accounts) Renew(ctx context.Context, in RenewInput) (RenewResult, error) {
+	c, err := a.clientOf(ctx, in.InstanceID)
+	if err != nil {
+		return RenewResult{}, err
+	}
+	return c.Renew(ctx, in)
+}
+
+// SetAutoRenew changes auto-renew, one call per account; the request IDs are joined by ",".
+func (a *Accounts) SetAutoRenew(ctx context.Context, regionID string, ids []string, ch AutoRenewChange) (string, error) {
+	groups, order, err := a.byAccount(ctx, ids)
+	if err != nil {
+		return "", err
+	}
+	var reqIDs []string
+	for _, c := range order {
+		id, err := c.SetAutoRenew(ctx, regionID, groups[c], ch)
+		if id != "" {
+			reqIDs = append(reqIDs, id)
+		}
+		if err != nil {
+			return strings.Join(reqIDs, ","), err
+		}
+	}
+	return strings.Join(reqIDs, ","), nil
+}
+
+// AutoRenew reads auto-renew attributes, in each instance's account.
+func (a *Accounts) AutoRenew(ctx context.Context, regionID string, ids []string) (map[string]AutoRenew, error) {
+	groups, order, err := a.byAccount(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := map[string]AutoRenew{}
+	for _, c := range order {
+		got, err := c.AutoRenew(ctx, regionID, groups[c])
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range got {
+			out[k] = v
+		}
+	}
+	return out, nil
+}
+
+// Verify waits for renewed expiries, in each instance's account at once.
+func (a *Accounts) Verify(ctx context.Context, regionID string, want map[string]time.Time) (map[string]time.Time, error) {
+	ids := make([]string, 0, len(want))
+	for id := range want {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	groups, order, err := a.byAccount(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	if len(order) == 1 {
+		return order[0].Verify(ctx, regionID, want)
+	}
+	type res struct {
+		seen map[string]time.Time
+		err  error
+	}
+	results := make([]res, len(order))
+	var wg sync.WaitGroup
+	for i, c := range order {
+		sub := map[string]time.Time{}
+		for _, id := range groups[c] {
+			sub[id] = want[id]
+		}
+		wg.Go(func() {
+			seen, err := c.Verify(ctx, regionID, sub)
+			results[i] = res{seen, err}
+		})
+	}
+	wg.Wait()
+	out := map[string]time.Time{}
+	var errs []error
+	for _, r := range results {
+		for k, v := range r.seen {
+			out[k] = v
+		}
+		if r.err != nil {
+			errs = append(errs, r.err)
+		}
+	}
+	return out, errors.Join(errs...)
 }

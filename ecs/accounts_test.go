@@ -20,8 +20,8 @@ func twoAccounts(t *testing.T) (*ecs.Accounts, *ecssim.Server, *ecssim.Server) {
 	devFleet := ecssim.Fleet{Balance: 50, Currency: "CNY", Instances: []ecssim.FleetInstance{
 		instance("i-dev1", "cn-hangzhou", 5)}}
 	regions := []string{"cn-hangzhou", "cn-shanghai"}
-	prod := newSim(t, ecssim.Options{Fleet: prodFleet, Regions: regions}, nil)
-	dev := newSim(t, ecssim.Options{Fleet: devFleet, Regions: regions}, nil)
+	prod := newSim(t, ecssim.Options{Fleet: prodFleet, Regions: regions, RenewDelay: -1}, nil)
+	dev := newSim(t, ecssim.Options{Fleet: devFleet, Regions: regions, RenewDelay: -1}, nil)
 	cfg := func(name string, sim *ecssim.Server) ecs.Config {
 		return ecs.Config{Account: name, Endpoint: sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret",
 			Regions: regions, Timeout: 5 * time.Second,
@@ -38,7 +38,7 @@ func TestAccountsLookupInEveryAccount(t *testing.T) {
 	a, _, _ := twoAccounts(t)
 	ctx := context.Background()
 	refs := []ecs.Ref{{ID: "i-dev1"}, {ID: "i-prod2"}, {Account: "prod", ID: "i-prod1"}}
-	got, err := a.Lookup(ctx, refs)
+	got, err := a.LookupRefs(ctx, refs)
 	if err != nil {
 		t.Fatalf("Lookup: %v", err)
 	}
@@ -51,12 +51,12 @@ func TestAccountsLookupInEveryAccount(t *testing.T) {
 	}
 
 	// ACCOUNT:ID only looks in that account.
-	got, err = a.Lookup(ctx, []ecs.Ref{{Account: "dev", ID: "i-prod1"}})
+	got, err = a.LookupRefs(ctx, []ecs.Ref{{Account: "dev", ID: "i-prod1"}})
 	if !errors.Is(err, ecs.ErrNotFound) || len(got) != 0 || !strings.Contains(err.Error(), "dev:i-prod1") {
 		t.Fatalf("dev:i-prod1 = %v, %v; want not found, named", got, err)
 	}
 	// An unknown account is named.
-	if _, err := a.Lookup(ctx, []ecs.Ref{{Account: "staging", ID: "i-prod1"}}); err == nil || !strings.Contains(err.Error(), `"staging"`) {
+	if _, err := a.LookupRefs(ctx, []ecs.Ref{{Account: "staging", ID: "i-prod1"}}); err == nil || !strings.Contains(err.Error(), `"staging"`) {
 		t.Fatalf("unknown account: err = %v", err)
 	}
 }
@@ -81,10 +81,10 @@ func TestAccountsFailingAccountHidesNoOther(t *testing.T) {
 		}
 	}
 	// A lookup of a prod instance still works; one of a dev instance says why it failed.
-	if got, err := a.Lookup(ctx, []ecs.Ref{{ID: "i-prod1"}}); err != nil || len(got) != 1 {
+	if got, err := a.LookupRefs(ctx, []ecs.Ref{{ID: "i-prod1"}}); err != nil || len(got) != 1 {
 		t.Fatalf("Lookup(i-prod1) with dev failing = %v, %v", got, err)
 	}
-	_, err = a.Lookup(ctx, []ecs.Ref{{ID: "i-dev1"}})
+	_, err = a.LookupRefs(ctx, []ecs.Ref{{ID: "i-dev1"}})
 	if err == nil || !strings.Contains(err.Error(), "account dev") {
 		t.Fatalf("Lookup(i-dev1) with dev failing: err = %v, want the dev account's failure", err)
 	}
@@ -146,5 +146,44 @@ func TestPacingWaitThatOutlastsTheDeadlineFailsAtOnce(t *testing.T) {
 	}
 	if took := time.Since(start); took > 10*time.Second {
 		t.Fatalf("the refused wait took %s", took)
+	}
+}
+
+func TestAccountsRouteEachCallToTheInstancesAccount(t *testing.T) {
+	a, prod, dev := twoAccounts(t)
+	ctx := context.Background()
+	// Not looked up yet: the account is found first, then asked.
+	q, err := a.Quote(ctx, "cn-hangzhou", "i-dev1", 1)
+	if err != nil || q.Trade <= 0 {
+		t.Fatalf("Quote(i-dev1) = %+v, %v", q, err)
+	}
+	if dev.Calls()["DescribeRenewalPrice"] != 1 || prod.Calls()["DescribeRenewalPrice"] != 0 {
+		t.Fatalf("DescribeRenewalPrice went to dev %d, prod %d times", dev.Calls()["DescribeRenewalPrice"], prod.Calls()["DescribeRenewalPrice"])
+	}
+	if _, err := a.Renew(ctx, ecs.RenewInput{InstanceID: "i-prod1", RegionID: "cn-hangzhou", Months: 1, ClientToken: "tok-prod1"}); err != nil {
+		t.Fatal(err)
+	}
+	if len(prod.Orders()) != 1 || len(dev.Orders()) != 0 {
+		t.Fatalf("orders: prod %d, dev %d; want the renewal paid by prod only", len(prod.Orders()), len(dev.Orders()))
+	}
+	inst, _ := prod.Instance("i-prod1")
+	seen, err := a.Verify(ctx, "cn-hangzhou", map[string]time.Time{"i-prod1": inst.ExpiredTime})
+	if err != nil || !seen["i-prod1"].Equal(inst.ExpiredTime) {
+		t.Fatalf("Verify = %v, %v", seen, err)
+	}
+	// One change over two accounts: one call in each.
+	if _, err := a.SetAutoRenew(ctx, "cn-hangzhou", []string{"i-prod1", "i-dev1"}, ecs.AutoRenewChange{Status: ecs.AutoRenewal, Duration: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if prod.Calls()["ModifyInstanceAutoRenewAttribute"] != 1 || dev.Calls()["ModifyInstanceAutoRenewAttribute"] != 1 {
+		t.Fatalf("ModifyInstanceAutoRenewAttribute: prod %d, dev %d", prod.Calls()["ModifyInstanceAutoRenewAttribute"], dev.Calls()["ModifyInstanceAutoRenewAttribute"])
+	}
+	got, err := a.AutoRenew(ctx, "cn-hangzhou", []string{"i-prod1", "i-dev1"})
+	if err != nil || got["i-prod1"].Status != ecs.AutoRenewal || got["i-dev1"].Status != ecs.AutoRenewal {
+		t.Fatalf("AutoRenew = %+v, %v", got, err)
+	}
+	// An ID in no account is an error, and nothing is called for it.
+	if _, err := a.Quote(ctx, "cn-hangzhou", "i-nowhere", 1); !errors.Is(err, ecs.ErrNotFound) {
+		t.Fatalf("Quote(i-nowhere): %v", err)
 	}
 }

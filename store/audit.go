@@ -26,8 +26,8 @@ func (db *DB) Audit(ev Event) error {
 	})
 }
 
-// appendEvent assigns ev.Seq (and ev.Time when zero) and writes the event and its index
-// entries. IDs that cannot be keys (empty, too long, NUL) are kept in the event but not
+// appendEvent assigns ev.Seq (and ev.Time when zero), chains ev to the event before it
+// (ev.Hash) and writes the event and its index entries. IDs that cannot be keys (empty, too long, NUL) are kept in the event but not
 // indexed: the log never refuses to record.
 func (db *DB) appendEvent(tx *bolt.Tx, ev *Event) error {
 	audit := tx.Bucket(bucketAudit)
@@ -39,6 +39,9 @@ func (db *DB) appendEvent(tx *bolt.Tx, ev *Event) error {
 	ev.Seq = seq
 	if ev.Time.IsZero() {
 		ev.Time = db.now()
+	}
+	if err := chainEvent(tx, ev); err != nil {
+		return err
 	}
 	v, err := json.Marshal(ev)
 	if err != nil {

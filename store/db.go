@@ -46,7 +46,8 @@ func (db *DB) Transactions() (reads, writes uint64) {
 
 // Bucket names. The layout:
 //
-//	meta               "schema" → uint64 BE; "lastid" → uint64 BE (last request ID); "writecheck" → time
+//	meta               "schema" → uint64 BE; "lastid" → uint64 BE (last request ID); "writecheck" → time;
+//	                   "audithead" → seq (uint64 BE) + SHA-256 of the audit chain's last event
 //	requests           RequestID → Request (JSON)
 //	open               instanceID → RequestID of its open request (one open request per instance)
 //	audit              auditKey = time (8 bytes, sortable unix nanos) + seq (8 bytes BE) → Event (JSON)
@@ -185,6 +186,7 @@ type migration struct {
 func migrations() []migration {
 	return []migration{
 		{to: 1, name: "create buckets, index open requests", run: migrateV1},
+		{to: 2, name: "chain the audit log", run: migrateChainAudit},
 	}
 }
 

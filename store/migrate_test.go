@@ -3,6 +3,7 @@ package store
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -53,8 +54,8 @@ func TestMigrate_FromV0(t *testing.T) {
 	writeV0File(t, path, pending, done)
 
 	db := mustOpenPath(t, path, clock)
-	if v, err := db.SchemaVersion(); err != nil || v != 1 {
-		t.Fatalf("SchemaVersion() = %d, %v; want 1", v, err)
+	if v, err := db.SchemaVersion(); err != nil || v != currentSchema() {
+		t.Fatalf("SchemaVersion() = %d, %v; want %d", v, err, currentSchema())
 	}
 	err := db.bolt.View(func(tx *bolt.Tx) error {
 		for _, name := range allBuckets() {
@@ -84,7 +85,9 @@ func TestMigrate_FromV0(t *testing.T) {
 func TestMigrate_Mechanism(t *testing.T) {
 	clock := newClock()
 	path := filepath.Join(t.TempDir(), "renewbot.db")
-	db := mustOpenPath(t, path, clock) // schema 1
+	db := mustOpenPath(t, path, clock) // the current schema
+	cur := currentSchema()
+	next := cur + 1
 	r := mustCreate(t, db, newRenewal(clock, "i-1"))
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
@@ -93,7 +96,7 @@ func TestMigrate_Mechanism(t *testing.T) {
 	runs := 0
 	boom := errors.New("disk on fire")
 	v2 := func(fail bool) []migration {
-		return append(migrations(), migration{to: 2, name: "mark requests", run: func(tx *bolt.Tx) error {
+		return append(migrations(), migration{to: next, name: "mark requests", run: func(tx *bolt.Tx) error {
 			runs++
 			if err := tx.Bucket(bucketMeta).Put([]byte("v2"), []byte(r.ID)); err != nil {
 				return err
@@ -123,10 +126,10 @@ func TestMigrate_Mechanism(t *testing.T) {
 	}
 
 	// A failing migration leaves the file as it was.
-	if _, err := reopen(v2(true)); !errors.Is(err, boom) || !strings.Contains(err.Error(), "migrate to schema 2 (mark requests)") {
+	if _, err := reopen(v2(true)); !errors.Is(err, boom) || !strings.Contains(err.Error(), fmt.Sprintf("migrate to schema %d (mark requests)", next)) {
 		t.Fatalf("err = %v, want the migration's error", err)
 	}
-	if v, marker := version(); v != 1 || marker != nil {
+	if v, marker := version(); v != cur || marker != nil {
 		t.Errorf("after a failed migration: version %d, marker %q", v, marker)
 	}
 
@@ -141,7 +144,7 @@ func TestMigrate_Mechanism(t *testing.T) {
 	if err := db.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if v, marker := version(); v != 2 || string(marker) != string(r.ID) {
+	if v, marker := version(); v != next || string(marker) != string(r.ID) {
 		t.Errorf("after migrating: version %d, marker %q", v, marker)
 	}
 	db, err = reopen(v2(false))
@@ -155,8 +158,14 @@ func TestMigrate_Mechanism(t *testing.T) {
 		t.Errorf("migration ran %d times, want 2 (one failed, one applied)", runs)
 	}
 
-	// A renewbot that only knows schema 1 refuses the newer file.
+	// A renewbot that only knows the current schema refuses the newer file.
 	if _, err := Open(path, Options{}); err == nil || !strings.Contains(err.Error(), "newer") {
 		t.Errorf("old renewbot on a newer file: err = %v", err)
 	}
+}
+
+// currentSchema is the schema version this store writes.
+func currentSchema() uint64 {
+	migs := migrations()
+	return migs[len(migs)-1].to
 }

@@ -151,8 +151,8 @@ func TestOpen_FileMode(t *testing.T) {
 		t.Errorf("mode = %v, want 0600", got)
 	}
 	v, err := db.SchemaVersion()
-	if err != nil || v != 1 {
-		t.Errorf("SchemaVersion() = %d, %v; want 1", v, err)
+	if want := currentSchema(); err != nil || v != want {
+		t.Errorf("SchemaVersion() = %d, %v; want %d", v, err, want)
 	}
 }
 

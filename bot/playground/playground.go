@@ -5,8 +5,9 @@
 // the ECS emulator's orders, balance and business clock.
 //
 // Nothing bypasses the bot: a command or a click becomes the signed request Slack would send,
-// posted to the bot's own /slack/commands and /slack/interactions endpoints, and the bot
-// answers through the fake Slack's Web API and response_url as it would answer Slack.
+// posted to the bot's own /slack/commands and /slack/interactions endpoints (or, for a bot in
+// Socket Mode, the envelope Slack would send over its WebSocket), and the bot answers through
+// the fake Slack's Web API and response_url as it would answer Slack.
 //
 // The server uses the standard library only; the page is plain JavaScript and CSS embedded in
 // the binary (no framework, nothing loaded from the internet).
@@ -40,8 +41,9 @@ type Person struct {
 
 // Config wires the playground to a running bot, the fake Slack it posts to and the emulator.
 type Config struct {
-	Bot         string             // base URL of the bot's HTTP endpoints, e.g. http://127.0.0.1:8080
-	Secret      string             // the bot's Slack signing secret
+	// Transport carries commands and clicks to the bot: HTTPTransport (signed requests to its
+	// endpoints) or SocketTransport (envelopes through the fake Slack's Socket Mode).
+	Transport   Transport
 	Slack       *bottest.FakeSlack // the fake Slack the bot talks to
 	Sim         string             // base URL of ecssim (its /_sim/ control endpoints); "" hides the panel
 	Channel     string             // channel ID the commands are typed in, e.g. C0RENEW
@@ -52,9 +54,9 @@ type Config struct {
 	Examples    []string           // commands offered under the box, e.g. "/renew help"
 	// Digest posts the digest now (renewbot digest --now --force); nil hides the button.
 	Digest func(ctx context.Context) error
-	Now    func() time.Time // signing timestamps; default time.Now
+	Now    func() time.Time // when answers arrived; default time.Now
 	Log    *slog.Logger
-	// HTTP calls the bot and the emulator; default: a client with a 30s timeout.
+	// HTTP calls the emulator; default: a client with a 30s timeout.
 	HTTP *http.Client
 }
 
@@ -92,10 +94,8 @@ var indexHTML string
 // New checks cfg and returns a Server.
 func New(cfg Config) (*Server, error) {
 	switch {
-	case cfg.Bot == "":
-		return nil, errors.New("playground: Config.Bot is empty")
-	case cfg.Secret == "":
-		return nil, errors.New("playground: Config.Secret is empty")
+	case cfg.Transport == nil:
+		return nil, errors.New("playground: Config.Transport is nil")
 	case cfg.Slack == nil:
 		return nil, errors.New("playground: Config.Slack is nil")
 	case cfg.Channel == "":
@@ -108,7 +108,6 @@ func New(cfg Config) (*Server, error) {
 			return nil, fmt.Errorf("playground: person %+v needs an ID and a Name", p)
 		}
 	}
-	cfg.Bot = strings.TrimSuffix(cfg.Bot, "/")
 	cfg.Sim = strings.TrimSuffix(cfg.Sim, "/")
 	if cfg.Command == "" {
 		cfg.Command = "/renew"

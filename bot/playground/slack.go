@@ -1,12 +1,9 @@
 package playground
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
-	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -67,7 +64,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) {
 		ResponseURL: s.newResponseURL(p.ID, typed), TriggerID: s.cfg.Slack.Trigger(p.ID), APIAppID: appID,
 	})
 	form.Del("token") // a signed request has no verification token
-	ans := s.post(r.Context(), "/slack/commands", form)
+	ans := s.answer(s.cfg.Transport.Command(r.Context(), form))
 	body := []byte(ans.Body)
 	if ans.Status != http.StatusOK {
 		// Slack shows the person a failed command as an error of its own.
@@ -171,7 +168,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	ans := s.post(r.Context(), "/slack/interactions", url.Values{"payload": {string(raw)}})
+	ans := s.answer(s.cfg.Transport.Interaction(r.Context(), raw))
 	if ans.Status != http.StatusOK {
 		body, _ := json.Marshal(map[string]string{"text": fmt.Sprintf("⚠️ renewbot answered %s to %s", ans.describe(), what)})
 		s.mu.Lock()
@@ -189,20 +186,13 @@ func (s *Server) channelName(id string) string {
 	return id
 }
 
-// post sends form to the bot's endpoint signed with the signing secret, as Slack does.
-func (s *Server) post(ctx context.Context, endpoint string, form url.Values) botAnswer {
-	req := bottest.SignedRequest(s.cfg.Secret, s.cfg.Bot+endpoint, form, s.cfg.Now())
-	resp, err := s.cfg.HTTP.Do(req.WithContext(ctx))
+// answer turns what the transport got into what the page is told.
+func (s *Server) answer(status int, body []byte, err error) botAnswer {
 	if err != nil {
-		s.cfg.Log.Warn("playground: bot unreachable", "endpoint", endpoint, "err", err)
-		return botAnswer{Error: err.Error()}
+		s.cfg.Log.Warn("playground: bot unreachable", "err", err)
+		return botAnswer{Status: status, Error: err.Error()}
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return botAnswer{Status: resp.StatusCode, Error: err.Error()}
-	}
-	return botAnswer{Status: resp.StatusCode, Body: string(body)}
+	return botAnswer{Status: status, Body: string(body)}
 }
 
 func (a botAnswer) describe() string {

@@ -29,10 +29,11 @@ import (
 // adminStore is what the admin endpoints need from the store.
 type adminStore interface {
 	History(q store.HistoryQuery) ([]store.Event, error)
+	VerifyAudit() (store.AuditHead, error)
 	Backup(w io.Writer) (int64, error)
 }
 
-// adminHandler serves GET /history, GET /backup, POST /digest, POST /renew and
+// adminHandler serves GET /history, GET /verify, GET /backup, POST /digest, POST /renew and
 // POST /autorenew on the admin socket.
 type adminHandler struct {
 	db       adminStore
@@ -45,6 +46,8 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.Method == http.MethodGet && r.URL.Path == "/history":
 		h.history(w, r)
+	case r.Method == http.MethodGet && r.URL.Path == "/verify":
+		h.verify(w)
 	case r.Method == http.MethodGet && r.URL.Path == "/backup":
 		h.backup(w)
 	case r.Method == http.MethodPost && r.URL.Path == "/digest":
@@ -68,6 +71,27 @@ func (h *adminHandler) history(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, evs)
+}
+
+// verify checks the audit chain: 200 with the outcome (a broken chain is an answer, not a
+// failure of the endpoint).
+func (h *adminHandler) verify(w http.ResponseWriter) {
+	head, err := h.db.VerifyAudit()
+	if ce, ok := errors.AsType[*store.ChainError](err); ok {
+		writeJSON(w, verifyResult{Broken: ce})
+		return
+	}
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, verifyResult{Head: &head})
+}
+
+// verifyResult is VerifyAudit's outcome across the admin socket.
+type verifyResult struct {
+	Head   *store.AuditHead  `json:"head,omitempty"`
+	Broken *store.ChainError `json:"broken,omitempty"`
 }
 
 // backup streams the file. An error after the first byte is reported in the trailer.
@@ -112,6 +136,9 @@ type digestResult struct {
 	Day      string          `json:"day"`
 	Channels []channelResult `json:"channels"`
 	Failed   []regionResult  `json:"failed_regions"`
+	Snoozed  int             `json:"snoozed"`
+	Unrouted int             `json:"unrouted"`
+	RouteTag string          `json:"route_tag"`
 }
 
 type channelResult struct {
@@ -131,7 +158,8 @@ type regionResult struct {
 }
 
 func digestResultOf(rep bot.DigestReport) digestResult {
-	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{}}
+	out := digestResult{Day: rep.Day, Channels: []channelResult{}, Failed: []regionResult{},
+		Snoozed: rep.Snoozed, Unrouted: rep.Unrouted, RouteTag: rep.RouteTag}
 	for _, c := range rep.Channels {
 		cr := channelResult{Channel: c.Channel, Instances: c.Instances, Pages: c.Pages, Skipped: c.Skipped, TS: c.TS, File: c.File}
 		if c.Err != nil {
@@ -168,6 +196,7 @@ func printDigestResult(e env, res digestResult) error {
 	if len(res.Channels) == 0 {
 		fmt.Fprintln(e.stdout, "nothing to post: RENEWBOT_DIGEST_CHANNEL is not set and no expiring instance has a channel tag (RENEWBOT_ROUTE_TAG)")
 	}
+	printLeftOut(e, res)
 	for _, f := range res.Failed {
 		fmt.Fprintf(e.stderr, "region %s could not be read: %s\n", f.Region, f.Error)
 	}
@@ -272,6 +301,7 @@ type historyConfig struct {
 	Since  time.Duration
 	Limit  int
 	Format string
+	Verify bool
 	Loc    *time.Location
 }
 
@@ -289,14 +319,15 @@ func newHistorySettings(c *historyConfig) *settings {
 			}},
 		{flag: "limit", env: "RENEWBOT_HISTORY_LIMIT", def: "0", usage: "only the newest N events (0: all)",
 			parse: func(s string) (err error) { c.Limit, err = parseInt(s, 0, 1_000_000); return }},
-		{flag: "format", env: "RENEWBOT_HISTORY_FORMAT", def: "table", usage: "table or json",
+		{flag: "format", env: "RENEWBOT_HISTORY_FORMAT", def: "table", usage: "table, json or csv",
 			parse: func(s string) error {
-				if s != "table" && s != "json" {
-					return errors.New("is not one of table, json")
+				if s != "table" && s != "json" && s != "csv" {
+					return errors.New("is not one of table, json, csv")
 				}
 				c.Format = s
 				return nil
 			}},
+		boolSetting("verify", "", "check the audit log's hash chain instead of printing it; exit 1 naming the first altered record", &c.Verify),
 		timezoneSetting(&c.Loc),
 	})
 }
@@ -338,6 +369,12 @@ func runHistory(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	if c.Verify {
+		if len(pos) > 0 || c.Since > 0 || c.Limit > 0 {
+			return usageError{errors.New("--verify checks the whole log: give no ID, --since or --limit with it")}
+		}
+		return runVerify(ctx, e, c.DB)
+	}
 	q, err := historyQuery(pos, c.Since, c.Limit, time.Now())
 	if nr := (noRequestError{}); errors.As(err, &nr) {
 		return err
@@ -365,7 +402,44 @@ func runHistory(ctx context.Context, e env, args []string) error {
 	return printHistory(e.stdout, c.Format, evs, c.Loc)
 }
 
+// runVerify checks the audit chain, on the file or through the running bot.
+func runVerify(ctx context.Context, e env, dbPath string) error {
+	var res verifyResult
+	err := withStore(ctx, dbPath, false,
+		func(db *store.DB) error {
+			head, err := db.VerifyAudit()
+			if ce, ok := errors.AsType[*store.ChainError](err); ok {
+				res.Broken = ce
+				return nil
+			}
+			res.Head = &head
+			return err
+		},
+		func(cl *http.Client) error {
+			resp, err := adminDo(ctx, cl, http.MethodGet, "/verify", nil, nil)
+			if err != nil {
+				return err
+			}
+			defer resp.Body.Close()
+			return json.NewDecoder(resp.Body).Decode(&res)
+		})
+	switch {
+	case err != nil:
+		return err
+	case res.Broken != nil:
+		return res.Broken
+	case res.Head == nil:
+		return errors.New("running renewbot: no answer to the audit check")
+	}
+	fmt.Fprintf(e.stdout, "audit log intact: %d record(s); last record %d, hash %s\n", res.Head.Events, res.Head.Seq, res.Head.Hash)
+	fmt.Fprintf(e.stdout, "Keep this line off the server: record %d must keep this hash (renewbot history --format csv), or the log was rewritten.\n", res.Head.Seq)
+	return nil
+}
+
 func printHistory(w io.Writer, format string, evs []store.Event, loc *time.Location) error {
+	if format == "csv" {
+		return bot.WriteAuditCSV(w, evs, false)
+	}
 	if format == "json" {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -489,6 +563,8 @@ func newDigestSettings(c *digestConfig) *settings {
 	t = append(t, c.Slack.table(false)...)
 	t = append(t, c.ECS.table()...)
 	t = append(t, c.Digest.table()...)
+	t = append(t, setting{flag: "max-period", env: "RENEWBOT_MAX_PERIOD", def: "12", usage: "the renew menu offers renewals up to this many months (serve's approval limit)",
+		parse: func(s string) (err error) { c.Digest.MaxPeriod, err = parseInt(s, 1, 60); return }})
 	return newSettings("digest", t)
 }
 
@@ -515,11 +591,14 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				}
 			}
 			log := cliLogger(e)
-			cl, err := c.ECS.client(log, nil)
+			accts, specs, err := c.ECS.clients(log, nil)
+			if err == nil {
+				err = servableAccounts(specs)
+			}
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, cl, db, c.Slack.client(), log, nil, time.Now)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), db, c.Slack.client(), log, nil, time.Now)
 			if err != nil {
 				return err
 			}

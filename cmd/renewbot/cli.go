@@ -51,20 +51,6 @@ func (c *ecsSettings) table() []setting {
 	}, c.Accounts.table()...)
 }
 
-// client builds the ECS client of the one account: the global settings, or the accounts
-// file's only account. Commands that work in many accounts use clients.
-func (c *ecsSettings) client(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Client, error) {
-	accts, _, err := c.clients(log, observe)
-	if err != nil {
-		return nil, err
-	}
-	if cl := accts.Clients(); len(cl) == 1 {
-		return cl[0], nil
-	}
-	return nil, usageError{fmt.Errorf("RENEWBOT_ACCOUNTS: this command works in one account, and %s has %d (%s)",
-		c.Accounts.File, len(accts.Names()), strings.Join(accts.Names(), ", "))}
-}
-
 // timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
 func timezoneSetting(loc **time.Location) setting {
 	return setting{flag: "timezone", env: "RENEWBOT_TIMEZONE", def: "Asia/Shanghai", usage: "time zone for schedules and printed times",
@@ -199,24 +185,25 @@ func newQuoteSettings(c *quoteConfig) *settings {
 	return newSettings("quote", append(c.ECS.table(), periodSetting(&c.Period), timezoneSetting(&c.Loc)))
 }
 
-// oneInstance reads exactly one instance ID argument.
-func oneInstance(pos []string) (string, error) {
+// oneInstance reads exactly one instance ID argument (ID or ACCOUNT:ID).
+func oneInstance(pos []string) (ecs.Ref, error) {
 	if len(pos) != 1 {
-		return "", usageError{fmt.Errorf("give exactly one instance ID (like i-bp1abc), got %d arguments", len(pos))}
+		return ecs.Ref{}, usageError{fmt.Errorf("give exactly one instance ID (like i-bp1abc), got %d arguments", len(pos))}
 	}
-	ids, err := parseInstanceIDs(pos[0])
+	refs, err := parseRefs(pos[0])
 	if err != nil {
-		return "", usageError{err}
+		return ecs.Ref{}, usageError{err}
 	}
-	if len(ids) != 1 {
-		return "", usageError{errors.New("give exactly one instance ID")}
+	if len(refs) != 1 {
+		return ecs.Ref{}, usageError{errors.New("give exactly one instance ID")}
 	}
-	return ids[0], nil
+	return refs[0], nil
 }
 
-// renewable looks an instance up and checks that it can be renewed.
-func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, error) {
-	insts, err := cl.Lookup(ctx, []string{id})
+// renewable looks an instance up (in its account, or in every one) and checks that it can be renewed.
+func renewable(ctx context.Context, cl *accountCloud, ref ecs.Ref) (ecs.Instance, error) {
+	id := ref.ID
+	insts, err := cl.LookupRefs(ctx, []ecs.Ref{ref})
 	if err != nil {
 		return ecs.Instance{}, err
 	}
@@ -237,16 +224,16 @@ func renewable(ctx context.Context, cl *ecs.Client, id string) (ecs.Instance, er
 
 // quoteOne reads the one instance ID of pos, checks that the instance can be renewed, prices
 // renewing it for months and prints the quote. quote and renew start with it.
-func quoteOne(ctx context.Context, e env, ecsCfg ecsSettings, pos []string, months int, loc *time.Location) (*ecs.Client, ecs.Instance, ecs.Quote, error) {
-	id, err := oneInstance(pos)
+func quoteOne(ctx context.Context, e env, ecsCfg ecsSettings, pos []string, months int, loc *time.Location) (*accountCloud, ecs.Instance, ecs.Quote, error) {
+	ref, err := oneInstance(pos)
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
-	cl, err := ecsCfg.client(cliLogger(e), nil)
+	cl, err := ecsCfg.cloud(cliLogger(e))
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
-	in, err := renewable(ctx, cl, id)
+	in, err := renewable(ctx, cl, ref)
 	if err != nil {
 		return nil, ecs.Instance{}, ecs.Quote{}, err
 	}
@@ -390,10 +377,11 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 	if len(pos) != 2 || (pos[0] != "get" && pos[0] != "set") {
 		return usageError{errors.New("usage: autorenew get ID,... | autorenew set ID,... --on [--duration N] | --off | --never")}
 	}
-	ids, err := parseInstanceIDs(pos[1])
+	refs, err := parseRefs(pos[1])
 	if err != nil {
 		return usageError{err}
 	}
+	ids := bareIDs(refs)
 	modes := 0
 	for _, b := range []bool{c.On, c.Off, c.Never} {
 		if b {
@@ -420,9 +408,12 @@ func runAutoRenew(ctx context.Context, e env, args []string) error {
 			mode = store.AutoRenewNever
 		}
 	}
-	cl, err := c.ECS.client(cliLogger(e), nil)
+	cl, err := c.ECS.cloud(cliLogger(e))
 	if err != nil {
 		return err
+	}
+	if _, err := cl.LookupRefs(ctx, refs); err != nil {
+		return err // ACCOUNT:ID not in that account, or not found at all
 	}
 	var setErr error
 	if pos[0] == "set" {
@@ -466,11 +457,11 @@ func fileExists(path string) bool {
 // snoozed, and the dry run creates nothing.
 func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	log := cliLogger(e)
-	cl, err := c.ECS.client(log, nil)
+	accts, specs, err := c.ECS.clients(log, nil)
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, cl, noStore{}, nil, log, nil, time.Now)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}
@@ -526,4 +517,15 @@ func eventRows(evs []store.Event) []eventRow {
 			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
 	}
 	return rows
+}
+
+// printLeftOut says which expiring instances are in no digest, and why.
+func printLeftOut(e env, res digestResult) {
+	if res.Unrouted > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) in no digest: no %s tag with a channel ID, and RENEWBOT_DIGEST_CHANNEL is not set\n",
+			res.Unrouted, res.RouteTag)
+	}
+	if res.Snoozed > 0 {
+		fmt.Fprintf(e.stdout, "left out: %d instance(s) snoozed from the digest in Slack\n", res.Snoozed)
+	}
 }

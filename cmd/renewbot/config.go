@@ -287,26 +287,6 @@ func parseApprovers(s string) ([]string, error) {
 	return ids, nil
 }
 
-// parseInstanceIDs reads "i-a,i-b".
-func parseInstanceIDs(s string) ([]string, error) {
-	ids := splitList(s)
-	if len(ids) == 0 {
-		return nil, errors.New("give at least one instance ID like i-bp1abc")
-	}
-	seen := map[string]bool{}
-	var out []string
-	for _, id := range ids {
-		if !ecs.IsInstanceID(id) {
-			return nil, fmt.Errorf("%q is not an instance ID like i-bp1abc", id)
-		}
-		if !seen[id] {
-			seen[id] = true
-			out = append(out, id)
-		}
-	}
-	return out, nil
-}
-
 // parseEndpoint reads "host:port" or "http(s)://host[:port]"; empty = Alibaba's public endpoints.
 func parseEndpoint(s string) (string, error) {
 	if s == "" {

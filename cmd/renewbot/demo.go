@@ -17,6 +17,7 @@ import (
 
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/bot/playground"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 )
 
@@ -34,8 +35,10 @@ const (
 // demoWait bounds every step of the demo, so a broken build fails instead of hanging.
 const demoWait = 30 * time.Second
 
-func newDemoSettings(keep *bool, listen *string) *settings {
+func newDemoSettings(keep, socket *bool, listen *string) *settings {
 	return newSettings("demo", []setting{
+		{flag: "socket", isBool: true, def: "false", usage: "run the bot in Socket Mode against the Slack stand-in's WebSocket (an app-level token, no signing secret)",
+			parse: func(s string) (err error) { *socket, err = parseBool(s); return }},
 		{flag: "keep", isBool: true, def: "false", usage: "leave the emulator and the bot running, serve the playground web page and print how to talk to them (Ctrl-C stops them)",
 			parse: func(s string) (err error) { *keep, err = parseBool(s); return }},
 		{flag: "playground-listen", def: "127.0.0.1:0", usage: "with --keep: address of the playground web page (port 0 picks a free port)",
@@ -47,9 +50,9 @@ func newDemoSettings(keep *bool, listen *string) *settings {
 // and a bbolt file in a temporary folder, all driven through the real code paths (renewbot
 // serve in this process, signed requests into its HTTP handlers, the real SDK against ecssim).
 func runDemo(ctx context.Context, e env, args []string) error {
-	var keep bool
+	var keep, socket bool
 	var listen string
-	pos, err := newDemoSettings(&keep, &listen).parse(args, e.getenv)
+	pos, err := newDemoSettings(&keep, &socket, &listen).parse(args, e.getenv)
 	if err != nil {
 		return err
 	}
@@ -59,7 +62,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
-	st, err := startDemoStack(ctx, e)
+	st, err := startDemoStack(ctx, e, socket)
 	if err != nil {
 		return err
 	}
@@ -71,7 +74,12 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	t.line("ECS emulator (ecssim)  %s   %d instances in %s, balance ¥%.2f", sim.URL, st.instances, demoRegions, sim.Account().Balance)
 	t.line("Slack stand-in         %s", fake.APIURL())
 	t.line("bbolt store            %s", dbPath)
-	t.line("renewbot serve         %s  (HTTP mode: /slack/commands, /slack/interactions, /healthz, /metrics)", base)
+	if socket {
+		t.line("renewbot serve         %s  (Socket Mode, connected to the stand-in's WebSocket; /healthz, /metrics)", base)
+	} else {
+		t.line("renewbot serve         %s  (HTTP mode: /slack/commands, /slack/interactions, /healthz, /metrics)", base)
+	}
+	tr := st.transport()
 
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, demoWait) }
 
@@ -96,11 +104,11 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	// 2. Alice asks for a 3-month renewal.
 	t.title(fmt.Sprintf("2. Alice types   /renew %s 3", demoInstance))
 	posts := len(fake.CallsOf("chat.postMessage"))
-	ack, err := demoCommand(ctx, base, demoAlice, demoInstance+" 3", fake.ResponseURL())
+	ack, err := demoCommand(ctx, tr, demoAlice, demoInstance+" 3", fake.ResponseURL())
 	if err != nil {
 		return err
 	}
-	t.line("  only Alice sees (HTTP 200 in %s): %s", ack.took.Round(time.Millisecond), ack.text)
+	t.line("  only Alice sees (%s in %s): %s", map[bool]string{false: "HTTP 200", true: "acked"}[socket], ack.took.Round(time.Millisecond), ack.text)
 	sctx, done = step()
 	post, err := fake.WaitFor(sctx, "chat.postMessage", posts, func(c bottest.Call) bool {
 		return c.Form.Get("channel") == demoChannel && strings.Contains(c.Form.Get("blocks"), `"action_id":"approve"`)
@@ -118,7 +126,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	// 3. Alice tries to approve her own request.
 	t.title("3. Alice clicks Approve on her own request")
 	respURL := fake.ResponseURL()
-	if err := demoClick(ctx, base, demoAlice, bot.ActionApprove, reqID, respURL); err != nil {
+	if err := demoClick(ctx, tr, demoAlice, bot.ActionApprove, reqID, respURL); err != nil {
 		return err
 	}
 	sctx, done = step()
@@ -134,7 +142,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	// 4. Bob approves; the bot renews exactly once and verifies the new expiry.
 	t.title("4. Bob (member of user group S0OPS) clicks Approve")
 	updates := len(fake.CallsOf("chat.update"))
-	if err := demoClick(ctx, base, demoBob, bot.ActionApprove, reqID, fake.ResponseURL()); err != nil {
+	if err := demoClick(ctx, tr, demoBob, bot.ActionApprove, reqID, fake.ResponseURL()); err != nil {
 		return err
 	}
 	sctx, done = step()
@@ -168,7 +176,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 		if err != nil {
 			return err
 		}
-		demoKeep(e.stdout, sim.URL, base, dbPath)
+		demoKeep(e.stdout, sim.URL, base, dbPath, socket)
 		<-ctx.Done()
 		stop()
 	}
@@ -179,8 +187,12 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	return nil
 }
 
-func demoKeep(w io.Writer, simURL, base, dbPath string) {
+func demoKeep(w io.Writer, simURL, base, dbPath string, socket bool) {
 	endpoint := strings.TrimPrefix(simURL, "http://")
+	how := fmt.Sprintf("it signs them with the demo secret %q and posts them to %s/slack/commands and\n%s/slack/interactions, as Slack does", demoSecret, base, base)
+	if socket {
+		how = "the bot is in Socket Mode, so they travel as envelopes on the Slack stand-in's WebSocket"
+	}
 	fmt.Fprintf(w, `
 The emulator and the bot keep running until Ctrl-C. Try, in another terminal:
 
@@ -192,9 +204,9 @@ The emulator and the bot keep running until Ctrl-C. Try, in another terminal:
   curl -s %s/_sim/orders
   curl -s %s/metrics | grep renewbot_
 
-Slash commands and clicks must be signed with the demo secret %q and go to %s/slack/commands
-and %s/slack/interactions (renewbot's tests show how: bot/bottest.SignedRequest).
-`, endpoint, demoRegions, demoInstance, dbPath, simURL, base, demoSecret, base, base)
+Type slash commands and click buttons as Alice, Bob or Carol on the playground page above:
+%s.
+`, endpoint, demoRegions, demoInstance, dbPath, simURL, base, how)
 }
 
 // waitListening reads serve's stdout until its "renewbot listening on URL" line.
@@ -216,23 +228,27 @@ type demoAck struct {
 	took time.Duration
 }
 
-// demoCommand sends a signed slash command as Slack would.
-func demoCommand(ctx context.Context, base, user, text, responseURL string) (demoAck, error) {
+// demoCommand sends a slash command as Slack would (signed to /slack/commands, or as a
+// Socket Mode envelope).
+func demoCommand(ctx context.Context, tr playground.Transport, user, text, responseURL string) (demoAck, error) {
 	form := url.Values{
 		"command": {"/renew"}, "text": {text}, "user_id": {user}, "user_name": {strings.ToLower(user)},
 		"channel_id": {demoChannel}, "channel_name": {"renewals"}, "team_id": {"T0DEMO"},
 		"response_url": {responseURL}, "trigger_id": {"1.2.3"}, "api_app_id": {"A0DEMO"},
 	}
 	start := time.Now()
-	body, err := demoPost(ctx, base+"/slack/commands", form)
+	status, body, err := tr.Command(ctx, form)
 	if err != nil {
-		return demoAck{}, err
+		return demoAck{}, fmt.Errorf("/renew %s: %w", text, err)
+	}
+	if status != http.StatusOK {
+		return demoAck{}, fmt.Errorf("/renew %s: HTTP %d: %s", text, status, body)
 	}
 	return demoAck{text: responseText(body), took: time.Since(start)}, nil
 }
 
-// demoClick sends a signed block_actions click on the approval message.
-func demoClick(ctx context.Context, base, user, actionID, reqID, responseURL string) error {
+// demoClick sends a block_actions click on the approval message as Slack would.
+func demoClick(ctx context.Context, tr playground.Transport, user, actionID, reqID, responseURL string) error {
 	payload, err := json.Marshal(map[string]any{
 		"type":         "block_actions",
 		"user":         map[string]string{"id": user, "name": strings.ToLower(user)},
@@ -249,25 +265,14 @@ func demoClick(ctx context.Context, base, user, actionID, reqID, responseURL str
 	if err != nil {
 		return err
 	}
-	_, err = demoPost(ctx, base+"/slack/interactions", url.Values{"payload": {string(payload)}})
-	return err
-}
-
-func demoPost(ctx context.Context, u string, form url.Values) ([]byte, error) {
-	req := bottest.SignedRequest(demoSecret, u, form, time.Now())
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	status, body, err := tr.Interaction(ctx, payload)
 	if err != nil {
-		return nil, err
+		return fmt.Errorf("click on %s: %w", actionID, err)
 	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, err
+	if status != http.StatusOK {
+		return fmt.Errorf("click on %s: HTTP %d: %s", actionID, status, body)
 	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("POST %s: %s: %s", u, resp.Status, body)
-	}
-	return body, nil
+	return nil
 }
 
 // approvalRequestID finds the request ID in the Approve button of an approval message.

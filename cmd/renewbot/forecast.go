@@ -264,7 +264,7 @@ func printForecast(w io.Writer, format string, fc []renewal.AccountForecast, win
 			flags = append(flags, "AT RISK: balance short")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d month(s)\t%s\t%s\n", d.Account, d.InstanceID, d.Name, d.RegionID,
-			d.DeductionTime.In(loc).Format("2006-01-02 15:04 MST"), d.ExpiredTime.In(loc).Format("2006-01-02 15:04 MST"),
+			renewal.FormatTime(d.DeductionTime, loc), renewal.FormatTime(d.ExpiredTime, loc),
 			d.Months, amount, strings.Join(flags, "; "))
 	}
 	return tw.Flush()

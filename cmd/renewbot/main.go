@@ -67,15 +67,15 @@ type command struct {
 // commands is the subcommand table; help is generated from it.
 func commands() []command {
 	return []command{
-		{"demo", "[--keep] [--playground-listen ADDR]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
-		{"playground", "[--playground-listen ADDR]", "the demo's world as a web page: a Slack-like channel to type /renew and click in", runPlayground},
+		{"demo", "[--keep] [--socket] [--playground-listen ADDR]", "see renewbot work in seconds: ecssim fleet, local Slack stand-in, temporary store", runDemo},
+		{"playground", "[--socket] [--playground-listen ADDR]", "the demo's world as a web page: a Slack-like channel to type /renew and click in", runPlayground},
 		{"serve", "[flags]", "run the Slack bot (HTTP and/or Socket Mode), digests, /healthz, /metrics", runServe},
 		{"expiring", "[--within 30d] [--format table|json|csv]", "list PrePaid instances expiring soon, in every region", runExpiring},
 		{"forecast", "[--within 30d] [--format table|json|csv]", "each account's balance against the automatic renewals Alibaba will deduct", runForecast},
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
 		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
 		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
-		{"history", "[ID] [--since 7d] [--db FILE]", "print the audit trail (works while serve runs)", runHistory},
+		{"history", "[ID] [--since 7d] [--format table|json|csv] [--verify] [--db FILE]", "print the audit trail, or check its hash chain (works while serve runs)", runHistory},
 		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
 		{"digest", "--now [--force] [--dry-run]", "post the digest now, or print its Block Kit JSON (works while serve runs)", runDigest},
 		{"slack-manifest", "--url https://HOST | --socket", "print the Slack app manifest", runManifest},
@@ -209,12 +209,13 @@ func settingsFor(name string) *settings {
 	case "ram-policy":
 		return newRAMPolicySettings(&ramPolicyConfig{})
 	case "demo":
-		var keep bool
+		var keep, socket bool
 		var listen string
-		return newDemoSettings(&keep, &listen)
+		return newDemoSettings(&keep, &socket, &listen)
 	case "playground":
+		var socket bool
 		var listen string
-		return newPlaygroundSettings(&listen)
+		return newPlaygroundSettings(&socket, &listen)
 	}
 	return nil
 }

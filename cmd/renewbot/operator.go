@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/renewbot/renewbot/bot/renewal"
-	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -41,7 +40,7 @@ func operatorActor(getenv func(string) string) string { return "cli:" + operator
 // admin socket when serve holds the file. It returns the request as it ended (nil: none was
 // made) and the workflow's error; err is set only when neither could be reached.
 func runAsOperator(ctx context.Context, e env, dbPath, path string, call operatorCall,
-	local func(*renewal.Workflow) (*store.Request, error), cl *ecs.Client, verifyTimeout time.Duration,
+	local func(*renewal.Workflow) (*store.Request, error), cl renewal.Cloud, verifyTimeout time.Duration,
 ) (r *store.Request, runErr, err error) {
 	err = withStore(ctx, dbPath, true,
 		func(db *store.DB) error {
@@ -102,6 +101,9 @@ func reportOperatorRun(e env, r *store.Request, runErr error, loc *time.Location
 		case it.State == store.ItemDone:
 			fmt.Fprintf(e.stdout, "%s: auto-renew set to %s (request %s, RequestId %s)\n", it.InstanceID,
 				renewal.AutoRenewText(renewal.TargetStatus(r.AutoRenew), r.Duration), r.ID, it.APIRequestID)
+		case it.State == store.ItemSuperseded: // the expiry moved before the call: nothing sent
+			fmt.Fprintf(e.stdout, "not renewed: %s: %s\n", it.InstanceID, it.Error)
+			failed = append(failed, it.InstanceID)
 		case it.State == store.ItemFailed && it.OrderID == "" && !it.Unclear:
 			fmt.Fprintf(e.stdout, "not done: %s: %s\n", it.InstanceID, it.Error)
 			failed = append(failed, it.InstanceID)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -125,5 +126,22 @@ func TestCLI_Renew_ClearErrorNotRenewed(t *testing.T) {
 	}
 	if req := cliRequest(t, env, "i-soon0001"); req.State != store.StateFailed {
 		t.Errorf("request %v, want failed (the instance free)", req.State)
+	}
+}
+
+// Issue 9 item 2 in the CLI: an instance whose expiry moved before the call is reported as
+// not renewed with the reason (exit 1), not as unknown.
+func TestReportOperatorRun_Superseded(t *testing.T) {
+	var out, errOut strings.Builder
+	r := &store.Request{ID: "R0001ABCD", Kind: store.KindRenew, State: store.StateSuperseded, Items: []store.Item{{
+		InstanceID: "i-soon0001", State: store.ItemSuperseded,
+		Error: "the expiry of i-soon0001 moved from 2026-12-01 00:00 UTC+8 to 2027-01-01 00:00 UTC+8 after the quote",
+	}}}
+	err := reportOperatorRun(env{stdout: &out, stderr: &errOut}, r, nil, time.UTC)
+	if err == nil || errors.Is(err, errUnknown) || !strings.Contains(err.Error(), "R0001ABCD") {
+		t.Errorf("error %v, want not done naming the request", err)
+	}
+	if !strings.Contains(out.String(), "not renewed: i-soon0001: the expiry of i-soon0001 moved") {
+		t.Errorf("output %q", out.String())
 	}
 }

@@ -21,8 +21,10 @@ import (
 // demoCarol is the demo's third person: in the channel, not an approver.
 const demoCarol = "U03CAROL"
 
-func newPlaygroundSettings(listen *string) *settings {
+func newPlaygroundSettings(socket *bool, listen *string) *settings {
 	return newSettings("playground", []setting{
+		{flag: "socket", isBool: true, def: "false", usage: "run the bot in Socket Mode against the Slack stand-in's WebSocket",
+			parse: func(s string) (err error) { *socket, err = parseBool(s); return }},
 		{flag: "playground-listen", def: "127.0.0.1:0", usage: "address of the playground web page (port 0 picks a free port)",
 			parse: func(s string) error { *listen = s; return nil }},
 	})
@@ -31,13 +33,14 @@ func newPlaygroundSettings(listen *string) *settings {
 // runPlayground starts what the demo starts (ecssim, the Slack stand-in, renewbot serve) and
 // serves the playground page on it, without the transcript, until Ctrl-C.
 func runPlayground(ctx context.Context, e env, args []string) error {
+	var socket bool
 	var listen string
-	if err := newPlaygroundSettings(&listen).parseNoArgs(args, e.getenv); err != nil {
+	if err := newPlaygroundSettings(&socket, &listen).parseNoArgs(args, e.getenv); err != nil {
 		return err
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	st, err := startDemoStack(ctx, e)
+	st, err := startDemoStack(ctx, e, socket)
 	if err != nil {
 		return err
 	}
@@ -64,14 +67,16 @@ type demoStack struct {
 	dir       string
 	dbPath    string
 	getenv    func(string) string
+	socket    bool // the bot runs in Socket Mode, not behind signed HTTP endpoints
 	cancel    context.CancelFunc
 	served    chan int // serve's exit status
 }
 
-// startDemoStack starts ecssim, the Slack stand-in and renewbot serve. The bot's clock is the
+// startDemoStack starts ecssim, the Slack stand-in and renewbot serve, in HTTP mode or, with
+// socket, in Socket Mode connected to the stand-in's WebSocket. The bot's clock is the
 // emulator's business clock, so moving the latter (POST /_sim/clock) moves both.
-func startDemoStack(ctx context.Context, e env) (_ *demoStack, err error) {
-	st := &demoStack{}
+func startDemoStack(ctx context.Context, e env, socket bool) (_ *demoStack, err error) {
+	st := &demoStack{socket: socket}
 	defer func() {
 		if err != nil {
 			st.close()
@@ -101,6 +106,10 @@ func startDemoStack(ctx context.Context, e env) (_ *demoStack, err error) {
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "testid",
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
 	}
+	if socket { // as a Socket Mode app is set up: an app-level token and no signing secret
+		vars["SLACK_APP_TOKEN"] = "xapp-demo"
+		delete(vars, "SLACK_SIGNING_SECRET")
+	}
 	st.getenv = func(k string) string { return vars[k] }
 
 	// Boot `renewbot serve` in this process and wait for its "listening on" line.
@@ -116,7 +125,22 @@ func startDemoStack(ctx context.Context, e env) (_ *demoStack, err error) {
 		return nil, fmt.Errorf("renewbot serve did not start: %w", err)
 	}
 	go io.Copy(io.Discard, pr) //nolint:errcheck // drain serve's stdout
+	if socket {
+		wctx, done := context.WithTimeout(ctx, demoWait)
+		defer done()
+		if _, err := st.fake.Wait(wctx, "socket.hello", 1); err != nil {
+			return nil, fmt.Errorf("renewbot serve did not connect in Socket Mode: %w", err)
+		}
+	}
 	return st, nil
+}
+
+// transport is how commands and clicks reach the bot, as Slack would send them.
+func (st *demoStack) transport() playground.Transport {
+	if st.socket {
+		return playground.SocketTransport{Slack: st.fake}
+	}
+	return playground.HTTPTransport{Bot: st.base, Secret: demoSecret}
 }
 
 // stop stops renewbot serve and returns an error if it did not exit cleanly.
@@ -159,7 +183,7 @@ func (st *demoStack) digest(ctx context.Context) error {
 // playgroundHandler is the playground page wired to the stack.
 func (st *demoStack) playgroundHandler() (http.Handler, error) {
 	pg, err := playground.New(playground.Config{
-		Bot: st.base, Secret: demoSecret, Slack: st.fake, Sim: st.sim.URL,
+		Transport: st.transport(), Slack: st.fake, Sim: st.sim.URL,
 		Channel: demoChannel, ChannelName: "renewals", Command: "/renew",
 		People: []playground.Person{
 			{ID: demoAlice, Name: "Alice", Role: "asks for renewals"},

@@ -88,6 +88,9 @@ type digestSettings struct {
 	Window   time.Duration
 	RouteTag string
 	Pace     time.Duration
+	// MaxPeriod is RENEWBOT_MAX_PERIOD (serve's policy, digest's own setting): the renew
+	// menu offers no longer renewal.
+	MaxPeriod int
 }
 
 func (c *digestSettings) table() []setting {
@@ -236,7 +239,10 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	}
 	defer db.Close()
 
-	cl, err := c.ECS.client(log.With("component", "ecs"), metrics.ECSCall)
+	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCall)
+	if err == nil {
+		err = servableAccounts(specs)
+	}
 	if err != nil {
 		return err
 	}
@@ -244,7 +250,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if c.Now != nil {
 		now = c.Now
 	}
-	cloud := &scanTracker{ecsClient: cl, now: now, metrics: metrics}
+	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), now: now, metrics: metrics}
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
@@ -264,9 +270,14 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if err != nil {
 		return fmt.Errorf("workflow: %w", err)
 	}
+	c.Digest.MaxPeriod = c.Policy.MaxMonths
 	dg, err := newDigester(c.Digest, cloud, db, api, log, metrics, now)
 	if err != nil {
 		return err
+	}
+	if c.Digest.Channel == "" {
+		log.Warn("RENEWBOT_DIGEST_CHANNEL is not set: only instances whose "+c.Digest.RouteTag+" tag is a channel ID get a digest; "+
+			"every other expiring instance is left out of every digest (the digest report counts them)", "route_tag", c.Digest.RouteTag)
 	}
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
@@ -380,7 +391,8 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bot.SlackAPI, log *slog.Logger, m *bot.Metrics, now func() time.Time) (*bot.Digester, error) {
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
-		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace,
+		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace, MaxPeriod: c.MaxPeriod,
+		Forecast: forecasterOf(cloud), // the balance forecast in the summary (accounts.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)

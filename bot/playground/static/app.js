@@ -17,6 +17,7 @@
   let last = null; // the latest state from the server
   const cache = new Map(); // item key → {sig, node}
   const openThreads = new Set();
+  let followUntil = 0; // the visitor just typed or clicked: keep the bottom, where answers come, in view
 
   // ---- mrkdwn -------------------------------------------------------------------------------
 
@@ -264,6 +265,7 @@
   async function act(where, action, confirm, btn) {
     if (confirm && !(await confirmDialog(confirm))) return;
     if (btn) btn.disabled = true;
+    followUntil = Date.now() + 5000;
     const what = action.type === "button" ? plain(action.text) : plain(action.selected_option.text);
     try {
       const ans = where.home
@@ -282,6 +284,7 @@
   }
 
   async function sendCommand(text) {
+    followUntil = Date.now() + 5000;
     try {
       const ans = await postJSON("command", { user: me, text });
       say(ans.status === 200 ? `${nameOf(me)} sent ${text}: renewbot acknowledged (HTTP 200).` :
@@ -373,7 +376,7 @@
     } else if (visible.length && empty) {
       empty.remove();
     }
-    if (nearBottom) box.scrollTop = box.scrollHeight;
+    if (nearBottom || Date.now() < followUntil) box.scrollTop = box.scrollHeight;
   }
 
   // ---- the emulator panel -------------------------------------------------------------------------
