@@ -1,11 +1,13 @@
 package playground
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
-	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/renewbot/renewbot/bot/bottest"
 )
@@ -62,10 +64,9 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var payload map[string]any
-	endpoint := "/slack/interactions"
 	switch req.Kind {
-	case "suggest":
-		payload, endpoint = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Query), "/slack/options"
+	case "suggest": // to the interactivity URL, as Slack does when no options load URL is set
+		payload = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Query)
 	case "action":
 		payload = bottest.ViewAction(p.ID, s.cfg.Slack.Trigger(p.ID), view, req.BlockID, req.ActionID, req.Value, req.Values)
 	case "submit":
@@ -83,7 +84,7 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	ans := s.post(r.Context(), endpoint, url.Values{"payload": {string(raw)}})
+	ans := s.answer(s.cfg.Transport.Interaction(r.Context(), raw))
 	if ans.Status != http.StatusOK {
 		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "renewbot answered " + ans.describe()})
 		return
@@ -127,8 +128,41 @@ func (s *Server) homes() map[string]homeItem {
 	return out
 }
 
+// eventSender is a Transport that also delivers Events API events.
+type eventSender interface {
+	Event(ctx context.Context, body []byte) (status int, answer []byte, err error)
+}
+
+// Event posts an Events API request to the bot's /slack/events, signed.
+func (h HTTPTransport) Event(ctx context.Context, body []byte) (int, []byte, error) {
+	now, client := h.Now, h.HTTP
+	if now == nil {
+		now = time.Now
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(bottest.SignedEvent(h.Secret, h.Bot+"/slack/events", ev, now(), 0).WithContext(ctx))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, answer, err
+}
+
+// Event sends an events_api envelope and waits for its ack.
+func (s SocketTransport) Event(ctx context.Context, body []byte) (int, []byte, error) {
+	return s.send(ctx, "events_api", json.RawMessage(body))
+}
+
 // serveHome is the person opening renewbot's Home tab: the app_home_opened event Slack
-// would post, signed, to the bot's /slack/events. The bot publishes the tab (views.publish).
+// would send (to /slack/events, or in an events_api envelope). The bot publishes the tab
+// (views.publish).
 func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		User string `json:"user"`
@@ -141,16 +175,19 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
+	ev, ok := s.cfg.Transport.(eventSender)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "this transport delivers no events"})
+		return
+	}
 	s.mu.Lock()
 	s.events++
 	id := fmt.Sprintf("Ev%08d", s.events)
 	s.mu.Unlock()
-	req2 := bottest.SignedEvent(s.cfg.Secret, s.cfg.Bot+"/slack/events", bottest.EventCallback(id, bottest.AppHomeOpened(p.ID, "home")), s.cfg.Now(), 0)
-	resp, err := s.cfg.HTTP.Do(req2.WithContext(r.Context()))
+	body, err := json.Marshal(bottest.EventCallback(id, bottest.AppHomeOpened(p.ID, "home")))
 	if err != nil {
-		writeJSON(w, http.StatusBadGateway, map[string]string{"error": err.Error()})
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	resp.Body.Close()
-	writeJSON(w, http.StatusOK, botAnswer{Status: resp.StatusCode})
+	writeJSON(w, http.StatusOK, s.answer(ev.Event(r.Context(), body)))
 }
