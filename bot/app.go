@@ -45,6 +45,7 @@ type AppConfig struct {
 	Changes        *AppNotifier   // bound to the App: Home tabs and the requester's DMs follow request changes
 	DefaultChannel string         // preselected in the request modal opened from the Home tab
 	EscalateTo     []string       // user (U…) and group (S…) IDs mentioned when a request nears its deadline (reminders.go)
+	Forecast       Forecaster     // each account's balance warning in the Home tab; nil: none
 }
 
 // App is the Slack edge: it turns slash commands and button clicks, from HTTP or Socket Mode,
@@ -79,6 +80,8 @@ type App struct {
 	homes          *homeQueue // Home tab refreshes
 	tells          *tellQueue // the requester's DMs and thread replies (requester.go)
 	escalateTo     []string
+	forecast       Forecaster // the balance forecast in the Home tab (forecast.go); nil: none
+	forecasts      *forecastCache
 }
 
 // NewApp checks cfg and builds an App.
@@ -91,7 +94,7 @@ func NewApp(cfg AppConfig) (*App, error) {
 		now: cfg.Now, loc: cfg.Location, log: cfg.Log, metrics: cfg.Metrics, listWindow: cfg.ListWindow,
 		seen: cfg.Store, wait: waitCtx, http: cfg.HTTPClient,
 		requests: cfg.Requests, quoter: cfg.Quoter, defaultChannel: cfg.DefaultChannel, escalateTo: slices.Clone(cfg.EscalateTo),
-		scans: &scanCache{}, homes: newHomeQueue(), tells: newTellQueue(),
+		scans: &scanCache{}, homes: newHomeQueue(), tells: newTellQueue(), forecast: cfg.Forecast, forecasts: &forecastCache{},
 	}
 	for _, id := range a.escalateTo {
 		if !renewal.IsUserID(id) && !renewal.IsGroupID(id) {

@@ -35,6 +35,7 @@ const (
 	homeWaiting  = 15 // requests waiting for the user, 2 blocks each
 	homeMine     = 10 // the user's own requests, 1 block each
 	homeExpiring = 40 // instances expiring soon, packed into sections
+	homeForecast = 12 // balance forecast blocks (the summary, warnings per account)
 )
 
 // RequestReader reads requests: the Home tab lists them, a reject click checks one.
@@ -52,9 +53,10 @@ type HomeData struct {
 	Mine        []*store.Request // the user's requests, newest first
 	Expiring    []ecs.Instance   // subscriptions expiring within Window, most urgent first
 	Window      time.Duration
-	ScanAt      time.Time // when Expiring was read; zero: no scan yet
-	ScanErr     string    // why Expiring may be incomplete
-	ScanPending bool      // ECS is being read; the tab is published again when it is
+	ScanAt      time.Time     // when Expiring was read; zero: no scan yet
+	ScanErr     string        // why Expiring may be incomplete
+	ScanPending bool          // ECS is being read; the tab is published again when it is
+	Forecast    []slack.Block // each account's balance warning (forecast.go), under Expiring soon
 	Now         time.Time
 }
 
@@ -115,6 +117,9 @@ func HomeView(d HomeData) slack.HomeTabViewRequest {
 		if more := len(d.Expiring) - shown; more > 0 {
 			blocks = append(blocks, contextText(fmt.Sprintf("…and %d more within %s (`/renew list`).", more, humanWindow(d.Window))))
 		}
+	}
+	if len(d.Forecast) > 0 {
+		blocks = append(blocks, d.Forecast[:min(len(d.Forecast), homeForecast)]...)
 	}
 	if !d.ScanAt.IsZero() {
 		note := "ECS read " + renewal.FormatTime(d.ScanAt, loc)
@@ -444,6 +449,9 @@ func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 	} else if len(scan.Failed) > 0 {
 		d.ScanErr = failedRegions(scan.Failed)
 	}
+	if a.forecast != nil {
+		d.Forecast = a.forecasts.get(ctx, a, d.Now)
+	}
 	horizon := now.Add(a.listWindow)
 	for _, in := range scan.Instances { // sorted by expiry
 		if in.ExpiredTime.After(horizon) {
@@ -535,4 +543,30 @@ func (ns Notifiers) RequestChanged(ctx context.Context, r *store.Request) {
 			n.RequestChanged(ctx, r)
 		}
 	}
+}
+
+// forecastCache keeps the balance forecast for the Home tab a while: it reads every
+// account's balance and prices, too much to do for every tab refreshed.
+type forecastCache struct {
+	mu     sync.Mutex
+	blocks []slack.Block
+	at     time.Time
+}
+
+// get returns the forecast blocks, computed again when older than scanMaxAge (at most
+// homeScanWait is spent; a forecast that fails says so, and is tried again next time).
+func (c *forecastCache) get(ctx context.Context, a *App, now time.Time) []slack.Block {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && a.now().Sub(c.at) < scanMaxAge {
+		return c.blocks
+	}
+	ctx, cancel := context.WithTimeout(ctx, homeScanWait)
+	defer cancel()
+	fc, err := a.forecast.Forecast(ctx, now)
+	c.blocks = forecastBlocks(fc, err, now, a.listWindow)
+	if err == nil {
+		c.at = a.now()
+	}
+	return c.blocks
 }

@@ -1,8 +1,11 @@
 package bot_test
 
 import (
+	"context"
 	"encoding/json"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -11,6 +14,8 @@ import (
 
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -210,5 +215,56 @@ func TestHome_PublishedBeforeASlowFirstScan(t *testing.T) {
 	}
 	if got := homeText(t, calls[1]); !strings.Contains(got, "i-bp1hz00001") || strings.Contains(got, "Reading ECS") {
 		t.Errorf("publish after the scan:\n%s", got)
+	}
+}
+
+// fixedForecast is a Forecaster over fixed inputs.
+type fixedForecast renewal.ForecastInput
+
+func (f fixedForecast) Forecast(_ context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+	in := renewal.ForecastInput(f)
+	in.Now = now
+	return renewal.Forecast(in), nil
+}
+
+// With accounts, the Home tab's "Expiring soon" carries each account's balance warning.
+func TestHome_BalanceWarningPerAccount(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	cloud, err := ecs.New(ecs.Config{Regions: []string{"cn-hangzhou"}, Endpoint: e.sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	risky := ecs.Instance{Account: "shop", ID: "i-risk01", Name: "db", RegionID: "cn-hangzhou", ExpiredTime: edgeStart.Add(10 * 24 * time.Hour),
+		AutoRenew: ecs.AutoRenew{Status: ecs.AutoRenewal, Duration: 1, PeriodUnit: "Month"}}
+	fc := fixedForecast{Window: 30 * 24 * time.Hour, Horizon: 3 * 24 * time.Hour, Accounts: []string{"prod", "shop"},
+		Instances: []ecs.Instance{risky},
+		Balances:  map[string]ecs.Balance{"prod": {Available: 5000, Currency: "CNY"}, "shop": {Available: 50, Currency: "CNY"}},
+		Prices:    map[renewal.PriceKey]ecs.Quote{{Account: "shop", InstanceID: "i-risk01", Months: 1}: {Trade: 200, Currency: "CNY"}}}
+	app, err := bot.NewApp(bot.AppConfig{Workflow: e.wf, Cloud: cloud, Store: e.db, Slack: e.api, Now: e.clock.Now,
+		Log: slog.New(slog.NewTextHandler(e.log, nil)), Forecast: fc})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(app.Handler(edgeSecret))
+	defer srv.Close()
+	defer func() { _ = app.Shutdown(context.Background()) }()
+	resp, err := srv.Client().Do(bottest.SignedEvent(edgeSecret, srv.URL+"/slack/events", bottest.EventCallback("Ev400", bottest.AppHomeOpened(edgeReq, "home")), time.Now(), 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	calls, err := e.fake.Wait(ctx, "views.publish", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := homeText(t, calls[0])
+	for _, want := range []string{"Balance forecast", "*prod*: balance", "AUTO-RENEW AT RISK", "account *shop*", "i-risk01"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("home lacks %q:\n%s", want, got)
+		}
+	}
+	if i, j := strings.Index(got, "Expiring soon"), strings.Index(got, "Balance forecast"); i < 0 || j < i {
+		t.Error("the balance forecast is not under Expiring soon")
 	}
 }

@@ -70,6 +70,7 @@ type Server struct {
 	acks    []ack             // answers to slash commands, in order
 	replyTo map[string]origin // response_url number → who and what it answers
 	poke    chan struct{}     // closed and replaced when the playground's own state changes
+	events  int               // Events API event IDs sent
 }
 
 // ack is the bot's answer to a slash command: an ephemeral only its author sees.
@@ -145,7 +146,8 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /files/{id}", s.serveFile)
 	mux.HandleFunc("POST /command", s.serveCommand)
 	mux.HandleFunc("POST /action", s.serveAction)
-	mux.HandleFunc("POST /view", s.serveView) // modals (views.go)
+	mux.HandleFunc("POST /view", s.serveView) // modals and the Home tab's buttons (views.go)
+	mux.HandleFunc("POST /home", s.serveHome) // opening the Home tab (views.go)
 	mux.HandleFunc("POST /clock", s.serveClock)
 	mux.HandleFunc("POST /digest", s.serveDigest)
 	return mux

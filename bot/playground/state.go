@@ -14,9 +14,10 @@ import (
 
 // state is everything the page shows, sent whole on every change.
 type state struct {
-	Items  []item      `json:"items"`  // the channel, oldest first; ephemerals carry the user who sees them
-	Modals []modalItem `json:"modals"` // open modals, each for one person (views.go)
-	Sim    *simState   `json:"sim,omitempty"`
+	Items  []item              `json:"items"`  // the channel, oldest first; ephemerals carry the user who sees them
+	Modals []modalItem         `json:"modals"` // open modals, each for one person (views.go)
+	Homes  map[string]homeItem `json:"homes"`  // Home tabs by person (views.go)
+	Sim    *simState           `json:"sim,omitempty"`
 }
 
 // item is one thing in the channel: a message the bot posted (with its thread), an
@@ -108,7 +109,7 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 
 // state builds what the page shows from the fake Slack's record and the emulator.
 func (s *Server) state(ctx context.Context) state {
-	st := state{Items: s.timeline(), Modals: s.modals()}
+	st := state{Items: s.timeline(), Modals: s.modals(), Homes: s.homes()}
 	if s.cfg.Sim != "" {
 		st.Sim = s.simState(ctx)
 	}

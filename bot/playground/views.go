@@ -1,9 +1,13 @@
 package playground
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/renewbot/renewbot/bot/bottest"
 )
@@ -99,4 +103,92 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		body.Options = []json.RawMessage{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"errors": body.Errors, "options": body.Options})
+}
+
+// homeItem is one person's Home tab as the bot last published it.
+type homeItem struct {
+	ID   string          `json:"id"`
+	View json.RawMessage `json:"view"`
+}
+
+// homes lists the published Home tabs by person.
+func (s *Server) homes() map[string]homeItem {
+	out := map[string]homeItem{}
+	for _, p := range s.cfg.People {
+		v, ok := s.cfg.Slack.HomeView(p.ID)
+		if !ok {
+			continue
+		}
+		raw, err := json.Marshal(v)
+		if err != nil {
+			continue
+		}
+		id, _ := v["id"].(string)
+		out[p.ID] = homeItem{ID: id, View: raw}
+	}
+	return out
+}
+
+// eventSender is a Transport that also delivers Events API events.
+type eventSender interface {
+	Event(ctx context.Context, body []byte) (status int, answer []byte, err error)
+}
+
+// Event posts an Events API request to the bot's /slack/events, signed.
+func (h HTTPTransport) Event(ctx context.Context, body []byte) (int, []byte, error) {
+	now, client := h.Now, h.HTTP
+	if now == nil {
+		now = time.Now
+	}
+	if client == nil {
+		client = http.DefaultClient
+	}
+	var ev map[string]any
+	if err := json.Unmarshal(body, &ev); err != nil {
+		return 0, nil, err
+	}
+	resp, err := client.Do(bottest.SignedEvent(h.Secret, h.Bot+"/slack/events", ev, now(), 0).WithContext(ctx))
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	answer, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, answer, err
+}
+
+// Event sends an events_api envelope and waits for its ack.
+func (s SocketTransport) Event(ctx context.Context, body []byte) (int, []byte, error) {
+	return s.send(ctx, "events_api", json.RawMessage(body))
+}
+
+// serveHome is the person opening renewbot's Home tab: the app_home_opened event Slack
+// would send (to /slack/events, or in an events_api envelope). The bot publishes the tab
+// (views.publish).
+func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		User string `json:"user"`
+	}
+	if !readJSON(w, r, &req) {
+		return
+	}
+	p, ok := s.person(req.User)
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
+		return
+	}
+	ev, ok := s.cfg.Transport.(eventSender)
+	if !ok {
+		writeJSON(w, http.StatusNotImplemented, map[string]string{"error": "this transport delivers no events"})
+		return
+	}
+	s.mu.Lock()
+	s.events++
+	id := fmt.Sprintf("Ev%08d", s.events)
+	s.mu.Unlock()
+	body, err := json.Marshal(bottest.EventCallback(id, bottest.AppHomeOpened(p.ID, "home")))
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusOK, s.answer(ev.Event(r.Context(), body)))
 }

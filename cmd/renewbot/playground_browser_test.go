@@ -86,7 +86,8 @@ func TestPlaygroundBrowser(t *testing.T) {
 		defer done()
 		if err := chromedp.Do(sctx, actions...); err != nil {
 			page, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#messages")))
-			t.Fatalf("%s: %v\nchannel shows:\n%s\nbot stderr:\n%s", what, err, page, stderr.String())
+			home, _ := chromedp.Run(b, chromedp.Text(chromedp.CSS("#home")))
+			t.Fatalf("%s: %v\nchannel shows:\n%s\nHome tab shows:\n%s\nbot stderr:\n%s", what, err, page, home, stderr.String())
 		}
 	}
 	approve := `button.bk-btn[data-action-id="approve"]`
@@ -205,4 +206,19 @@ func TestPlaygroundBrowser(t *testing.T) {
 	if n := len(st.sim.Orders()); n != 1 {
 		t.Errorf("%d orders after the rejection, want still 1", n)
 	}
+
+	// The Home tab (app_home_opened → views.publish): Alice's requests, what expires soon,
+	// and the button that opens the request form.
+	step("Alice opens renewbot's Home tab",
+		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U01ALICE[aria-checked="true"]`)),
+		chromedp.Click(chromedp.CSS(`#nav-home`)),
+		chromedp.WaitVisible(`//div[@id="home"]//div[contains(., "Your requests")]`),
+		chromedp.WaitVisible(`//div[@id="home"]//div[contains(., "rejected by @Bob")][contains(., "db is retired in January")]`),
+		chromedp.WaitVisible(`//div[@id="home"]//div[contains(., "Expiring soon")]`),
+		chromedp.Click(chromedp.CSS(`#home button.bk-btn[data-action-id="home_request"]`)),
+		chromedp.WaitVisible(`//div[@id="view-modal"]//h3[contains(., "Request a renewal")]`),
+		chromedp.Click(chromedp.CSS(`#view-close`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view-modal`)),
+	)
 }

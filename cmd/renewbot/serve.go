@@ -282,7 +282,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	app, err := bot.NewApp(bot.AppConfig{
 		Workflow: wf, Cloud: cloud, Store: db, Slack: api,
 		Now: now, Location: c.Digest.Loc, Log: log.With("component", "slack"), Metrics: metrics,
-		ListWindow: c.Digest.Window, Changes: homes, DefaultChannel: c.Digest.Channel, EscalateTo: c.EscalateTo,
+		ListWindow: c.Digest.Window, Changes: homes, DefaultChannel: c.Digest.Channel, EscalateTo: c.EscalateTo, Forecast: forecasterOf(cloud),
 	})
 	if err != nil {
 		return fmt.Errorf("slack app: %w", err)

@@ -268,7 +268,11 @@
     followUntil = Date.now() + 5000;
     const what = action.type === "button" ? plain(action.text) : plain(action.selected_option.text);
     try {
-      const ans = await postJSON("action", { user: me, channel: where.channel, ts: where.ts, ephemeral: !!where.ephemeral, action });
+      const ans = where.home
+        ? await postJSON("view", { user: me, view_id: where.home, kind: "action", block_id: action.block_id, action_id: action.action_id,
+          value: action.value || (action.selected_option && action.selected_option.value) || "" })
+        : await postJSON("action", { user: me, channel: where.channel, ts: where.ts, ephemeral: !!where.ephemeral, action });
+      if (where.home) ans.status = 200;
       say(ans.status === 200
         ? `${nameOf(me)} clicked “${what}”: renewbot acknowledged (HTTP 200); its answer follows in the channel.`
         : `${nameOf(me)} clicked “${what}”: renewbot answered ${ans.status || ans.error}.`, ans.status !== 200);
@@ -574,11 +578,51 @@
     try { await viewCall({ kind: "close" }); } catch (err) { $("#view-error").textContent = err.message; }
   });
 
+  // ---- the Home tab (views.publish) -----------------------------------------------------------
+
+  let mode = "channel";
+  let homeSig = "";
+
+  function renderHome(homes) {
+    const box = $("#home");
+    if (mode !== "home") return;
+    const h = (homes || {})[me];
+    const sig = h ? me + JSON.stringify(h) : me;
+    if (sig === homeSig) return;
+    homeSig = sig;
+    box.textContent = "";
+    if (!h) {
+      box.append(el("div", "empty", "Opening renewbot's Home tab…"));
+      return;
+    }
+    box.append(renderBlocks(h.view.blocks || [], { home: h.id }));
+  }
+
+  function openHome() {
+    postJSON("home", { user: me }).catch((err) => say(`Home tab: ${err.message}`, true));
+  }
+
+  function setMode(m) {
+    mode = m;
+    $("#nav-channel").classList.toggle("active", m === "channel");
+    $("#nav-home").classList.toggle("active", m === "home");
+    $("#messages").style.display = m === "home" ? "none" : "";
+    $("#composer").style.display = m === "home" ? "none" : "";
+    $("#home").hidden = m !== "home";
+    $("#channel-header h2").textContent = m === "home" ? "renewbot · Home" : `# ${cfg.channelName}`;
+    homeSig = "";
+    if (m === "home") openHome();
+    if (last) render(last);
+  }
+  $("#nav-channel").addEventListener("click", () => setMode("channel"));
+  $("#nav-home").addEventListener("click", () => setMode("home"));
+
   function render(st) {
     last = st;
     renderChannel(st.items);
     renderSim(st.sim);
     renderModal(st.modals);
+    renderHome(st.homes);
   }
 
   // ---- wiring ---------------------------------------------------------------------------------
@@ -590,6 +634,8 @@
     $("#composer-as").textContent = `as ${p.name}`;
     cache.clear();
     $("#messages").textContent = "";
+    homeSig = "";
+    if (mode === "home") openHome();
     if (last) render(last);
   }
 
