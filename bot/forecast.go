@@ -68,9 +68,9 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 				risk = append(risk, item)
 			}
 		}
-		who := "the account"
+		who := "the account" // inside bold text: no nested *…*
 		if f.Account != "" {
-			who = "account *" + escape(f.Account) + "*"
+			who = "account " + escape(f.Account)
 		}
 		if len(risk) > 0 {
 			var need float64

@@ -59,7 +59,7 @@ func TestDigestSummaryShowsTheBalanceForecast(t *testing.T) {
 	ded := renewal.FormatTime(ecs.DeductionTime(soon.ExpiredTime), ecs.UTC8)
 	for _, want := range []string{
 		"Balance forecast", "*prod*: balance ¥5,000.00 CNY", "*shop*: balance ¥150.00 CNY",
-		"AUTO-RENEW AT RISK", "account *shop*", "i-risk01", ded, // the instance at risk and its deduction date
+		"AUTO-RENEW AT RISK: the balance of account shop (", "i-risk01", ded, // the instance at risk and its deduction date
 		"Top up at least ¥150.00 CNY", // 100 overdue + 200 due, minus 150
 		"Automatic deduction not taken", "i-overdue1",
 	} {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -583,3 +585,57 @@ var (
 	_ renewal.BalanceReader = (*scanTracker)(nil)
 	_ bot.Forecaster        = (*scanTracker)(nil)
 )
+
+// ---- the demo's second account
+
+// demoShopUID is the demo's second account, reached through a RAM role.
+const demoShopUID = "3000000000000003"
+
+// addDemoAccount gives the demo fleet a second account, shop, reached through a role that
+// trusts the default account, whose balance does not cover its next automatic renewal: the
+// digest's balance forecast warns about it. It returns how many instances it added.
+func addDemoAccount(f *ecssim.Fleet, now time.Time) int {
+	day := func(d int) time.Time {
+		t := now.AddDate(0, 0, d).In(ecs.UTC8)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, ecs.UTC8).UTC()
+	}
+	shop := ecssim.FleetAccount{UID: demoShopUID, Name: "shop", AccessKeyID: "AKshopdemo", AccessKeySecret: "SKshopdemo",
+		Balance: 600, Currency: "CNY",
+		Roles: []ecssim.FleetRole{{Name: "renewbot", Trusts: []string{ecssim.DefaultAccountUID}}}}
+	for _, s := range []struct {
+		id, name, status string
+		days             int
+		price            float64
+	}{
+		{"i-bp1shopcart01", "cart (shop)", "AutoRenewal", 10, 880}, // deducted in a day: more than the balance
+		{"i-bp1shopsite01", "storefront (shop)", "Normal", 8, 450},
+	} {
+		shop.Instances = append(shop.Instances, ecssim.FleetInstance{
+			InstanceId: s.id, InstanceName: s.name, RegionId: "cn-hangzhou", ZoneId: "cn-hangzhou-b",
+			InstanceType: "ecs.g7.large", InstanceChargeType: "PrePaid", Status: "Running", ExpiredTime: day(s.days),
+			RenewalStatus: s.status, Duration: 1, PeriodUnit: "Month", MonthlyPrice: s.price, Tags: map[string]string{"env": "prod", "team": "shop"},
+		})
+	}
+	f.Accounts = append(f.Accounts, shop)
+	return len(shop.Instances)
+}
+
+// demoAccountsEnv writes the demo's accounts file (the default account, and shop through
+// its role) and ecssim's certificate into dir, and sets the variables that use them.
+func demoAccountsEnv(dir string, sim *ecssim.Server, vars map[string]string) error {
+	ca, file := filepath.Join(dir, "ecssim-ca.pem"), filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(ca, sim.CertificatePEM(), 0o600); err != nil {
+		return err
+	}
+	doc := "accounts:\n" +
+		"  - name: main\n    uid: \"" + ecssim.DefaultAccountUID + "\"\n" +
+		"  - name: shop\n    uid: \"" + demoShopUID + "\"\n" +
+		"    credentials: {ram_role_arn: \"acs:ram::" + demoShopUID + ":role/renewbot\", session_name: renewbot-demo}\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		return err
+	}
+	vars["RENEWBOT_ACCOUNTS"] = file
+	vars["RENEWBOT_CA_FILE"] = ca
+	vars["RENEWBOT_STS_ENDPOINT"] = strings.TrimPrefix(sim.URL, "http://")
+	return nil
+}
