@@ -361,7 +361,7 @@ func parseRoleDuration(s string) (time.Duration, error) {
 // clients builds the ECS clients: one per account of the file, or the single default
 // account from the global settings when there is no file. The specs say each account's
 // overrides (regions, digest channel, approvers).
-func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Accounts, []accountSpec, error) {
+func (c *ecsSettings) clients(log *slog.Logger, observe func(account string) func(action, code string, took time.Duration)) (*ecs.Accounts, []accountSpec, error) {
 	a := c.Accounts
 	if a.CAFile != "" {
 		if err := ecs.TrustCAFile(a.CAFile); err != nil {
@@ -371,7 +371,10 @@ func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string
 	base := ecs.Config{
 		Regions: c.Regions, Endpoint: c.Endpoint, BSSEndpoint: a.BSSEndpoint,
 		AccessKeyID: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken,
-		Logger: log, Observe: observe,
+		Logger: log,
+	}
+	if observe != nil {
+		base.Observe = observe("")
 	}
 	if a.File == "" {
 		accts, err := ecs.NewAccounts([]ecs.Config{base})
@@ -386,6 +389,9 @@ func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string
 		cfg := base
 		cfg.Account = s.Name
 		cfg.RateLimit = s.RateLimit
+		if observe != nil {
+			cfg.Observe = observe(s.Name)
+		}
 		if s.Regions != nil {
 			cfg.Regions = s.Regions
 		}
@@ -419,6 +425,8 @@ type accountCloud struct {
 	channels map[string]string // account → digest channel
 	window   time.Duration     // the forecast's window (the digest's)
 	prices   renewal.PriceCache
+
+	metrics *bot.ForecastMetrics // nil: none
 
 	mu       sync.Mutex
 	last     []renewal.AccountForecast // the last forecast, for approval cards
@@ -517,6 +525,7 @@ func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.
 	ac.mu.Lock()
 	ac.last, ac.lastTime = res.Accounts, now
 	ac.mu.Unlock()
+	ac.metrics.Set(res.Accounts)
 	return res.Accounts, nil
 }
 
