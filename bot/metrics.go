@@ -90,7 +90,9 @@ func (m *Metrics) Renewal(kind, outcome string) {
 
 // ECSCall records one ECS API attempt of the single default account; it has the shape of
 // ecs.Config.Observe.
-func (m *Metrics) ECSCall(action, code string, took time.Duration) { m.ECSCallIn("")(action, code, took) }
+func (m *Metrics) ECSCall(action, code string, took time.Duration) {
+	m.ECSCallIn("")(action, code, took)
+}
 
 // ECSCallIn is ECSCall for one account ("" = the single default account).
 func (m *Metrics) ECSCallIn(account string) func(action, code string, took time.Duration) {

@@ -20,7 +20,7 @@ func TestAlignedExpiry(t *testing.T) {
 		{d(2018, 9, 10), 1, d(2018, 11, 1)}, // Alibaba's example: Oct 1 is under a month away
 		{d(2018, 5, 17), 1, d(2018, 7, 1)},  // Alibaba's example
 		{d(2026, 12, 1), 15, d(2027, 1, 15)},
-		{d(2026, 12, 1), 1, d(2027, 1, 1)}, // exactly a month: allowed
+		{d(2026, 12, 1), 1, d(2027, 1, 1)},   // exactly a month: allowed
 		{d(2027, 1, 31), 28, d(2027, 2, 28)}, // Jan 31 + a month is Feb 28 (AddMonths): a month away
 	} {
 		if got := ecs.AlignedExpiry(c.cur, c.day); !got.Equal(c.want) {
