@@ -6,6 +6,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
@@ -68,9 +70,9 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 				risk = append(risk, item)
 			}
 		}
-		who := "the account"
+		who := "the account" // inside bold text: no nested *…*
 		if f.Account != "" {
-			who = "account *" + escape(f.Account) + "*"
+			who = "account " + escape(f.Account)
 		}
 		if len(risk) > 0 {
 			var need float64
@@ -172,4 +174,40 @@ func balanceBlocks(r *store.Request) []slack.Block {
 		lines = append(lines, line)
 	}
 	return []slack.Block{slack.NewSectionBlock(mrkdwn(clipRunes(strings.Join(lines, "\n"), sectionBudget)), nil, nil)}
+}
+
+// ForecastMetrics are the balance forecast's gauges, set at every forecast (the digest's):
+// renewbot_account_balance{account,currency}, renewbot_auto_renew_deductions_9d{account} and
+// renewbot_auto_renew_at_risk{account} (deductions the balance does not cover).
+type ForecastMetrics struct {
+	balance, due9, atRisk *prometheus.GaugeVec
+}
+
+// NewForecastMetrics registers the forecast's gauges with reg.
+func NewForecastMetrics(reg prometheus.Registerer) *ForecastMetrics {
+	m := &ForecastMetrics{
+		balance: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "renewbot_account_balance",
+			Help: "Available balance by account (QueryAccountBalance), at the last forecast."}, []string{"account", "currency"}),
+		due9: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "renewbot_auto_renew_deductions_9d",
+			Help: "Automatic renewals Alibaba will deduct within 9 days, by account."}, []string{"account"}),
+		atRisk: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "renewbot_auto_renew_at_risk",
+			Help: "Automatic renewals due soon that the balance does not cover, by account."}, []string{"account"}),
+	}
+	reg.MustRegister(m.balance, m.due9, m.atRisk)
+	return m
+}
+
+// Set records a forecast. An account whose balance could not be read keeps no balance gauge.
+func (m *ForecastMetrics) Set(fc []renewal.AccountForecast) {
+	if m == nil {
+		return
+	}
+	m.balance.Reset()
+	for _, f := range fc {
+		if f.BalanceErr == nil {
+			m.balance.WithLabelValues(f.Account, f.Balance.Currency).Set(f.Balance.Available)
+		}
+		m.due9.WithLabelValues(f.Account).Set(f.Next9Days)
+		m.atRisk.WithLabelValues(f.Account).Set(float64(len(f.AtRisk())))
+	}
 }

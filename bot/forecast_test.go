@@ -8,6 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
@@ -59,7 +62,7 @@ func TestDigestSummaryShowsTheBalanceForecast(t *testing.T) {
 	ded := renewal.FormatTime(ecs.DeductionTime(soon.ExpiredTime), ecs.UTC8)
 	for _, want := range []string{
 		"Balance forecast", "*prod*: balance ¥5,000.00 CNY", "*shop*: balance ¥150.00 CNY",
-		"AUTO-RENEW AT RISK", "account *shop*", "i-risk01", ded, // the instance at risk and its deduction date
+		"AUTO-RENEW AT RISK: the balance of account shop (", "i-risk01", ded, // the instance at risk and its deduction date
 		"Top up at least ¥150.00 CNY", // 100 overdue + 200 due, minus 150
 		"Automatic deduction not taken", "i-overdue1",
 	} {
@@ -122,5 +125,29 @@ func TestApprovalCardShowsTheBalanceAfterTheRenewal(t *testing.T) {
 	_, blocks = ApprovalMessage(r, now)
 	if raw, _ := json.Marshal(blocks); strings.Contains(string(raw), "after this renewal") {
 		t.Error("a done request still shows the balance")
+	}
+}
+
+func TestForecastMetrics(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	m := NewForecastMetrics(reg)
+	m.Set([]renewal.AccountForecast{
+		{Account: "prod", Balance: ecs.Balance{Available: 5000, Currency: "CNY"}, Next9Days: 300},
+		{Account: "shop", Balance: ecs.Balance{Available: 150, Currency: "CNY"}, Next9Days: 880, Deductions: []renewal.Deduction{{AtRisk: true}}},
+		{Account: "lab", BalanceErr: errors.New("NoPermission")},
+	})
+	for _, c := range []struct {
+		got, want float64
+		what      string
+	}{
+		{testutil.ToFloat64(m.balance.WithLabelValues("prod", "CNY")), 5000, "prod balance"},
+		{testutil.ToFloat64(m.due9.WithLabelValues("shop")), 880, "shop deductions within 9 days"},
+		{testutil.ToFloat64(m.atRisk.WithLabelValues("shop")), 1, "shop at risk"},
+		{testutil.ToFloat64(m.atRisk.WithLabelValues("prod")), 0, "prod at risk"},
+		{float64(testutil.CollectAndCount(m.balance)), 2, "balance series (none for the unreadable lab)"},
+	} {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.what, c.got, c.want)
+		}
 	}
 }

@@ -33,12 +33,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "renewbot_renewals_total", Help: "Instances renewed or changed, by kind and outcome (done, failed).",
 		}, []string{"kind", "outcome"}),
 		ecsCalls: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "renewbot_ecs_calls_total", Help: "ECS API attempts by action and Alibaba error code (\"\" for success).",
-		}, []string{"action", "code"}),
+			Name: "renewbot_ecs_calls_total", Help: "ECS API attempts by account, action and Alibaba error code (\"\" for success).",
+		}, []string{"account", "action", "code"}),
 		ecsLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "renewbot_ecs_call_duration_seconds", Help: "ECS API attempt latency by action.",
+			Name: "renewbot_ecs_call_duration_seconds", Help: "ECS API attempt latency by account and action.",
 			Buckets: prometheus.DefBuckets,
-		}, []string{"action"}),
+		}, []string{"account", "action"}),
 		slackErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "renewbot_slack_api_errors_total", Help: "Slack Web API errors by method and error.",
 		}, []string{"method", "error"}),
@@ -88,11 +88,19 @@ func (m *Metrics) Renewal(kind, outcome string) {
 	}
 }
 
-// ECSCall records one ECS API attempt; it has the shape of ecs.Config.Observe.
+// ECSCall records one ECS API attempt of the single default account; it has the shape of
+// ecs.Config.Observe.
 func (m *Metrics) ECSCall(action, code string, took time.Duration) {
-	if m != nil {
-		m.ecsCalls.WithLabelValues(action, code).Inc()
-		m.ecsLatency.WithLabelValues(action).Observe(took.Seconds())
+	m.ECSCallIn("")(action, code, took)
+}
+
+// ECSCallIn is ECSCall for one account ("" = the single default account).
+func (m *Metrics) ECSCallIn(account string) func(action, code string, took time.Duration) {
+	return func(action, code string, took time.Duration) {
+		if m != nil {
+			m.ecsCalls.WithLabelValues(account, action, code).Inc()
+			m.ecsLatency.WithLabelValues(account, action).Observe(took.Seconds())
+		}
 	}
 }
 

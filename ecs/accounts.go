@@ -122,9 +122,9 @@ var extraRoots struct {
 	pool    atomic.Pointer[x509.CertPool] // system roots + every added certificate
 }
 
-// TrustCAFile makes every HTTPS call of the process, the SDK's STS calls included, trust
-// the CA certificates in the PEM file as well as the system's. Call it before making
-// clients.
+// TrustCAFile makes the HTTPS calls made through http.DefaultTransport (the SDK's STS
+// calls; not the SDK's ECS and BSS clients, which build their own transport) trust the CA
+// certificates in the PEM file as well as the system's. Call it before making clients.
 func TrustCAFile(path string) error {
 	data, err := os.ReadFile(path)
 	if err != nil {

@@ -79,7 +79,10 @@ func (c *Client) Renew(ctx context.Context, in RenewInput) (RenewResult, error) 
 	if len(in.ClientToken) > 64 || strings.IndexFunc(in.ClientToken, func(r rune) bool { return r < 0x21 || r > 0x7e }) >= 0 {
 		return RenewResult{}, fmt.Errorf("ecs: ClientToken must be at most 64 printable ASCII characters: %w", ErrInvalidParam)
 	}
-	if in.Months < 1 {
+	switch {
+	case in.ExpectedRenewDay != 0 && (in.Months != 0 || !ValidAlignDay(in.ExpectedRenewDay)):
+		return RenewResult{}, fmt.Errorf("ecs: renewing %s to day %d (and %d months): %w", in.InstanceID, in.ExpectedRenewDay, in.Months, ErrInvalidPeriod)
+	case in.ExpectedRenewDay == 0 && in.Months < 1:
 		return RenewResult{}, fmt.Errorf("ecs: renewal period of %d months for %s: %w", in.Months, in.InstanceID, ErrInvalidPeriod)
 	}
 	var resp *ecsapi.RenewInstanceResponse
@@ -88,8 +91,12 @@ func (c *Client) Renew(ctx context.Context, in RenewInput) (RenewResult, error) 
 			req := ecsapi.CreateRenewInstanceRequest()
 			req.RegionId = in.RegionID
 			req.InstanceId = in.InstanceID
-			req.Period = requests.NewInteger(in.Months)
-			req.PeriodUnit = "Month"
+			if in.ExpectedRenewDay != 0 { // to the unified expiration day, instead of a period (align.go)
+				req.ExpectedRenewDay = requests.NewInteger(in.ExpectedRenewDay)
+			} else {
+				req.Period = requests.NewInteger(in.Months)
+				req.PeriodUnit = "Month"
+			}
 			req.ClientToken = in.ClientToken
 			prepare(req)
 			resp, err = api.RenewInstance(req)

@@ -53,6 +53,8 @@ type Quote struct {
 	Discount   float64
 	Trade      float64 // what will be charged: Original - Discount
 	Currency   string
+	// ExpectedRenewDay is set (Months 0) for a quote to the unified expiration day (QuoteAligned).
+	ExpectedRenewDay int
 }
 
 // RenewInput is one RenewInstance call. ClientToken is required: the caller derives it from
@@ -62,6 +64,9 @@ type RenewInput struct {
 	RegionID    string
 	Months      int
 	ClientToken string
+	// ExpectedRenewDay, instead of Months: renew to the unified expiration day (1-28) of the
+	// month, at least a month away (AlignedExpiry). Months is then 0.
+	ExpectedRenewDay int
 }
 
 // RenewResult is what RenewInstance returned.

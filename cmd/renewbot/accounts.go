@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
 
@@ -359,7 +361,7 @@ func parseRoleDuration(s string) (time.Duration, error) {
 // clients builds the ECS clients: one per account of the file, or the single default
 // account from the global settings when there is no file. The specs say each account's
 // overrides (regions, digest channel, approvers).
-func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string, took time.Duration)) (*ecs.Accounts, []accountSpec, error) {
+func (c *ecsSettings) clients(log *slog.Logger, observe func(account string) func(action, code string, took time.Duration)) (*ecs.Accounts, []accountSpec, error) {
 	a := c.Accounts
 	if a.CAFile != "" {
 		if err := ecs.TrustCAFile(a.CAFile); err != nil {
@@ -369,7 +371,10 @@ func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string
 	base := ecs.Config{
 		Regions: c.Regions, Endpoint: c.Endpoint, BSSEndpoint: a.BSSEndpoint,
 		AccessKeyID: c.AccessKeyID, AccessKeySecret: c.AccessKeySecret, SecurityToken: c.SecurityToken,
-		Logger: log, Observe: observe,
+		Logger: log,
+	}
+	if observe != nil {
+		base.Observe = observe("")
 	}
 	if a.File == "" {
 		accts, err := ecs.NewAccounts([]ecs.Config{base})
@@ -384,6 +389,9 @@ func (c *ecsSettings) clients(log *slog.Logger, observe func(action, code string
 		cfg := base
 		cfg.Account = s.Name
 		cfg.RateLimit = s.RateLimit
+		if observe != nil {
+			cfg.Observe = observe(s.Name)
+		}
 		if s.Regions != nil {
 			cfg.Regions = s.Regions
 		}
@@ -417,6 +425,8 @@ type accountCloud struct {
 	channels map[string]string // account → digest channel
 	window   time.Duration     // the forecast's window (the digest's)
 	prices   renewal.PriceCache
+
+	metrics *bot.ForecastMetrics // nil: none
 
 	mu       sync.Mutex
 	last     []renewal.AccountForecast // the last forecast, for approval cards
@@ -515,6 +525,7 @@ func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.
 	ac.mu.Lock()
 	ac.last, ac.lastTime = res.Accounts, now
 	ac.mu.Unlock()
+	ac.metrics.Set(res.Accounts)
 	return res.Accounts, nil
 }
 
@@ -583,3 +594,57 @@ var (
 	_ renewal.BalanceReader = (*scanTracker)(nil)
 	_ bot.Forecaster        = (*scanTracker)(nil)
 )
+
+// ---- the demo's second account
+
+// demoShopUID is the demo's second account, reached through a RAM role.
+const demoShopUID = "3000000000000003"
+
+// addDemoAccount gives the demo fleet a second account, shop, reached through a role that
+// trusts the default account, whose balance does not cover its next automatic renewal: the
+// digest's balance forecast warns about it. It returns how many instances it added.
+func addDemoAccount(f *ecssim.Fleet, now time.Time) int {
+	day := func(d int) time.Time {
+		t := now.AddDate(0, 0, d).In(ecs.UTC8)
+		return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, ecs.UTC8).UTC()
+	}
+	shop := ecssim.FleetAccount{UID: demoShopUID, Name: "shop", AccessKeyID: "AKshopdemo", AccessKeySecret: "SKshopdemo",
+		Balance: 600, Currency: "CNY",
+		Roles: []ecssim.FleetRole{{Name: "renewbot", Trusts: []string{ecssim.DefaultAccountUID}}}}
+	for _, s := range []struct {
+		id, name, status string
+		days             int
+		price            float64
+	}{
+		{"i-bp1shopcart01", "cart (shop)", "AutoRenewal", 10, 880}, // deducted in a day: more than the balance
+		{"i-bp1shopsite01", "storefront (shop)", "Normal", 8, 450},
+	} {
+		shop.Instances = append(shop.Instances, ecssim.FleetInstance{
+			InstanceId: s.id, InstanceName: s.name, RegionId: "cn-hangzhou", ZoneId: "cn-hangzhou-b",
+			InstanceType: "ecs.g7.large", InstanceChargeType: "PrePaid", Status: "Running", ExpiredTime: day(s.days),
+			RenewalStatus: s.status, Duration: 1, PeriodUnit: "Month", MonthlyPrice: s.price, Tags: map[string]string{"env": "prod", "team": "shop"},
+		})
+	}
+	f.Accounts = append(f.Accounts, shop)
+	return len(shop.Instances)
+}
+
+// demoAccountsEnv writes the demo's accounts file (the default account, and shop through
+// its role) and ecssim's certificate into dir, and sets the variables that use them.
+func demoAccountsEnv(dir string, sim *ecssim.Server, vars map[string]string) error {
+	ca, file := filepath.Join(dir, "ecssim-ca.pem"), filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(ca, sim.CertificatePEM(), 0o600); err != nil {
+		return err
+	}
+	doc := "accounts:\n" +
+		"  - name: main\n    uid: \"" + ecssim.DefaultAccountUID + "\"\n" +
+		"  - name: shop\n    uid: \"" + demoShopUID + "\"\n" +
+		"    credentials: {ram_role_arn: \"acs:ram::" + demoShopUID + ":role/renewbot\", session_name: renewbot-demo}\n"
+	if err := os.WriteFile(file, []byte(doc), 0o600); err != nil {
+		return err
+	}
+	vars["RENEWBOT_ACCOUNTS"] = file
+	vars["RENEWBOT_CA_FILE"] = ca
+	vars["RENEWBOT_STS_ENDPOINT"] = strings.TrimPrefix(sim.URL, "http://")
+	return nil
+}

@@ -161,3 +161,27 @@ func TestRAMPolicyMember(t *testing.T) {
 		}
 	}
 }
+
+// The demo works in two accounts, the second through a RAM role (AssumeRole over TLS against
+// ecssim's STS), and its digest shows both balances and warns about the short one.
+func TestDemoTwoAccounts(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	if code := run(ctx, []string{"demo"}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); code != 0 {
+		t.Fatalf("demo exited %d\nstderr:\n%s", code, errOut.String())
+	}
+	got := out.String()
+	for _, want := range []string{
+		"💰 *Balance forecast*",
+		"*main*: balance ¥20,000.00 CNY",
+		"*shop*: balance ¥600.00 CNY",
+		"AUTO-RENEW AT RISK: the balance of account shop (¥600.00 CNY)",
+		"`i-bp1shopcart01` cart (shop)",
+		"shop:cn-hangzhou", // the role account's instances, listed with their account
+	} {
+		if !strings.Contains(got, want) {
+			t.Errorf("demo transcript lacks %q:\n%s", want, got)
+		}
+	}
+}

@@ -2,11 +2,14 @@ package main
 
 import (
 	"encoding/json"
-	"net/http"
-	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 )
 
 type forecastJSON struct {
@@ -14,20 +17,11 @@ type forecastJSON struct {
 	Deductions []forecastDeductionRow `json:"deductions"`
 }
 
-func TestCLI_ForecastBalanceUnreadable(t *testing.T) {
-	_, env := newSim(t, 0)
-	// ecssim answers QueryAccountBalance; here the key lacks bss:QueryAccountBalance, as a RAM
-	// user's may: the BSS endpoint refuses it (403 NoPermission, not retried).
-	bss := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		w.WriteHeader(http.StatusForbidden)
-		_, _ = w.Write([]byte(`{"RequestId":"F0RECA57-0000-4000-8000-000000000001","HostId":"business.aliyuncs.com","Code":"NoPermission","Message":"You are not authorized to do this action."}`))
-	}))
-	t.Cleanup(bss.Close)
-	env["RENEWBOT_BSS_ENDPOINT"] = bss.URL
+func TestCLI_ForecastOneAccount(t *testing.T) {
+	sim, env := newSim(t, 0)
 	r := runCLI(t, env, "", "forecast", "--format", "json")
 	var got forecastJSON
-	if err := json.Unmarshal([]byte(r.out), &got); err != nil {
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil || r.code != 0 {
 		t.Fatalf("exit %d, stdout %q, stderr %q: %v", r.code, r.out, r.stderr, err)
 	}
 	// i-auto0002 renews itself for 1 month in 12 days: its deduction is in 3 days.
@@ -35,13 +29,80 @@ func TestCLI_ForecastBalanceUnreadable(t *testing.T) {
 		t.Fatalf("deductions = %+v", got.Deductions)
 	}
 	d := got.Deductions[0]
-	if want := d.ExpiredTime.Add(-9 * 24 * time.Hour); d.DeductionTime.Sub(want) > 24*time.Hour || want.Sub(d.DeductionTime) > 24*time.Hour {
-		t.Errorf("deduction %s, expiry %s: want 9 days before, at 08:00 UTC+8", d.DeductionTime, d.ExpiredTime)
+	if want := ecs.DeductionTime(d.ExpiredTime); !d.DeductionTime.Equal(want) {
+		t.Errorf("deduction %s, want %s (9 days before the expiry %s, 08:00 UTC+8)", d.DeductionTime, want, d.ExpiredTime)
 	}
-	if len(got.Accounts) != 1 || got.Accounts[0].BalanceError == "" || got.Accounts[0].Deductions9Days != d.Amount || got.Accounts[0].AtRisk != 0 {
+	if len(got.Accounts) != 1 || got.Accounts[0].Balance != 100000 || got.Accounts[0].Deductions9Days != d.Amount || !got.Accounts[0].Covered {
 		t.Fatalf("accounts = %+v", got.Accounts)
 	}
-	if r.code != exitPartial || !strings.Contains(r.stderr, "the balance of the account could not be read") {
-		t.Fatalf("exit %d, stderr %q: want 3 naming the unreadable balance", r.code, r.stderr)
+
+	// A balance that cannot be read: the rest is printed, the balance is named, exit 3.
+	sim.SetFaults(ecssim.Faults{Action: "QueryAccountBalance", ErrorRate: 1})
+	r = runCLI(t, env, "", "forecast")
+	if r.code != exitPartial || !strings.Contains(r.stderr, "the balance of the account could not be read") || !strings.Contains(r.out, "i-auto0002") {
+		t.Fatalf("exit %d, stdout %q, stderr %q: want 3 naming the unreadable balance, the deduction still listed", r.code, r.out, r.stderr)
+	}
+}
+
+// Two accounts, one through a role (AssumeRole over TLS with RENEWBOT_CA_FILE): the forecast
+// reads each balance and flags the account whose balance does not cover its deduction.
+func TestCLI_ForecastTwoAccountsOneThroughARole(t *testing.T) {
+	now := time.Now()
+	at := func(days int) time.Time { return now.Add(time.Duration(days) * 24 * time.Hour).Truncate(time.Minute) }
+	fleet := ecssim.Fleet{Balance: 100000, Currency: "CNY", Instances: []ecssim.FleetInstance{
+		{InstanceId: "i-base0001", InstanceName: "web", RegionId: "cn-hangzhou", ExpiredTime: at(12), MonthlyPrice: 300, RenewalStatus: "AutoRenewal", Duration: 1},
+	}, Accounts: []ecssim.FleetAccount{{UID: "3000000000000003", Name: "shop", AccessKeyID: "AKshop", AccessKeySecret: "SKshop", Balance: 150, Currency: "CNY",
+		Instances: []ecssim.FleetInstance{
+			{InstanceId: "i-shop0001", InstanceName: "cart", RegionId: "cn-hangzhou", ExpiredTime: at(11), MonthlyPrice: 200, RenewalStatus: "AutoRenewal", Duration: 1},
+		},
+		Roles: []ecssim.FleetRole{{Name: "renewbot", Trusts: []string{ecssim.DefaultAccountUID}}},
+	}}}
+	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, Regions: []string{"cn-hangzhou"}})
+	t.Cleanup(sim.Close)
+	dir := t.TempDir()
+	ca, file := filepath.Join(dir, "ecssim.pem"), filepath.Join(dir, "accounts.yaml")
+	if err := os.WriteFile(ca, sim.CertificatePEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	yaml := "accounts:\n  - name: base\n    uid: \"" + ecssim.DefaultAccountUID + "\"\n" +
+		"  - name: shop\n    uid: \"3000000000000003\"\n    credentials: {ram_role_arn: \"acs:ram::3000000000000003:role/renewbot\", duration: 15m}\n"
+	if err := os.WriteFile(file, []byte(yaml), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{
+		"RENEWBOT_ECS_ENDPOINT": sim.URL, "RENEWBOT_STS_ENDPOINT": strings.TrimPrefix(sim.URL, "http://"), "RENEWBOT_CA_FILE": ca,
+		"RENEWBOT_ACCOUNTS": file, "RENEWBOT_REGIONS": "cn-hangzhou", "RENEWBOT_TIMEZONE": "UTC",
+		"ALIBABA_CLOUD_ACCESS_KEY_ID": "testid", "ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
+	}
+	r := runCLI(t, env, "", "forecast", "--format", "json")
+	var got forecastJSON
+	if err := json.Unmarshal([]byte(r.out), &got); err != nil || r.code != 0 {
+		t.Fatalf("exit %d, stdout %q, stderr %q: %v", r.code, r.out, r.stderr, err)
+	}
+	if len(got.Accounts) != 2 {
+		t.Fatalf("accounts = %+v", got.Accounts)
+	}
+	base, shop := got.Accounts[0], got.Accounts[1]
+	if base.Account != "base" || base.Balance != 100000 || base.AtRisk != 0 || !base.Covered {
+		t.Errorf("base = %+v, want covered", base)
+	}
+	if shop.Account != "shop" || shop.Balance != 150 || shop.AtRisk != 1 || shop.Covered || shop.Deductions9Days <= 150 {
+		t.Errorf("shop = %+v, want 1 at risk", shop)
+	}
+	var risky []string
+	for _, d := range got.Deductions {
+		if d.AtRisk {
+			risky = append(risky, d.Account+":"+d.InstanceID)
+		}
+	}
+	if strings.Join(risky, ",") != "shop:i-shop0001" {
+		t.Errorf("at risk = %v, want shop:i-shop0001", risky)
+	}
+	// ACCOUNT:ID quotes in that account only.
+	if r := runCLI(t, env, "", "quote", "shop:i-shop0001"); r.code != 0 || !strings.Contains(r.out, "i-shop0001") {
+		t.Errorf("quote shop:i-shop0001: exit %d, %q %q", r.code, r.out, r.stderr)
+	}
+	if r := runCLI(t, env, "", "quote", "base:i-shop0001"); r.code == 0 || !strings.Contains(r.stderr, "base:i-shop0001") {
+		t.Errorf("quote base:i-shop0001: exit %d, stderr %q; want not found", r.code, r.stderr)
 	}
 }

@@ -87,7 +87,7 @@ func startDemoStack(ctx context.Context, e env, socket bool) (_ *demoStack, err 
 	}
 	st.dbPath = filepath.Join(st.dir, "renewbot.db")
 	fleet := demoFleet(time.Now().UTC())
-	st.instances = len(fleet.Instances)
+	st.instances = len(fleet.Instances) + addDemoAccount(&fleet, time.Now().UTC()) // a second account, through a role (accounts.go)
 	st.sim = ecssim.NewServer(ecssim.Options{Fleet: fleet, RenewDelay: time.Second, Seed: 1})
 	st.fake = bottest.NewFakeSlack()
 	st.fake.SetGroup(demoGroup, demoBob)
@@ -105,6 +105,9 @@ func startDemoStack(ctx context.Context, e env, socket bool) (_ *demoStack, err 
 		"RENEWBOT_LOG_LEVEL":              "error",
 		"ALIBABA_CLOUD_ACCESS_KEY_ID":     "testid",
 		"ALIBABA_CLOUD_ACCESS_KEY_SECRET": "testsecret",
+	}
+	if err := demoAccountsEnv(st.dir, st.sim, vars); err != nil {
+		return nil, err
 	}
 	if socket { // as a Socket Mode app is set up: an app-level token and no signing secret
 		vars["SLACK_APP_TOKEN"] = "xapp-demo"

@@ -239,7 +239,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	}
 	defer db.Close()
 
-	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCall)
+	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCallIn)
 	if err == nil {
 		err = servableAccounts(specs)
 	}
@@ -250,7 +250,9 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if c.Now != nil {
 		now = c.Now
 	}
-	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), now: now, metrics: metrics}
+	acctCloud := newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window)
+	acctCloud.metrics = bot.NewForecastMetrics(reg) // the balance forecast's gauges (accounts.go)
+	cloud := &scanTracker{ecsClient: acctCloud, now: now, metrics: metrics}
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)

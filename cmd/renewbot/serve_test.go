@@ -269,8 +269,8 @@ func TestServe_EndToEnd(t *testing.T) {
 	for _, want := range []string{
 		`renewbot_requests{state="done"} 1`,
 		`renewbot_renewals_total{kind="renew",outcome="done"} 1`,
-		`renewbot_ecs_calls_total{action="RenewInstance",code=""} 1`,
-		`renewbot_ecs_call_duration_seconds_count{action="RenewInstance"} 1`,
+		`renewbot_ecs_calls_total{account="",action="RenewInstance",code=""} 1`,
+		`renewbot_ecs_call_duration_seconds_count{account="",action="RenewInstance"} 1`,
 		`renewbot_slack_signature_failures_total{reason="invalid"} 1`,
 		`renewbot_interactions_total{action="approve",outcome="refused"} 1`,
 		"renewbot_last_scan_success_timestamp_seconds", "renewbot_digest_duration_seconds",
