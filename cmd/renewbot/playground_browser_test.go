@@ -56,9 +56,11 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 	return bctx
 }
 
-// TestPlaygroundBrowser is the newcomer's first five minutes in a real browser: Alice types
+// TestPlaygroundBrowser is the newcomer's first five minutes in a real browser: the digest
+// from the side panel; a request Bob rejects in the modal the bot opens; then Alice types
 // /renew, tries to approve her own request (refused, only she sees why), Bob approves, and the
-// approval message shows the order and the verified new expiry. It saves a screenshot.
+// approval message shows the order and the verified new expiry. It saves a screenshot, and
+// then Carol asks for a renewal through the request modal (a searched instance, a live quote).
 func TestPlaygroundBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -101,6 +103,22 @@ func TestPlaygroundBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "ECS renewals digest")]`),
 		chromedp.WaitVisible(chromedp.CSS(`details.thread > summary`)),
 		chromedp.WaitReady(chromedp.CSS(`details.thread a.file`)), // the CSV, shared in the thread
+	)
+	step("Alice asks for i-bp1demoweb02; Bob rejects it in the reason modal the bot opens",
+		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew i-bp1demoweb02 1"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
+		chromedp.Click(chromedp.CSS(`#as-U02BOB`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U02BOB[aria-checked="true"]`)),
+		chromedp.Click(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
+		chromedp.WaitVisible(`//div[@id="view"]//h3[contains(., "Reject request")]`),
+		chromedp.SendKeys(chromedp.CSS(`#view textarea`), "web-02 is being retired"),
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "Rejected")][contains(., "web-02 is being retired")]`),
+		chromedp.WaitNotPresent(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
+		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U01ALICE[aria-checked="true"]`)),
 	)
 	step("Alice types /renew "+demoInstance+" 3",
 		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew "+demoInstance+" 3"),
@@ -152,6 +170,7 @@ func TestPlaygroundBrowser(t *testing.T) {
 	step("back to Alice, who sees her own ephemerals",
 		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
 		chromedp.WaitVisible(`//div[contains(@class,"ephemeral")][contains(., "four-eyes")]`),
+		chromedp.WaitVisible(`//div[contains(@class,"msg dm")][contains(., "is done")]`), // the bot's DM to the requester
 	)
 	png, err := chromedp.Run(b, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -167,4 +186,19 @@ func TestPlaygroundBrowser(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+
+	step("Carol types /renew alone, picks an instance in the request modal by searching, and submits",
+		chromedp.Click(chromedp.CSS(`#as-U03CAROL`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U03CAROL[aria-checked="true"]`)),
+		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew"),
+		chromedp.Click(chromedp.CSS(`#send`)),
+		chromedp.WaitVisible(`//div[@id="view"]//h3[contains(., "Request a renewal")]`),
+		chromedp.SendKeys(chromedp.CSS(`#view .external input`), "api-01"),
+		chromedp.WaitVisible(chromedp.CSS(`#view .suggestions button[data-value="i-uf6demoapi01"]`)),
+		chromedp.Click(chromedp.CSS(`#view .suggestions button[data-value="i-uf6demoapi01"]`)),
+		chromedp.WaitVisible(`//div[@id="view"]//div[contains(@class,"mrkdwn")][contains(., "¥")]`), // the quote, by views.update
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "i-uf6demoapi01")][.//button[@data-action-id="approve"]]`),
+	)
 }

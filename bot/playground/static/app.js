@@ -264,6 +264,10 @@
 
   async function act(where, action, confirm, btn) {
     if (confirm && !(await confirmDialog(confirm))) return;
+    if (where.view) { // in a modal: block_actions with a view container
+      const value = action.value !== undefined ? action.value : action.selected_option.value;
+      return viewCall({ kind: "action", block_id: action.block_id, action_id: action.action_id, value });
+    }
     if (btn) btn.disabled = true;
     followUntil = Date.now() + 5000;
     const what = action.type === "button" ? plain(action.text) : plain(action.selected_option.text);
@@ -299,7 +303,7 @@
     const row = el("div", "msg " + it.kind);
     row.dataset.key = it.key;
     if (it.ts) row.dataset.ts = it.ts;
-    const bot = it.user === "U0BOT" || it.kind === "ephemeral";
+    const bot = it.user === "U0BOT" || it.kind === "ephemeral" || it.kind === "dm";
     const av = el("span", "avatar" + (bot ? " bot" : ""), bot ? "RB" : nameOf(it.user).slice(0, 1));
     const body = el("div", "msg-body");
     const head = el("div", "msg-head");
@@ -312,6 +316,7 @@
       head.append(e);
     }
     if (it.kind === "ephemeral") head.append(el("span", "eph-note", "👁 Only visible to you"));
+    if (it.kind === "dm") head.append(el("span", "eph-note", "✉ Direct message to you"));
     body.append(head);
     if (it.command) {
       const u = el("div", "used-command");
@@ -345,7 +350,7 @@
   function renderChannel(items) {
     const box = $("#messages");
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    const visible = items.filter((it) => it.kind !== "ephemeral" || it.user === me);
+    const visible = items.filter((it) => (it.kind !== "ephemeral" && it.kind !== "dm") || it.user === me);
     const keep = new Set();
     let prev = null;
     for (const it of visible) {
@@ -405,9 +410,169 @@
     if (to && document.activeElement !== to) to.value = sim.now.slice(0, 16);
   }
 
+  // ---- modals the bot opens (views.open, views.update) ---------------------------------------------
+
+  let shownView = null; // {id, sig} of the modal on screen
+  const viewInputs = new Map(); // "block_id/action_id" → read the input's value
+
+  function collectValues() {
+    const vals = {};
+    for (const [key, read] of viewInputs) {
+      const [block, action] = key.split("/");
+      (vals[block] = vals[block] || {})[action] = read();
+    }
+    return vals;
+  }
+
+  async function viewCall(body) {
+    if (!shownView) return null;
+    try {
+      const ans = await postJSON("view", Object.assign({ user: me, view_id: shownView.id, values: collectValues() }, body));
+      if (ans.status !== 200) say(`renewbot answered ${ans.status || ans.error}`, true, $("#view-status"));
+      return ans;
+    } catch (err) {
+      say(err.message, true, $("#view-status"));
+      return null;
+    }
+  }
+
+  // inputElement draws the element of an input block and registers how to read its value.
+  function inputElement(b, e, keep) {
+    const key = `${b.block_id}/${e.action_id}`;
+    const kept = keep ? keep[b.block_id] && keep[b.block_id][e.action_id] : undefined;
+    const dispatch = (value) => { if (b.dispatch_action) viewCall({ kind: "action", block_id: b.block_id, action_id: e.action_id, value }); };
+    switch (e.type) {
+      case "plain_text_input": {
+        const f = e.multiline ? el("textarea") : el("input");
+        if (!e.multiline) f.type = "text";
+        f.name = key;
+        f.placeholder = plain(e.placeholder);
+        f.value = kept !== undefined ? kept : (e.initial_value || "");
+        viewInputs.set(key, () => f.value);
+        return f;
+      }
+      case "static_select": {
+        const sel = el("select");
+        sel.name = key;
+        const ph = el("option", "", plain(e.placeholder) || "Select an item");
+        ph.value = "";
+        sel.append(ph);
+        const add = (parent, o) => { const opt = el("option", "", plain(o.text)); opt.value = o.value; parent.append(opt); };
+        (e.options || []).forEach((o) => add(sel, o));
+        (e.option_groups || []).forEach((g) => { const og = el("optgroup"); og.label = plain(g.label); (g.options || []).forEach((o) => add(og, o)); sel.append(og); });
+        sel.value = kept !== undefined ? kept : (e.initial_option ? e.initial_option.value : "");
+        sel.addEventListener("change", () => dispatch(sel.value));
+        viewInputs.set(key, () => sel.value);
+        return sel;
+      }
+      case "conversations_select":
+      case "channels_select": {
+        const sel = el("select");
+        sel.name = key;
+        const opt = el("option", "", `#${cfg.channelName}`);
+        opt.value = cfg.channel;
+        sel.append(opt);
+        viewInputs.set(key, () => sel.value);
+        return sel;
+      }
+      case "external_select": {
+        // Slack asks the app for options as the person types (block_suggestion).
+        const wrap = el("div", "external");
+        const q = el("input");
+        q.type = "text";
+        q.name = key;
+        q.placeholder = plain(e.placeholder) || "Type to search";
+        const list = el("div", "suggestions");
+        list.hidden = true;
+        const picked = el("div", "picked");
+        let value = kept !== undefined ? kept : (e.initial_option ? e.initial_option.value : "");
+        if (value) picked.textContent = `✓ ${e.initial_option && e.initial_option.value === value ? plain(e.initial_option.text) : value}`;
+        let seq = 0;
+        const suggest = async () => {
+          const mine = ++seq;
+          const ans = await viewCall({ kind: "suggest", block_id: b.block_id, action_id: e.action_id, value: q.value });
+          if (!ans || mine !== seq) return;
+          let body = {};
+          try { body = JSON.parse(ans.body || "{}"); } catch (_) { /* not JSON */ }
+          const opts = (body.options || []).concat(...(body.option_groups || []).map((g) => g.options || []));
+          list.textContent = "";
+          opts.forEach((o) => {
+            const it = el("button", "", plain(o.text));
+            it.type = "button";
+            it.dataset.value = o.value;
+            it.addEventListener("click", () => {
+              value = o.value;
+              picked.textContent = `✓ ${plain(o.text)}`;
+              list.hidden = true;
+              dispatch(value);
+            });
+            list.append(it);
+          });
+          list.hidden = !opts.length;
+        };
+        q.addEventListener("input", suggest);
+        q.addEventListener("focus", suggest);
+        viewInputs.set(key, () => value);
+        wrap.append(q, list, picked);
+        return wrap;
+      }
+      default:
+        return el("span", "bk-unsupported", `[${e.type}]`);
+    }
+  }
+
+  function renderModal(modals) {
+    const box = $("#view");
+    const mine = (modals || []).filter((m) => m.user === me);
+    const m = mine[mine.length - 1];
+    if (!m) {
+      box.hidden = true;
+      shownView = null;
+      viewInputs.clear();
+      return;
+    }
+    const view = m.view;
+    const sig = JSON.stringify([view.hash, view.blocks, m.errors || {}]);
+    if (shownView && shownView.id === m.id && shownView.sig === sig) return;
+    const keep = shownView && shownView.id === m.id ? collectValues() : null; // typed text survives an update
+    shownView = { id: m.id, sig };
+    viewInputs.clear();
+    $("#view-title").textContent = plain(view.title);
+    $("#view-submit").textContent = plain(view.submit) || "Submit";
+    $("#view-submit").hidden = !view.submit;
+    $("#view-close").textContent = plain(view.close) || "Cancel";
+    const blocks = $("#view-blocks");
+    blocks.textContent = "";
+    (view.blocks || []).forEach((b, i) => {
+      if (b.type !== "input") {
+        blocks.append(renderBlocks([Object.assign({ block_id: b.block_id || `b${i}` }, b)], { view: m.id }));
+        return;
+      }
+      const field = el("div", "bk-input");
+      field.dataset.blockId = b.block_id;
+      const label = el("label", "", plain(b.label) + (b.optional ? " (optional)" : ""));
+      field.append(label, inputElement(b, b.element || {}, keep));
+      if (b.hint) field.append(el("div", "hint", plain(b.hint)));
+      const errs = m.errors || {};
+      if (errs[b.block_id]) field.append(el("div", "field-error", errs[b.block_id]));
+      blocks.append(field);
+    });
+    say("", false, $("#view-status"));
+    box.hidden = false;
+  }
+
+  $("#view .view-dialog").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    say("Sending…", false, $("#view-status"));
+    followUntil = Date.now() + 5000;
+    await viewCall({ kind: "submit" });
+  });
+  $("#view-close").addEventListener("click", () => viewCall({ kind: "close" }));
+
   function render(st) {
     last = st;
     renderChannel(st.items);
+    renderModal(st.modals);
     renderSim(st.sim);
   }
 
@@ -419,6 +584,7 @@
     const p = cfg.people.find((x) => x.id === id);
     $("#composer-as").textContent = `as ${p.name}`;
     cache.clear();
+    shownView = null;
     $("#messages").textContent = "";
     if (last) render(last);
   }
