@@ -389,7 +389,7 @@ func (a *App) open(ctx context.Context, to replyTo, create func(context.Context)
 	if got != nil && got.Message.Channel != "" {
 		ch = got.Message.Channel
 	}
-	a.homes.changed(a, []string{r.Requester}) // a new request waits for approvers (home.go)
+	a.homes.changed(a, []string{r.Requester}, true) // a new request waits for approvers (home.go)
 	a.reply(ctx, to, fmt.Sprintf("Request %s is waiting for approval: %s, total %.2f %s. An approver has to click Approve on the message in <#%s>.",
 		r.ID, strings.Join(r.InstanceIDs(), ", "), r.Total, r.Currency, ch))
 }

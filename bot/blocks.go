@@ -52,6 +52,9 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 	if r.Kind == store.KindAutoRenew {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(autoRenewWarning(r.AutoRenew)), nil, nil))
 	}
+	if state == store.StatePending {
+		blocks = append(blocks, balanceBlocks(r)...) // forecast.go
+	}
 
 	lines := make([]string, len(r.Items))
 	for i, it := range r.Items {
@@ -112,7 +115,7 @@ func autoRenewWarning(m store.AutoRenewMode) string {
 // itemLine is one instance of a request, with its result once there is one.
 func itemLine(r *store.Request, it store.Item, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(it.RegionID))
+	fmt.Fprintf(&b, "*`%s`* %s · %s\n", escape(it.InstanceID), escape(nameOr(it.Name)), escape(where(it.Account, it.RegionID)))
 	fmt.Fprintf(&b, "    expires %s · %s · auto-renew: %s", renewal.FormatTime(it.CurrentExpiry, now.Location()), daysLeftText(it.CurrentExpiry, now), escape(orDash(it.AutoRenewStatus)))
 	switch r.Kind {
 	case store.KindRenew:
@@ -329,7 +332,7 @@ func StatusMessage(insts []ecs.Instance, now time.Time) (string, []slack.Block) 
 
 func statusInstanceLine(in ecs.Instance, now time.Time) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(in.RegionID), escape(orDash(in.Type)), escape(orDash(in.Status)))
+	fmt.Fprintf(&b, "*`%s`* %s · %s · %s · %s\n", escape(in.ID), escape(nameOr(in.Name)), escape(where(in.Account, in.RegionID)), escape(orDash(in.Type)), escape(orDash(in.Status)))
 	if !in.Subscription() {
 		b.WriteString("    pay-as-you-go (" + escape(in.ChargeType) + "): there is nothing to renew")
 		return b.String()
@@ -426,14 +429,14 @@ func failedRegions(failed []ecs.RegionError) string {
 		if f.Err != nil {
 			msg = forSlack(f.Err.Error())
 		}
-		parts[i] = "`" + escape(f.RegionID) + "` (" + escape(clipRunes(msg, 150)) + ")"
+		parts[i] = "`" + escape(where(f.Account, f.RegionID)) + "` (" + escape(clipRunes(msg, 150)) + ")"
 	}
 	return clipRunes("⚠️ *Could not read "+plural(len(failed), "region", "regions")+"*, so instances there are missing: "+strings.Join(parts, ", "), sectionBudget)
 }
 
 // compactLine is one instance in a list: one line.
 func compactLine(in ecs.Instance, now time.Time) string {
-	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(in.RegionID),
+	return fmt.Sprintf("`%s` %s · %s · %s (%s) · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 40)), escape(where(in.Account, in.RegionID)),
 		renewal.FormatDate(in.ExpiredTime, now.Location()), shortDaysLeft(in.ExpiredTime, now), shortAutoRenew(in, now))
 }
 
@@ -706,12 +709,12 @@ func tierBounds(tiers []int, window time.Duration) []int {
 	return out
 }
 
-// tierOf is the index of the first tier whose limit the remaining time does not exceed;
+// tierOf is the index of the first tier whose limit the days left (renewal.DaysLeft) do not exceed;
 // expired instances are in tier 0.
 func tierOf(expiry, now time.Time, tiers []int) int {
-	left := expiry.Sub(now)
+	left := renewal.DaysLeft(expiry, now) // the days the line shows: "3 days left" is within 3 days
 	for i, t := range tiers {
-		if left <= time.Duration(t)*24*time.Hour {
+		if left <= t {
 			return i
 		}
 	}

@@ -294,7 +294,7 @@ func parseHistory(args []string) (Command, error) {
 			return c, nil
 		}
 		if requestIDRe.MatchString(a) {
-			c.RequestID = store.RequestID(a)
+			c.RequestID = store.RequestID(strings.ToUpper(a)) // as cancel reads it: request IDs are upper case
 			return c, nil
 		}
 		return Command{}, fmt.Errorf("%q is neither an instance ID (`i-…`) nor a request ID (`R…`)", clip(a))

@@ -33,6 +33,7 @@ type DigestConfig struct {
 	Pace           time.Duration // least time between two posts to one channel, default 1s
 	MaxPages       int           // thread pages per channel, default 20; the CSV always has every instance
 	MaxPeriod      int           // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
+	Forecast       Forecaster    // optional: the balance forecast in the default channel's summary (forecast.go)
 }
 
 // Digest constants.
@@ -124,6 +125,10 @@ type DigestPlan struct {
 	Snoozed   int             // instances left out because someone snoozed them
 	Unrouted  int             // untagged instances when there is no default channel
 	Channels  []ChannelDigest // the default channel first, then by channel ID
+	// Forecast is every account's balance forecast (nil without a Forecaster); ForecastErr
+	// says why there is none.
+	Forecast    []renewal.AccountForecast
+	ForecastErr error
 }
 
 // ChannelDigest is the digest of one channel.

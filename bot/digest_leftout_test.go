@@ -41,7 +41,8 @@ func TestDigestReportSaysWhatWasLeftOut(t *testing.T) {
 }
 
 // TestDigestRenewMenuFollowsThePolicy: with RENEWBOT_MAX_PERIOD=3 the digest's renew menu
-// offers 1 and 3 months, not 6 and 12 that the click would then refuse (issue 9 item 8).
+// offers 1 and 3 months, not 6 and 12 that the click would then refuse (issue 9 item 8);
+// the last option ("form") opens the request modal, whose period list follows the policy too.
 func TestDigestRenewMenuFollowsThePolicy(t *testing.T) {
 	fleet := ecssim.Fleet{Balance: 1, Instances: []ecssim.FleetInstance{simInstance("i-manual00001", "cn-hangzhou", 3, ecs.Normal, nil)}}
 	e := newDigestEnv(t, fleet, []string{"cn-hangzhou"})
@@ -49,9 +50,9 @@ func TestDigestRenewMenuFollowsThePolicy(t *testing.T) {
 		max  int
 		want []string
 	}{
-		{0, []string{"1", "3", "6", "12"}}, {12, []string{"1", "3", "6", "12"}}, {9, []string{"1", "3", "6", "9"}},
-		{3, []string{"1", "3"}}, {2, []string{"1", "2"}}, {1, []string{"1"}},
-		{24, []string{"1", "3", "6", "12"}}, // auto-renew goes to 60; renewals stop at 12
+		{0, []string{"1", "3", "6", "12", "form"}}, {12, []string{"1", "3", "6", "12", "form"}}, {9, []string{"1", "3", "6", "9", "form"}},
+		{3, []string{"1", "3", "form"}}, {2, []string{"1", "2", "form"}}, {1, []string{"1", "form"}},
+		{24, []string{"1", "3", "6", "12", "form"}}, // auto-renew goes to 60; renewals stop at 12
 	} {
 		d := e.digester(t, func(c *DigestConfig) { c.MaxPeriod = tc.max })
 		plan, err := d.Plan(t.Context())

@@ -32,6 +32,10 @@ func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 			p.Channels = []ChannelDigest{d.channelDigest(p, d.cfg.DefaultChannel, nil, tierBounds(d.cfg.Tiers, d.cfg.Window))}
 		}
 	}
+	if d.cfg.Forecast != nil && scanErr == nil {
+		p.Forecast, p.ForecastErr = d.cfg.Forecast.Forecast(ctx, now)
+		p.addForecast(d.cfg.DefaultChannel)
+	}
 	for _, f := range p.Failed {
 		d.log.Warn("region not scanned; the digest says so", "region", f.RegionID, "err", f.Err)
 	}

@@ -91,7 +91,7 @@ func digestSummary(p DigestPlan, cd ChannelDigest) DigestMessage {
 func digestLine(it DigestItem, now time.Time) string {
 	in := it.Instance
 	var b strings.Builder
-	fmt.Fprintf(&b, "*`%s`* %s · %s · %s\n    expires %s · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 60)), escape(in.RegionID),
+	fmt.Fprintf(&b, "*`%s`* %s · %s · %s\n    expires %s · %s", escape(in.ID), escape(clipRunes(nameOr(in.Name), 60)), escape(where(in.Account, in.RegionID)),
 		escape(orDash(in.Type)), renewal.FormatTime(in.ExpiredTime, now.Location()), daysLeftText(in.ExpiredTime, now))
 	if !in.ExpiredTime.After(now) {
 		fmt.Fprintf(&b, ", released about %s unless renewed", renewal.FormatDate(in.ReleaseTime(), now.Location()))
@@ -245,7 +245,7 @@ func digestCSV(items []DigestItem, now time.Time, tiers []int) []byte {
 	var buf bytes.Buffer
 	w := csv.NewWriter(&buf)
 	_ = w.Write([]string{"instance_id", "name", "region", "zone", "type", "status", "expires_utc8", "expires_utc", "days_left",
-		"tier_days", "auto_renew", "auto_renew_duration", "deduction_utc8", "needs_decision", "locks"})
+		"tier_days", "auto_renew", "auto_renew_duration", "deduction_utc8", "needs_decision", "locks", "account"})
 	for _, it := range items {
 		in := it.Instance
 		dur, ded := "", ""
@@ -256,7 +256,7 @@ func digestCSV(items []DigestItem, now time.Time, tiers []int) []byte {
 		_ = w.Write([]string{in.ID, csvSafe(in.Name), in.RegionID, in.ZoneID, in.Type, in.Status,
 			in.ExpiredTime.In(ecs.UTC8).Format("2006-01-02 15:04"), in.ExpiredTime.UTC().Format(time.RFC3339),
 			strconv.Itoa(renewal.DaysLeft(in.ExpiredTime, now)), strconv.Itoa(tiers[it.Tier]), string(in.AutoRenew.Status), dur, ded,
-			strconv.FormatBool(it.NeedsDecision), csvSafe(strings.Join(in.LockReasons, ";"))})
+			strconv.FormatBool(it.NeedsDecision), csvSafe(strings.Join(in.LockReasons, ";")), in.Account})
 	}
 	w.Flush()
 	return buf.Bytes()

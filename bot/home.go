@@ -47,14 +47,15 @@ var _ RequestReader = (*store.DB)(nil)
 
 // HomeData is what one user's Home tab shows.
 type HomeData struct {
-	User     string
-	Waiting  []*store.Request // pending requests this user may approve, oldest deadline first
-	Mine     []*store.Request // the user's requests, newest first
-	Expiring []ecs.Instance   // subscriptions expiring within Window, most urgent first
-	Window   time.Duration
-	ScanAt   time.Time // when Expiring was read; zero: no scan yet
-	ScanErr  string    // why Expiring may be incomplete
-	Now      time.Time
+	User        string
+	Waiting     []*store.Request // pending requests this user may approve, oldest deadline first
+	Mine        []*store.Request // the user's requests, newest first
+	Expiring    []ecs.Instance   // subscriptions expiring within Window, most urgent first
+	Window      time.Duration
+	ScanAt      time.Time // when Expiring was read; zero: no scan yet
+	ScanErr     string    // why Expiring may be incomplete
+	ScanPending bool      // ECS is being read; the tab is published again when it is
+	Now         time.Time
 }
 
 // HomeView renders a user's Home tab within Slack's limits (100 blocks, 250 KB): what waits
@@ -98,6 +99,8 @@ func HomeView(d HomeData) slack.HomeTabViewRequest {
 
 	blocks = append(blocks, slack.NewDividerBlock(), slack.NewHeaderBlock(plain("Expiring soon")))
 	switch {
+	case d.ScanAt.IsZero() && d.ScanPending:
+		blocks = append(blocks, contextText("Reading ECS in every region… this tab refreshes when it is done."))
 	case d.ScanAt.IsZero() && d.ScanErr != "":
 		blocks = append(blocks, contextText("⚠️ Could not read ECS: "+escape(clipRunes(d.ScanErr, 500))))
 	case len(d.Expiring) == 0:
@@ -261,7 +264,10 @@ func (h *AppNotifier) RequestChanged(_ context.Context, r *store.Request) {
 	if r.Closed != nil {
 		users = append(users, r.Closed.User)
 	}
-	a.homes.changed(a, users)
+	// Approvers' "waiting" lists change when a request enters or leaves pending, not later.
+	waiting := r.State == store.StatePending || r.State == store.StateApproved || r.State == store.StateRejected ||
+		r.State == store.StateCancelled || r.State == store.StateExpired
+	a.homes.changed(a, users, waiting)
 	a.tells.changed(a, r)
 }
 
@@ -287,9 +293,9 @@ func newHomeQueue() *homeQueue {
 	return &homeQueue{opened: map[string]bool{}, queued: map[string]bool{}, check: map[string]bool{}, pace: homePace}
 }
 
-// changed queues users (those who opened the tab) and every other user with the tab open,
-// who is refreshed only if an approver (what waits for them may have changed).
-func (q *homeQueue) changed(a *App, users []string) {
+// changed queues users (those who opened the tab) and, when what waits for approvers changed,
+// every other user with the tab open, who is refreshed only if an approver.
+func (q *homeQueue) changed(a *App, users []string, approvers bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for _, u := range users {
@@ -300,7 +306,7 @@ func (q *homeQueue) changed(a *App, users []string) {
 		}
 	}
 	for u := range q.opened {
-		if !q.queued[u] {
+		if approvers && !q.queued[u] {
 			q.queued[u], q.check[u] = true, true
 			q.pending = append(q.pending, u)
 		}
@@ -406,7 +412,7 @@ func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 		a.log.Warn("home tab: is the user an approver?", "user", user, "err", aerr)
 	}
 	for _, r := range all {
-		if r.Requester == user && len(d.Mine) <= homeMine {
+		if r.Requester == user {
 			d.Mine = append(d.Mine, r)
 		}
 		if approver && r.EffectiveState(now) == store.StatePending && (policy.AllowSelf || r.Requester != user) &&
@@ -415,7 +421,23 @@ func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 		}
 	}
 	slices.SortStableFunc(d.Waiting, func(x, y *store.Request) int { return x.Deadline.Compare(y.Deadline) })
-	scan, at, serr := a.scans.get(ctx, a)
+	done := a.scans.refresh(a, false)
+	t := time.NewTimer(homeScanWait)
+	select {
+	case <-done:
+	case <-t.C: // a first scan of many regions: publish now, and again when it is read
+		d.ScanPending = true
+		a.later("home after scan", func(ctx context.Context) {
+			select {
+			case <-done:
+				a.homes.refresh(a, user)
+			case <-ctx.Done():
+			}
+		})()
+	case <-ctx.Done():
+	}
+	t.Stop()
+	scan, at, serr := a.scans.last()
 	d.ScanAt = at
 	if serr != nil {
 		d.ScanErr = serr.Error()
@@ -438,6 +460,9 @@ func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 // sells at most 5 years).
 const scanHorizon = 6 * 366 * 24 * time.Hour
 
+// homeScanWait is how long a Home tab waits for a scan before it is published without it.
+const homeScanWait = 5 * time.Second
+
 // scanMaxAge is how old the catalog may be before it is read again.
 const scanMaxAge = 10 * time.Minute
 
@@ -450,16 +475,6 @@ type scanCache struct {
 	at      time.Time
 	err     error
 	running chan struct{} // closed when the scan in flight ends; nil: none
-}
-
-// get returns the catalog, reading it first when it is missing or older than scanMaxAge.
-func (s *scanCache) get(ctx context.Context, a *App) (ecs.Scan, time.Time, error) {
-	done := s.refresh(a, false)
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
-	return s.last()
 }
 
 // last returns the catalog as it is.

@@ -192,3 +192,39 @@ func TestRequesterNotice(t *testing.T) {
 		mustFit(t, tt.r.State.String(), got, nil)
 	}
 }
+
+// The instance picker's answer from the last scan: a search of 10,000 instances and the
+// options Slack gets (what /slack/options does within its 3 seconds, the scan aside).
+func BenchmarkSuggest10k(b *testing.B) {
+	insts := testInstances(10000)
+	for _, q := range []string{"", "web-12", "i-bp1home009999", "team=web web-99"} {
+		b.Run("q="+q, func(b *testing.B) {
+			for b.Loop() {
+				var opts []*slack.OptionBlockObject
+				for _, in := range MatchInstances(insts, q, maxSuggestions) {
+					opts = append(opts, instanceOption(in, testNow))
+				}
+				if _, err := json.Marshal(optionsAnswer{Options: opts}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// Building and checking the fullest Home tab.
+func BenchmarkHomeView(b *testing.B) {
+	var waiting, mine []*store.Request
+	for i := range 50 {
+		r := testRequest()
+		r.ID = store.RequestID(fmt.Sprintf("R0K3Q%04d", i))
+		waiting, mine = append(waiting, r), append(mine, doneRequest())
+	}
+	d := HomeData{User: "U0APPROVE", Waiting: waiting, Mine: mine[:10], Expiring: testInstances(5000), Window: 30 * 24 * time.Hour, ScanAt: testNow, Now: testNow}
+	for b.Loop() {
+		v := HomeView(d)
+		if _, err := json.Marshal(v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -3,12 +3,15 @@ package bot_test
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/bottest"
+	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
@@ -175,5 +178,37 @@ func TestHome_SocketMode(t *testing.T) {
 	e.drain(t)
 	if n := len(e.fake.CallsOf("views.publish")); n != 1 {
 		t.Errorf("%d publishes, want 1", n)
+	}
+}
+
+// A first scan that takes long (many regions) does not hold the Home tab back: it is
+// published after 5 seconds saying ECS is being read, and again when the scan is done.
+func TestHome_PublishedBeforeASlowFirstScan(t *testing.T) {
+	release := make(chan struct{})
+	var once sync.Once
+	e := newEdgeEnv(t, func(o *ecssim.Options) {
+		o.Hook = func(action string, _ url.Values) {
+			if action == "DescribeInstances" {
+				<-release
+			}
+		}
+	})
+	t.Cleanup(func() { once.Do(func() { close(release) }) })
+	ctx := edgeCtx(t)
+	e.event(t, bottest.EventCallback("Ev300", bottest.AppHomeOpened(edgeReq, "home")), 0)
+	calls, err := e.fake.Wait(ctx, "views.publish", 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := homeText(t, calls[0]); !strings.Contains(got, "Reading ECS") {
+		t.Errorf("first publish:\n%s", got)
+	}
+	once.Do(func() { close(release) })
+	calls, err = e.fake.Wait(ctx, "views.publish", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := homeText(t, calls[1]); !strings.Contains(got, "i-bp1hz00001") || strings.Contains(got, "Reading ECS") {
+		t.Errorf("publish after the scan:\n%s", got)
 	}
 }

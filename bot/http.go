@@ -44,8 +44,12 @@ func (a *App) Handler(signingSecret string) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /slack/commands", a.verified(signingSecret, budget, a.serveCommand, sslCheck))
 	mux.Handle("POST /slack/interactions", a.verified(signingSecret, budget, a.serveInteraction, nil))
-	mux.Handle("POST /slack/events", a.verified(signingSecret, budget, a.serveEvents, nil))   // Events API (events.go)
-	mux.Handle("POST /slack/options", a.verified(signingSecret, budget, a.serveOptions, nil)) // options load URL (options.go)
+	mux.Handle("POST /slack/events", a.verified(signingSecret, budget, func(w http.ResponseWriter, r *http.Request, once requestOnce) {
+		a.serveEvents(w, r, once.replayNow())
+	}, nil)) // Events API (events.go)
+	mux.Handle("POST /slack/options", a.verified(signingSecret, budget, func(w http.ResponseWriter, r *http.Request, _ requestOnce) {
+		a.serveOptions(w, r, false) // answering has no effect: no replay check
+	}, nil)) // options load URL (options.go)
 	return mux
 }
 
@@ -54,11 +58,13 @@ func (a *App) Handler(signingSecret string) http.Handler {
 // it. Refused requests get 401 (or 413, 408, 503), a log line and a metric, and nothing else
 // happens; those refused before the body is read cost no memory for it. A replayed copy of a
 // verified request (the same timestamp and body, however its signature header is spelled,
-// even after a restart) is answered but not acted on: next is told.
+// even after a restart) is answered but not acted on: next wraps its work in once.wrap, which
+// checks that after the ack, so the ack waits for no store write (or asks once.replayNow
+// when its answer depends on it).
 //
 // unsigned, when not nil, picks out the one unsigned request Slack sends (ssl_check): it is
 // answered 200 and has no effect.
-func (a *App) verified(secret string, budget *byteBudget, next func(w http.ResponseWriter, r *http.Request, replay bool), unsigned func(body []byte) bool) http.Handler {
+func (a *App) verified(secret string, budget *byteBudget, next func(w http.ResponseWriter, r *http.Request, once requestOnce), unsigned func(body []byte) bool) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if reason := precheck(r.Header, time.Now()); reason != "" {
 			if reason == "missing" && unsigned != nil && r.ContentLength >= 0 && r.ContentLength <= maxUnsignedBody {
@@ -102,23 +108,50 @@ func (a *App) verified(secret string, budget *byteBudget, next func(w http.Respo
 		// A valid signature only proves the request came from Slack once: a copy replayed
 		// within the 5-minute window carries the same timestamp and body, and is not acted on
 		// again. The key is what the signature covers, not the header's spelling of it.
-		first, err := a.seen.FirstSeen(requestKey(r.Header.Get("X-Slack-Request-Timestamp"), body), time.Now())
-		if err != nil {
-			a.log.Error("cannot record a Slack request as seen; not acting on it", "path", r.URL.Path, "err", err)
-			http.Error(w, "renewbot cannot write its store", http.StatusServiceUnavailable)
-			return
-		}
-		replay := !first
-		if replay {
-			a.metrics.SignatureFailure("replay")
-			a.log.Warn("replayed Slack request: answered, not acted on", "path", r.URL.Path, "remote", r.RemoteAddr)
-		}
+		once := requestOnce{a: a, key: requestKey(r.Header.Get("X-Slack-Request-Timestamp"), body), path: r.URL.Path, remote: r.RemoteAddr}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		if r.Header.Get("Content-Type") == "" { // Slack sends a form; so should anything that signs like Slack
 			r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		}
-		next(w, r, replay)
+		next(w, r, once)
 	})
+}
+
+// requestOnce tells the first copy of a verified Slack request from its replays, through the
+// store's seen set.
+type requestOnce struct {
+	a            *App
+	key          []byte
+	path, remote string
+}
+
+// wrap makes work run only for the first copy of the request (nil stays nil). The check is
+// part of the work, so it runs after the ack.
+func (o requestOnce) wrap(work func(context.Context)) func(context.Context) {
+	if work == nil {
+		return nil
+	}
+	return func(ctx context.Context) {
+		if !o.replayNow() {
+			work(ctx)
+		}
+	}
+}
+
+// replayNow records the request as seen and reports whether it is a replay (or cannot be
+// recorded, which is treated the same: not acted on). For answers that depend on acting.
+func (o requestOnce) replayNow() bool {
+	first, err := o.a.seen.FirstSeen(o.key, time.Now())
+	switch {
+	case err != nil:
+		o.a.log.Error("cannot record a Slack request as seen; not acting on it", "path", o.path, "err", err)
+		return true
+	case !first:
+		o.a.metrics.SignatureFailure("replay")
+		o.a.log.Warn("replayed Slack request: answered, not acted on", "path", o.path, "remote", o.remote)
+		return true
+	}
+	return false
 }
 
 // precheck looks at the signature headers only: "" when both are there, the signature has
@@ -253,8 +286,8 @@ func (a *App) refuseRequest(w http.ResponseWriter, r *http.Request, reason strin
 }
 
 // serveCommand acknowledges a slash command and starts its work. A replay gets the same
-// acknowledgement (it depends on the text alone) and starts nothing.
-func (a *App) serveCommand(w http.ResponseWriter, r *http.Request, replay bool) {
+// acknowledgement (it depends on the text alone) and its work does nothing.
+func (a *App) serveCommand(w http.ResponseWriter, r *http.Request, once requestOnce) {
 	sc, err := slack.SlashCommandParse(r)
 	if err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
@@ -265,20 +298,13 @@ func (a *App) serveCommand(w http.ResponseWriter, r *http.Request, replay bool) 
 		return
 	}
 	ack, work := a.handleCommand(sc)
-	if replay {
-		work = nil
-	}
-	start := a.later("command", work)
+	start := a.later("command", once.wrap(work))
 	writeMsg(w, ack)
 	start() // only now: the ack is on the wire
 }
 
-// serveInteraction acknowledges a click and starts its work; a replay starts nothing.
-func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bool) {
-	if replay {
-		w.WriteHeader(http.StatusOK)
-		return
-	}
+// serveInteraction acknowledges a click and starts its work; a replay's work does nothing.
+func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, once requestOnce) {
 	if err := r.ParseForm(); err != nil {
 		http.Error(w, "bad form", http.StatusBadRequest)
 		return
@@ -289,7 +315,7 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bo
 		return
 	}
 	if isViewInteraction([]byte(payload)) { // modals and the Home tab (modal.go)
-		a.serveView(w, []byte(payload), false)
+		a.serveView(w, []byte(payload), once.replayNow()) // its answer depends on acting
 		return
 	}
 	c, err := parseClick([]byte(payload))
@@ -297,7 +323,7 @@ func (a *App) serveInteraction(w http.ResponseWriter, r *http.Request, replay bo
 		http.Error(w, "bad payload", http.StatusBadRequest)
 		return
 	}
-	start := a.later("interaction", a.handleInteraction(c))
+	start := a.later("interaction", once.wrap(a.handleInteraction(c)))
 	w.Header().Set("Content-Length", "0")
 	w.WriteHeader(http.StatusOK)
 	_ = http.NewResponseController(w).Flush()

@@ -458,6 +458,10 @@ func userText(err error) string {
 // click cancels at once; anyone else is refused at once; and when the modal cannot be
 // opened (an expired trigger), the request is rejected without a reason, as the click asked.
 func (a *App) rejectClick(ctx context.Context, to replyTo, id store.RequestID, trigger string) {
+	if a.requests == nil {
+		a.reject(ctx, to, id, "")
+		return
+	}
 	r, err := a.requests.GetRequest(id)
 	may := err == nil && r.EffectiveState(a.now()) == store.StatePending && r.Requester != to.user
 	if may {
@@ -563,9 +567,14 @@ const digestFormSuffix = ":form"
 // digestForm opens the request modal for one instance of a digest row, preselected, with
 // the approval message going to the digest's channel.
 func (a *App) digestForm(ctx context.Context, to replyTo, id, trigger string) {
-	if to.channel == "" || to.user == "" || trigger == "" {
+	if to.channel == "" || to.user == "" {
 		a.metrics.Interaction(ActionDigestRenew, "error")
 		a.reply(ctx, to, noChannelOrUser)
+		return
+	}
+	if trigger == "" {
+		a.metrics.Interaction(ActionDigestRenew, "error")
+		a.reply(ctx, to, "Slack sent no trigger to open the request form with; pick a period from the menu, or type `/renew "+id+" MONTHS`.")
 		return
 	}
 	a.metrics.Interaction(ActionDigestRenew, "accepted")

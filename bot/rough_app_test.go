@@ -19,3 +19,16 @@ func TestApp_HistoryOfUnknownRequest(t *testing.T) {
 		t.Errorf("history without an ID answered %q", got)
 	}
 }
+
+// TestApp_HistoryOfRequestInLowerCase: a request ID typed in lower case finds the request,
+// as `cancel` does; it does not answer "no request".
+func TestApp_HistoryOfRequestInLowerCase(t *testing.T) {
+	e := newEdgeEnv(t)
+	ctx := edgeCtx(t)
+	r, _ := e.openRequest(t, ctx, "i-bp1hz00001 1")
+	n := len(e.fake.CallsOf("response_url"))
+	e.ack(t, edgeReq, "history "+strings.ToLower(string(r.ID)))
+	if got := e.responseText(t, ctx, n+1); strings.Contains(got, "no request") || !strings.Contains(got, "event") {
+		t.Errorf("history %s answered %q", strings.ToLower(string(r.ID)), got)
+	}
+}

@@ -74,28 +74,22 @@ func (a *App) interactive(ctx context.Context, sm *socketmode.Client, req *socke
 		return
 	}
 	start := func() {}
-	if a.firstDelivery(req) {
-		if c, err := parseClick(req.Payload); err != nil {
-			a.log.Warn("socket mode: interaction not understood", "envelope", req.EnvelopeID, "err", err)
-		} else {
-			start = a.later("interaction", a.handleInteraction(c))
-		}
+	if c, err := parseClick(req.Payload); err != nil {
+		a.log.Warn("socket mode: interaction not understood", "envelope", req.EnvelopeID, "err", err)
+	} else {
+		start = a.later("interaction", a.onceDelivered(req, a.handleInteraction(c)))
 	}
 	a.ack(ctx, sm, req, nil)
 	start()
 }
 
-// command handles a "slash_commands" envelope.
+// command handles a "slash_commands" envelope. A redelivery gets the same ack (the answer
+// depends on the text alone) and its work does nothing.
 func (a *App) command(ctx context.Context, sm *socketmode.Client, req *socketmode.Request, sc slack.SlashCommand) {
-	first := a.firstDelivery(req)
-	ack, work := a.handleCommand(sc) // the answer depends on the text alone: a redelivery gets it again
+	ack, work := a.handleCommand(sc)
 	var payload *slack.Msg
 	if req.AcceptsResponsePayload && ackFits(req.EnvelopeID, ack) {
 		payload = &ack
-	}
-	if !first {
-		a.ack(ctx, sm, req, payload)
-		return
 	}
 	if payload == nil { // the answer goes through response_url instead, ahead of the work's own
 		to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
@@ -107,7 +101,7 @@ func (a *App) command(ctx context.Context, sm *socketmode.Client, req *socketmod
 			}
 		}
 	}
-	start := a.later("command", work) // registered before the ack, so a drain after the ack sees it
+	start := a.later("command", a.onceDelivered(req, work)) // registered before the ack, so a drain after the ack sees it
 	a.ack(ctx, sm, req, payload)
 	start() // the ack is queued for the connection ahead of anything the work sends
 }
@@ -154,6 +148,20 @@ func slashCommandOf(payload []byte) (slack.SlashCommand, bool) {
 		TriggerID: str("trigger_id"), APIAppID: str("api_app_id")}, true
 }
 
+// onceDelivered wraps the work of an envelope so that it runs only on its first delivery
+// (nil stays nil). The check runs with the work, after the ack.
+func (a *App) onceDelivered(req *socketmode.Request, work func(context.Context)) func(context.Context) {
+	if work == nil {
+		return nil
+	}
+	env := *req
+	return func(ctx context.Context) {
+		if a.firstDelivery(&env) {
+			work(ctx)
+		}
+	}
+}
+
 // firstDelivery reports whether the envelope is seen for the first time, also across a
 // restart (the set is in the store). A redelivery carries the same envelope ID and payload;
 // the payload is part of the key because a stand-in may reuse IDs (numbered per connection)
@@ -164,16 +172,16 @@ func (a *App) firstDelivery(req *socketmode.Request) bool {
 	h.Write([]byte{0})
 	h.Write(req.Payload)
 	first, err := a.seen.FirstSeen(h.Sum([]byte("e")), time.Now())
-	if err != nil {
+	switch {
+	case err != nil:
 		a.log.Error("socket mode: cannot record the envelope as seen; not acting on it", "envelope", req.EnvelopeID, "err", err)
 		return false
+	case !first:
+		a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,
+			"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
+		return false
 	}
-	if first {
-		return true
-	}
-	a.log.Info("socket mode: envelope delivered again, not acted on", "envelope", req.EnvelopeID,
-		"retry_attempt", req.RetryAttempt, "retry_reason", req.RetryReason)
-	return false
+	return true
 }
 
 // maxAck is Slack's limit on a Socket Mode ack: larger ones are dropped silently.

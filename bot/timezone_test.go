@@ -102,3 +102,24 @@ func TestNotRenewalWording(t *testing.T) {
 		t.Errorf("%d mentions of 15 days after expiry, want title, warning, confirm, status, help: %s", n, all)
 	}
 }
+
+// TestTierAgreesWithDaysLeft: the urgency tier of an instance follows the days left it
+// shows: "3 days left" (3 days 15 hours) is under "within 3 days", not "within 7 days"
+// (issue 11 #5).
+func TestTierAgreesWithDaysLeft(t *testing.T) {
+	tiers := []int{3, 7, 15, 30}
+	for _, off := range []time.Duration{3*24*time.Hour + 15*time.Hour, 7*24*time.Hour + 23*time.Hour, 15 * 24 * time.Hour, -2 * time.Hour} {
+		exp := testNow.Add(off)
+		d := renewal.DaysLeft(exp, testNow)
+		want := len(tiers) - 1
+		for i, tier := range tiers {
+			if d <= tier {
+				want = i
+				break
+			}
+		}
+		if got := tierOf(exp, testNow, tiers); got != want {
+			t.Errorf("%v: %d days left (%q) is in tier %q, want %q", off, d, daysLeftText(exp, testNow), tierName(got, tiers), tierName(want, tiers))
+		}
+	}
+}

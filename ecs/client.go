@@ -121,6 +121,11 @@ func New(cfg Config) (*Client, error) {
 		if err := c.setEndpoint(cfg.Endpoint); err != nil {
 			return nil, err
 		}
+		if cfg.BSSEndpoint == "" && c.direct {
+			// An emulator on loopback (ecssim) answers BSS too: never send a local setup's
+			// balance query to Alibaba.
+			c.bss = endpoint{scheme: c.scheme, domain: c.domain, direct: true}
+		}
 	}
 	c.slots = make(chan *ecsapi.Client, cfg.Concurrency)
 	for range cfg.Concurrency {

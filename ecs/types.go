@@ -115,7 +115,7 @@ type Config struct {
 	AccessKeySecret string        //
 	SecurityToken   string        // optional STS token with the static key
 	Role            *Role         // when set: the account's calls are signed with this role's credentials, assumed from the ones above
-	BSSEndpoint     string        // like Endpoint, for the BSS (billing) API: QueryAccountBalance; "" = Alibaba's
+	BSSEndpoint     string        // like Endpoint, for the BSS (billing) API: QueryAccountBalance; "" = Alibaba's, or Endpoint when that is on loopback (ecssim)
 	RateLimit       RateLimit     // pacing per (region, API); zero: the defaults
 	Timeout         time.Duration // whole-request timeout per API call, default 10s
 	ConnectTimeout  time.Duration // default 5s

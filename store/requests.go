@@ -87,6 +87,7 @@ func (db *DB) CreateRequest(r *Request) error {
 			Action:      ActRequested,
 			RequestID:   c.ID,
 			InstanceIDs: c.InstanceIDs(),
+			Accounts:    c.Accounts(),
 			Detail:      describe(c),
 		}); err != nil || !operator {
 			return err
@@ -97,6 +98,7 @@ func (db *DB) CreateRequest(r *Request) error {
 			Action:      ActApproved,
 			RequestID:   c.ID,
 			InstanceIDs: c.InstanceIDs(),
+			Accounts:    c.Accounts(),
 			Detail:      c.Approvals[0].Note,
 		})
 	})
@@ -314,6 +316,9 @@ func fillEvent(ev *Event, r *Request, now time.Time) {
 	}
 	if len(ev.InstanceIDs) == 0 {
 		ev.InstanceIDs = r.InstanceIDs()
+	}
+	if len(ev.Accounts) == 0 {
+		ev.Accounts = r.Accounts()
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -136,6 +137,7 @@ func (m AutoRenewMode) String() string {
 // Item is one instance of a request: the quote snapshot taken when the request was made and,
 // later, the result.
 type Item struct {
+	Account         string `json:",omitempty"` // the instance's account (RENEWBOT_ACCOUNTS); "" = the single default account
 	InstanceID      string
 	RegionID        string
 	Name            string
@@ -190,6 +192,9 @@ type Request struct {
 	Items    []Item
 	Total    float64
 	Currency string
+	// Balances: each account's balance when the request was made, and the automatic renewals
+	// due from it within 9 days; the approval card shows the balance after the renewal.
+	Balances []AccountBalance `json:",omitempty"`
 
 	ApprovalsRequired int
 	Approvals         []Decision
@@ -205,6 +210,15 @@ type Request struct {
 	CheckingStopped bool      `json:",omitempty"`
 }
 
+// AccountBalance is an account's balance and the automatic renewals due from it soon.
+type AccountBalance struct {
+	Account   string  `json:",omitempty"` // "" = the single default account
+	Available float64 // QueryAccountBalance AvailableAmount
+	Currency  string
+	Due9Days  float64 // automatic renewals Alibaba will deduct within 9 days
+	Err       string  `json:",omitempty"` // why the balance could not be read
+}
+
 // EffectiveState is State, except that a pending request past its deadline is expired
 // (the sweep writes that down later; readers must not wait for it).
 func (r *Request) EffectiveState(now time.Time) State {
@@ -215,6 +229,18 @@ func (r *Request) EffectiveState(now time.Time) State {
 }
 
 // InstanceIDs lists the request's instances in order.
+// Accounts lists the accounts of the request's instances, in order, each once; none for
+// the single default account.
+func (r *Request) Accounts() []string {
+	var out []string
+	for _, it := range r.Items {
+		if it.Account != "" && !slices.Contains(out, it.Account) {
+			out = append(out, it.Account)
+		}
+	}
+	return out
+}
+
 func (r *Request) InstanceIDs() []string {
 	ids := make([]string, len(r.Items))
 	for i, it := range r.Items {
@@ -319,6 +345,7 @@ type Event struct {
 	Action      Action
 	RequestID   RequestID
 	InstanceIDs []string
+	Accounts    []string `json:",omitempty"` // the accounts of the request's instances; none = the single default account
 	Detail      string
 	// Hash is the hex SHA-256 of the previous event's Hash and this event's canonical
 	// encoding (set by the store; VerifyAudit checks the chain).

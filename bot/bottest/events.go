@@ -90,3 +90,15 @@ func SignedPayload(secret, url string, payload map[string]any, ts time.Time) *ht
 func (f *FakeSlack) PushEvent(eventID string, event map[string]any) string {
 	return f.PushEnvelopeAccepting("events_api", EventCallback(eventID, event), false)
 }
+
+// IMUser reports whose DM channel (opened with conversations.open) channel is.
+func (f *FakeSlack) IMUser(channel string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for u, ch := range f.ims {
+		if ch == channel {
+			return u, true
+		}
+	}
+	return "", false
+}

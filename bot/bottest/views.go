@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -25,10 +26,11 @@ const (
 
 // fakeView is a view the fake holds: a modal opened with views.open, or a user's Home tab.
 type fakeView struct {
-	id   string
-	user string
-	hash string
-	view map[string]any // the view as sent, with id, hash and state added
+	id     string
+	user   string
+	hash   string
+	closed bool           // CloseView: the person submitted or cancelled it
+	view   map[string]any // the view as sent, with id, hash and state added
 }
 
 // viewState is the part of FakeSlack that speaks views; guarded by FakeSlack.mu.
@@ -86,6 +88,38 @@ func (f *FakeSlack) View(id string) (map[string]any, bool) {
 		return nil, false
 	}
 	return v.view, true
+}
+
+// OpenModal is a modal open for a person.
+type OpenModal struct {
+	ID   string
+	User string
+	View map[string]any
+}
+
+// OpenModals lists the modals opened (views.open) and not closed, oldest first. Only
+// modals opened with a trigger_id from Trigger know their person.
+func (f *FakeSlack) OpenModals() []OpenModal {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []OpenModal
+	for _, v := range f.vs.views {
+		if !v.closed && v.view["type"] == "modal" {
+			out = append(out, OpenModal{ID: v.id, User: v.user, View: v.view})
+		}
+	}
+	slices.SortFunc(out, func(a, b OpenModal) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// CloseView closes a modal, as Slack does when it is submitted without errors or cancelled.
+func (f *FakeSlack) CloseView(id string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if v, ok := f.vs.views[id]; ok {
+		v.closed = true
+		f.record(Call{Method: "view.closed", Form: map[string][]string{"view_id": {id}}, Status: http.StatusOK})
+	}
 }
 
 // HomeView returns the Home tab last published for user.

@@ -69,11 +69,7 @@ type Server struct {
 	mu      sync.Mutex
 	acks    []ack             // answers to slash commands, in order
 	replyTo map[string]origin // response_url number → who and what it answers
-	// modals (views.go)
-	triggers   map[string]string            // trigger_id → user it was issued for
-	closed     map[string]bool              // view IDs closed on the page
-	viewErrors map[string]map[string]string // view ID → block_id → error, from the last submission
-	poke       chan struct{}                // closed and replaced when the playground's own state changes
+	poke    chan struct{}     // closed and replaced when the playground's own state changes
 }
 
 // ack is the bot's answer to a slash command: an ephemeral only its author sees.
@@ -131,8 +127,7 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("playground: page template: %w", err)
 	}
-	s := &Server{cfg: cfg, page: page, replyTo: map[string]origin{}, poke: make(chan struct{}),
-		triggers: map[string]string{}, closed: map[string]bool{}, viewErrors: map[string]map[string]string{}}
+	s := &Server{cfg: cfg, page: page, replyTo: map[string]origin{}, poke: make(chan struct{})}
 	s.handler = s.routes()
 	return s, nil
 }
@@ -150,7 +145,7 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /files/{id}", s.serveFile)
 	mux.HandleFunc("POST /command", s.serveCommand)
 	mux.HandleFunc("POST /action", s.serveAction)
-	mux.HandleFunc("POST /view", s.serveView)
+	mux.HandleFunc("POST /view", s.serveView) // modals (views.go)
 	mux.HandleFunc("POST /clock", s.serveClock)
 	mux.HandleFunc("POST /digest", s.serveDigest)
 	return mux

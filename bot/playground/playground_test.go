@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -139,7 +140,6 @@ type pageState struct {
 	Modals []struct {
 		ID, User string
 		View     map[string]any
-		Errors   map[string]string
 	}
 	Sim *struct {
 		Now     time.Time
@@ -447,8 +447,9 @@ func TestPage(t *testing.T) {
 }
 
 // TestModal: a modal the bot opens on the trigger_id of a person's command shows to that
-// person; its submission reaches the bot as Slack's view_submission with the values typed; an
-// errors answer keeps it open with the errors, an empty answer closes it.
+// person, and only that person acts in it; its submission reaches the bot as Slack's
+// view_submission with the values typed; an errors answer keeps it open and is passed on to
+// the page, an empty answer closes it.
 func TestModal(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
@@ -467,13 +468,13 @@ func TestModal(t *testing.T) {
 		t.Fatalf("modals %+v", st.Modals)
 	}
 	submit := map[string]any{"user": "U02BOB", "view_id": v.ID, "kind": "submit", "values": map[string]any{"reason": map[string]string{"reason_text": "too early"}}}
-	if code, _ := w.post(t, "/view", map[string]any{"user": "U01ALICE", "view_id": v.ID, "kind": "submit"}); code != 400 {
+	if code, _ := w.post(t, "/view", map[string]any{"user": "U01ALICE", "view_id": v.ID, "kind": "submit"}); code != 404 {
 		t.Errorf("Alice submitted Bob's modal: %d", code)
 	}
 	w.bot.mu.Lock()
 	w.bot.answer = `{"response_action":"errors","errors":{"reason":"Say why in a few more words."}}`
 	w.bot.mu.Unlock()
-	if code, ans := w.post(t, "/view", submit); code != 200 || ans["status"] != float64(200) {
+	if code, ans := w.post(t, "/view", submit); code != 200 || fmt.Sprint(ans["errors"]) != "map[reason:Say why in a few more words.]" {
 		t.Fatalf("submit: %d %v", code, ans)
 	}
 	var sub struct {
@@ -495,8 +496,8 @@ func TestModal(t *testing.T) {
 	if sub.Type != "view_submission" || sub.User.ID != "U02BOB" || sub.View.ID != v.ID || sub.View.State.Values["reason"]["reason_text"].Value != "too early" {
 		t.Errorf("view_submission %+v", sub)
 	}
-	if st := w.state(t); len(st.Modals) != 1 || st.Modals[0].Errors["reason"] != "Say why in a few more words." {
-		t.Fatalf("after an errors answer: %+v", st.Modals)
+	if st := w.state(t); len(st.Modals) != 1 {
+		t.Fatalf("after an errors answer the modal is closed: %+v", st.Modals)
 	}
 	w.bot.mu.Lock()
 	w.bot.answer = ""

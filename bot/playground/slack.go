@@ -61,7 +61,7 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) {
 	form := bottest.CommandForm(slack.SlashCommand{
 		TeamID: teamID, TeamDomain: "playground", ChannelID: s.cfg.Channel, ChannelName: s.cfg.ChannelName,
 		UserID: p.ID, UserName: strings.ToLower(p.Name), Command: s.cfg.Command, Text: text,
-		ResponseURL: s.newResponseURL(p.ID, typed), TriggerID: s.trigger(p.ID), APIAppID: appID,
+		ResponseURL: s.newResponseURL(p.ID, typed), TriggerID: s.cfg.Slack.Trigger(p.ID), APIAppID: appID,
 	})
 	form.Del("token") // a signed request has no verification token
 	ans := s.answer(s.cfg.Transport.Command(r.Context(), form))
@@ -142,7 +142,7 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 		"container": map[string]any{
 			"type": "message", "message_ts": req.TS, "channel_id": req.Channel, "is_ephemeral": req.Ephemeral,
 		},
-		"trigger_id":            s.trigger(p.ID),
+		"trigger_id":            s.cfg.Slack.Trigger(p.ID),
 		"team":                  map[string]string{"id": teamID, "domain": "playground"},
 		"enterprise":            nil,
 		"is_enterprise_install": false,
@@ -206,7 +206,8 @@ func (a botAnswer) describe() string {
 	return s
 }
 
-// actionTS is a unique value shaped like Slack's action_ts.
+// actionTS is a unique value shaped like Slack's.
+
 func (s *Server) actionTS() string {
 	t := s.cfg.Now()
 	return fmt.Sprintf("%d.%06d", t.Unix(), t.Nanosecond()/1000)

@@ -9,22 +9,21 @@ import (
 	"net/http"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
 )
 
 // state is everything the page shows, sent whole on every change.
 type state struct {
-	Items  []item    `json:"items"`  // the channel, oldest first; ephemerals carry the user who sees them
-	Modals []modal   `json:"modals"` // open modals, each shown to its user
-	Sim    *simState `json:"sim,omitempty"`
+	Items  []item      `json:"items"`  // the channel, oldest first; ephemerals carry the user who sees them
+	Modals []modalItem `json:"modals"` // open modals, each for one person (views.go)
+	Sim    *simState   `json:"sim,omitempty"`
 }
 
 // item is one thing in the channel: a message the bot posted (with its thread), an
 // ephemeral answer to one person, or a file shared in a thread.
 type item struct {
 	Key     string          `json:"key"`  // stable across updates
-	Kind    string          `json:"kind"` // "message", "dm" (to User), "ephemeral" or "file"
+	Kind    string          `json:"kind"` // "message", "ephemeral" or "file"
 	Channel string          `json:"channel,omitempty"`
 	TS      string          `json:"ts,omitempty"`
 	User    string          `json:"user,omitempty"`    // ephemeral: the only one who sees it
@@ -110,9 +109,6 @@ func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {
 // state builds what the page shows from the fake Slack's record and the emulator.
 func (s *Server) state(ctx context.Context) state {
 	st := state{Items: s.timeline(), Modals: s.modals()}
-	if st.Modals == nil {
-		st.Modals = []modal{}
-	}
 	if s.cfg.Sim != "" {
 		st.Sim = s.simState(ctx)
 	}
@@ -147,18 +143,16 @@ func (s *Server) timeline() []item {
 	var top []item
 	byTS := map[string]int{} // channel/ts of a top-level message → index in top
 	var replies []item
-	dms := map[string]string{} // the fake's DM channel of each person → the person
-	for _, p := range s.cfg.People {
-		dms["D"+strings.TrimLeft(p.ID, "UW")] = p.ID
-	}
 	for _, m := range s.cfg.Slack.Messages() {
 		it := item{Key: "m:" + m.Channel + "/" + m.TS, Kind: "message", Channel: m.Channel, TS: m.TS,
 			User: botUser, Text: m.Form.Get("text"), At: m.At, Edits: m.Edits}
-		if to, ok := dms[m.Channel]; ok {
-			it.Kind, it.User = "dm", to // a direct message: only its addressee sees it
-		}
 		if b := m.Form.Get("blocks"); b != "" && json.Valid([]byte(b)) {
 			it.Blocks = json.RawMessage(b)
+		}
+		if u, ok := s.cfg.Slack.IMUser(m.Channel); ok { // renewbot's DM: shown to that person only
+			it.Kind, it.User, it.Channel = "ephemeral", u, s.cfg.Channel
+			top = append(top, it)
+			continue
 		}
 		if th := m.Form.Get("thread_ts"); th != "" && th != m.TS {
 			it.Command = th // parent's ts, until placed

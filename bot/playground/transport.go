@@ -18,6 +18,8 @@ import (
 type Transport interface {
 	Command(ctx context.Context, form url.Values) (status int, body []byte, err error)
 	Interaction(ctx context.Context, payload []byte) (status int, body []byte, err error)
+	// Options asks for the options of an external select (a block_suggestion payload).
+	Options(ctx context.Context, payload []byte) (status int, body []byte, err error)
 }
 
 // HTTPTransport posts to the bot's /slack/commands and /slack/interactions, signed with the
@@ -37,6 +39,11 @@ func (h HTTPTransport) Command(ctx context.Context, form url.Values) (int, []byt
 // Interaction posts an interaction payload (the JSON Slack sends in the payload field).
 func (h HTTPTransport) Interaction(ctx context.Context, payload []byte) (int, []byte, error) {
 	return h.post(ctx, "/slack/interactions", url.Values{"payload": {string(payload)}})
+}
+
+// Options posts a block_suggestion to the bot's options load URL, /slack/options.
+func (h HTTPTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
+	return h.post(ctx, "/slack/options", url.Values{"payload": {string(payload)}})
 }
 
 func (h HTTPTransport) post(ctx context.Context, endpoint string, form url.Values) (int, []byte, error) {
@@ -77,6 +84,12 @@ func (s SocketTransport) Command(ctx context.Context, form url.Values) (int, []b
 
 // Interaction sends an interactive envelope.
 func (s SocketTransport) Interaction(ctx context.Context, payload []byte) (int, []byte, error) {
+	return s.send(ctx, "interactive", json.RawMessage(payload))
+}
+
+// Options sends a block_suggestion, which Socket Mode delivers as an interactive envelope;
+// the ack's payload holds the options.
+func (s SocketTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
 	return s.send(ctx, "interactive", json.RawMessage(payload))
 }
 

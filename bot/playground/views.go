@@ -8,70 +8,42 @@ import (
 	"github.com/renewbot/renewbot/bot/bottest"
 )
 
-// Modals: the bot opens one with views.open on a trigger_id from a command or a click; the
-// page shows it to the person whose trigger it was, and sends its submission, its closing,
-// clicks and menu choices in it, and the typing in an external select (block_suggestion) as
-// Slack would.
-
-// modal is an open modal in the state.
-type modal struct {
-	ID     string            `json:"id"`
-	User   string            `json:"user"`
-	View   json.RawMessage   `json:"view"`             // as the fake holds it: updates applied
-	Errors map[string]string `json:"errors,omitempty"` // block_id → message, from response_action errors
+// modalItem is a modal open for one person (the request and reject forms).
+type modalItem struct {
+	ID   string          `json:"id"`
+	User string          `json:"user"`
+	View json.RawMessage `json:"view"`
 }
 
-// trigger issues a trigger_id for user on the fake Slack, so that views.open takes it, and
-// remembers whose it is.
-func (s *Server) trigger(user string) string {
-	id := s.cfg.Slack.Trigger(user)
-	s.mu.Lock()
-	s.triggers[id] = user
-	s.mu.Unlock()
-	return id
-}
-
-// modals returns the modals opened and not yet closed, oldest first.
-func (s *Server) modals() []modal {
-	s.mu.Lock()
-	triggers, closed := s.triggers, s.closed
-	var out []modal
-	for _, c := range s.cfg.Slack.CallsOf("views.open") {
-		id := c.Form.Get("view_id")
-		if c.Status != http.StatusOK || id == "" || closed[id] {
+// modals lists the open modals, from the fake Slack.
+func (s *Server) modals() []modalItem {
+	out := []modalItem{}
+	for _, m := range s.cfg.Slack.OpenModals() {
+		raw, err := json.Marshal(m.View)
+		if err != nil {
 			continue
 		}
-		var req struct {
-			TriggerID string `json:"trigger_id"`
-		}
-		_ = json.Unmarshal(c.JSON, &req)
-		user, ok := triggers[req.TriggerID]
-		if !ok {
-			continue // not opened for someone on the page
-		}
-		out = append(out, modal{ID: id, User: user, Errors: s.viewErrors[id]})
-	}
-	s.mu.Unlock()
-	for i := range out {
-		if v, ok := s.cfg.Slack.View(out[i].ID); ok {
-			out[i].View, _ = json.Marshal(v)
-		}
+		out = append(out, modalItem{ID: m.ID, User: m.User, View: raw})
 	}
 	return out
 }
 
-// viewRequest is something done in a modal on the page.
+// viewRequest is the page acting in a modal: typing into the instance search (suggest),
+// picking in a select with dispatch_action (action), submitting (submit) or cancelling (close).
 type viewRequest struct {
-	User   string         `json:"user"`
-	ViewID string         `json:"view_id"`
-	Kind   string         `json:"kind"` // "submit", "close", "action" or "suggest"
-	Values bottest.Values `json:"values,omitempty"`
-	// action and suggest: the element and its value (the typed text for suggest)
-	BlockID  string `json:"block_id,omitempty"`
-	ActionID string `json:"action_id,omitempty"`
-	Value    string `json:"value,omitempty"`
+	User     string         `json:"user"`
+	ViewID   string         `json:"view_id"`
+	Kind     string         `json:"kind"`
+	BlockID  string         `json:"block_id"`
+	ActionID string         `json:"action_id"`
+	Value    string         `json:"value"`
+	Query    string         `json:"query"`
+	Values   bottest.Values `json:"values"`
 }
 
+// serveView turns what the page did in a modal into the payload Slack would send, signed,
+// to the bot's /slack/interactions (or /slack/options for the search), and returns the
+// bot's answer: options, or the errors a submission came back with.
 func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 	var req viewRequest
 	if !readJSON(w, r, &req) {
@@ -82,33 +54,30 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
-	open := false
-	for _, m := range s.modals() {
-		open = open || (m.ID == req.ViewID && m.User == p.ID)
-	}
 	view, ok := s.cfg.Slack.View(req.ViewID)
-	if !open || !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "no open modal " + strconv.Quote(req.ViewID) + " of " + p.Name})
+	mine := false
+	for _, m := range s.cfg.Slack.OpenModals() {
+		mine = mine || (m.ID == req.ViewID && m.User == p.ID)
+	}
+	if !ok || !mine { // a modal is its person's: no one else sees it or acts in it
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no view " + strconv.Quote(req.ViewID)})
 		return
 	}
 	var payload map[string]any
+	send := s.cfg.Transport.Interaction
 	switch req.Kind {
+	case "suggest":
+		payload, send = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Query), s.cfg.Transport.Options
+	case "action":
+		payload = bottest.ViewAction(p.ID, s.cfg.Slack.Trigger(p.ID), view, req.BlockID, req.ActionID, req.Value, req.Values)
 	case "submit":
 		payload = bottest.ViewSubmission(p.ID, view, req.Values)
 	case "close":
-		if notify, _ := view["notify_on_close"].(bool); !notify {
-			s.closeView(req.ViewID)
-			writeJSON(w, http.StatusOK, botAnswer{Status: http.StatusOK})
-			return
-		}
-		payload = map[string]any{"type": "view_closed", "team": map[string]any{"id": teamID}, "api_app_id": appID,
-			"user": map[string]any{"id": p.ID, "name": p.Name}, "view": view, "is_cleared": false}
-	case "action":
-		payload = bottest.ViewAction(p.ID, s.trigger(p.ID), view, req.BlockID, req.ActionID, req.Value, req.Values)
-	case "suggest":
-		payload = bottest.BlockSuggestion(p.ID, view, req.BlockID, req.ActionID, req.Value)
+		s.cfg.Slack.CloseView(req.ViewID)
+		writeJSON(w, http.StatusOK, map[string]any{})
+		return
 	default:
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "kind must be submit, close, action or suggest"})
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown kind " + strconv.Quote(req.Kind)})
 		return
 	}
 	raw, err := json.Marshal(payload)
@@ -116,29 +85,22 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	ans := s.answer(s.cfg.Transport.Interaction(r.Context(), raw))
-	if ans.Status == http.StatusOK && (req.Kind == "submit" || req.Kind == "close") {
-		var res struct {
-			ResponseAction string            `json:"response_action"`
-			Errors         map[string]string `json:"errors"`
-		}
-		_ = json.Unmarshal([]byte(ans.Body), &res)
-		if res.ResponseAction == "errors" && req.Kind == "submit" {
-			s.mu.Lock()
-			s.viewErrors[req.ViewID] = res.Errors
-			s.mu.Unlock()
-			s.changed()
-		} else {
-			s.closeView(req.ViewID) // an empty answer (or clear) closes the modal, as in Slack
-		}
+	ans := s.answer(send(r.Context(), raw))
+	if ans.Status != http.StatusOK {
+		writeJSON(w, http.StatusBadGateway, map[string]string{"error": "renewbot answered " + ans.describe()})
+		return
 	}
-	writeJSON(w, http.StatusOK, ans)
-}
-
-func (s *Server) closeView(id string) {
-	s.mu.Lock()
-	s.closed[id] = true
-	delete(s.viewErrors, id)
-	s.mu.Unlock()
-	s.changed()
+	var body struct {
+		ResponseAction string            `json:"response_action"`
+		Errors         map[string]string `json:"errors"`
+		Options        []json.RawMessage `json:"options"`
+	}
+	_ = json.Unmarshal([]byte(ans.Body), &body)
+	if req.Kind == "submit" && body.ResponseAction != "errors" {
+		s.cfg.Slack.CloseView(req.ViewID) // Slack closes a modal submitted without errors
+	}
+	if body.Options == nil {
+		body.Options = []json.RawMessage{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"errors": body.Errors, "options": body.Options})
 }

@@ -214,31 +214,38 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 // fails leaves the item pending: the request stays executing and the sweep takes it up.
 func (w *Workflow) reread(ctx context.Context, r *store.Request, it store.Item, token string) (*store.Request, error) {
 	id := it.InstanceID
-	insts, err := w.cloud.Lookup(ctx, []string{id})
-	var inst *ecs.Instance
-	for i := range insts {
-		if insts[i].ID == id {
-			inst = &insts[i]
-		}
-	}
+	seen, err := w.expiries(ctx, it.RegionID, []string{id})
+	cur, ok := seen[id]
 	switch {
-	case (err == nil || errors.Is(err, ecs.ErrNotFound)) && inst == nil:
+	case !ok && errors.Is(err, ecs.ErrNotFound):
 		msg := fmt.Sprintf("%s no longer exists (released?); nothing was charged", id)
 		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActItemFailed, Detail: msg},
 			func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg })
-	case inst == nil:
+	case !ok:
 		return r, fmt.Errorf("re-reading %s before renewing it: %w", id, err)
-	case !inst.ExpiredTime.Equal(it.CurrentExpiry):
-		msg := supersededText(id, it.CurrentExpiry, inst.ExpiredTime, r.Months)
+	case !cur.Equal(it.CurrentExpiry):
+		msg := supersededText(id, it.CurrentExpiry, cur, r.Months)
 		w.log.Warn("expiry moved since the quote; not renewing", "request", r.ID, "instance", id,
-			"quoted", it.CurrentExpiry, "now", inst.ExpiredTime)
+			"quoted", it.CurrentExpiry, "now", cur)
 		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActSuperseded, Detail: msg},
 			func(it *store.Item) { it.State, it.Error = store.ItemSuperseded, msg })
 	}
-	base := inst.ExpiredTime
+	base := cur
 	return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActCalled,
 		Detail: fmt.Sprintf("RenewInstance %s %d month(s) from expiry %s, ClientToken %s", it.RegionID, r.Months, base.UTC().Format(time.RFC3339), token)},
 		func(it *store.Item) { it.Sent, it.BaseExpiry = true, base })
+}
+
+// expiries reads the current expiry of instances in one region, once (one DescribeInstances
+// per 100): Verify with a zero target is met by any expiry, so it returns after its first
+// read without waiting. An instance that is gone is missing from the map, and the error
+// wraps ecs.ErrNotFound.
+func (w *Workflow) expiries(ctx context.Context, region string, ids []string) (map[string]time.Time, error) {
+	anyExpiry := make(map[string]time.Time, len(ids))
+	for _, id := range ids {
+		anyExpiry[id] = time.Time{}
+	}
+	return w.cloud.Verify(ctx, region, anyExpiry)
 }
 
 // supersededText says that an instance was not renewed because its expiry moved.

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
 )
 
 // The balance forecast: Alibaba charges each AutoRenewal instance's automatic renewal 9 days
@@ -235,4 +236,37 @@ func joinErrs(errs []error) error {
 		return errs[0]
 	}
 	return fmt.Errorf("%w (and %d more)", errs[0], len(errs)-1)
+}
+
+// BalanceReader reads an account's balance and the automatic renewals due from it within 9
+// days. A Cloud that has one lets the approval card show the balance after the renewal.
+type BalanceReader interface {
+	AccountBalance(ctx context.Context, account string) (store.AccountBalance, error)
+}
+
+// balances notes the balance of every account of a renewal request. It never stops the
+// request: an account whose balance cannot be read is noted with the error.
+func (w *Workflow) balances(ctx context.Context, r *store.Request) []store.AccountBalance {
+	br, ok := w.cloud.(BalanceReader)
+	if !ok {
+		return nil
+	}
+	accounts := r.Accounts()
+	if len(accounts) == 0 {
+		accounts = []string{""}
+	}
+	out := make([]store.AccountBalance, len(accounts))
+	var wg sync.WaitGroup
+	for i, a := range accounts {
+		wg.Go(func() {
+			b, err := br.AccountBalance(ctx, a)
+			if err != nil {
+				b = store.AccountBalance{Account: a, Err: err.Error()}
+			}
+			b.Account = a
+			out[i] = b
+		})
+	}
+	wg.Wait()
+	return out
 }

@@ -85,20 +85,25 @@ type wfOptions struct {
 	cfg     func(*renewal.WorkflowConfig)
 	sleep   func(context.Context, time.Duration) error // ecs retry and Verify waits; default: none
 	noSync  bool
+	pace    ecs.RateLimit // the client's pacing; zero: ecs's defaults
 }
 
 func noSleep(ctx context.Context, _ time.Duration) error { return ctx.Err() }
 
 // wfECS is the real client pointed at sim, with retries that do not wait.
-func wfECS(tb testing.TB, url string, sleep func(context.Context, time.Duration) error) *ecs.Client {
+func wfECS(tb testing.TB, url string, sleep func(context.Context, time.Duration) error, pace ...ecs.RateLimit) *ecs.Client {
 	tb.Helper()
 	if sleep == nil {
 		sleep = noSleep
 	}
-	c, err := ecs.New(ecs.Config{
+	cfg := ecs.Config{
 		Regions: wfRegions, Endpoint: url, AccessKeyID: "testid", AccessKeySecret: "testsecret",
 		Retry: ecs.RetryPolicy{Attempts: 3}, Sleep: sleep,
-	})
+	}
+	if len(pace) > 0 {
+		cfg.RateLimit = pace[0]
+	}
+	c, err := ecs.New(cfg)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -120,7 +125,7 @@ func newWFEnv(tb testing.TB, o wfOptions) *wfEnv {
 	}
 	tb.Cleanup(func() { db.Close() })
 	e.db = db
-	e.cloud = wfECS(tb, e.sim.URL, o.sleep)
+	e.cloud = wfECS(tb, e.sim.URL, o.sleep, o.pace)
 	if o.policy.Approvers == nil {
 		o.policy.Approvers = []string{"UAPPROVER1", "UAPPROVER2", "UREQ"}
 	}

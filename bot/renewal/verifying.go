@@ -106,28 +106,26 @@ func (w *Workflow) checkOne(ctx context.Context, r *store.Request) error {
 	}
 	regions, ids := byRegion(r, store.ItemOrdered)
 	for _, region := range regions {
-		insts, lerr := w.cloud.Lookup(ctx, ids[region])
+		seen, lerr := w.expiries(ctx, region, ids[region])
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		if lerr != nil && len(insts) == 0 {
+		if lerr != nil {
 			w.log.Warn("checking a verifying request", "request", r.ID, "region", region, "err", lerr)
-			continue
 		}
-		for _, in := range insts {
-			it := item(r, in.ID)
-			if it.State != store.ItemOrdered || in.ExpiredTime.Before(target(r, it)) {
+		for _, id := range ids[region] {
+			it, t := item(r, id), seen[id]
+			if it.State != store.ItemOrdered || t.IsZero() || t.Before(target(r, it)) {
 				continue
 			}
-			t := in.ExpiredTime
-			got, err := w.setItems(r.ID, []string{in.ID}, store.ItemOrdered,
+			got, err := w.setItems(r.ID, []string{id}, store.ItemOrdered,
 				store.Event{Action: store.ActVerified, Detail: "new expiry " + t.UTC().Format(time.RFC3339) + ", seen by the sweep"},
 				func(it *store.Item) { it.State, it.NewExpiry, it.Error = store.ItemDone, t, "" })
 			if err != nil {
 				return ignoreStale(err)
 			}
 			r = got
-			w.log.Info("renewal verified by the sweep", "request", r.ID, "instance", in.ID, "expiry", t)
+			w.log.Info("renewal verified by the sweep", "request", r.ID, "instance", id, "expiry", t)
 		}
 	}
 	if !hasItems(r, store.ItemOrdered) {

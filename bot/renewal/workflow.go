@@ -194,6 +194,7 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 	if err != nil {
 		return nil, err
 	}
+	r.Balances = w.balances(ctx, r) // forecast.go
 	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
 		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
 			joinIDs(r.InstanceIDs()), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
@@ -241,6 +242,7 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 	}
 	for i, inst := range insts {
 		it := store.Item{
+			Account:    inst.Account,
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			ProjectedExpiry: ecs.AddMonths(inst.ExpiredTime, in.Months),
@@ -388,6 +390,7 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 	}
 	for i, inst := range insts {
 		it := store.Item{
+			Account:    inst.Account,
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
 			AutoRenewStatus: string(inst.AutoRenew.Status),

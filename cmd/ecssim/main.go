@@ -2,10 +2,11 @@
 // and other tools can be tried without an Alibaba Cloud account.
 //
 //	ecssim -generate 500 -regions cn-hangzhou,cn-shanghai -seed 7
-//	ecssim -fleet fleet.json -listen 127.0.0.1:0
+//	ecssim -fleet fleet.json -listen 127.0.0.1:0 -tls-cert-out ecssim.pem
 //
-// It prints exactly one line, "ecssim listening on http://HOST:PORT", once it is ready, and
-// stops gracefully on SIGINT or SIGTERM.
+// It prints exactly one line, "ecssim listening on http://HOST:PORT", once it is ready (and
+// the -tls-cert-out file written), and stops gracefully on SIGINT or SIGTERM. The same port
+// answers TLS with a self-signed certificate for 127.0.0.1 and localhost.
 package main
 
 import (
@@ -53,6 +54,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&balance, "balance", "account balance (overrides the fleet's)")
 	autoRenew := fs.Bool("auto-renew", false, "charge AutoRenewal instances 9 days before expiry, as Alibaba does")
 	verbose := fs.Bool("v", false, "log every renewal and error to stderr")
+	certOut := fs.String("tls-cert-out", "", "write the self-signed certificate of the TLS side of -listen (127.0.0.1, localhost) to FILE as PEM")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -118,6 +120,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	})
 	if err := srv.Listen(*listen); err != nil {
 		return fmt.Errorf("-listen %s: %w", *listen, err)
+	}
+	if *certOut != "" {
+		if err := os.WriteFile(*certOut, srv.CertificatePEM(), 0o644); err != nil {
+			srv.Close()
+			return fmt.Errorf("-tls-cert-out: %w", err)
+		}
 	}
 	fmt.Fprintf(stdout, "ecssim listening on %s\n", srv.URL)
 	<-ctx.Done()

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -25,13 +27,14 @@ func TestRunListensAndStops(t *testing.T) {
 	  {"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z"}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	certFile := filepath.Join(t.TempDir(), "ecssim.pem")
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	pr, pw := io.Pipe()
 	var stderr strings.Builder
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-fleet", fleet, "-balance", "250.5"}, pw, &stderr)
+		done <- run(ctx, []string{"-listen", "127.0.0.1:0", "-fleet", fleet, "-balance", "250.5", "-tls-cert-out", certFile}, pw, &stderr)
 		pw.Close()
 	}()
 	line, err := bufio.NewReader(pr).ReadString('\n')
@@ -41,6 +44,25 @@ func TestRunListensAndStops(t *testing.T) {
 	m := regexp.MustCompile(`^ecssim listening on (http://127\.0\.0\.1:\d+)\n$`).FindStringSubmatch(line)
 	if m == nil || strings.HasSuffix(m[1], ":0") {
 		t.Fatalf("line %q", line)
+	}
+	// -tls-cert-out: the same port answers https with the certificate written there.
+	pemBytes, err := os.ReadFile(certFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		t.Fatalf("-tls-cert-out wrote %q", pemBytes)
+	}
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	defer tr.CloseIdleConnections()
+	tlsResp, err := (&http.Client{Transport: tr}).Get("https://" + strings.TrimPrefix(m[1], "http://") + "/_sim/account")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tlsResp.Body.Close()
+	if tlsResp.StatusCode != 200 || tlsResp.TLS == nil {
+		t.Fatalf("https: %d %v", tlsResp.StatusCode, tlsResp.TLS)
 	}
 	resp, err := http.Get(m[1] + "/_sim/account")
 	if err != nil {

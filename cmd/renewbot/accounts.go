@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"go.yaml.in/yaml/v3"
@@ -19,6 +20,7 @@ import (
 	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
+	"github.com/renewbot/renewbot/store"
 )
 
 // The accounts file (RENEWBOT_ACCOUNTS, --accounts): the Alibaba Cloud accounts renewbot
@@ -413,12 +415,18 @@ type accountCloud struct {
 	*ecs.Accounts
 	routeTag string
 	channels map[string]string // account → digest channel
+	window   time.Duration     // the forecast's window (the digest's)
+	prices   renewal.PriceCache
+
+	mu       sync.Mutex
+	last     []renewal.AccountForecast // the last forecast, for approval cards
+	lastTime time.Time
 }
 
 var _ ecsClient = (*accountCloud)(nil)
 
-func newAccountCloud(accts *ecs.Accounts, specs []accountSpec, routeTag string) *accountCloud {
-	ac := &accountCloud{Accounts: accts, routeTag: routeTag, channels: map[string]string{}}
+func newAccountCloud(accts *ecs.Accounts, specs []accountSpec, routeTag string, window time.Duration) *accountCloud {
+	ac := &accountCloud{Accounts: accts, routeTag: routeTag, window: window, channels: map[string]string{}}
 	for _, s := range specs {
 		if s.DigestChannel != "" {
 			ac.channels[s.Name] = s.DigestChannel
@@ -463,7 +471,7 @@ func (c *ecsSettings) cloud(log *slog.Logger) (*accountCloud, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newAccountCloud(accts, specs, ""), nil
+	return newAccountCloud(accts, specs, "", 0), nil
 }
 
 // parseRefs reads "i-a,prod:i-b": instance IDs, each optionally with its account.
@@ -496,3 +504,82 @@ func bareIDs(refs []ecs.Ref) []string {
 	}
 	return out
 }
+
+// Forecast is the balance forecast of every account for the digest, with the prices of one
+// automatic renewal cached per day across digests.
+func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+	res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, ac.window, forecastHorizon)
+	if err != nil {
+		return nil, err
+	}
+	ac.mu.Lock()
+	ac.last, ac.lastTime = res.Accounts, now
+	ac.mu.Unlock()
+	return res.Accounts, nil
+}
+
+// AccountBalance is the account's balance now, and the automatic renewals due from it within
+// 9 days from the last forecast (made again when it is more than 6 hours old).
+func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (store.AccountBalance, error) {
+	cl, err := ac.Client(account)
+	if err != nil {
+		return store.AccountBalance{}, err
+	}
+	b, err := cl.Balance(ctx)
+	if err != nil {
+		return store.AccountBalance{}, err
+	}
+	now := time.Now()
+	ac.mu.Lock()
+	fc, at := ac.last, ac.lastTime
+	ac.mu.Unlock()
+	if fc == nil || now.Sub(at) > 6*time.Hour {
+		window := max(ac.window, 9*24*time.Hour)
+		res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon)
+		if err != nil {
+			return store.AccountBalance{}, err
+		}
+		fc = res.Accounts
+		ac.mu.Lock()
+		ac.last, ac.lastTime = fc, now
+		ac.mu.Unlock()
+	}
+	out := store.AccountBalance{Account: account, Available: b.Available, Currency: b.Currency}
+	for _, f := range fc {
+		if f.Account == account {
+			out.Due9Days = f.Next9Days
+		}
+	}
+	return out, nil
+}
+
+// Forecast passes the forecast through serve's scan tracker.
+func (s *scanTracker) Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+	f, ok := s.ecsClient.(bot.Forecaster)
+	if !ok {
+		return nil, errors.New("no balance forecast")
+	}
+	return f.Forecast(ctx, now)
+}
+
+// forecasterOf is the digest's Forecaster: the cloud's, when it has one.
+func forecasterOf(cloud bot.Scanner) bot.Forecaster {
+	if f, ok := cloud.(bot.Forecaster); ok {
+		return f
+	}
+	return nil
+}
+
+// AccountBalance passes the approval card's balance through serve's scan tracker.
+func (s *scanTracker) AccountBalance(ctx context.Context, account string) (store.AccountBalance, error) {
+	br, ok := s.ecsClient.(renewal.BalanceReader)
+	if !ok {
+		return store.AccountBalance{}, errors.New("no balance reader")
+	}
+	return br.AccountBalance(ctx, account)
+}
+
+var (
+	_ renewal.BalanceReader = (*scanTracker)(nil)
+	_ bot.Forecaster        = (*scanTracker)(nil)
+)

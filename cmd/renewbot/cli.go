@@ -461,7 +461,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag), noStore{}, nil, log, nil, time.Now)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, time.Now)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,11 +57,9 @@ func newBrowser(t *testing.T, ctx context.Context) context.Context {
 	return bctx
 }
 
-// TestPlaygroundBrowser is the newcomer's first five minutes in a real browser: the digest
-// from the side panel; a request Bob rejects in the modal the bot opens; then Alice types
+// TestPlaygroundBrowser is the newcomer's first five minutes in a real browser: Alice types
 // /renew, tries to approve her own request (refused, only she sees why), Bob approves, and the
-// approval message shows the order and the verified new expiry. It saves a screenshot, and
-// then Carol asks for a renewal through the request modal (a searched instance, a live quote).
+// approval message shows the order and the verified new expiry. It saves a screenshot.
 func TestPlaygroundBrowser(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
@@ -103,22 +102,6 @@ func TestPlaygroundBrowser(t *testing.T) {
 		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "ECS renewals digest")]`),
 		chromedp.WaitVisible(chromedp.CSS(`details.thread > summary`)),
 		chromedp.WaitReady(chromedp.CSS(`details.thread a.file`)), // the CSV, shared in the thread
-	)
-	step("Alice asks for i-bp1demoweb02; Bob rejects it in the reason modal the bot opens",
-		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew i-bp1demoweb02 1"),
-		chromedp.Click(chromedp.CSS(`#send`)),
-		chromedp.WaitVisible(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
-		chromedp.Click(chromedp.CSS(`#as-U02BOB`)),
-		chromedp.WaitVisible(chromedp.CSS(`#as-U02BOB[aria-checked="true"]`)),
-		chromedp.Click(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
-		chromedp.WaitVisible(`//div[@id="view"]//h3[contains(., "Reject request")]`),
-		chromedp.SendKeys(chromedp.CSS(`#view textarea`), "web-02 is being retired"),
-		chromedp.Click(chromedp.CSS(`#view-submit`)),
-		chromedp.WaitNotVisible(chromedp.CSS(`#view`)),
-		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "Rejected")][contains(., "web-02 is being retired")]`),
-		chromedp.WaitNotPresent(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
-		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
-		chromedp.WaitVisible(chromedp.CSS(`#as-U01ALICE[aria-checked="true"]`)),
 	)
 	step("Alice types /renew "+demoInstance+" 3",
 		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew "+demoInstance+" 3"),
@@ -170,7 +153,6 @@ func TestPlaygroundBrowser(t *testing.T) {
 	step("back to Alice, who sees her own ephemerals",
 		chromedp.Click(chromedp.CSS(`#as-U01ALICE`)),
 		chromedp.WaitVisible(`//div[contains(@class,"ephemeral")][contains(., "four-eyes")]`),
-		chromedp.WaitVisible(`//div[contains(@class,"msg dm")][contains(., "is done")]`), // the bot's DM to the requester
 	)
 	png, err := chromedp.Run(b, chromedp.CaptureScreenshot())
 	if err != nil {
@@ -187,18 +169,40 @@ func TestPlaygroundBrowser(t *testing.T) {
 		}
 	}
 
-	step("Carol types /renew alone, picks an instance in the request modal by searching, and submits",
-		chromedp.Click(chromedp.CSS(`#as-U03CAROL`)),
-		chromedp.WaitVisible(chromedp.CSS(`#as-U03CAROL[aria-checked="true"]`)),
+	// The request form (views.open): /renew with no text, search, the live quote, submit.
+	pick := func(sel, value string) chromedp.Action[chromedp.Void] {
+		return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(`(() => { const s = document.querySelector(%q); s.value = %q; s.dispatchEvent(new Event("change")); })()`, sel, value))
+	}
+	step("Alice types /renew with no text: the request form opens",
 		chromedp.SendKeys(chromedp.CSS(`#command`), "/renew"),
 		chromedp.Click(chromedp.CSS(`#send`)),
-		chromedp.WaitVisible(`//div[@id="view"]//h3[contains(., "Request a renewal")]`),
-		chromedp.SendKeys(chromedp.CSS(`#view .external input`), "api-01"),
-		chromedp.WaitVisible(chromedp.CSS(`#view .suggestions button[data-value="i-uf6demoapi01"]`)),
-		chromedp.Click(chromedp.CSS(`#view .suggestions button[data-value="i-uf6demoapi01"]`)),
-		chromedp.WaitVisible(`//div[@id="view"]//div[contains(@class,"mrkdwn")][contains(., "¥")]`), // the quote, by views.update
-		chromedp.Click(chromedp.CSS(`#view-submit`)),
-		chromedp.WaitNotVisible(chromedp.CSS(`#view`)),
-		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "i-uf6demoapi01")][.//button[@data-action-id="approve"]]`),
+		chromedp.WaitVisible(`//div[@id="view-modal"]//h3[contains(., "Request a renewal")]`),
 	)
+	step("she searches mysql, picks it, and sees the quote",
+		chromedp.SendKeys(chromedp.CSS(`#in-instance-search`), "mysql"),
+		chromedp.WaitReady(chromedp.CSS(`#in-instance option[value="i-bp1demodb001"]`)),
+		pick(`#in-instance`, "i-bp1demodb001"),
+		chromedp.WaitVisible(`//div[@id="view-body"]//div[contains(., "i-bp1demodb001 for 1 month")]`),
+		pick(`#in-period`, "2"),
+		chromedp.WaitVisible(`//div[@id="view-body"]//div[contains(., "i-bp1demodb001 for 2 months")]`),
+	)
+	step("she gives a reason and submits: the approval message is posted",
+		chromedp.SendKeys(chromedp.CSS(`#in-reason`), "Black Friday"),
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view-modal`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "mysql-primary")][contains(., "Black Friday")]`),
+	)
+	step("Bob clicks Reject: the reason form opens; he rejects with a reason",
+		chromedp.Click(chromedp.CSS(`#as-U02BOB`)),
+		chromedp.WaitVisible(chromedp.CSS(`#as-U02BOB[aria-checked="true"]`)),
+		chromedp.Click(chromedp.CSS(`button.bk-btn[data-action-id="reject"]`)),
+		chromedp.WaitVisible(`//div[@id="view-modal"]//h3[contains(., "Reject request")]`),
+		chromedp.SendKeys(chromedp.CSS(`#in-reason`), "db is retired in January"),
+		chromedp.Click(chromedp.CSS(`#view-submit`)),
+		chromedp.WaitNotVisible(chromedp.CSS(`#view-modal`)),
+		chromedp.WaitVisible(`//div[contains(@class,"msg")][contains(., "Rejected")][contains(., "db is retired in January")]`),
+	)
+	if n := len(st.sim.Orders()); n != 1 {
+		t.Errorf("%d orders after the rejection, want still 1", n)
+	}
 }

@@ -250,7 +250,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	if c.Now != nil {
 		now = c.Now
 	}
-	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag), now: now, metrics: metrics}
+	cloud := &scanTracker{ecsClient: newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), now: now, metrics: metrics}
 	api := c.Slack.client()
 
 	notifier := bot.NewSlackNotifier(api, now, log.With("component", "notifier")).WithMetrics(metrics).WithLocation(c.Digest.Loc)
@@ -392,6 +392,7 @@ func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bo
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace, MaxPeriod: c.MaxPeriod,
+		Forecast: forecasterOf(cloud), // the balance forecast in the summary (accounts.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)

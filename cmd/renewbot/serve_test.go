@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -169,6 +170,7 @@ func TestServe_EndToEnd(t *testing.T) {
 		"RENEWBOT_DB":          db,
 		"RENEWBOT_APPROVERS":   "U0REQUESTER,S0APPROVERS", // the requester is an approver: only four-eyes stops them
 		"RENEWBOT_LOG_LEVEL":   "debug",
+		"RENEWBOT_TIMEZONE":    "America/Chicago", // the approval card's times follow it
 	} {
 		env[k] = v
 	}
@@ -246,6 +248,13 @@ func TestServe_EndToEnd(t *testing.T) {
 	})
 	if upd.Form.Get("channel") != "C0OPS" {
 		t.Errorf("update in %q", upd.Form.Get("channel"))
+	}
+	chicago := regexp.MustCompile(`\d\d:\d\d UTC-[56]\b`) // CST or CDT, spelled as an offset
+	for name, c := range map[string]bottest.Call{"posted": msg, "updated": upd} {
+		all := c.Form.Get("text") + c.Form.Get("blocks")
+		if !chicago.MatchString(all) || strings.Contains(all, "UTC+8") || strings.Contains(all, " UTC)") {
+			t.Errorf("%s approval message does not show its times in RENEWBOT_TIMEZONE (America/Chicago): %s", name, all)
+		}
 	}
 	orders := sim.Orders()
 	if len(orders) != 1 || orders[0].InstanceId != "i-soon0001" || orders[0].Period != 3 || orders[0].ClientToken == "" {

@@ -13,7 +13,7 @@ import (
 
 // ---- DescribeRegions ----
 
-func (s *Server) describeRegions(p params, _ time.Time) (map[string]any, *apiError) {
+func (s *Server) describeRegions(a *account, p params, _ time.Time) (map[string]any, *apiError) {
 	if ct := p.get("InstanceChargeType"); ct != "" && ct != chargePrePaid && ct != chargePostPaid &&
 		ct != "SpotWithPriceLimit" && ct != "SpotAsPriceGo" {
 		return nil, errorf(400, "InvalidInstanceChargeType.ValueNotSupported", "The specified InstanceChargeType is not supported.")
@@ -66,7 +66,7 @@ type tagFilter struct{ key, value string }
 
 type timeFilter struct{ expStart, expEnd, creStart, creEnd *time.Time }
 
-func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) describeInstances(a *account, p params, now time.Time) (map[string]any, *apiError) {
 	region := p.get("RegionId")
 	var ids map[string]bool
 	if p.has("InstanceIds") {
@@ -141,7 +141,7 @@ func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *ap
 	}
 
 	var match []*instance
-	for _, in := range s.sortedInstances(region, now) {
+	for _, in := range s.sortedInstances(a, region, now) {
 		shownStatus := in.Status
 		if in.expired(now) {
 			shownStatus = "Stopped"
@@ -187,8 +187,9 @@ func (s *Server) describeInstances(p params, now time.Time) (map[string]any, *ap
 	return out, nil
 }
 
-// sortedInstances returns the live instances of a region ordered by InstanceId. s.mu is held.
-func (s *Server) sortedInstances(region string, now time.Time) []*instance {
+// sortedInstances returns the live instances of account a in a region ordered by InstanceId.
+// s.mu is held.
+func (s *Server) sortedInstances(a *account, region string, now time.Time) []*instance {
 	if s.byRegion == nil {
 		s.byRegion = make(map[string][]string)
 		for id, in := range s.instances {
@@ -201,7 +202,7 @@ func (s *Server) sortedInstances(region string, now time.Time) []*instance {
 	ids := s.byRegion[region]
 	out := make([]*instance, 0, len(ids))
 	for _, id := range ids {
-		if in, ok := s.lookup(id, now); ok {
+		if in, ok := s.lookup(id, now); ok && in.owner == a {
 			out = append(out, in)
 		}
 	}
@@ -502,11 +503,12 @@ func idList(s string) []string {
 	return out
 }
 
-// inRegion returns a live instance of the call's region; with region "" (RenewInstance
+// inRegion returns a live instance of account a in the call's region (another account's
+// instance does not exist for a); with region "" (RenewInstance
 // without RegionId, as Alibaba's v2 SDKs send it) an instance of any region.
-func (s *Server) inRegion(id, region string, now time.Time) (*instance, bool) {
+func (s *Server) inRegion(a *account, id, region string, now time.Time) (*instance, bool) {
 	in, ok := s.lookup(id, now)
-	if !ok || region != "" && in.RegionId != region {
+	if !ok || in.owner != a || region != "" && in.RegionId != region {
 		return nil, false
 	}
 	return in, true
@@ -545,16 +547,40 @@ func quote(monthly float64, months int, days float64) price {
 
 var utc8 = time.FixedZone("UTC+8", 8*3600)
 
-// alignedExpiry is the expiry of a renewal to the unified expiration day: 00:00 UTC+8 of that
-// day of a month, at least one month after the current expiry.
+// alignedExpiry is the expiry of a renewal to the unified expiration day (统一到期日), as
+// Alibaba's documentation of the feature describes it: the gap between the current expiry
+// and the unified day may not be under one month; when the next such day is less than a month
+// away, the renewal runs to the first such day 30 days or more after the current expiry.
+// Its example: expiries 2018-09-10 and 2018-05-17 with day 1 renew to 2018-11-01 and
+// 2018-07-01. Days are 00:00 UTC+8. Only unexpired instances (the callers check).
 func alignedExpiry(cur time.Time, day int) time.Time {
 	old := cur.In(utc8)
-	minT := old.AddDate(0, 1, 0)
-	t := time.Date(old.Year(), old.Month()+1, day, 0, 0, 0, 0, utc8)
-	for t.Before(minT) {
-		t = time.Date(t.Year(), t.Month()+1, day, 0, 0, 0, 0, utc8)
+	next := time.Date(old.Year(), old.Month(), day, 0, 0, 0, 0, utc8)
+	if !next.After(old) {
+		next = time.Date(old.Year(), old.Month()+1, day, 0, 0, 0, 0, utc8)
 	}
-	return t.UTC()
+	if next.Before(addMonths(old, 1)) {
+		earliest := old.AddDate(0, 0, 30)
+		next = time.Date(earliest.Year(), earliest.Month(), day, 0, 0, 0, 0, utc8)
+		if next.Before(earliest) {
+			next = time.Date(earliest.Year(), earliest.Month()+1, day, 0, 0, 0, 0, utc8)
+		}
+	}
+	return next.UTC()
+}
+
+// alignedQuote prices a renewal from cur to the aligned expiry by the monthly price, as the
+// documentation says ("the renewal is priced by the monthly price"): whole calendar months at
+// the monthly price, the days left over pro rata, a month counted as 30 days.
+func alignedQuote(monthly float64, cur, aligned time.Time) price {
+	months := 0
+	for !addMonths(cur, months+1).After(aligned) {
+		months++
+	}
+	days := aligned.Sub(addMonths(cur, months)).Hours() / 24
+	p := price{original: round2(monthly*float64(months) + monthly*days/30)}
+	p.trade = p.original
+	return p
 }
 
 // addMonths adds calendar months to an expiry the way Alibaba's billing does: the day of the
@@ -570,7 +596,7 @@ func addMonths(t time.Time, n int) time.Time {
 
 // ---- RenewInstance ----
 
-func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) renewInstance(a *account, p params, now time.Time) (map[string]any, *apiError) {
 	region, id := p.get("RegionId"), p.get("InstanceId")
 	if id == "" {
 		return nil, missing("InstanceId")
@@ -611,14 +637,14 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 	// identity: a retry that adds or drops RegionId is the same request.
 	fingerprint := strings.Join([]string{id, strconv.Itoa(period), unit, strconv.Itoa(day)}, "|")
 	if token != "" {
-		if rec, ok := s.tokens["RenewInstance|"+token]; ok {
+		if rec, ok := s.tokens[a.uid+"|RenewInstance|"+token]; ok {
 			if rec.fingerprint != fingerprint {
 				return nil, errorf(400, "IdempotenceParamNotMatch", "The ClientToken was used before with other parameters.")
 			}
 			return map[string]any{"OrderId": rec.orderID}, nil
 		}
 	}
-	in, ok := s.inRegion(id, region, now)
+	in, ok := s.inRegion(a, id, region, now)
 	if !ok {
 		return nil, errorf(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
 	}
@@ -639,15 +665,15 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: an expired instance cannot be renewed to a unified expiration day.")
 		}
 		newExpiry = alignedExpiry(cur, day)
-		pr = quote(in.MonthlyPrice, 0, newExpiry.Sub(cur).Hours()/24)
+		pr = alignedQuote(in.MonthlyPrice, cur, newExpiry)
 	}
 	if newExpiry.After(now.AddDate(5, 0, 0)) {
 		return nil, errorf(400, "InvalidPeriod.ExceededMaximumExpirationDate", "The renewal would move the expiration date beyond the maximum (5 years from now).")
 	}
-	if s.balance < pr.trade {
+	if a.balance < pr.trade {
 		return nil, errorf(403, "InvalidAccountStatus.NotEnoughBalance", "Your account does not have enough balance.")
 	}
-	s.balance = round2(s.balance - pr.trade)
+	a.balance = round2(a.balance - pr.trade)
 	s.orderSeq++
 	orderID := strconv.FormatInt(s.orderSeq, 10)
 	orderPeriod := period
@@ -655,8 +681,8 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 		orderPeriod = int(math.Round(newExpiry.Sub(cur).Hours() / 24 / 30))
 	}
 	s.orders = append(s.orders, Order{
-		OrderId: orderID, InstanceId: id, RegionId: in.RegionId, ClientToken: token,
-		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: s.currency, Time: now.UTC(),
+		OrderId: orderID, AccountUID: a.uid, InstanceId: id, RegionId: in.RegionId, ClientToken: token,
+		Period: orderPeriod, PeriodUnit: unit, Amount: pr.trade, Currency: a.currency, Time: now.UTC(),
 	})
 	visibleAt := now
 	if s.opts.RenewDelay > 0 {
@@ -665,7 +691,7 @@ func (s *Server) renewInstance(p params, now time.Time) (map[string]any, *apiErr
 	in.pending = append(in.pending, pendingExpiry{visibleAt: visibleAt, expiry: newExpiry, unlock: in.expired(now)})
 	in.settle(now)
 	if token != "" {
-		s.tokens["RenewInstance|"+token] = tokenRecord{fingerprint: fingerprint, orderID: orderID}
+		s.tokens[a.uid+"|RenewInstance|"+token] = tokenRecord{fingerprint: fingerprint, orderID: orderID}
 	}
 	s.opts.Log.Info("ecssim: renewed", "instance", id, "order", orderID, "amount", pr.trade, "expiry", newExpiry)
 	return map[string]any{"OrderId": orderID}, nil
@@ -682,7 +708,7 @@ func isASCII(s string) bool {
 
 // ---- DescribeRenewalPrice ----
 
-func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) describeRenewalPrice(a *account, p params, now time.Time) (map[string]any, *apiError) {
 	region, id := p.get("RegionId"), p.get("ResourceId")
 	if id == "" {
 		return nil, missing("ResourceId")
@@ -716,7 +742,7 @@ func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, 
 		}
 		period = n
 	}
-	in, ok := s.inRegion(id, region, now)
+	in, ok := s.inRegion(a, id, region, now)
 	if !ok {
 		return nil, errorf(404, "InvalidInstanceId.NotFound", "The specified InstanceId does not exist.")
 	}
@@ -727,7 +753,10 @@ func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, 
 	switch {
 	case hasDay:
 		cur := in.latestExpiry()
-		pr = quote(in.MonthlyPrice, 0, alignedExpiry(cur, day).Sub(cur).Hours()/24)
+		if in.expired(now) {
+			return nil, errorf(403, "IncorrectInstanceStatus", "The current status of the resource does not support this operation: an expired instance cannot be renewed to a unified expiration day.")
+		}
+		pr = alignedQuote(in.MonthlyPrice, cur, alignedExpiry(cur, day))
 	case unit == "Year":
 		pr = quote(in.MonthlyPrice, 12*period, 0)
 	default:
@@ -742,7 +771,7 @@ func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, 
 	}
 	return map[string]any{"PriceInfo": map[string]any{
 		"Price": map[string]any{
-			"OriginalPrice": pr.original, "DiscountPrice": pr.discount, "TradePrice": pr.trade, "Currency": s.currency,
+			"OriginalPrice": pr.original, "DiscountPrice": pr.discount, "TradePrice": pr.trade, "Currency": a.currency,
 			"DetailInfos": map[string]any{"DetailInfo": []any{detail}},
 		},
 		"Rules": map[string]any{"Rule": rules},
@@ -751,7 +780,7 @@ func (s *Server) describeRenewalPrice(p params, now time.Time) (map[string]any, 
 
 // ---- DescribeInstanceAutoRenewAttribute ----
 
-func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) describeAutoRenew(a *account, p params, now time.Time) (map[string]any, *apiError) {
 	region := p.get("RegionId")
 	ids := idList(p.get("InstanceId"))
 	if len(ids) > 100 {
@@ -775,7 +804,7 @@ func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *ap
 	var list []*instance
 	if len(ids) > 0 {
 		for _, id := range ids {
-			in, ok := s.inRegion(id, region, now)
+			in, ok := s.inRegion(a, id, region, now)
 			if !ok {
 				return nil, errorf(403, "InvalidParameter.InvalidInstanceId", "The specified InstanceId does not exist.")
 			}
@@ -785,7 +814,7 @@ func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *ap
 			list = append(list, in)
 		}
 	} else {
-		for _, in := range s.sortedInstances(region, now) {
+		for _, in := range s.sortedInstances(a, region, now) {
 			if in.prePaid() {
 				list = append(list, in)
 			}
@@ -830,7 +859,7 @@ func (s *Server) describeAutoRenew(p params, now time.Time) (map[string]any, *ap
 
 // ---- ModifyInstanceAutoRenewAttribute ----
 
-func (s *Server) modifyAutoRenew(p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) modifyAutoRenew(a *account, p params, now time.Time) (map[string]any, *apiError) {
 	region := p.get("RegionId")
 	ids := idList(p.get("InstanceId"))
 	if len(ids) == 0 {
@@ -886,7 +915,7 @@ func (s *Server) modifyAutoRenew(p params, now time.Time) (map[string]any, *apiE
 	}
 	targets := make([]*instance, 0, len(ids))
 	for _, id := range ids {
-		in, ok := s.inRegion(id, region, now)
+		in, ok := s.inRegion(a, id, region, now)
 		if !ok {
 			return nil, errorf(403, "InvalidParameter.InvalidInstanceId", "The specified InstanceId %s does not exist.", id)
 		}
@@ -950,14 +979,14 @@ func (s *Server) autoRenew(now time.Time) {
 			default:
 				next, pr = addMonths(cur, in.Duration), quote(in.MonthlyPrice, in.Duration, 0)
 			}
-			if s.balance < pr.trade {
+			if in.owner.balance < pr.trade {
 				break // retried on a later call, until the instance expires
 			}
-			s.balance = round2(s.balance - pr.trade)
+			in.owner.balance = round2(in.owner.balance - pr.trade)
 			s.orderSeq++
 			s.orders = append(s.orders, Order{
-				OrderId: strconv.FormatInt(s.orderSeq, 10), InstanceId: id, RegionId: in.RegionId,
-				Period: in.Duration, PeriodUnit: in.PeriodUnit, Amount: pr.trade, Currency: s.currency,
+				OrderId: strconv.FormatInt(s.orderSeq, 10), AccountUID: in.owner.uid, InstanceId: id, RegionId: in.RegionId,
+				Period: in.Duration, PeriodUnit: in.PeriodUnit, Amount: pr.trade, Currency: in.owner.currency,
 				Time: autoRenewChargeAt(cur).UTC(), AutoRenew: true,
 			})
 			in.pending = append(in.pending, pendingExpiry{visibleAt: now, expiry: next})

@@ -45,6 +45,8 @@ type Fleet struct {
 	Balance   float64         `json:"balance"`
 	Currency  string          `json:"currency"`
 	Instances []FleetInstance `json:"instances"`
+	// Accounts are more accounts beside the default one (see FleetAccount); optional.
+	Accounts []FleetAccount `json:"accounts,omitempty"`
 }
 
 // FleetInstance is one instance of a Fleet; JSON names are the Alibaba field names.
@@ -159,6 +161,13 @@ func (f Fleet) Validate() error {
 			continue
 		}
 		seen[in.InstanceId] = i
+	}
+	ids := make(map[string]bool, len(seen))
+	for id := range seen {
+		ids[id] = true
+	}
+	if err := validateAccounts(f.Accounts, ids); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

@@ -66,6 +66,13 @@ func TestLoadFleetErrors(t *testing.T) {
 		{"huge price", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z", "MonthlyPrice": 1e308}]}`, "(i-1): MonthlyPrice 1e+308"},
 		{"region shape", `{"instances": [{"InstanceId": "i-1", "RegionId": "r1", "ExpiredTime": "2026-12-01T16:00Z"}]}`, `(i-1): RegionId "r1" is not a region ID`},
 		{"huge balance", `{"balance": 1e300, "instances": []}`, "balance 1e+300"},
+		{"account uid", `{"instances": [], "accounts": [{"uid": "prod", "access_key_id": "AK1", "access_key_secret": "s", "instances": []}]}`, `account #1 (prod): uid "prod"`},
+		{"account key twice", `{"instances": [], "accounts": [{"uid": "2", "access_key_id": "AK1", "access_key_secret": "s", "instances": []},
+		  {"uid": "3", "access_key_id": "AK1", "access_key_secret": "s", "instances": []}]}`, "account #2 (3): access_key_id AK1 is used by another account"},
+		{"account instance ID taken", `{"instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "InstanceChargeType": "PostPaid"}],
+		  "accounts": [{"uid": "2", "access_key_id": "AK1", "access_key_secret": "s", "instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "InstanceChargeType": "PostPaid"}]}]}`, "account #1 (2): instance #1 (i-1): duplicate InstanceId"},
+		{"role trust", `{"instances": [], "accounts": [{"uid": "2", "access_key_id": "AK1", "access_key_secret": "s", "instances": [], "roles": [{"name": "r", "trusts": ["me"]}]}]}`, `role r: trusts "me"`},
+		{"account field", `{"instances": [], "accounts": [{"uid": "2", "accesskey": "AK1"}]}`, `"accesskey"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -77,6 +84,29 @@ func TestLoadFleetErrors(t *testing.T) {
 	}
 	if _, err := ecssim.LoadFleet(filepath.Join(t.TempDir(), "missing.json")); err == nil {
 		t.Fatal("missing file accepted")
+	}
+}
+
+// TestLoadFleetAccounts: the accounts list beside the single-account fields, with its fixed
+// field names.
+func TestLoadFleetAccounts(t *testing.T) {
+	p := writeFile(t, `{"balance": 10, "instances": [{"InstanceId": "i-1", "RegionId": "cn-hangzhou", "ExpiredTime": "2026-12-01T16:00Z"}],
+	  "accounts": [{"uid": "2000000000000002", "name": "prod", "access_key_id": "AKprod", "access_key_secret": "SKprod",
+	    "balance": 500, "currency": "USD", "instances": [{"InstanceId": "i-2", "RegionId": "cn-shanghai", "ExpiredTime": "2026-12-01T16:00Z"}],
+	    "roles": [{"name": "renewbot", "trusts": ["1000000000000001"], "external_id": "ext-1"}]}]}`)
+	f, err := ecssim.LoadFleet(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := f.Accounts[0]
+	if len(f.Accounts) != 1 || a.UID != "2000000000000002" || a.Name != "prod" || a.AccessKeyID != "AKprod" || a.Balance != 500 ||
+		a.Currency != "USD" || len(a.Instances) != 1 || a.Roles[0].Name != "renewbot" || a.Roles[0].ExternalID != "ext-1" {
+		t.Fatalf("accounts %+v", f.Accounts)
+	}
+	s := ecssim.NewServer(ecssim.Options{Fleet: f})
+	defer s.Close()
+	if got := s.Accounts(); len(got) != 2 || got[1].Balance != 500 || got[1].Currency != "USD" || got[0].Balance != 10 {
+		t.Fatalf("accounts %+v", got)
 	}
 }
 

@@ -30,7 +30,8 @@ type paramSpec struct {
 	Source string
 }
 
-// actionParams is the one table of the six ECS actions' parameters. Parameters not listed are
+// actionParams is the one table of the parameters of the six ECS actions, STS AssumeRole and
+// BSS QueryAccountBalance. Parameters not listed are
 // ignored, as Alibaba ignores parameters an API does not have (the common ones, AccessKeyId
 // and so on, are checked by the signature code). Checks that depend on two parameters
 // (Period's range by PriceUnit, Duration's by PeriodUnit, ExpectedRenewDay against Period)
@@ -141,6 +142,17 @@ var actionParams = map[string][]paramSpec{
 		{Name: "RenewalStatus", Type: "String", Enum: []string{"AutoRenewal", "Normal", "NotRenewal"},
 			Code: "InvalidParameter.RenewalStatus", Status: 403},
 	},
+	// STS (2015-04-01) and BSS OpenAPI (2017-12-14), from ../shared/reference/sts-bss-api-params.
+	"AssumeRole": {
+		// DurationSeconds: 900 to the role's MaxSessionDuration, which is 3600 for ecssim's roles.
+		{Name: "DurationSeconds", Type: "Long", Min: 900, Max: 3600, Code: "InvalidParameter.DurationSeconds"},
+		{Name: "ExternalId", Type: "String"},
+		{Name: "Policy", Type: "String"}, // accepted and not applied: ecssim's roles may do everything
+		{Name: "RoleArn", Type: "String", Required: true},
+		{Name: "RoleSessionName", Type: "String", Required: true},
+		{Name: "SourceIdentity", Type: "String"},
+	},
+	"QueryAccountBalance": {},
 }
 
 // takesRegion reports whether an action has a RegionId parameter.

@@ -75,6 +75,9 @@ func mentions(desc, v string) bool {
 
 func TestParamTableMatchesAlibabaMetadata(t *testing.T) {
 	meta := loadMeta(t, metadataDir(t, "ecs-api-params"))
+	for name, api := range loadMeta(t, metadataDir(t, "sts-bss-api-params")) {
+		meta[name] = api
+	}
 	var actions []string
 	for a := range actionParams {
 		actions = append(actions, a)

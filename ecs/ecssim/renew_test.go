@@ -48,7 +48,7 @@ func TestRenewHappyPathAndDelay(t *testing.T) {
 	}
 	orders := e.srv.Orders()
 	want := ecssim.Order{OrderId: resp.OrderId, InstanceId: "i-a1", RegionId: "cn-hangzhou", ClientToken: "tok-happy",
-		Period: 3, PeriodUnit: "Month", Amount: 300, Currency: "CNY", Time: t0}
+		Period: 3, PeriodUnit: "Month", Amount: 300, Currency: "CNY", Time: t0, AccountUID: ecssim.DefaultAccountUID}
 	if len(orders) != 1 || orders[0] != want {
 		t.Fatalf("orders %+v, want %+v", orders, want)
 	}
@@ -414,4 +414,56 @@ func TestRenewIdempotenceProcessing(t *testing.T) {
 	if n := len(e.srv.Orders()); n != 1 {
 		t.Fatalf("%d orders, want 1", n)
 	}
+}
+
+// TestExpectedRenewDayAsDocumented: the unified expiration day as Alibaba's documentation of the
+// feature describes it (its example, moved to 2027: 09-10 and 05-17 with day 1 renew to 11-01
+// and 07-01; a gap of exactly one calendar month is enough), priced by the monthly price (whole
+// months, the rest of the days pro rata), quoted and renewed alike; expired instances refused.
+func TestExpectedRenewDayAsDocumented(t *testing.T) {
+	at := func(y int, m time.Month, d int) time.Time { return time.Date(y, m, d-1, 16, 0, 0, 0, time.UTC) } // 00:00 UTC+8
+	fleet := ecssim.Fleet{Balance: 10000, Instances: []ecssim.FleetInstance{
+		{InstanceId: "i-sep10", RegionId: "cn-hangzhou", ExpiredTime: at(2027, 9, 10), MonthlyPrice: 100},
+		{InstanceId: "i-may17", RegionId: "cn-hangzhou", ExpiredTime: at(2027, 5, 17), MonthlyPrice: 100},
+		{InstanceId: "i-feb01", RegionId: "cn-hangzhou", ExpiredTime: at(2027, 2, 1), MonthlyPrice: 100},
+		{InstanceId: "i-gone", RegionId: "cn-hangzhou", ExpiredTime: day(-2), MonthlyPrice: 100},
+	}}
+	e := newEnv(t, func(o *ecssim.Options) { o.Fleet, o.RenewDelay = fleet, -1 })
+	c := e.client(t, "cn-hangzhou")
+	for _, tc := range []struct {
+		id   string
+		day  int
+		want time.Time
+		cost float64
+	}{
+		{"i-sep10", 1, at(2027, 11, 1), 173.33}, // Oct 10 is one month, then 22 days
+		{"i-may17", 1, at(2027, 7, 1), 146.67},  // Jun 17 is one month, then 14 days
+		{"i-feb01", 1, at(2027, 3, 1), 100},     // exactly one calendar month (28 days) is not under a month
+	} {
+		q := ecs.CreateDescribeRenewalPriceRequest()
+		q.ResourceId, q.ExpectedRenewDay = tc.id, requestsInt(tc.day)
+		qr, err := c.DescribeRenewalPrice(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if qr.PriceInfo.Price.TradePrice != tc.cost {
+			t.Errorf("%s: quote %v, want %v", tc.id, qr.PriceInfo.Price.TradePrice, tc.cost)
+		}
+		before := e.srv.Account().Balance
+		r := ecs.CreateRenewInstanceRequest()
+		r.InstanceId, r.ExpectedRenewDay = tc.id, requestsInt(tc.day)
+		if _, err := c.RenewInstance(r); err != nil {
+			t.Fatal(err)
+		}
+		if got := expiredTime(t, c, tc.id); got != tc.want.Format("2006-01-02T15:04Z") {
+			t.Errorf("%s: renewed to %s, want %s", tc.id, got, tc.want.Format("2006-01-02T15:04Z"))
+		}
+		if paid := before - e.srv.Account().Balance; paid < tc.cost-0.001 || paid > tc.cost+0.001 {
+			t.Errorf("%s: paid %v, quoted %v", tc.id, paid, tc.cost)
+		}
+	}
+	q := ecs.CreateDescribeRenewalPriceRequest()
+	q.ResourceId, q.ExpectedRenewDay = "i-gone", "1"
+	_, err := c.DescribeRenewalPrice(q)
+	serverError(t, err, 403, "IncorrectInstanceStatus")
 }

@@ -50,8 +50,23 @@ func missing(name string) *apiError {
 		"The input parameter %q that is mandatory for processing this request is not supplied.", name)
 }
 
-// action is one API action: it runs with s.mu held and returns the response body fields.
-type action func(s *Server, p params, now time.Time) (map[string]any, *apiError)
+// action is one API action: it runs with s.mu held for the calling account and returns the
+// response body fields.
+type action func(s *Server, a *account, p params, now time.Time) (map[string]any, *apiError)
+
+// products are the API versions ecssim answers at its one endpoint, by action: ECS, STS
+// (AssumeRole) and BSS OpenAPI (QueryAccountBalance), as Alibaba answers them at
+// ecs.aliyuncs.com, sts.aliyuncs.com and business.aliyuncs.com.
+var products = map[string]struct{ version, host, code string }{
+	"DescribeRegions":                    {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"DescribeInstances":                  {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"RenewInstance":                      {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"DescribeRenewalPrice":               {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"DescribeInstanceAutoRenewAttribute": {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"ModifyInstanceAutoRenewAttribute":   {apiVersion, "ecs.aliyuncs.com", "Ecs"},
+	"AssumeRole":                         {"2015-04-01", "sts.aliyuncs.com", "Sts"},
+	"QueryAccountBalance":                {"2017-12-14", "business.aliyuncs.com", "BssOpenApi"},
+}
 
 // params are the merged query and form parameters of a call.
 type params url.Values
@@ -67,6 +82,8 @@ func (s *Server) actions() map[string]action {
 		"DescribeRenewalPrice":               (*Server).describeRenewalPrice,
 		"DescribeInstanceAutoRenewAttribute": (*Server).describeAutoRenew,
 		"ModifyInstanceAutoRenewAttribute":   (*Server).modifyAutoRenew,
+		"AssumeRole":                         (*Server).assumeRole,
+		"QueryAccountBalance":                (*Server).queryAccountBalance,
 	}
 }
 
@@ -83,6 +100,9 @@ func (s *Server) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /_sim/account", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Account())
+	})
+	mux.HandleFunc("GET /_sim/accounts", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Accounts())
 	})
 	s.mountClock(mux) // GET and POST /_sim/clock (clockhttp.go); every reader of s.now follows it
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
@@ -114,7 +134,7 @@ func (s *Server) routes() http.Handler {
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[string]action) {
 	requestID := newRequestID()
-	host := "ecs.aliyuncs.com"
+	host, product := "ecs.aliyuncs.com", "Ecs"
 	fail := func(e *apiError) {
 		s.opts.Log.Debug("ecssim: error", "code", e.Code, "status", e.Status)
 		writeJSON(w, e.Status, map[string]string{
@@ -122,7 +142,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 			"HostId":    host,
 			"Code":      e.Code,
 			"Message":   e.Message,
-			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) + "&product=Ecs&requestId=" + requestID,
+			"Recommend": "https://api.aliyun.com/troubleshoot?q=" + url.QueryEscape(e.Code) + "&product=" + product + "&requestId=" + requestID,
 		})
 	}
 	if r.Method != http.MethodGet && r.Method != http.MethodPost {
@@ -134,17 +154,25 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(e)
 		return
 	}
-	if region := p.get("RegionId"); ecs.ValidRegionID(region) {
-		host = "ecs." + region + ".aliyuncs.com"
+	if pr, ok := products[p.get("Action")]; ok {
+		host, product = pr.host, pr.code
+	} else if pr, ok := products[r.Header.Get("x-acs-action")]; ok {
+		host, product = pr.host, pr.code
 	}
+	if pr := products[p.get("Action")]; pr.version == apiVersion {
+		if region := p.get("RegionId"); ecs.ValidRegionID(region) {
+			host = "ecs." + region + ".aliyuncs.com"
+		}
+	}
+	var who *caller
 	if strings.HasPrefix(r.Header.Get("Authorization"), "ACS3-") {
 		if !strings.HasPrefix(r.Header.Get("Authorization"), acs3Algorithm+" ") {
 			fail(errorf(400, "InvalidSignatureMethod", "Specified signature method is not supported: want %s.", acs3Algorithm))
 			return
 		}
-		_, e = s.authenticateACS3(r, raw, p)
+		who, e = s.authenticateACS3(r, raw, p)
 	} else {
-		_, e = s.authenticate(r.Method, p)
+		who, e = s.authenticate(r.Method, p)
 	}
 	if e != nil {
 		fail(e)
@@ -156,14 +184,14 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		fail(errorf(404, "InvalidAction.NotFound", "Specified api is not found, please check your url and method."))
 		return
 	}
-	if p.get("Version") != apiVersion {
+	if p.get("Version") != products[name].version {
 		fail(errorf(400, "InvalidVersion", "Specified parameter Version is not valid."))
 		return
 	}
 	s.mu.Lock()
 	s.calls[name]++
 	s.mu.Unlock()
-	tokenKey, e := s.enterToken(name, p)
+	tokenKey, e := s.enterToken(who.account, name, p)
 	if e != nil {
 		fail(e)
 		return
@@ -179,7 +207,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	}
 	s.mu.Lock()
 	now := s.now()
-	body, e := s.runAction(act, p, now)
+	body, e := s.runAction(act, who.account, p, now)
 	delete(s.inflight, tokenKey) // in the same critical section: the next call finds the token's record
 	s.mu.Unlock()
 	if lost {
@@ -198,12 +226,12 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 // held in Options.Hook) gets 400 Idempotence.Processing, as Alibaba answers it (ecs-api.md
 // §3 also names 403 LastTokenProcessing; ecssim gives the 400 one); once the first call has
 // answered, the same token returns its OrderId.
-func (s *Server) enterToken(action string, p params) (key string, e *apiError) {
+func (s *Server) enterToken(a *account, action string, p params) (key string, e *apiError) {
 	token := p.get("ClientToken")
 	if action != "RenewInstance" || token == "" {
 		return "", nil
 	}
-	key = action + "|" + token
+	key = a.uid + "|" + action + "|" + token // tokens are per account
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.inflight[key] {
@@ -225,10 +253,13 @@ func (s *Server) leaveToken(key string) {
 
 // runAction checks the parameters against actionParams and the region, then runs the action.
 // s.mu is held.
-func (s *Server) runAction(act action, p params, now time.Time) (map[string]any, *apiError) {
+func (s *Server) runAction(act action, a *account, p params, now time.Time) (map[string]any, *apiError) {
 	name := p.get("Action")
 	if e := checkParams(name, p); e != nil {
 		return nil, e
+	}
+	if products[name].version != apiVersion { // STS and BSS are global: no region
+		return act(s, a, p, now)
 	}
 	// The region names an endpoint: an action that has RegionId needs a known one; an action
 	// without it (RenewInstance) is still refused when a client sends an unknown region, as
@@ -237,7 +268,7 @@ func (s *Server) runAction(act action, p params, now time.Time) (map[string]any,
 		return nil, errorf(404, "InvalidRegionId.NotFound", "The specified RegionId does not exist.")
 	}
 	s.autoRenew(now)
-	return act(s, p, now)
+	return act(s, a, p, now)
 }
 
 // readParams reads the raw body (ACS3 signs its SHA-256) and merges the query and form
@@ -258,17 +289,11 @@ func readParams(r *http.Request) ([]byte, params, *apiError) {
 	return body, p, nil
 }
 
-// caller is who signed a call: the key's secret (for the signature check).
+// caller is who signed a call: the key's secret (for the signature check) and the account it
+// acts for.
 type caller struct {
-	secret string
-}
-
-// credential finds the secret of an AccessKeyId (and STS token, when given).
-func (s *Server) credential(keyID, token string, wall time.Time) (*caller, *apiError) {
-	if keyID != s.opts.AccessKeyID {
-		return nil, errorf(400, "InvalidAccessKeyId.NotFound", "Specified access key is not found.")
-	}
-	return &caller{secret: s.opts.AccessKeySecret}, nil
+	secret  string
+	account *account
 }
 
 // useNonce records a signature nonce, refusing one seen within twice the timestamp skew.

@@ -11,6 +11,7 @@ package ecssim
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"maps"
@@ -45,6 +46,10 @@ type Options struct {
 	// Order) and extends the expiry at once; without balance it retries on later calls until
 	// the instance expires. Off by default, so that tests see only the orders they place.
 	AutoRenew bool
+	// STSNow is the clock of STS credentials: their Expiration, and the check that refuses them
+	// afterwards (InvalidSecurityToken.Expired). Default time.Now; tests move a Clock instead of
+	// waiting the 15 minutes a token lasts at least.
+	STSNow func() time.Time
 }
 
 // Order is one successful RenewInstance (or, with Options.AutoRenew, one automatic renewal).
@@ -58,11 +63,15 @@ type Order struct {
 	Amount      float64
 	Currency    string
 	Time        time.Time
-	AutoRenew   bool `json:",omitempty"`
+	AutoRenew   bool   `json:",omitempty"`
+	AccountUID  string // the account that paid: DefaultAccountUID or one of Fleet.Accounts
 }
 
-// Account is the emulated account's balance.
+// Account is an emulated account's balance. UID and Name are set for the accounts of
+// Fleet.Accounts.
 type Account struct {
+	UID      string `json:",omitempty"`
+	Name     string `json:",omitempty"`
 	Balance  float64
 	Currency string
 }
@@ -93,13 +102,15 @@ type Server struct {
 	closing chan struct{}
 	closed  sync.Once
 	serveWG sync.WaitGroup
+	certPEM []byte // the self-signed certificate of the TLS side of the listener
 
 	mu          sync.Mutex
 	instances   map[string]*instance
 	byRegion    map[string][]string // sorted instance IDs by region; nil after a change
 	regions     map[string]bool
-	balance     float64
-	currency    string
+	accounts    []*account          // the default account (Options' key, Fleet's balance and instances) first
+	byKey       map[string]*account // by AccessKeyId
+	sts         map[string]*stsCredential
 	orders      []Order
 	tokens      map[string]tokenRecord
 	inflight    map[string]bool // "RenewInstance|token" of calls being processed
@@ -125,6 +136,7 @@ type pendingExpiry struct {
 
 type instance struct {
 	FleetInstance
+	owner   *account
 	pending []pendingExpiry
 }
 
@@ -151,13 +163,16 @@ func NewUnstartedServer(opts Options) *Server {
 	if opts.Log == nil {
 		opts.Log = slog.New(slog.DiscardHandler)
 	}
+	if opts.STSNow == nil {
+		opts.STSNow = time.Now
+	}
 	s := &Server{
 		opts:      opts,
 		closing:   make(chan struct{}),
 		instances: make(map[string]*instance),
 		regions:   make(map[string]bool),
-		balance:   opts.Fleet.Balance,
-		currency:  opts.Fleet.Currency,
+		byKey:     make(map[string]*account),
+		sts:       make(map[string]*stsCredential),
 		tokens:    make(map[string]tokenRecord),
 		inflight:  make(map[string]bool),
 		nonces:    make(map[string]time.Time),
@@ -166,9 +181,8 @@ func NewUnstartedServer(opts Options) *Server {
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0xecc)),
 		orderSeq:  210000000000000 + (opts.Seed%1000+1000)%1000*1000000,
 	}
-	if s.currency == "" {
-		s.currency = "CNY"
-	}
+	def := &account{uid: DefaultAccountUID, keyID: opts.AccessKeyID, secret: opts.AccessKeySecret, balance: opts.Fleet.Balance, currency: opts.Fleet.Currency}
+	s.addAccount(def)
 	switch {
 	case opts.Now != nil:
 		s.now = opts.Now
@@ -182,6 +196,18 @@ func NewUnstartedServer(opts Options) *Server {
 		s.regions[r] = true
 	}
 	s.AddInstances(opts.Fleet.Instances...)
+	for _, fa := range opts.Fleet.Accounts {
+		a := &account{uid: fa.UID, name: fa.Name, keyID: fa.AccessKeyID, secret: fa.AccessKeySecret,
+			balance: fa.Balance, currency: fa.Currency, roles: map[string]FleetRole{}}
+		for _, r := range fa.Roles {
+			a.roles[r.Name] = r
+		}
+		if !s.addAccount(a) {
+			s.opts.Log.Warn("ecssim: account skipped: its access key or uid is taken", "uid", fa.UID)
+			continue
+		}
+		s.addInstances(a, fa.Instances...)
+	}
 	s.handler = s.routes()
 	return s
 }
@@ -194,13 +220,23 @@ func (s *Server) Start() {
 }
 
 // Listen starts serving on addr ("127.0.0.1:18080"; port 0 picks a free port) and sets URL.
+// The same port answers TLS (TLSURL, CertificatePEM).
 func (s *Server) Listen(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+	cert, certPEM, err := selfSigned()
 	if err != nil {
 		return err
 	}
+	raw, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	// Plain HTTP and TLS on the same port (tls.go): the SDK's RAM-role provider calls STS
+	// only over https.
+	ln := newSniffListener(raw, &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	s.certPEM = certPEM
 	s.URL = "http://" + ln.Addr().String()
-	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	s.srv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog: slog.NewLogLogger(s.opts.Log.Handler(), slog.LevelDebug)} // e.g. a client that does not trust the certificate
 	s.serveWG.Add(1)
 	go func() {
 		defer s.serveWG.Done()
@@ -232,19 +268,45 @@ func (s *Server) Orders() []Order {
 	return append([]Order(nil), s.orders...)
 }
 
-// Account returns the balance.
+// Account returns the default account's balance (the account of Options.AccessKeyID).
 func (s *Server) Account() Account {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.autoRenew(s.now())
-	return Account{Balance: s.balance, Currency: s.currency}
+	return s.accounts[0].view()
 }
 
-// SetBalance sets the balance.
+// Accounts returns every account's balance: the default account first, then Fleet.Accounts.
+func (s *Server) Accounts() []Account {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.autoRenew(s.now())
+	out := make([]Account, 0, len(s.accounts))
+	for _, a := range s.accounts {
+		out = append(out, a.view())
+	}
+	return out
+}
+
+// SetBalance sets the default account's balance.
 func (s *Server) SetBalance(v float64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.balance = v
+	s.accounts[0].balance = v
+}
+
+// SetAccountBalance sets the balance of the account with that UID; it reports false when
+// there is none.
+func (s *Server) SetAccountBalance(uid string, v float64) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, a := range s.accounts {
+		if a.uid == uid {
+			a.balance = v
+			return true
+		}
+	}
+	return false
 }
 
 // Calls returns the number of validly signed API calls by action (faulted ones included).
@@ -285,9 +347,14 @@ func (s *Server) Instance(id string) (FleetInstance, bool) {
 	return out, true
 }
 
-// AddInstances adds instances (defaults filled as for a fleet file), replacing any with the same
-// InstanceId. Invalid instances (see Fleet.Validate) are skipped and logged.
+// AddInstances adds instances to the default account (defaults filled as for a fleet file),
+// replacing any with the same InstanceId. Invalid instances (see Fleet.Validate) are skipped and logged.
 func (s *Server) AddInstances(in ...FleetInstance) {
+	s.addInstances(s.accounts[0], in...)
+}
+
+// addInstances adds instances owned by account a.
+func (s *Server) addInstances(a *account, in ...FleetInstance) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, fi := range in {
@@ -296,7 +363,7 @@ func (s *Server) AddInstances(in ...FleetInstance) {
 			continue
 		}
 		fi = withDefaults(fi)
-		s.instances[fi.InstanceId] = &instance{FleetInstance: fi}
+		s.instances[fi.InstanceId] = &instance{FleetInstance: fi, owner: a}
 		s.byRegion = nil
 		s.regions[fi.RegionId] = true
 	}

@@ -264,10 +264,6 @@
 
   async function act(where, action, confirm, btn) {
     if (confirm && !(await confirmDialog(confirm))) return;
-    if (where.view) { // in a modal: block_actions with a view container
-      const value = action.value !== undefined ? action.value : action.selected_option.value;
-      return viewCall({ kind: "action", block_id: action.block_id, action_id: action.action_id, value });
-    }
     if (btn) btn.disabled = true;
     followUntil = Date.now() + 5000;
     const what = action.type === "button" ? plain(action.text) : plain(action.selected_option.text);
@@ -303,7 +299,7 @@
     const row = el("div", "msg " + it.kind);
     row.dataset.key = it.key;
     if (it.ts) row.dataset.ts = it.ts;
-    const bot = it.user === "U0BOT" || it.kind === "ephemeral" || it.kind === "dm";
+    const bot = it.user === "U0BOT" || it.kind === "ephemeral";
     const av = el("span", "avatar" + (bot ? " bot" : ""), bot ? "RB" : nameOf(it.user).slice(0, 1));
     const body = el("div", "msg-body");
     const head = el("div", "msg-head");
@@ -316,7 +312,6 @@
       head.append(e);
     }
     if (it.kind === "ephemeral") head.append(el("span", "eph-note", "👁 Only visible to you"));
-    if (it.kind === "dm") head.append(el("span", "eph-note", "✉ Direct message to you"));
     body.append(head);
     if (it.command) {
       const u = el("div", "used-command");
@@ -350,7 +345,7 @@
   function renderChannel(items) {
     const box = $("#messages");
     const nearBottom = box.scrollHeight - box.scrollTop - box.clientHeight < 80;
-    const visible = items.filter((it) => (it.kind !== "ephemeral" && it.kind !== "dm") || it.user === me);
+    const visible = items.filter((it) => it.kind !== "ephemeral" || it.user === me);
     const keep = new Set();
     let prev = null;
     for (const it of visible) {
@@ -410,170 +405,180 @@
     if (to && document.activeElement !== to) to.value = sim.now.slice(0, 16);
   }
 
-  // ---- modals the bot opens (views.open, views.update) ---------------------------------------------
+  // ---- modals (views.open / views.update): the request and reject forms ---------------------
 
-  let shownView = null; // {id, sig} of the modal on screen
-  const viewInputs = new Map(); // "block_id/action_id" → read the input's value
+  let shown = null;      // {id, hash} of the modal on screen
+  let values = {};       // block_id → action_id → value, what the person entered
+  let inputErrors = {};  // block_id → message, from response_action: errors
 
-  function collectValues() {
-    const vals = {};
-    for (const [key, read] of viewInputs) {
-      const [block, action] = key.split("/");
-      (vals[block] = vals[block] || {})[action] = read();
-    }
-    return vals;
+  function collect(view) {
+    const out = {};
+    (view.blocks || []).forEach((b) => {
+      if (b.type !== "input" || !b.element) return;
+      const v = (values[b.block_id] || {})[b.element.action_id];
+      if (v !== undefined && v !== "") out[b.block_id] = { [b.element.action_id]: v };
+    });
+    return out;
+  }
+
+  function setValue(b, v) {
+    values[b.block_id] = values[b.block_id] || {};
+    values[b.block_id][b.element.action_id] = v;
   }
 
   async function viewCall(body) {
-    if (!shownView) return null;
-    try {
-      const ans = await postJSON("view", Object.assign({ user: me, view_id: shownView.id, values: collectValues() }, body));
-      if (ans.status !== 200) say(`renewbot answered ${ans.status || ans.error}`, true, $("#view-status"));
-      return ans;
-    } catch (err) {
-      say(err.message, true, $("#view-status"));
-      return null;
-    }
+    return postJSON("view", Object.assign({ user: me, view_id: shown.id }, body));
   }
 
-  // inputElement draws the element of an input block and registers how to read its value.
-  function inputElement(b, e, keep) {
-    const key = `${b.block_id}/${e.action_id}`;
-    const kept = keep ? keep[b.block_id] && keep[b.block_id][e.action_id] : undefined;
-    const dispatch = (value) => { if (b.dispatch_action) viewCall({ kind: "action", block_id: b.block_id, action_id: e.action_id, value }); };
+  async function dispatch(view, b, v) {
+    setValue(b, v);
+    if (!b.dispatch_action) return;
+    try {
+      await viewCall({ kind: "action", block_id: b.block_id, action_id: b.element.action_id, value: v, values: collect(view) });
+    } catch (err) { $("#view-error").textContent = err.message; }
+  }
+
+  function optionNode(o) {
+    const opt = el("option", "", plain(o.text));
+    opt.value = o.value;
+    return opt;
+  }
+
+  function inputBlock(view, b) {
+    const e = b.element || {};
+    const wrap = el("div", "bk-input");
+    wrap.dataset.blockId = b.block_id;
+    const id = `in-${b.block_id}`;
+    const label = el("label", "", plain(b.label));
+    label.htmlFor = id;
+    if (b.optional) label.append(el("span", "optional", " (optional)"));
+    wrap.append(label);
+    const cur = (values[b.block_id] || {})[e.action_id];
+    let control;
     switch (e.type) {
       case "plain_text_input": {
-        const f = e.multiline ? el("textarea") : el("input");
-        if (!e.multiline) f.type = "text";
-        f.name = key;
-        f.placeholder = plain(e.placeholder);
-        f.value = kept !== undefined ? kept : (e.initial_value || "");
-        viewInputs.set(key, () => f.value);
-        return f;
+        control = el(e.multiline ? "textarea" : "input");
+        if (e.max_length) control.maxLength = e.max_length;
+        control.placeholder = plain(e.placeholder);
+        control.value = cur !== undefined ? cur : (e.initial_value || "");
+        control.addEventListener("input", () => setValue(b, control.value));
+        break;
       }
       case "static_select": {
-        const sel = el("select");
-        sel.name = key;
+        control = el("select");
         const ph = el("option", "", plain(e.placeholder) || "Select an item");
         ph.value = "";
+        control.append(ph);
+        (e.options || []).forEach((o) => control.append(optionNode(o)));
+        control.value = cur !== undefined ? cur : (e.initial_option ? e.initial_option.value : "");
+        if (cur === undefined && e.initial_option) setValue(b, e.initial_option.value);
+        control.addEventListener("change", () => dispatch(view, b, control.value));
+        break;
+      }
+      case "external_select": {
+        control = el("div", "external");
+        const search = el("input");
+        search.type = "search";
+        search.id = id + "-search";
+        search.placeholder = plain(e.placeholder) || "Search";
+        const sel = el("select");
+        sel.id = id;
+        const ph = el("option", "", "Type to search, then pick");
+        ph.value = "";
         sel.append(ph);
-        const add = (parent, o) => { const opt = el("option", "", plain(o.text)); opt.value = o.value; parent.append(opt); };
-        (e.options || []).forEach((o) => add(sel, o));
-        (e.option_groups || []).forEach((g) => { const og = el("optgroup"); og.label = plain(g.label); (g.options || []).forEach((o) => add(og, o)); sel.append(og); });
-        sel.value = kept !== undefined ? kept : (e.initial_option ? e.initial_option.value : "");
-        sel.addEventListener("change", () => dispatch(sel.value));
-        viewInputs.set(key, () => sel.value);
-        return sel;
+        if (e.initial_option) {
+          sel.append(optionNode(e.initial_option));
+          if (cur === undefined) setValue(b, e.initial_option.value);
+        }
+        const picked = cur !== undefined ? cur : (e.initial_option ? e.initial_option.value : "");
+        if (picked && ![...sel.options].some((o) => o.value === picked)) sel.append(optionNode({ text: { text: picked }, value: picked }));
+        sel.value = picked;
+        let timer = null;
+        const suggest = async () => {
+          try {
+            const ans = await viewCall({ kind: "suggest", block_id: b.block_id, action_id: e.action_id, query: search.value });
+            const keep = sel.value;
+            sel.textContent = "";
+            const head = el("option", "", `${ans.options.length} match${ans.options.length === 1 ? "" : "es"}`);
+            head.value = "";
+            sel.append(head);
+            ans.options.forEach((o) => sel.append(optionNode(o)));
+            sel.value = ans.options.some((o) => o.value === keep) ? keep : "";
+          } catch (err) { $("#view-error").textContent = err.message; }
+        };
+        search.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(suggest, 200); });
+        sel.addEventListener("change", () => { if (sel.value) dispatch(view, b, sel.value); });
+        control.append(search, sel);
+        break;
       }
       case "conversations_select":
       case "channels_select": {
-        const sel = el("select");
-        sel.name = key;
-        const opt = el("option", "", `#${cfg.channelName}`);
-        opt.value = cfg.channel;
-        sel.append(opt);
-        viewInputs.set(key, () => sel.value);
-        return sel;
-      }
-      case "external_select": {
-        // Slack asks the app for options as the person types (block_suggestion).
-        const wrap = el("div", "external");
-        const q = el("input");
-        q.type = "text";
-        q.name = key;
-        q.placeholder = plain(e.placeholder) || "Type to search";
-        const list = el("div", "suggestions");
-        list.hidden = true;
-        const picked = el("div", "picked");
-        let value = kept !== undefined ? kept : (e.initial_option ? e.initial_option.value : "");
-        if (value) picked.textContent = `✓ ${e.initial_option && e.initial_option.value === value ? plain(e.initial_option.text) : value}`;
-        let seq = 0;
-        const suggest = async () => {
-          const mine = ++seq;
-          const ans = await viewCall({ kind: "suggest", block_id: b.block_id, action_id: e.action_id, value: q.value });
-          if (!ans || mine !== seq) return;
-          let body = {};
-          try { body = JSON.parse(ans.body || "{}"); } catch (_) { /* not JSON */ }
-          const opts = (body.options || []).concat(...(body.option_groups || []).map((g) => g.options || []));
-          list.textContent = "";
-          opts.forEach((o) => {
-            const it = el("button", "", plain(o.text));
-            it.type = "button";
-            it.dataset.value = o.value;
-            it.addEventListener("click", () => {
-              value = o.value;
-              picked.textContent = `✓ ${plain(o.text)}`;
-              list.hidden = true;
-              dispatch(value);
-            });
-            list.append(it);
-          });
-          list.hidden = !opts.length;
-        };
-        q.addEventListener("input", suggest);
-        q.addEventListener("focus", suggest);
-        viewInputs.set(key, () => value);
-        wrap.append(q, list, picked);
-        return wrap;
+        control = el("select");
+        const ph = el("option", "", plain(e.placeholder) || "Pick a channel");
+        ph.value = "";
+        control.append(ph, optionNode({ text: { text: "#" + cfg.channelName }, value: cfg.channel }));
+        const init = e.initial_conversation || e.initial_channel || "";
+        control.value = cur !== undefined ? cur : (init === cfg.channel ? init : "");
+        if (cur === undefined && control.value) setValue(b, control.value);
+        control.addEventListener("change", () => setValue(b, control.value));
+        break;
       }
       default:
-        return el("span", "bk-unsupported", `[${e.type}]`);
+        control = el("span", "bk-unsupported", `[${e.type}]`);
     }
+    if (control.tagName !== "DIV") control.id = id;
+    wrap.append(control);
+    if (b.hint) wrap.append(el("div", "hint", plain(b.hint)));
+    if (inputErrors[b.block_id]) wrap.append(el("div", "input-error", inputErrors[b.block_id]));
+    return wrap;
   }
 
-  function renderModal(modals) {
-    const box = $("#view");
-    const mine = (modals || []).filter((m) => m.user === me);
-    const m = mine[mine.length - 1];
+  function renderModal(modals, force) {
+    const m = (modals || []).filter((x) => x.user === me).pop();
+    const box = $("#view-modal");
     if (!m) {
       box.hidden = true;
-      shownView = null;
-      viewInputs.clear();
+      shown = null;
       return;
     }
     const view = m.view;
-    const sig = JSON.stringify([view.hash, view.blocks, m.errors || {}]);
-    if (shownView && shownView.id === m.id && shownView.sig === sig) return;
-    const keep = shownView && shownView.id === m.id ? collectValues() : null; // typed text survives an update
-    shownView = { id: m.id, sig };
-    viewInputs.clear();
+    if (!force && shown && shown.id === m.id && shown.hash === view.hash && !box.hidden) return; // keep what is typed
+    if (!shown || shown.id !== m.id) { values = {}; inputErrors = {}; }
+    shown = { id: m.id, hash: view.hash, view };
     $("#view-title").textContent = plain(view.title);
     $("#view-submit").textContent = plain(view.submit) || "Submit";
-    $("#view-submit").hidden = !view.submit;
     $("#view-close").textContent = plain(view.close) || "Cancel";
-    const blocks = $("#view-blocks");
-    blocks.textContent = "";
-    (view.blocks || []).forEach((b, i) => {
-      if (b.type !== "input") {
-        blocks.append(renderBlocks([Object.assign({ block_id: b.block_id || `b${i}` }, b)], { view: m.id }));
-        return;
-      }
-      const field = el("div", "bk-input");
-      field.dataset.blockId = b.block_id;
-      const label = el("label", "", plain(b.label) + (b.optional ? " (optional)" : ""));
-      field.append(label, inputElement(b, b.element || {}, keep));
-      if (b.hint) field.append(el("div", "hint", plain(b.hint)));
-      const errs = m.errors || {};
-      if (errs[b.block_id]) field.append(el("div", "field-error", errs[b.block_id]));
-      blocks.append(field);
+    $("#view-error").textContent = "";
+    const body = $("#view-body");
+    body.textContent = "";
+    (view.blocks || []).forEach((b) => {
+      if (b.type === "input") body.append(inputBlock(view, b));
+      else body.append(renderBlocks([b], { channel: cfg.channel, ts: "" }));
     });
-    say("", false, $("#view-status"));
     box.hidden = false;
   }
 
-  $("#view .view-dialog").addEventListener("submit", async (ev) => {
+  $("#view-modal form").addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    say("Sending…", false, $("#view-status"));
-    followUntil = Date.now() + 5000;
-    await viewCall({ kind: "submit" });
+    if (!shown) return;
+    try {
+      const ans = await viewCall({ kind: "submit", values: collect(shown.view) });
+      inputErrors = ans.errors || {};
+      if (Object.keys(inputErrors).length) {
+        renderModal([{ id: shown.id, user: me, view: shown.view }], true); // again, with the errors and the values
+      }
+    } catch (err) { $("#view-error").textContent = err.message; }
   });
-  $("#view-close").addEventListener("click", () => viewCall({ kind: "close" }));
+  $("#view-close").addEventListener("click", async () => {
+    if (!shown) return;
+    try { await viewCall({ kind: "close" }); } catch (err) { $("#view-error").textContent = err.message; }
+  });
 
   function render(st) {
     last = st;
     renderChannel(st.items);
-    renderModal(st.modals);
     renderSim(st.sim);
+    renderModal(st.modals);
   }
 
   // ---- wiring ---------------------------------------------------------------------------------
@@ -584,7 +589,6 @@
     const p = cfg.people.find((x) => x.id === id);
     $("#composer-as").textContent = `as ${p.name}`;
     cache.clear();
-    shownView = null;
     $("#messages").textContent = "";
     if (last) render(last);
   }

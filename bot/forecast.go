@@ -1,0 +1,175 @@
+package bot
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
+)
+
+// Forecaster computes every account's balance forecast (renewal.Forecast over a scan, the
+// balances and the prices of one automatic renewal). The digest summary shows it.
+type Forecaster interface {
+	Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error)
+}
+
+// forecastBlocks is the balance forecast of a digest summary: one line per account, and a
+// loud warning per account whose balance does not cover the deductions at risk, naming the
+// instances and their deduction dates; overdue deductions are flagged every day.
+func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, window time.Duration) []slack.Block {
+	if err != nil {
+		return []slack.Block{slack.NewSectionBlock(mrkdwn("⚠️ *The balance forecast could not be made*: "+escape(clipRunes(forSlack(err.Error()), 300))), nil, nil)}
+	}
+	if len(fc) == 0 {
+		return nil
+	}
+	loc := now.Location()
+	var lines []string
+	var blocks []slack.Block
+	for _, f := range fc {
+		name := "Balance"
+		if f.Account != "" {
+			name = "*" + escape(f.Account) + "*: balance"
+		}
+		cur := f.Balance.Currency
+		var line string
+		if f.BalanceErr != nil {
+			line = fmt.Sprintf("%s ⚠️ not readable (%s)", name, escape(clipRunes(forSlack(f.BalanceErr.Error()), 120)))
+		} else {
+			line = fmt.Sprintf("%s %s", name, renewal.Money(f.Balance.Available, cur))
+		}
+		line += fmt.Sprintf(" · auto-renew deductions %s within 9 days, %s within %s", renewal.Money(f.Next9Days, cur),
+			renewal.Money(f.InWindow, cur), humanWindow(window))
+		switch {
+		case len(f.AtRisk()) > 0:
+			line += " 🚨"
+		case f.BalanceErr == nil && f.Next9Days > f.Balance.Available:
+			line += " ⚠️ short within 9 days"
+		case f.BalanceErr == nil:
+			line += " ✅"
+		}
+		if f.Unpriced > 0 {
+			line += fmt.Sprintf(" (%d not priced)", f.Unpriced)
+		}
+		lines = append(lines, line)
+
+		var risk, overdue []string
+		for _, d := range f.Deductions {
+			item := fmt.Sprintf("`%s` %s (%s, %s)", escape(d.Instance.ID), escape(clipRunes(nameOr(d.Instance.Name), 40)),
+				renewal.FormatTime(d.At, loc), renewal.Money(d.Amount, d.Currency))
+			if d.Overdue {
+				overdue = append(overdue, item)
+			}
+			if d.AtRisk {
+				risk = append(risk, item)
+			}
+		}
+		who := "the account"
+		if f.Account != "" {
+			who = "account *" + escape(f.Account) + "*"
+		}
+		if len(risk) > 0 {
+			var need float64
+			for _, d := range f.Deductions {
+				if d.Priced && (d.AtRisk || d.At.Before(f.AtRisk()[len(f.AtRisk())-1].At)) {
+					need += d.Amount
+				}
+			}
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(clipRunes(fmt.Sprintf(
+				"🚨 *AUTO-RENEW AT RISK: the balance of %s (%s) does not cover the automatic renewals due by %s (%s).* "+
+					"Alibaba deducts 9 days before expiry at 08:00 UTC+8 and retries daily until the instance stops. "+
+					"Top up at least %s, or renew these by hand: %s",
+				who, renewal.Money(f.Balance.Available, f.Balance.Currency), renewal.FormatTime(f.AtRisk()[len(f.AtRisk())-1].At, loc),
+				renewal.Money(need, f.Balance.Currency), renewal.Money(need-f.Balance.Available, f.Balance.Currency), strings.Join(risk, ", ")), sectionBudget)), nil, nil))
+		}
+		if len(overdue) > 0 {
+			blocks = append(blocks, slack.NewSectionBlock(mrkdwn(clipRunes(fmt.Sprintf(
+				"⚠️ *Automatic deduction not taken in %s*: its date passed and the expiry did not move (Alibaba retries daily): %s",
+				who, strings.Join(overdue, ", ")), sectionBudget)), nil, nil))
+		}
+	}
+	head := slack.NewSectionBlock(mrkdwn(clipRunes("💰 *Balance forecast*\n"+strings.Join(lines, "\n"), sectionBudget)), nil, nil)
+	return append([]slack.Block{head}, blocks...)
+}
+
+// maxSummaryBlocks keeps a summary under Slack's 50 blocks per message.
+const maxSummaryBlocks = 48
+
+// addForecast puts the forecast in the summary of the default channel (of every channel when
+// there is none).
+func (p *DigestPlan) addForecast(defaultChannel string) {
+	blocks := forecastBlocks(p.Forecast, p.ForecastErr, p.Now, p.Window)
+	if len(blocks) == 0 {
+		return
+	}
+	for i := range p.Channels {
+		cd := &p.Channels[i]
+		if defaultChannel != "" && cd.Channel != defaultChannel {
+			continue
+		}
+		room := maxSummaryBlocks - len(cd.Summary.Blocks)
+		add := blocks[:min(len(blocks), max(room, 0))]
+		cd.Summary.Blocks = append(cd.Summary.Blocks, add...)
+		for _, f := range p.Forecast {
+			if n := len(f.AtRisk()); n > 0 {
+				cd.Summary.Text += fmt.Sprintf(" · auto-renew at risk: %d in %s", n, orDefault(f.Account))
+			}
+		}
+	}
+}
+
+func orDefault(account string) string {
+	if account == "" {
+		return "the account"
+	}
+	return account
+}
+
+// where names a region, with its account when there are many ("shop:cn-hangzhou").
+func where(account, region string) string {
+	if account == "" {
+		return region
+	}
+	return account + ":" + region
+}
+
+// balanceBlocks is what a pending renewal leaves of each account's balance, and a warning
+// when that would not cover the automatic renewals due within 9 days.
+func balanceBlocks(r *store.Request) []slack.Block {
+	if r.Kind != store.KindRenew || len(r.Balances) == 0 {
+		return nil
+	}
+	var lines []string
+	for _, b := range r.Balances {
+		who := "Balance"
+		if b.Account != "" {
+			who = "Balance of *" + escape(b.Account) + "*"
+		}
+		if b.Err != "" {
+			lines = append(lines, fmt.Sprintf("💰 %s: not readable (%s)", who, escape(clipRunes(forSlack(b.Err), 150))))
+			continue
+		}
+		var cost float64
+		for _, it := range r.Items {
+			if it.Account == b.Account {
+				cost += it.Price
+			}
+		}
+		after := b.Available - cost
+		line := fmt.Sprintf("💰 %s %s → *%s after this renewal* · %s of automatic renewals due within 9 days",
+			who, renewal.Money(b.Available, b.Currency), renewal.Money(after, b.Currency), renewal.Money(b.Due9Days, b.Currency))
+		switch {
+		case after < 0:
+			line += "\n🚨 *The balance does not cover this renewal*: Alibaba will refuse the order (not enough balance) until it is topped up."
+		case after < b.Due9Days:
+			line += fmt.Sprintf("\n⚠️ *After this renewal the balance would not cover the automatic renewals due within 9 days* (short by %s): top up, or they fail on their deduction day.",
+				renewal.Money(b.Due9Days-after, b.Currency))
+		}
+		lines = append(lines, line)
+	}
+	return []slack.Block{slack.NewSectionBlock(mrkdwn(clipRunes(strings.Join(lines, "\n"), sectionBudget)), nil, nil)}
+}
