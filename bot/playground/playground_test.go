@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -30,6 +31,7 @@ type slackBot struct {
 	mu     sync.Mutex
 	got    map[string][]url.Values // endpoint → forms
 	status int                     // answer status; 0: 200
+	answer string                  // body of the answer to an interaction
 }
 
 func (b *slackBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -50,7 +52,7 @@ func (b *slackBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	b.mu.Lock()
 	b.got[r.URL.Path] = append(b.got[r.URL.Path], form)
-	status := b.status
+	status, answer := b.status, b.answer
 	b.mu.Unlock()
 	if status != 0 {
 		http.Error(w, "no", status)
@@ -59,6 +61,11 @@ func (b *slackBot) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "/slack/commands" {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = io.WriteString(w, `{"response_type":"ephemeral","text":"Getting a price quote for *`+form.Get("text")+`*…"}`)
+		return
+	}
+	if answer != "" {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, answer)
 	}
 }
 
@@ -129,8 +136,12 @@ type stateItem struct {
 }
 
 type pageState struct {
-	Items []stateItem
-	Sim   *struct {
+	Items  []stateItem
+	Modals []struct {
+		ID, User string
+		View     map[string]any
+	}
+	Sim *struct {
 		Now     time.Time
 		Balance float64
 		Orders  []struct{ OrderId string }
@@ -432,5 +443,67 @@ func TestPage(t *testing.T) {
 		if resp.StatusCode != 200 || !strings.Contains(string(body), want) {
 			t.Errorf("GET %s: %d, want %q in\n%.300s", path, resp.StatusCode, want, body)
 		}
+	}
+}
+
+// TestModal: a modal the bot opens on the trigger_id of a person's command shows to that
+// person, and only that person acts in it; its submission reaches the bot as Slack's
+// view_submission with the values typed; an errors answer keeps it open and is passed on to
+// the page, an empty answer closes it.
+func TestModal(t *testing.T) {
+	w := newWorld(t)
+	ctx := context.Background()
+	w.post(t, "/command", map[string]string{"user": "U02BOB", "text": "reject R1"})
+	trigger := w.bot.forms("/slack/commands")[0].Get("trigger_id")
+	reason := slack.NewInputBlock("reason", slack.NewTextBlockObject("plain_text", "Reason", false, false), nil,
+		&slack.PlainTextInputBlockElement{Type: slack.METPlainTextInput, ActionID: "reason_text", Multiline: true})
+	v, err := w.api.OpenViewContext(ctx, trigger, slack.ModalViewRequest{Type: slack.VTModal, CallbackID: "reject",
+		Title: slack.NewTextBlockObject("plain_text", "Reject request", false, false), Submit: slack.NewTextBlockObject("plain_text", "Reject", false, false),
+		Blocks: slack.Blocks{BlockSet: []slack.Block{reason}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := w.state(t)
+	if len(st.Modals) != 1 || st.Modals[0].ID != v.ID || st.Modals[0].User != "U02BOB" || st.Modals[0].View["callback_id"] != "reject" {
+		t.Fatalf("modals %+v", st.Modals)
+	}
+	submit := map[string]any{"user": "U02BOB", "view_id": v.ID, "kind": "submit", "values": map[string]any{"reason": map[string]string{"reason_text": "too early"}}}
+	if code, _ := w.post(t, "/view", map[string]any{"user": "U01ALICE", "view_id": v.ID, "kind": "submit"}); code != 404 {
+		t.Errorf("Alice submitted Bob's modal: %d", code)
+	}
+	w.bot.mu.Lock()
+	w.bot.answer = `{"response_action":"errors","errors":{"reason":"Say why in a few more words."}}`
+	w.bot.mu.Unlock()
+	if code, ans := w.post(t, "/view", submit); code != 200 || fmt.Sprint(ans["errors"]) != "map[reason:Say why in a few more words.]" {
+		t.Fatalf("submit: %d %v", code, ans)
+	}
+	var sub struct {
+		Type string
+		User struct{ ID string }
+		View struct {
+			ID    string
+			State struct {
+				Values map[string]map[string]struct {
+					Type, Value string
+				}
+			}
+		}
+	}
+	forms := w.bot.forms("/slack/interactions")
+	if err := json.Unmarshal([]byte(forms[len(forms)-1].Get("payload")), &sub); err != nil {
+		t.Fatal(err)
+	}
+	if sub.Type != "view_submission" || sub.User.ID != "U02BOB" || sub.View.ID != v.ID || sub.View.State.Values["reason"]["reason_text"].Value != "too early" {
+		t.Errorf("view_submission %+v", sub)
+	}
+	if st := w.state(t); len(st.Modals) != 1 {
+		t.Fatalf("after an errors answer the modal is closed: %+v", st.Modals)
+	}
+	w.bot.mu.Lock()
+	w.bot.answer = ""
+	w.bot.mu.Unlock()
+	w.post(t, "/view", submit)
+	if st := w.state(t); len(st.Modals) != 0 {
+		t.Fatalf("after an empty answer the modal is still open: %+v", st.Modals)
 	}
 }

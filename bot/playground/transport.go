@@ -18,8 +18,7 @@ import (
 type Transport interface {
 	Command(ctx context.Context, form url.Values) (status int, body []byte, err error)
 	Interaction(ctx context.Context, payload []byte) (status int, body []byte, err error)
-	// Options asks for a menu's options (a block_suggestion payload); over HTTP Slack posts
-	// it to the options load URL, over Socket Mode it is an interactive envelope.
+	// Options asks for the options of an external select (a block_suggestion payload).
 	Options(ctx context.Context, payload []byte) (status int, body []byte, err error)
 }
 
@@ -42,7 +41,7 @@ func (h HTTPTransport) Interaction(ctx context.Context, payload []byte) (int, []
 	return h.post(ctx, "/slack/interactions", url.Values{"payload": {string(payload)}})
 }
 
-// Options posts a block_suggestion payload to the options load URL.
+// Options posts a block_suggestion to the bot's options load URL, /slack/options.
 func (h HTTPTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
 	return h.post(ctx, "/slack/options", url.Values{"payload": {string(payload)}})
 }
@@ -88,7 +87,8 @@ func (s SocketTransport) Interaction(ctx context.Context, payload []byte) (int, 
 	return s.send(ctx, "interactive", json.RawMessage(payload))
 }
 
-// Options sends a block_suggestion as an interactive envelope, as Slack does in Socket Mode.
+// Options sends a block_suggestion, which Socket Mode delivers as an interactive envelope;
+// the ack's payload holds the options.
 func (s SocketTransport) Options(ctx context.Context, payload []byte) (int, []byte, error) {
 	return s.send(ctx, "interactive", json.RawMessage(payload))
 }

@@ -59,7 +59,15 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	view, ok := s.cfg.Slack.View(req.ViewID)
-	if !ok {
+	// A modal, or a Home tab, is its person's: no one else sees it or acts in it.
+	mine := false
+	for _, m := range s.cfg.Slack.OpenModals() {
+		mine = mine || (m.ID == req.ViewID && m.User == p.ID)
+	}
+	if home, published := s.cfg.Slack.HomeView(p.ID); published && home["id"] == req.ViewID {
+		mine = true
+	}
+	if !ok || !mine {
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no view " + strconv.Quote(req.ViewID)})
 		return
 	}

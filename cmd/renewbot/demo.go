@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -62,6 +63,13 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
+	var ln net.Listener
+	if keep { // a bad --playground-listen fails before the demo runs
+		if ln, err = listenPlayground(listen); err != nil {
+			return err
+		}
+		defer ln.Close() // served, or not (the demo failed)
+	}
 	st, err := startDemoStack(ctx, e, socket)
 	if err != nil {
 		return err
@@ -172,7 +180,7 @@ func runDemo(ctx context.Context, e env, args []string) error {
 	}
 
 	if keep {
-		stop, err := st.servePlayground(listen, e.stdout)
+		stop, err := st.servePlayground(ln, e.stdout)
 		if err != nil {
 			return err
 		}

@@ -38,14 +38,19 @@ func runPlayground(ctx context.Context, e env, args []string) error {
 	if err := newPlaygroundSettings(&socket, &listen).parseNoArgs(args, e.getenv); err != nil {
 		return err
 	}
+	ln, err := listenPlayground(listen) // a bad address fails before anything starts
+	if err != nil {
+		return err
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	st, err := startDemoStack(ctx, e, socket)
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	defer st.close()
-	stop, err := st.servePlayground(listen, e.stdout)
+	stop, err := st.servePlayground(ln, e.stdout)
 	if err != nil {
 		return err
 	}
@@ -207,16 +212,22 @@ func (st *demoStack) playgroundHandler() (http.Handler, error) {
 	return pg.Handler(), nil
 }
 
-// servePlayground serves the playground page on listen and prints, exactly,
-// "playground: open http://HOST:PORT/". stop shuts the page down.
-func (st *demoStack) servePlayground(listen string, w io.Writer) (stop func(), err error) {
+// listenPlayground listens on the playground's address; failing to is a bad setting (exit 2).
+func listenPlayground(addr string) (net.Listener, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, usageError{fmt.Errorf("--playground-listen %s: %w", addr, err)}
+	}
+	return ln, nil
+}
+
+// servePlayground serves the playground page on ln and prints, exactly,
+// "playground: open http://HOST:PORT/". stop shuts the page down; ln is closed either way.
+func (st *demoStack) servePlayground(ln net.Listener, w io.Writer) (stop func(), err error) {
 	h, err := st.playgroundHandler()
 	if err != nil {
+		ln.Close()
 		return nil, err
-	}
-	ln, err := net.Listen("tcp", listen)
-	if err != nil {
-		return nil, usageError{fmt.Errorf("--playground-listen %s: %w", listen, err)}
 	}
 	st.pageURL = "http://" + ln.Addr().String() + "/"
 	// The event streams never go idle: their requests' context ends when the page stops.

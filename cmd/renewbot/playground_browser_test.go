@@ -70,7 +70,11 @@ func TestPlaygroundBrowser(t *testing.T) {
 	}
 	defer st.close()
 	var out bytes.Buffer
-	stop, err := st.servePlayground("127.0.0.1:0", &out)
+	ln, err := listenPlayground("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := st.servePlayground(ln, &out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -154,7 +154,7 @@ func TestDemoSocketMode(t *testing.T) {
 
 // TestPlaygroundCommand: `renewbot playground` prints exactly one line naming the page first,
 // serves it until its context ends, and then exits 0; an address it cannot listen on is a bad
-// setting (exit 2).
+// setting (exit 2), found before anything starts (for demo --keep, before the transcript).
 func TestPlaygroundCommand(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -202,5 +202,13 @@ func TestPlaygroundCommand(t *testing.T) {
 	}
 	if !strings.Contains(errOut.String(), "--playground-listen "+ln.Addr().String()) {
 		t.Errorf("stderr %q does not name the setting", errOut.String())
+	}
+	var out bytes.Buffer
+	errOut.Reset()
+	if code := run(ctx, []string{"demo", "--keep", "--playground-listen", ln.Addr().String()}, func(string) string { return "" }, strings.NewReader(""), &out, &errOut); code != exitUsage {
+		t.Fatalf("demo --keep on a taken port: exit %d, want %d; stderr %s", code, exitUsage, errOut.String())
+	}
+	if out.Len() != 0 {
+		t.Errorf("demo --keep ran before finding its port taken:\n%s", out.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -24,7 +25,11 @@ func TestPlaygroundFormsAndHome_SocketMode(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.close()
-	stop, err := st.servePlayground("127.0.0.1:0", &bytes.Buffer{})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop, err := st.servePlayground(ln, &bytes.Buffer{})
 	if err != nil {
 		t.Fatal(err)
 	}
