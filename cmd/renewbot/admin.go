@@ -319,14 +319,7 @@ func newHistorySettings(c *historyConfig) *settings {
 			}},
 		{flag: "limit", env: "RENEWBOT_HISTORY_LIMIT", def: "0", usage: "only the newest N events (0: all)",
 			parse: func(s string) (err error) { c.Limit, err = parseInt(s, 0, 1_000_000); return }},
-		{flag: "format", env: "RENEWBOT_HISTORY_FORMAT", def: "table", usage: "table, json or csv",
-			parse: func(s string) error {
-				if s != "table" && s != "json" && s != "csv" {
-					return errors.New("is not one of table, json, csv")
-				}
-				c.Format = s
-				return nil
-			}},
+		formatSetting("RENEWBOT_HISTORY_FORMAT", &c.Format),
 		boolSetting("verify", "", "check the audit log's hash chain instead of printing it; exit 1 naming the first altered record", &c.Verify),
 		timezoneSetting(&c.Loc),
 	})

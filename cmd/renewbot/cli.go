@@ -52,6 +52,18 @@ func (c *ecsSettings) table() []setting {
 }
 
 // timezoneSetting is RENEWBOT_TIMEZONE: the digest schedule and day, and printed times.
+// formatSetting is the --format of the commands that print tables: table, json or csv.
+func formatSetting(env string, format *string) setting {
+	return setting{flag: "format", env: env, def: "table", usage: "table, json or csv",
+		parse: func(s string) error {
+			if s != "table" && s != "json" && s != "csv" {
+				return errors.New("is not one of table, json, csv")
+			}
+			*format = s
+			return nil
+		}}
+}
+
 func timezoneSetting(loc **time.Location) setting {
 	return setting{flag: "timezone", env: "RENEWBOT_TIMEZONE", def: "Asia/Shanghai", usage: "time zone for schedules and printed times",
 		parse: func(s string) (err error) { *loc, err = parseLocation(s); return }}
@@ -73,14 +85,7 @@ func newExpiringSettings(c *expiringConfig) *settings {
 	t := append(c.ECS.table(),
 		setting{flag: "within", env: "RENEWBOT_WINDOW", def: "30d", usage: "list instances expiring within this window (30d, 720h); already expired ones are listed too",
 			parse: func(s string) (err error) { c.Within, err = renewal.ParseWindow(s); return }},
-		setting{flag: "format", env: "RENEWBOT_FORMAT", def: "table", usage: "table, json or csv",
-			parse: func(s string) error {
-				if s != "table" && s != "json" && s != "csv" {
-					return errors.New("is not one of table, json, csv")
-				}
-				c.Format = s
-				return nil
-			}},
+		formatSetting("RENEWBOT_FORMAT", &c.Format),
 		timezoneSetting(&c.Loc),
 	)
 	return newSettings("expiring", t)

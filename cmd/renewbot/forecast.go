@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"strconv"
@@ -30,14 +29,7 @@ func newForecastSettings(c *forecastConfig) *settings {
 	t := append(c.ECS.table(),
 		setting{flag: "within", env: "RENEWBOT_WINDOW", def: "30d", usage: "sum the deductions due within this window (30d, 720h)",
 			parse: func(s string) (err error) { c.Within, err = renewal.ParseWindow(s); return }},
-		setting{flag: "format", env: "RENEWBOT_FORMAT", def: "table", usage: "table, json or csv",
-			parse: func(s string) error {
-				if s != "table" && s != "json" && s != "csv" {
-					return errors.New("is not one of table, json, csv")
-				}
-				c.Format = s
-				return nil
-			}},
+		formatSetting("RENEWBOT_FORMAT", &c.Format),
 		timezoneSetting(&c.Loc),
 	)
 	return newSettings("forecast", t)
