@@ -259,7 +259,7 @@ func TestHome_BalanceWarningPerAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := homeText(t, calls[0])
-	for _, want := range []string{"Balance forecast", "*prod*: balance", "AUTO-RENEW AT RISK", "account *shop*", "i-risk01"} {
+	for _, want := range []string{"Balance forecast", "*prod*: balance", "AUTO-RENEW AT RISK", "account shop", "i-risk01"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("home lacks %q:\n%s", want, got)
 		}
