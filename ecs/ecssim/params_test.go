@@ -1,6 +1,7 @@
 package ecssim
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -12,6 +13,11 @@ import (
 
 // metadataDir finds ../shared/reference/ecs-api-params beside the repository (CI has it
 // there). A missing directory fails the test: the table is only trusted when compared.
+// metadataDir is Alibaba's parameter metadata (aliyun-openapi-meta, Apache 2.0) for the
+// table test. The workplace's reference copy, ../shared/reference/SUB next to the repository,
+// is the source; testdata/alibaba-meta/SUB is a copy of it kept in the repository so the test
+// also runs where the reference is not beside the clone. When the reference is there, the copy
+// must equal it file for file, so the two cannot drift apart.
 func metadataDir(t *testing.T, sub string) string {
 	t.Helper()
 	dir, err := os.Getwd()
@@ -28,11 +34,28 @@ func metadataDir(t *testing.T, sub string) string {
 		}
 		dir = parent
 	}
-	p := filepath.Join(dir, "..", "shared", "reference", sub)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("Alibaba's API metadata is not at %s (the repository's parent must hold shared/reference): %v", p, err)
+	copyDir := filepath.Join("testdata", "alibaba-meta", sub)
+	ref := filepath.Join(dir, "..", "shared", "reference", sub)
+	refFiles, err := filepath.Glob(filepath.Join(ref, "*"))
+	if err != nil || len(refFiles) == 0 {
+		t.Logf("no reference metadata at %s: checking the table against the repository's copy %s", ref, copyDir)
+		return copyDir
 	}
-	return p
+	copyFiles, _ := filepath.Glob(filepath.Join(copyDir, "*"))
+	if len(copyFiles) != len(refFiles) {
+		t.Fatalf("%s has %d files, the reference %s has %d: copy the reference again", copyDir, len(copyFiles), ref, len(refFiles))
+	}
+	for _, f := range refFiles {
+		want, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(copyDir, filepath.Base(f)))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("%s differs from the reference %s (%v): copy the reference again", filepath.Join(copyDir, filepath.Base(f)), f, err)
+		}
+	}
+	return ref
 }
 
 type metaParam struct {
