@@ -27,6 +27,10 @@ const benchLatency = 20 * time.Millisecond
 //	                   wall-ms, bound-ms (round trips that cannot overlap × 20 ms: page 1,
 //	                   then the other pages, then the last auto-renew batch), x-bound, and
 //	                   no-latency-ms (the same scan without injected latency: the CPU floor)
+//	                   x-two-round-trips (wall time over 40 ms, the bound)
+//	startup:           what a process does before its first call: the SDK's setup and ecs.New
+//	                   (startup-us), and the first scan on the new client, whose connections
+//	                   are not open yet (cold-wall-ms, cold-x-two-round-trips)
 //	seed-per-instance: the seed example (anchors.md §2): regions one after the other, pages
 //	                   one after the other, one DescribeInstances per instance to re-check
 //	                   it, auto-renew in batches of 100; its calls, wall-ms and the speed-up
@@ -104,8 +108,34 @@ func BenchmarkExpiringScan(b *testing.B) {
 			b.ReportMetric(ms(clientWall), "wall-ms")
 			b.ReportMetric(ms(bound), "bound-ms")
 			b.ReportMetric(float64(clientWall)/float64(bound), "x-bound")
+			b.ReportMetric(float64(clientWall)/float64(2*benchLatency), "x-two-round-trips")
 			b.ReportMetric(float64(total), "expiring")
 			b.ReportMetric(ms(floor), "no-latency-ms")
+		})
+
+		b.Run(w.name+"/startup", func(b *testing.B) {
+			var setup, cold time.Duration
+			for b.Loop() {
+				start := time.Now()
+				c, err := ecs.New(ecs.Config{
+					Endpoint: sim.URL, AccessKeyID: "testid", AccessKeySecret: "testsecret",
+					Regions: regions, Concurrency: 64,
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+				setup += time.Since(start)
+				start = time.Now()
+				if scan, err := c.Expiring(b.Context(), from, to); err != nil || len(scan.Instances) != total {
+					b.Fatalf("scan: err %v, %d instances, want %d", err, len(scan.Instances), total)
+				}
+				cold += time.Since(start)
+			}
+			setup /= time.Duration(b.N)
+			cold /= time.Duration(b.N)
+			b.ReportMetric(float64(setup)/float64(time.Microsecond), "startup-us")
+			b.ReportMetric(ms(cold), "cold-wall-ms")
+			b.ReportMetric(float64(cold)/float64(2*benchLatency), "cold-x-two-round-trips")
 		})
 
 		b.Run(w.name+"/seed-per-instance", func(b *testing.B) {

@@ -953,3 +953,46 @@ func TestSDKPanicIsAnUnknownOutcome(t *testing.T) {
 		t.Fatalf("%d orders, want the one placed behind the gateway", n)
 	}
 }
+
+// TestExpiringPageBatchDoesNotWaitForOtherPages: each page's auto-renew batch starts when the
+// page arrives. The scan used to collect a region's instances into full batches of 100 and
+// send the remainder only after every page had arrived, so a short last page waited for the
+// slowest page of its region: here page 2 is held until page 3's 50 instances are asked about.
+func TestExpiringPageBatchDoesNotWaitForOtherPages(t *testing.T) {
+	var fleet ecssim.Fleet
+	fleet.Balance = 1
+	for i := range 250 {
+		fleet.Instances = append(fleet.Instances, instance(fmt.Sprintf("i-q%03d", i), "cn-hangzhou", 3))
+	}
+	lastBatch := make(chan struct{})
+	var once sync.Once
+	var early atomic.Bool
+	sim := newSim(t, ecssim.Options{Fleet: fleet, Hook: func(action string, p url.Values) {
+		switch {
+		case action == "DescribeInstanceAutoRenewAttribute" && len(strings.Split(p.Get("InstanceId"), ",")) == 50:
+			once.Do(func() { close(lastBatch) })
+		case action == "DescribeInstances" && p.Get("PageNumber") == "2":
+			select {
+			case <-lastBatch:
+				early.Store(true)
+			case <-time.After(3 * time.Second): // below the client's 5 s timeout: the old code's failure
+			}
+		}
+	}}, nil)
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) { cfg.Regions = []string{"cn-hangzhou"} })
+	scan, err := c.Expiring(t.Context(), t0, t0.AddDate(0, 0, 30))
+	if err != nil || len(scan.Failed) > 0 || len(scan.Instances) != 250 {
+		t.Fatalf("Expiring: err %v, Failed %v, %d instances, want 250", err, scan.Failed, len(scan.Instances))
+	}
+	if !early.Load() {
+		t.Error("the last page's auto-renew batch waited for page 2 to arrive")
+	}
+	if scan.Calls != 6 {
+		t.Errorf("Calls = %d, want the minimum 6 (3 pages, 3 batches)", scan.Calls)
+	}
+	for _, in := range scan.Instances {
+		if in.AutoRenew.Status != ecs.RenewalStatus("Normal") {
+			t.Fatalf("%s auto-renew %q, want Normal", in.ID, in.AutoRenew.Status)
+		}
+	}
+}

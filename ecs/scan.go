@@ -69,8 +69,8 @@ func (c *Client) regionList(ctx context.Context, calls *atomic.Int64) ([]string,
 //
 // Regions are scanned in parallel. In each region it asks DescribeInstances for page 1
 // (PrePaid, ExpiredStartTime/ExpiredEndTime filter, 100 per page), then for all remaining
-// pages at once; every 100 expiring instances go to DescribeInstanceAutoRenewAttribute as
-// soon as they are known. A region that fails is listed in Scan.Failed, with whatever it
+// pages at once; each page's expiring instances go to DescribeInstanceAutoRenewAttribute as
+// soon as the page arrives. A region that fails is listed in Scan.Failed, with whatever it
 // returned before failing. The error is non-nil only when no region could be read at all
 // (or the region list itself failed).
 func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error) {
@@ -210,9 +210,12 @@ func ceilMinute(t time.Time) time.Time {
 	return t
 }
 
-// joiner collects one region's expiring instances and fetches their auto-renew state in
-// full batches of 100 as soon as a batch is complete (the rest at the end), so the number
-// of DescribeInstanceAutoRenewAttribute calls is the minimum, ceil(n/100).
+// joiner collects one region's expiring instances and fetches the auto-renew state of each
+// page's instances as soon as the page arrives: one DescribeInstanceAutoRenewAttribute call
+// per page (a page and a batch both hold up to 100), so no batch waits for another page
+// and the number of calls is ceil(n/100) whenever the pages hold only expiring instances
+// (the filter is a minute wider than the window: an instance in that minute makes a page
+// short, and can cost one call more).
 type joiner struct {
 	ctx    context.Context
 	c      *Client
@@ -248,6 +251,11 @@ func (j *joiner) add(raw []ecsapi.Instance, from, to time.Time) {
 		if len(j.pending) == batchSize {
 			j.flush()
 		}
+	}
+	// A page holds at most 100 instances, as a batch does: its batch starts now instead of
+	// waiting for the region's other pages to fill it.
+	if len(j.pending) > 0 && j.err == nil {
+		j.flush()
 	}
 }
 
