@@ -4,7 +4,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"net/url"
+	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +18,7 @@ import (
 	ecsapi "github.com/aliyun/alibaba-cloud-sdk-go/services/ecs"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
+	"golang.org/x/time/rate"
 )
 
 const benchLatency = 20 * time.Millisecond
@@ -229,4 +234,117 @@ func seedScan(b *testing.B, api *ecsapi.Client, region string, from, to time.Tim
 		}
 	}
 	return len(ids)
+}
+
+// BenchmarkExpiringAccounts scans 20 accounts × 10 regions × 2,000 instances (400,000)
+// through ecssim with 20 ms latency, one ecs.Client per account with the default settings
+// (20 calls/s per region and API, 8 calls at once), 30-day window. The emulator's Hook plays
+// Alibaba's throttle: a token bucket of 20 calls/s (burst 20) per (account, region, API);
+// a call it would refuse counts as throttled. It reports api-calls and min-calls (pages +
+// batches per region), throttled, wall-ms, pacing-ms (the time the buckets alone need: per
+// (account, region, API), (calls - burst) / rate, plus three round trips) and the peak heap
+// in use during the scan above the heap before it (the emulator's fleet excluded).
+func BenchmarkExpiringAccounts(b *testing.B) {
+	const accounts, perRegion, limit = 20, 2000, 20
+	var regions []string
+	for i := range 10 {
+		regions = append(regions, fmt.Sprintf("cn-bench-%d", i+1))
+	}
+	var fleet ecssim.Fleet
+	var cfgs []ecs.Config
+	for a := range accounts {
+		g := ecssim.Generate(perRegion*len(regions), regions, int64(1000+a), t0)
+		key := fmt.Sprintf("key-%02d", a)
+		fleet.Accounts = append(fleet.Accounts, ecssim.FleetAccount{
+			UID: fmt.Sprintf("20000000000000%02d", a), Name: fmt.Sprintf("acct%02d", a),
+			AccessKeyID: key, AccessKeySecret: "secret-" + key, Balance: 1000, Currency: "CNY",
+			Instances: g.Instances,
+		})
+		cfgs = append(cfgs, ecs.Config{Account: fmt.Sprintf("acct%02d", a), AccessKeyID: key, AccessKeySecret: "secret-" + key, Regions: regions})
+	}
+	var throttled atomic.Int64
+	var bucketsMu sync.Mutex
+	buckets := map[string]*rate.Limiter{}
+	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, Now: func() time.Time { return t0 }, Hook: func(action string, p url.Values) {
+		k := p.Get("AccessKeyId") + "/" + p.Get("RegionId") + "/" + action
+		bucketsMu.Lock()
+		lim, ok := buckets[k]
+		if !ok {
+			lim = rate.NewLimiter(limit, limit)
+			buckets[k] = lim
+		}
+		bucketsMu.Unlock()
+		if !lim.Allow() {
+			throttled.Add(1)
+		}
+	}})
+	defer sim.Close()
+	sim.SetFaults(ecssim.Faults{LatencyMs: int(benchLatency / time.Millisecond)})
+	for i := range cfgs {
+		cfgs[i].Endpoint = sim.URL
+	}
+	accts, err := ecs.NewAccounts(cfgs)
+	if err != nil {
+		b.Fatal(err)
+	}
+
+	from, to := t0, t0.AddDate(0, 0, 30)
+	total, minCalls, maxPerBucket := 0, 0, 0
+	for _, acc := range fleet.Accounts {
+		want := expectedExpiring(ecssim.Fleet{Instances: acc.Instances}, from, to)
+		for _, r := range regions {
+			n := len(want[r])
+			total += n
+			minCalls += max(1, ceilDiv(n, 100)) + ceilDiv(n, 100)
+			maxPerBucket = max(maxPerBucket, max(1, ceilDiv(n, 100)))
+		}
+	}
+	pacing := time.Duration(float64(max(0, maxPerBucket-limit))/limit*float64(time.Second)) + 3*benchLatency
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	var calls int
+	var peak uint64
+	var wall time.Duration
+	for b.Loop() {
+		throttled.Store(0)
+		bucketsMu.Lock()
+		clear(buckets)
+		bucketsMu.Unlock()
+		stop := make(chan struct{})
+		sampled := make(chan uint64)
+		go func() {
+			var m runtime.MemStats
+			var hi uint64
+			tick := time.NewTicker(5 * time.Millisecond)
+			defer tick.Stop()
+			for {
+				runtime.ReadMemStats(&m)
+				hi = max(hi, m.HeapInuse)
+				select {
+				case <-stop:
+					sampled <- hi
+					return
+				case <-tick.C:
+				}
+			}
+		}()
+		start := time.Now()
+		scan, err := accts.Expiring(b.Context(), from, to)
+		wall = time.Since(start)
+		close(stop)
+		peak = max(peak, <-sampled)
+		if err != nil || len(scan.Failed) > 0 || len(scan.Instances) != total {
+			b.Fatalf("scan: err %v, failed %v, %d instances, want %d", err, scan.Failed, len(scan.Instances), total)
+		}
+		calls = scan.Calls
+	}
+	b.ReportMetric(float64(calls), "api-calls")
+	b.ReportMetric(float64(minCalls), "min-calls")
+	b.ReportMetric(float64(throttled.Load()), "throttled")
+	b.ReportMetric(float64(total), "expiring")
+	b.ReportMetric(ms(wall), "wall-ms")
+	b.ReportMetric(ms(pacing), "pacing-ms")
+	b.ReportMetric(float64(peak-min(peak, before.HeapInuse))/1e6, "peak-heap-MB")
 }

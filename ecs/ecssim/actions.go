@@ -191,15 +191,16 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 // s.mu is held.
 func (s *Server) sortedInstances(a *account, region string, now time.Time) []*instance {
 	if s.byRegion == nil {
-		s.byRegion = make(map[string][]string)
+		s.byRegion = make(map[regionKey][]string)
 		for id, in := range s.instances {
-			s.byRegion[in.RegionId] = append(s.byRegion[in.RegionId], id)
+			k := regionKey{in.owner, in.RegionId}
+			s.byRegion[k] = append(s.byRegion[k], id)
 		}
 		for _, ids := range s.byRegion {
 			sort.Strings(ids)
 		}
 	}
-	ids := s.byRegion[region]
+	ids := s.byRegion[regionKey{a, region}]
 	out := make([]*instance, 0, len(ids))
 	for _, id := range ids {
 		if in, ok := s.lookup(id, now); ok && in.owner == a {

@@ -91,6 +91,13 @@ type Faults struct {
 	LostRate     float64 `json:",omitempty"`
 }
 
+// regionKey is one account's instances in one region: a DescribeInstances page walks only
+// those, not the other accounts' instances of the region.
+type regionKey struct {
+	owner  *account
+	region string
+}
+
 // Server is a running (or not yet started) emulator. It is safe for concurrent use.
 type Server struct {
 	URL string // http://127.0.0.1:PORT once started
@@ -106,7 +113,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	instances   map[string]*instance
-	byRegion    map[string][]string // sorted instance IDs by region; nil after a change
+	byRegion    map[regionKey][]string // sorted instance IDs by account and region; nil after a change
 	regions     map[string]bool
 	accounts    []*account          // the default account (Options' key, Fleet's balance and instances) first
 	byKey       map[string]*account // by AccessKeyId
