@@ -288,7 +288,7 @@ type homeQueue struct {
 	opened  map[string]bool // users who opened the Home tab
 	pending []string        // users to refresh, in order
 	queued  map[string]bool // in pending
-	check   map[string]bool // in pending only if an approver: refreshed only if IsApprover
+	check   map[string]bool // in pending only if an approver: refreshed only if an approver of some account (MayApproveSome)
 	running bool
 	pace    time.Duration
 	last    time.Time // of the last publish
@@ -365,7 +365,7 @@ func (q *homeQueue) drain(ctx context.Context, a *App) {
 		delete(q.check, user)
 		q.mu.Unlock()
 		if check {
-			if ok, err := a.wf.IsApprover(ctx, user); err != nil || !ok {
+			if ok, err := a.wf.MayApproveSome(ctx, user); err != nil || !ok {
 				continue
 			}
 		}
@@ -412,16 +412,26 @@ func (a *App) homeData(ctx context.Context, user string) (HomeData, error) {
 		return d, fmt.Errorf("list requests: %w", err)
 	}
 	policy := a.wf.Policy()
-	approver, aerr := a.wf.IsApprover(ctx, user)
-	if aerr != nil {
-		a.log.Warn("home tab: is the user an approver?", "user", user, "err", aerr)
+	mayApprove := map[string]bool{} // by the request's accounts: asked once each
+	approverOf := func(r *store.Request) bool {
+		key := strings.Join(r.Accounts(), ",")
+		ok, seen := mayApprove[key]
+		if !seen {
+			ap, aerr := a.wf.MayApprove(ctx, user, r.Accounts())
+			if aerr != nil {
+				a.log.Warn("home tab: is the user an approver?", "user", user, "accounts", key, "err", aerr)
+			}
+			ok = ap.Allowed
+			mayApprove[key] = ok
+		}
+		return ok
 	}
 	for _, r := range all {
 		if r.Requester == user {
 			d.Mine = append(d.Mine, r)
 		}
-		if approver && r.EffectiveState(now) == store.StatePending && (policy.AllowSelf || r.Requester != user) &&
-			!slices.ContainsFunc(r.Approvals, func(x store.Decision) bool { return x.User == user }) {
+		if r.EffectiveState(now) == store.StatePending && (policy.AllowSelf || r.Requester != user) &&
+			!slices.ContainsFunc(r.Approvals, func(x store.Decision) bool { return x.User == user }) && approverOf(r) {
 			d.Waiting = append(d.Waiting, r)
 		}
 	}

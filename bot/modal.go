@@ -465,8 +465,8 @@ func (a *App) rejectClick(ctx context.Context, to replyTo, id store.RequestID, t
 	r, err := a.requests.GetRequest(id)
 	may := err == nil && r.EffectiveState(a.now()) == store.StatePending && r.Requester != to.user
 	if may {
-		ok, aerr := a.wf.IsApprover(ctx, to.user)
-		may = aerr == nil && ok
+		ap, aerr := a.wf.MayApprove(ctx, to.user, r.Accounts())
+		may = aerr == nil && ap.Allowed
 	}
 	if !may || trigger == "" {
 		a.reject(ctx, to, id, "") // cancels, refuses, or rejects: the workflow decides and says why

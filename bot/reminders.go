@@ -34,7 +34,19 @@ func DueReminders(r *store.Request, now time.Time, p renewal.Policy, escalateTo 
 	var out []Reminder
 	if r.Reminded&store.RemindedApprovers == 0 && 2*elapsed >= ttl {
 		var who []string
-		for _, a := range p.Approvers {
+		accounts := r.Accounts()
+		if len(accounts) == 0 {
+			accounts = []string{""}
+		}
+		var approvers []string // of every account of the request (its own, or the global ones)
+		for _, acct := range accounts {
+			for _, a := range p.ApproversOf(acct) {
+				if !slices.Contains(approvers, a) {
+					approvers = append(approvers, a)
+				}
+			}
+		}
+		for _, a := range approvers {
 			if a == r.Requester && !p.AllowSelf {
 				continue
 			}

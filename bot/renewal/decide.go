@@ -13,6 +13,7 @@ import (
 type Approver struct {
 	ID      string
 	Allowed bool
+	Account string // when not Allowed: the account with its own approvers that lacks ID ("" for the global ones)
 }
 
 // DecideApproval is the approval policy as one pure function: given the request as stored,
@@ -32,7 +33,14 @@ func DecideApproval(r *store.Request, user Approver, now time.Time, p Policy) (s
 		return 0, decidedRefusal(user.ID, r)
 	case !user.Allowed:
 		msg := fmt.Sprintf("only renewal approvers can approve request %s", r.ID)
-		if len(p.Approvers) == 0 {
+		if user.Account != "" {
+			msg = fmt.Sprintf("only approvers of account %s can approve request %s (it is for instances of that account)", user.Account, r.ID)
+		}
+		switch {
+		case len(p.ApproversOf(user.Account)) > 0:
+		case user.Account != "":
+			msg += ", and it lists none (an operator sets its approvers in RENEWBOT_ACCOUNTS)"
+		default:
 			msg += ", and none are configured yet (an operator sets RENEWBOT_APPROVERS)"
 		}
 		return 0, &Refusal{Reason: RefuseNotApprover, Msg: msg}
@@ -64,4 +72,21 @@ func decidedRefusal(user string, r *store.Request) *Refusal {
 // refusalEvent is the audit entry of a refusal.
 func refusalEvent(user string, ref *Refusal) store.Event {
 	return store.Event{Actor: user, Action: store.ActRefused, Detail: ref.Reason.String() + ": " + ref.Msg}
+}
+
+// approversNamed is who may decide, for a refusal: "renewal approvers", or "approvers of
+// account NAME" when that account's own approvers refused.
+func approversNamed(ap Approver) string {
+	if ap.Account != "" {
+		return "approvers of account " + ap.Account
+	}
+	return "renewal approvers"
+}
+
+// anApprover is approversNamed for one person.
+func anApprover(ap Approver) string {
+	if ap.Account != "" {
+		return "an approver of account " + ap.Account
+	}
+	return "a renewal approver"
 }

@@ -1,6 +1,7 @@
 package renewal_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -40,6 +41,12 @@ func TestDecideApproval(t *testing.T) {
 		{"the requester, four-eyes off", pending(1), approver("UREQ"), renewal.Policy{AllowSelf: true}, store.StateApproved, 0},
 		{"not an approver", pending(1), renewal.Approver{ID: "UX"}, policy, 0, renewal.RefuseNotApprover},
 		{"no approvers configured", pending(1), renewal.Approver{ID: "UX"}, renewal.Policy{}, 0, renewal.RefuseNotApprover},
+		{"a global approver, not the account's", pending(1), renewal.Approver{ID: "UA", Account: "shop"},
+			renewal.Policy{Approvers: []string{"UA"}, AccountApprovers: map[string][]string{"shop": {"USHOP"}}}, 0, renewal.RefuseNotApprover},
+		{"the account's approver, four-eyes still", pending(1), approver("UREQ"),
+			renewal.Policy{AccountApprovers: map[string][]string{"shop": {"UREQ"}}}, 0, renewal.RefuseSelfApproval},
+		{"the account's approvers, two approvals still", pending(2), approver("USHOP"),
+			renewal.Policy{AccountApprovers: map[string][]string{"shop": {"USHOP"}}}, store.StatePending, 0},
 		{"past the deadline", expired, approver("UA"), policy, 0, renewal.RefuseExpired},
 		{"already approved", withState(store.StateApproved), approver("UB"), policy, 0, renewal.RefuseDecided},
 		{"already executing", withState(store.StateExecuting), approver("UB"), policy, 0, renewal.RefuseDecided},
@@ -57,6 +64,8 @@ func TestDecideApproval(t *testing.T) {
 				t.Errorf("refusal %v (%s), want %v", ref.Reason, ref.Msg, tc.reason)
 			case ref != nil && ref.Msg == "":
 				t.Error("refusal without a message")
+			case ref != nil && tc.user.Account != "" && !strings.Contains(ref.Msg, "account "+tc.user.Account):
+				t.Errorf("refusal %q does not name account %s", ref.Msg, tc.user.Account)
 			case ref == nil && got != tc.want:
 				t.Errorf("next state %s, want %s", got, tc.want)
 			}

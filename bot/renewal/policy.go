@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -15,13 +16,16 @@ import (
 // the requester, a 24-hour deadline, at most 12 months per renewal, no amount limit, and no
 // approvers (so nothing can be approved until some are configured).
 type Policy struct {
-	Approvers   []string      // U…/W… user IDs and S… user-group IDs (resolved via Members)
-	AllowSelf   bool          // false (default): four-eyes, the requester may not approve
-	Required    int           // approvals needed, default 1
-	SecondAbove float64       // > 0: a request whose Total is above it needs 2 approvals
-	TTL         time.Duration // pending deadline, default 24h
-	MaxMonths   int           // longest renewal and longest automatic renewal (auto-renew on), default 12
-	MaxAmount   float64       // 0: no limit
+	Approvers []string // U…/W… user IDs and S… user-group IDs (resolved via Members)
+	// AccountApprovers are an account's own approvers (RENEWBOT_ACCOUNTS), in Approvers'
+	// syntax: for a request on that account's instances they replace Approvers.
+	AccountApprovers map[string][]string
+	AllowSelf        bool          // false (default): four-eyes, the requester may not approve
+	Required         int           // approvals needed, default 1
+	SecondAbove      float64       // > 0: a request whose Total is above it needs 2 approvals
+	TTL              time.Duration // pending deadline, default 24h
+	MaxMonths        int           // longest renewal and longest automatic renewal (auto-renew on), default 12
+	MaxAmount        float64       // 0: no limit
 }
 
 func (p Policy) withDefaults() Policy {
@@ -41,6 +45,16 @@ func (p Policy) validate() error {
 	for _, a := range p.Approvers {
 		if !IsUserID(a) && !IsGroupID(a) {
 			return fmt.Errorf("approver %q is neither a Slack user ID (U…/W…) nor a user-group ID (S…): approvers are matched by ID, never by name", a)
+		}
+	}
+	for acct, list := range p.AccountApprovers {
+		if acct == "" {
+			return errors.New("policy: approvers for an account without a name")
+		}
+		for _, a := range list {
+			if !IsUserID(a) && !IsGroupID(a) {
+				return fmt.Errorf("account %q: approver %q is neither a Slack user ID (U…/W…) nor a user-group ID (S…): approvers are matched by ID, never by name", acct, a)
+			}
 		}
 	}
 	if p.Required > 5 {
@@ -64,6 +78,24 @@ func (p Policy) required(total float64) int {
 	return n
 }
 
+// ApproversOf are the approvers of requests on account's instances: the account's own
+// (AccountApprovers) or, when it has none or for the single default account (""), Approvers.
+func (p Policy) ApproversOf(account string) []string {
+	if list, ok := p.AccountApprovers[account]; ok && account != "" {
+		return list
+	}
+	return p.Approvers
+}
+
+// approverLists are every distinct approver list of the policy.
+func (p Policy) approverLists() [][]string {
+	out := [][]string{p.Approvers}
+	for _, acct := range slices.Sorted(maps.Keys(p.AccountApprovers)) {
+		out = append(out, p.AccountApprovers[acct])
+	}
+	return out
+}
+
 // IsUserID reports whether s is a Slack user ID (U… or W…); IsGroupID a user-group ID (S…).
 // Approvers are matched by these IDs, never by names.
 func IsUserID(s string) bool  { return len(s) > 1 && (s[0] == 'U' || s[0] == 'W') && isSlackID(s) }
@@ -78,19 +110,59 @@ func isSlackID(s string) bool {
 	return true
 }
 
-// IsApprover reports whether user may approve requests: listed by user ID, or a member of
-// a listed user group (asked of Members at decision time; Members may cache). A group whose
-// members cannot be read does not stop the search: the user may be in another one. Only when
-// no group answered yes and some failed is the answer an error.
-func (w *Workflow) IsApprover(ctx context.Context, user string) (bool, error) {
+// MayApprove says whether user may approve, reject, cancel or settle requests on the
+// instances of accounts (a request's Accounts(); none: the single default account): user
+// must be an approver of every one of them (Policy.ApproversOf), matched by ID. When not,
+// Account names the first account refused (it is "" for the default account). Every
+// authorization of an approver's action goes through here.
+func (w *Workflow) MayApprove(ctx context.Context, user string, accounts []string) (Approver, error) {
+	out := Approver{ID: user}
+	if len(accounts) == 0 {
+		accounts = []string{""}
+	}
+	for _, acct := range accounts {
+		ok, err := w.inList(ctx, user, w.policy.ApproversOf(acct))
+		if !ok {
+			out.Account = acct
+			if _, own := w.policy.AccountApprovers[acct]; !own {
+				out.Account = "" // refused by the global list: no account to name
+			}
+			return out, err
+		}
+	}
+	out.Allowed = true
+	return out, nil
+}
+
+// MayApproveSome reports whether user is an approver of some account (or of the default one):
+// whether the Home tab has requests that may wait for them.
+func (w *Workflow) MayApproveSome(ctx context.Context, user string) (bool, error) {
+	var errs []error
+	for _, list := range w.policy.approverLists() {
+		ok, err := w.inList(ctx, user, list)
+		if ok {
+			return true, nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return false, errors.Join(errs...)
+}
+
+// inList reports whether user is in list: listed by user ID, or a member of a listed user
+// group (asked of Members at decision time; Members may cache). A group whose members
+// cannot be read does not stop the search: the user may be in another one. Only when no
+// group answered yes and some failed is the answer an error.
+func (w *Workflow) inList(ctx context.Context, user string, list []string) (bool, error) {
 	if !IsUserID(user) {
 		return false, nil // a group ID or a name is never a clicker
 	}
-	if slices.Contains(w.policy.Approvers, user) {
+	if slices.Contains(list, user) {
 		return true, nil
 	}
 	var errs []error
-	for _, a := range w.policy.Approvers {
+	for _, a := range list {
 		if !IsGroupID(a) {
 			continue
 		}

@@ -162,12 +162,12 @@ func (w *Workflow) Settle(ctx context.Context, id store.RequestID, user string, 
 	if r.State != store.StateVerifying {
 		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseDecided, fmt.Sprintf("request %s is %s: only a request still being verified is settled by hand", id, r.State))
 	}
-	ok, err := w.IsApprover(ctx, user)
+	ap, err := w.MayApprove(ctx, user, r.Accounts())
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
-		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover, fmt.Sprintf("only renewal approvers can settle request %s", id))
+	if !ap.Allowed {
+		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover, fmt.Sprintf("only %s can settle request %s", approversNamed(ap), id))
 	}
 	verdict, to := "not renewed", store.StateFailed
 	if renewed {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"slices"
 	"strings"
 	"sync"
@@ -71,7 +72,7 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 	if err := p.validate(); err != nil {
 		return nil, fmt.Errorf("workflow: %w", err)
 	}
-	if cfg.Members == nil && slices.ContainsFunc(p.Approvers, IsGroupID) {
+	if cfg.Members == nil && slices.ContainsFunc(slices.Concat(p.approverLists()...), IsGroupID) {
 		return nil, errors.New("workflow: approver user groups need Members to resolve them")
 	}
 	w := &Workflow{
@@ -89,8 +90,11 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 	if w.verifyTimeout <= 0 {
 		w.verifyTimeout = 2 * time.Minute
 	}
-	if len(p.Approvers) == 0 {
+	switch {
+	case len(p.Approvers) == 0 && len(p.AccountApprovers) == 0:
 		w.log.Warn("no approvers configured: no request can be approved")
+	case len(p.Approvers) == 0:
+		w.log.Warn("no global approvers configured: only requests on accounts with their own approvers can be approved")
 	}
 	return w, nil
 }
@@ -107,6 +111,10 @@ type RenewalInput struct {
 func (w *Workflow) Policy() Policy {
 	p := w.policy
 	p.Approvers = slices.Clone(p.Approvers)
+	p.AccountApprovers = maps.Clone(p.AccountApprovers)
+	for acct, list := range p.AccountApprovers {
+		p.AccountApprovers[acct] = slices.Clone(list)
+	}
 	return p
 }
 
@@ -527,10 +535,18 @@ var errStale = errors.New("request changed meanwhile")
 // The request becomes approved when it has enough approvals; the caller then runs Execute
 // (after acknowledging the click). A refusal is a *Refusal.
 func (w *Workflow) Approve(ctx context.Context, id store.RequestID, user string) (*store.Request, error) {
-	allowed, lookupErr := w.IsApprover(ctx, user)
+	var accounts []string // all alike without approvers per account: no read needed
+	if len(w.policy.AccountApprovers) > 0 {
+		r, err := w.get(id) // the approvers depend on the request's accounts, which never change
+		if err != nil {
+			return nil, err
+		}
+		accounts = r.Accounts()
+	}
+	approver, lookupErr := w.MayApprove(ctx, user, accounts)
 	now := w.now()
 	got, err := w.store.Decide(id, func(r *store.Request, _ time.Time) (store.State, store.Event, error) {
-		to, ref := DecideApproval(r, Approver{ID: user, Allowed: allowed}, now, w.policy)
+		to, ref := DecideApproval(r, approver, now, w.policy)
 		if ref != nil {
 			if ref.Reason == RefuseNotApprover && lookupErr != nil {
 				return 0, store.Event{}, lookupErr // not known to be refused: say why not
@@ -598,13 +614,13 @@ func (w *Workflow) RejectWithReason(ctx context.Context, id store.RequestID, use
 	if r.State != store.StatePending {
 		return nil, w.decidedRefusal(user, r)
 	}
-	ok, err := w.IsApprover(ctx, user)
+	ap, err := w.MayApprove(ctx, user, r.Accounts())
 	if err != nil {
 		return nil, err
 	}
-	if !ok {
+	if !ap.Allowed {
 		return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
-			fmt.Sprintf("only renewal approvers (or %s, who asked) can reject request %s", r.Requester, id))
+			fmt.Sprintf("only %s (or %s, who asked) can reject request %s", approversNamed(ap), r.Requester, id))
 	}
 	return w.close(ctx, r, user, []store.State{store.StatePending}, store.StateRejected, store.ActRejected, reason)
 }
@@ -618,13 +634,13 @@ func (w *Workflow) Cancel(ctx context.Context, id store.RequestID, user string) 
 	}
 	from := []store.State{store.StatePending, store.StateApproved}
 	if user != r.Requester {
-		ok, err := w.IsApprover(ctx, user)
+		ap, err := w.MayApprove(ctx, user, r.Accounts())
 		if err != nil {
 			return nil, err
 		}
-		if !ok {
+		if !ap.Allowed {
 			return nil, w.refuse(user, id, r.InstanceIDs(), RefuseNotApprover,
-				fmt.Sprintf("only %s, who asked for request %s, or a renewal approver can cancel it", r.Requester, id))
+				fmt.Sprintf("only %s, who asked for request %s, or %s can cancel it", r.Requester, id, anApprover(ap)))
 		}
 		from = []store.State{store.StatePending}
 	}

@@ -258,6 +258,42 @@ func TestWorkflow_TwoApprovalsAboveThreshold(t *testing.T) {
 	}
 }
 
+// An account's own approvers replace the global ones for requests on its instances; a
+// request spanning accounts needs an approver of each; the refusal names the account.
+func TestWorkflow_MayApprovePerAccount(t *testing.T) {
+	e := newWFEnv(t, wfOptions{
+		policy: renewal.Policy{Approvers: []string{"UGLOBAL"},
+			AccountApprovers: map[string][]string{"shop": {"USHOP", "SBOTH"}, "prod": {"UPROD", "SBOTH"}}},
+		members: wfMembers{"SBOTH": {"UBOTH"}},
+	})
+	for _, tc := range []struct {
+		user     string
+		accounts []string
+		allowed  bool
+		refused  string // the account named when refused
+	}{
+		{"UGLOBAL", nil, true, ""},
+		{"UGLOBAL", []string{"main"}, true, ""}, // an account without its own approvers: the global ones
+		{"USHOP", nil, false, ""},
+		{"UGLOBAL", []string{"shop"}, false, "shop"},
+		{"USHOP", []string{"shop"}, true, ""},
+		{"UPROD", []string{"shop"}, false, "shop"},
+		{"USHOP", []string{"shop", "prod"}, false, "prod"},
+		{"UBOTH", []string{"shop", "prod"}, true, ""},
+		{"UBOTH", []string{"shop", "main"}, false, ""}, // main: refused by the global list
+	} {
+		ap, err := e.wf.MayApprove(t.Context(), tc.user, tc.accounts)
+		if err != nil || ap.Allowed != tc.allowed || ap.Account != tc.refused {
+			t.Errorf("MayApprove(%s, %v) = %+v, %v; want allowed %v, account %q", tc.user, tc.accounts, ap, err, tc.allowed, tc.refused)
+		}
+	}
+	for user, want := range map[string]bool{"UGLOBAL": true, "USHOP": true, "UBOTH": true, "UOTHER": false} {
+		if got, err := e.wf.MayApproveSome(t.Context(), user); err != nil || got != want {
+			t.Errorf("MayApproveSome(%s) = %v, %v; want %v", user, got, err, want)
+		}
+	}
+}
+
 func TestWorkflow_GroupApprover(t *testing.T) {
 	e := newWFEnv(t, wfOptions{
 		policy:  renewal.Policy{Approvers: []string{"SOPS", "UDIRECT"}},
@@ -265,8 +301,8 @@ func TestWorkflow_GroupApprover(t *testing.T) {
 	})
 	ctx := context.Background()
 	for user, want := range map[string]bool{"UGROUPIE": true, "UDIRECT": true, "UREQ": true, "UOTHER": false, "SOPS": false} {
-		if got, err := e.wf.IsApprover(ctx, user); err != nil || got != want {
-			t.Errorf("IsApprover(%s) = %v, %v; want %v", user, got, err, want)
+		if got, err := e.wf.MayApprove(ctx, user, nil); err != nil || got.Allowed != want {
+			t.Errorf("MayApprove(%s) = %v, %v; want %v", user, got.Allowed, err, want)
 		}
 	}
 	r := e.renew(t, 1, "i-hz01")
@@ -1084,11 +1120,11 @@ func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
 		policy:  renewal.Policy{Approvers: []string{"SGONE", "SOPS"}},
 		members: wfMembers{"SOPS": {"UGROUPIE"}}, // SGONE: "no such group"
 	})
-	if ok, err := e.wf.IsApprover(t.Context(), "UGROUPIE"); !ok || err != nil {
-		t.Errorf("IsApprover(member of the second group) = %v, %v; want true", ok, err)
+	if ap, err := e.wf.MayApprove(t.Context(), "UGROUPIE", nil); !ap.Allowed || err != nil {
+		t.Errorf("MayApprove(member of the second group) = %v, %v; want true", ap.Allowed, err)
 	}
-	if ok, err := e.wf.IsApprover(t.Context(), "UOTHER"); ok || err == nil || !strings.Contains(err.Error(), "SGONE") {
-		t.Errorf("IsApprover(in no group) = %v, %v; want false and the failed group named", ok, err)
+	if ap, err := e.wf.MayApprove(t.Context(), "UOTHER", nil); ap.Allowed || err == nil || !strings.Contains(err.Error(), "SGONE") {
+		t.Errorf("MayApprove(in no group) = %v, %v; want false and the failed group named", ap.Allowed, err)
 	}
 }
 

@@ -463,16 +463,19 @@ func (ac *accountCloud) Expiring(ctx context.Context, from, to time.Time) (ecs.S
 	return scan, err
 }
 
-// servableAccounts refuses what serve cannot honour yet: approvers per account (the
-// workflow has one approver list; letting one account's approvers approve another's
-// renewals would be worse than refusing).
-func servableAccounts(specs []accountSpec) error {
+// accountApprovers are the accounts' own approvers (renewal.Policy.AccountApprovers): only
+// the accounts whose spec sets approvers; the others keep RENEWBOT_APPROVERS.
+func accountApprovers(specs []accountSpec) map[string][]string {
+	var out map[string][]string
 	for _, s := range specs {
 		if s.Approvers != nil {
-			return usageError{fmt.Errorf("RENEWBOT_ACCOUNTS: account %q: approvers: serve and digest do not apply approvers per account yet; remove it and use RENEWBOT_APPROVERS", s.Name)}
+			if out == nil {
+				out = map[string][]string{}
+			}
+			out[s.Name] = slices.Clone(s.Approvers)
 		}
 	}
-	return nil
+	return out
 }
 
 // cloud is clients as one routing client, for the CLI commands that act on instances.

@@ -61,6 +61,11 @@ func TestParseAccountsExample(t *testing.T) {
 	if base.AccessKeyID != "" || base.Role != nil {
 		t.Errorf("base = %+v, want the base credentials", base)
 	}
+	// serve's policy: shop's own approvers; prod and base keep RENEWBOT_APPROVERS.
+	got := accountApprovers(specs)
+	if len(got) != 1 || !slices.Equal(got["shop"], []string{"U0ALICE123", "S0FINANCE1"}) {
+		t.Errorf("accountApprovers = %v, want only shop's", got)
+	}
 }
 
 func TestParseAccountsErrorsNameAccountAndField(t *testing.T) {

@@ -585,9 +585,6 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			}
 			log := cliLogger(e)
 			accts, specs, err := c.ECS.clients(log, nil)
-			if err == nil {
-				err = servableAccounts(specs)
-			}
 			if err != nil {
 				return err
 			}

@@ -240,12 +240,10 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	defer db.Close()
 
 	accts, specs, err := c.ECS.clients(log.With("component", "ecs"), metrics.ECSCallIn)
-	if err == nil {
-		err = servableAccounts(specs)
-	}
 	if err != nil {
 		return err
 	}
+	c.Policy.AccountApprovers = accountApprovers(specs) // an account's own approvers replace RENEWBOT_APPROVERS for its requests
 	now := time.Now
 	if c.Now != nil {
 		now = c.Now
