@@ -25,6 +25,7 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -200,6 +201,15 @@ func (s *Server) pokes() <-chan struct{} {
 }
 
 // person returns the person with ID id.
+// knownPerson is person for a page request: an unknown ID is answered 400 and ok is false.
+func (s *Server) knownPerson(w http.ResponseWriter, id string) (Person, bool) {
+	p, ok := s.person(id)
+	if !ok {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(id)})
+	}
+	return p, ok
+}
+
 func (s *Server) person(id string) (Person, bool) {
 	for _, p := range s.cfg.People {
 		if p.ID == id {

@@ -48,9 +48,8 @@ func (s *Server) serveCommand(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, ok := s.person(req.User)
+	p, ok := s.knownPerson(w, req.User)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
 	text := strings.TrimSpace(req.Text)
@@ -111,9 +110,8 @@ func (s *Server) serveAction(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, ok := s.person(req.User)
+	p, ok := s.knownPerson(w, req.User)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
 	a := req.Action

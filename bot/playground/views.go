@@ -53,9 +53,8 @@ func (s *Server) serveView(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, ok := s.person(req.User)
+	p, ok := s.knownPerson(w, req.User)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
 	view, ok := s.cfg.Slack.View(req.ViewID)
@@ -179,9 +178,8 @@ func (s *Server) serveHome(w http.ResponseWriter, r *http.Request) {
 	if !readJSON(w, r, &req) {
 		return
 	}
-	p, ok := s.person(req.User)
+	p, ok := s.knownPerson(w, req.User)
 	if !ok {
-		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown user " + strconv.Quote(req.User)})
 		return
 	}
 	ev, ok := s.cfg.Transport.(eventSender)
