@@ -49,24 +49,14 @@ func (c *Client) QuoteAligned(ctx context.Context, regionID, instanceID string, 
 	if !ValidAlignDay(day) {
 		return Quote{}, fmt.Errorf("ecs: expected renew day %d for %s (1-28): %w", day, instanceID, ErrInvalidPeriod)
 	}
-	var resp *ecsapi.DescribeRenewalPriceResponse
-	err := c.call(ctx, nil, "DescribeRenewalPrice", regionID, instanceID,
-		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
-			req := ecsapi.CreateDescribeRenewalPriceRequest()
-			req.RegionId = regionID
-			req.ResourceId = instanceID
-			req.ResourceType = "instance"
-			req.ExpectedRenewDay = requests.NewInteger(day)
-			prepare(req)
-			resp, err = api.DescribeRenewalPrice(req)
-			return err
-		})
+	q, err := c.renewalPrice(ctx, regionID, instanceID, func(req *ecsapi.DescribeRenewalPriceRequest) {
+		req.ExpectedRenewDay = requests.NewInteger(day)
+	})
 	if err != nil {
 		return Quote{}, err
 	}
-	p := resp.PriceInfo.Price
-	return Quote{InstanceID: instanceID, RegionID: regionID, ExpectedRenewDay: day,
-		Original: p.OriginalPrice, Discount: p.DiscountPrice, Trade: p.TradePrice, Currency: p.Currency}, nil
+	q.ExpectedRenewDay = day
+	return q, nil
 }
 
 // QuoteAligned prices aligning the instance, in its account.

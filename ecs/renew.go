@@ -39,6 +39,20 @@ func (c *Client) Quote(ctx context.Context, regionID, instanceID string, months 
 	if months >= 12 && months%12 == 0 {
 		period, unit = months/12, "Year"
 	}
+	q, err := c.renewalPrice(ctx, regionID, instanceID, func(req *ecsapi.DescribeRenewalPriceRequest) {
+		req.Period = requests.NewInteger(period)
+		req.PriceUnit = unit
+	})
+	if err != nil {
+		return Quote{}, err
+	}
+	q.Months = months
+	return q, nil
+}
+
+// renewalPrice calls DescribeRenewalPrice for one instance; set adds what is priced (a
+// period, or an ExpectedRenewDay).
+func (c *Client) renewalPrice(ctx context.Context, regionID, instanceID string, set func(*ecsapi.DescribeRenewalPriceRequest)) (Quote, error) {
 	var resp *ecsapi.DescribeRenewalPriceResponse
 	err := c.call(ctx, nil, "DescribeRenewalPrice", regionID, instanceID,
 		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
@@ -46,8 +60,7 @@ func (c *Client) Quote(ctx context.Context, regionID, instanceID string, months 
 			req.RegionId = regionID
 			req.ResourceId = instanceID
 			req.ResourceType = "instance"
-			req.Period = requests.NewInteger(period)
-			req.PriceUnit = unit
+			set(req)
 			prepare(req)
 			resp, err = api.DescribeRenewalPrice(req)
 			return err
@@ -59,7 +72,6 @@ func (c *Client) Quote(ctx context.Context, regionID, instanceID string, months 
 	return Quote{
 		InstanceID: instanceID,
 		RegionID:   regionID,
-		Months:     months,
 		Original:   p.OriginalPrice,
 		Discount:   p.DiscountPrice,
 		Trade:      p.TradePrice,
