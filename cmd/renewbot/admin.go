@@ -593,16 +593,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 				return err
 			}
 			if c.DryRun {
-				plan, err := dg.Plan(ctx)
-				if err != nil {
-					return err
-				}
-				js, err := plan.JSON()
-				if err != nil {
-					return err
-				}
-				_, err = e.stdout.Write(append(js, '\n'))
-				return err
+				return printPlan(ctx, e, dg)
 			}
 			rep, err := dg.Run(ctx, c.Force)
 			if err != nil {

@@ -15,6 +15,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/renewbot/renewbot/bot"
 	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
@@ -480,6 +481,11 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
+	return printPlan(ctx, e, dg)
+}
+
+// printPlan prints the digest's plan as JSON without posting anything (digest --dry-run).
+func printPlan(ctx context.Context, e env, dg *bot.Digester) error {
 	plan, err := dg.Plan(ctx)
 	if err != nil {
 		return err
