@@ -181,12 +181,12 @@ func (c *Client) scanRegionOnce(ctx context.Context, calls *atomic.Int64, region
 }
 
 // describePage is one DescribeInstances page of the expiring filter.
-func (c *Client) describePage(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time, page int) (*ecsapi.DescribeInstancesResponse, error) {
+func (c *Client) describePage(ctx context.Context, calls *atomic.Int64, region string, from, to time.Time, page int) (*instancesAnswer, error) {
 	// The filter has minute precision and its bounds' inclusiveness is not documented:
 	// widen it by a minute each side and re-check every ExpiredTime locally.
 	start := from.UTC().Add(-time.Minute).Truncate(time.Minute).Format(filterLayout)
 	end := ceilMinute(to.UTC().Add(time.Minute)).Format(filterLayout)
-	var resp *ecsapi.DescribeInstancesResponse
+	var resp *instancesAnswer
 	err := c.call(ctx, calls, "DescribeInstances", region, region,
 		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
 			req := ecsapi.CreateDescribeInstancesRequest()
@@ -197,8 +197,8 @@ func (c *Client) describePage(ctx context.Context, calls *atomic.Int64, region s
 			req.PageNumber = requests.NewInteger(page)
 			req.PageSize = requests.NewInteger(pageSize)
 			prepare(req)
-			resp, err = api.DescribeInstances(req)
-			return err
+			resp = newInstancesAnswer()
+			return api.DoAction(req, resp)
 		})
 	return resp, err
 }
@@ -234,7 +234,7 @@ func newJoiner(ctx context.Context, c *Client, calls *atomic.Int64, region strin
 	return &joiner{ctx: ctx, c: c, calls: calls, region: region, cancel: cancel, insts: map[string]Instance{}}
 }
 
-func (j *joiner) add(raw []ecsapi.Instance, from, to time.Time) {
+func (j *joiner) add(raw []instanceAnswer, from, to time.Time) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	for _, r := range raw {
@@ -310,7 +310,7 @@ func (j *joiner) finish() ([]Instance, error) {
 
 // autoRenewBatch is one DescribeInstanceAutoRenewAttribute call for up to 100 IDs.
 func (c *Client) autoRenewBatch(ctx context.Context, calls *atomic.Int64, region string, ids []string) (map[string]AutoRenew, error) {
-	var resp *ecsapi.DescribeInstanceAutoRenewAttributeResponse
+	var resp *autoRenewAnswer
 	list := strings.Join(ids, ",")
 	err := c.call(ctx, calls, "DescribeInstanceAutoRenewAttribute", region, targetOf(ids),
 		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
@@ -320,8 +320,8 @@ func (c *Client) autoRenewBatch(ctx context.Context, calls *atomic.Int64, region
 			req.PageNumber = "1"
 			req.PageSize = strconv.Itoa(batchSize)
 			prepare(req)
-			resp, err = api.DescribeInstanceAutoRenewAttribute(req)
-			return err
+			resp = newAutoRenewAnswer()
+			return api.DoAction(req, resp)
 		})
 	if err != nil {
 		return nil, err
@@ -352,8 +352,9 @@ func titleCase(s string) string {
 	return strings.ToUpper(s[:1]) + strings.ToLower(s[1:])
 }
 
-// toInstance converts the SDK's instance. region is used when the response lacks RegionId.
-func toInstance(r ecsapi.Instance, region string) Instance {
+// toInstance converts an instance of a DescribeInstances answer. region is used when the
+// answer lacks RegionId.
+func toInstance(r instanceAnswer, region string) Instance {
 	in := Instance{
 		ID:          r.InstanceId,
 		Name:        r.InstanceName,
@@ -479,7 +480,7 @@ func (c *Client) describeIDs(ctx context.Context, calls *atomic.Int64, region st
 	if err != nil {
 		return nil, err
 	}
-	var resp *ecsapi.DescribeInstancesResponse
+	var resp *instancesAnswer
 	err = c.call(ctx, calls, "DescribeInstances", region, targetOf(ids),
 		func(api *ecsapi.Client, prepare func(requests.AcsRequest)) (err error) {
 			req := ecsapi.CreateDescribeInstancesRequest()
@@ -487,8 +488,8 @@ func (c *Client) describeIDs(ctx context.Context, calls *atomic.Int64, region st
 			req.InstanceIds = string(raw)
 			req.PageSize = requests.NewInteger(pageSize)
 			prepare(req)
-			resp, err = api.DescribeInstances(req)
-			return err
+			resp = newInstancesAnswer()
+			return api.DoAction(req, resp)
 		})
 	if err != nil {
 		return nil, err
