@@ -179,9 +179,9 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 		page = match[start:min(start+pageSize, len(match))]
 		out["PageNumber"] = pageNumber
 	}
-	list := make([]instanceJSON, 0, len(page))
+	list := make([]rawJSON, 0, len(page))
 	for _, in := range page {
-		list = append(list, viewInstance(in, now))
+		list = append(list, in.encoded(now))
 	}
 	out["Instances"] = map[string]any{"Instance": list}
 	return out, nil
@@ -191,19 +191,20 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 // s.mu is held.
 func (s *Server) sortedInstances(a *account, region string, now time.Time) []*instance {
 	if s.byRegion == nil {
-		s.byRegion = make(map[regionKey][]string)
-		for id, in := range s.instances {
+		s.byRegion = make(map[regionKey][]*instance)
+		for _, in := range s.instances {
 			k := regionKey{in.owner, in.RegionId}
-			s.byRegion[k] = append(s.byRegion[k], id)
+			s.byRegion[k] = append(s.byRegion[k], in)
 		}
-		for _, ids := range s.byRegion {
-			sort.Strings(ids)
+		for _, list := range s.byRegion {
+			sort.Slice(list, func(i, j int) bool { return list[i].InstanceId < list[j].InstanceId })
 		}
 	}
-	ids := s.byRegion[regionKey{a, region}]
-	out := make([]*instance, 0, len(ids))
-	for _, id := range ids {
-		if in, ok := s.lookup(id, now); ok && in.owner == a {
+	list := s.byRegion[regionKey{a, region}]
+	out := make([]*instance, 0, len(list))
+	for _, in := range list {
+		in.settle(now)
+		if !in.released(now) {
 			out = append(out, in)
 		}
 	}
@@ -383,6 +384,30 @@ type instanceJSON struct {
 		NatIpAddress     string
 		PrivateIpAddress ipsJSON
 	}
+}
+
+// encoded is the instance as DescribeInstances writes it (viewInstance, JSON-encoded). The
+// encoding is kept until what it shows changes: the fields settle changes (ExpiredTime,
+// Status) and whether the instance is expired at now. No other field of an instance changes
+// after AddInstances (which makes a new instance). s.mu is held.
+func (in *instance) encoded(now time.Time) rawJSON {
+	key := viewKey{expiry: in.ExpiredTime, status: in.Status, expired: in.expired(now)}
+	if in.view != nil && in.viewKey == key {
+		return in.view
+	}
+	b, err := json.Marshal(viewInstance(in, now))
+	if err != nil { // only strings, numbers and booleans: cannot happen
+		panic("ecssim: encoding an instance: " + err.Error())
+	}
+	in.view, in.viewKey = b, key
+	return b
+}
+
+// viewKey is what an instance's cached encoding depends on that can change.
+type viewKey struct {
+	expiry  time.Time
+	status  string
+	expired bool
 }
 
 func viewInstance(in *instance, now time.Time) instanceJSON {
@@ -821,7 +846,7 @@ func (s *Server) describeAutoRenew(a *account, p params, now time.Time) (map[str
 			}
 		}
 	}
-	var match []map[string]any
+	var match []renewAttributeJSON
 	for _, in := range list {
 		if status != "" && in.RenewalStatus != status {
 			continue
@@ -838,24 +863,36 @@ func (s *Server) describeAutoRenew(a *account, p params, now time.Time) (map[str
 		if in.RenewalStatus == renewAuto {
 			duration = in.Duration
 		}
-		match = append(match, map[string]any{
-			"InstanceId":             in.InstanceId,
-			"AutoRenewEnabled":       in.RenewalStatus == renewAuto,
-			"Duration":               duration,
-			"PeriodUnit":             in.PeriodUnit,
-			"RenewalStatus":          in.RenewalStatus,
-			"EnableExpectedRenewDay": false,
+		match = append(match, renewAttributeJSON{
+			InstanceId:             in.InstanceId,
+			AutoRenewEnabled:       in.RenewalStatus == renewAuto,
+			Duration:               duration,
+			PeriodUnit:             in.PeriodUnit,
+			RenewalStatus:          in.RenewalStatus,
+			EnableExpectedRenewDay: false,
 		})
 	}
 	start := min((pageNumber-1)*pageSize, len(match))
 	page := match[start:min(start+pageSize, len(match))]
 	if page == nil {
-		page = []map[string]any{}
+		page = []renewAttributeJSON{}
 	}
 	return map[string]any{
 		"PageNumber": pageNumber, "PageSize": pageSize, "TotalCount": len(match),
 		"InstanceRenewAttributes": map[string]any{"InstanceRenewAttribute": page},
 	}, nil
+}
+
+// renewAttributeJSON is one instance of a DescribeInstanceAutoRenewAttribute answer. Its
+// fields are in the order of their names, as encoding/json writes a map's keys (the answer
+// was a map).
+type renewAttributeJSON struct {
+	AutoRenewEnabled       bool
+	Duration               int
+	EnableExpectedRenewDay bool
+	InstanceId             string
+	PeriodUnit             string
+	RenewalStatus          string
 }
 
 // ---- ModifyInstanceAutoRenewAttribute ----

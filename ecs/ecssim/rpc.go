@@ -12,7 +12,9 @@ import (
 	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -451,12 +453,81 @@ func newRequestID() string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	b, err := appendJSON(make([]byte, 0, 512+rawSize(v)), v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"Code":"InternalError","Message":"encoding failed"}`)
 	}
+	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	_, _ = w.Write(append(b, '\n'))
+	_, _ = w.Write(b)
+}
+
+// rawJSON is JSON that appendJSON copies as it is: an instance's cached encoding.
+type rawJSON []byte
+
+// rawSize is the length of the rawJSON in v: most of a DescribeInstances answer.
+func rawSize(v any) int {
+	n := 0
+	switch v := v.(type) {
+	case rawJSON:
+		n = len(v)
+	case []rawJSON:
+		for _, r := range v {
+			n += len(r) + 1
+		}
+	case map[string]any:
+		for _, x := range v {
+			n += rawSize(x)
+		}
+	}
+	return n
+}
+
+// appendJSON appends v encoded as json.Marshal encodes it (a map's keys sorted, strings
+// HTML-escaped), except that rawJSON and lists of it are copied as they are: json.Marshal
+// would scan each again (json.RawMessage is validated and compacted on every call).
+func appendJSON(b []byte, v any) ([]byte, error) {
+	switch v := v.(type) {
+	case rawJSON:
+		return append(b, v...), nil
+	case []rawJSON:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '[')
+		for i, r := range v {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, r...)
+		}
+		return append(b, ']'), nil
+	case map[string]any:
+		if v == nil {
+			return append(b, "null"...), nil
+		}
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(v)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			key, err := json.Marshal(k)
+			if err != nil {
+				return nil, err
+			}
+			b = append(append(b, key...), ':')
+			if b, err = appendJSON(b, v[k]); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	return append(b, raw...), nil
 }

@@ -113,7 +113,7 @@ type Server struct {
 
 	mu          sync.Mutex
 	instances   map[string]*instance
-	byRegion    map[regionKey][]string // sorted instance IDs by account and region; nil after a change
+	byRegion    map[regionKey][]*instance // by account and region, sorted by InstanceId; nil after a change
 	regions     map[string]bool
 	accounts    []*account          // the default account (Options' key, Fleet's balance and instances) first
 	byKey       map[string]*account // by AccessKeyId
@@ -145,6 +145,8 @@ type instance struct {
 	FleetInstance
 	owner   *account
 	pending []pendingExpiry
+	view    rawJSON // the DescribeInstances encoding (encoded), for viewKey
+	viewKey viewKey
 }
 
 // NewServer starts a Server on 127.0.0.1 with a random port. It panics if it cannot listen,
