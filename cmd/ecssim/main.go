@@ -3,6 +3,7 @@
 //
 //	ecssim -generate 500 -regions cn-hangzhou,cn-shanghai -seed 7
 //	ecssim -fleet fleet.json -listen 127.0.0.1:0 -tls-cert-out ecssim.pem
+//	ecssim -generate 10000 -throttle 2 -throttle-burst 2
 //
 // It prints exactly one line, "ecssim listening on http://HOST:PORT", once it is ready (and
 // the -tls-cert-out file written), and stops gracefully on SIGINT or SIGTERM. The same port
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Var(&balance, "balance", "account balance (overrides the fleet's)")
 	autoRenew := fs.Bool("auto-renew", false, "charge AutoRenewal instances 9 days before expiry, as Alibaba does")
 	verbose := fs.Bool("v", false, "log every renewal and error to stderr")
+	throttle := fs.Float64("throttle", 0, "refuse calls over N per second per account, region and API with 400 Throttling, as Alibaba does (0: never)")
+	throttleBurst := fs.Int("throttle-burst", 0, "calls at once before -throttle refuses (0: N rounded up)")
 	certOut := fs.String("tls-cert-out", "", "write the self-signed certificate of the TLS side of -listen (127.0.0.1, localhost) to FILE as PEM")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -66,6 +69,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	if *generate < 0 {
 		return fmt.Errorf("-generate %d: want a positive number of instances", *generate)
+	}
+	if *throttle < 0 || *throttleBurst < 0 {
+		return fmt.Errorf("-throttle %v -throttle-burst %d: must not be negative", *throttle, *throttleBurst)
 	}
 	if *akID == "" || *akSecret == "" {
 		return errors.New("-access-key-id and -access-key-secret must not be empty")
@@ -116,6 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Regions:         regions,
 		Seed:            *seed,
 		AutoRenew:       *autoRenew,
+		Throttle:        ecssim.Throttle{PerSecond: *throttle, Burst: *throttleBurst},
 		Log:             slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level})),
 	})
 	if err := srv.Listen(*listen); err != nil {

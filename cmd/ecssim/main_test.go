@@ -104,6 +104,8 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"-regions", "cn-hangzhou,-x"}, "-regions"},
 		{[]string{"-balance", "lots"}, "not a number"},
 		{[]string{"-balance", "-5"}, "negative"},
+		{[]string{"-throttle", "-1"}, "must not be negative"},
+		{[]string{"-throttle", "2", "-throttle-burst", "-2"}, "must not be negative"},
 		{[]string{"-listen", "256.0.0.1:99999"}, "-listen"},
 		{[]string{"-access-key-id", ""}, "must not be empty"},
 		{[]string{"extra"}, "unexpected arguments"},
@@ -240,5 +242,32 @@ func TestRunFlags(t *testing.T) {
 	normal = []string{before.InstanceId}
 	if after := expiry(); after.ExpiredTime != old.AddDate(0, 1, 0).Format("2006-01-02T15:04Z") {
 		t.Fatalf("%s expires %s after a 1-month renewal, was %s", before.InstanceId, after.ExpiredTime, before.ExpiredTime)
+	}
+}
+
+// TestRunThrottle: -throttle and -throttle-burst reach the emulator: the call after the burst
+// is refused with 400 Throttling and counted in /_sim/throttled.
+func TestRunThrottle(t *testing.T) {
+	url := start(t, "-generate", "10", "-regions", "cn-test-1", "-throttle", "0.001", "-throttle-burst", "2")
+	c := sdkClient(t, url, "cn-test-1", "testid", "testsecret")
+	for i := range 3 {
+		req := ecsapi.CreateDescribeInstancesRequest()
+		req.RegionId = "cn-test-1"
+		_, err := c.DescribeInstances(req)
+		if i < 2 && err != nil {
+			t.Fatalf("call %d: %v", i+1, err)
+		}
+		if i == 2 && (err == nil || !strings.Contains(err.Error(), "Throttling")) {
+			t.Fatalf("call 3: %v, want Throttling", err)
+		}
+	}
+	resp, err := http.Get(url + "/_sim/throttled")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var got map[string]int
+	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || got["DescribeInstances"] != 1 || len(got) != 1 {
+		t.Fatalf("/_sim/throttled %v (%v), want DescribeInstances 1", got, err)
 	}
 }

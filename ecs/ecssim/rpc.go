@@ -110,6 +110,9 @@ func (s *Server) routes() http.Handler {
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, s.Calls())
 	})
+	mux.HandleFunc("GET /_sim/throttled", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, s.Throttled())
+	})
 	mux.HandleFunc("POST /_sim/faults", func(w http.ResponseWriter, r *http.Request) {
 		var f Faults
 		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
@@ -193,6 +196,10 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	s.mu.Lock()
 	s.calls[name]++
 	s.mu.Unlock()
+	if !s.throttle(who.account, p.get("RegionId"), name) {
+		fail(errThrottled())
+		return
+	}
 	tokenKey, e := s.enterToken(who.account, name, p)
 	if e != nil {
 		fail(e)
@@ -408,6 +415,11 @@ func errLost() *apiError {
 	return errorf(500, "InternalError", "The request processing has failed due to some unknown error.")
 }
 
+// errThrottled is Alibaba's answer to a throttled call (nothing was done).
+func errThrottled() *apiError {
+	return errorf(400, "Throttling", "Request was denied due to request throttling.")
+}
+
 // injectFaults applies the faults configured for the action (or for all actions): an error
 // to answer instead of running the action, or lost: run it, then answer errLost.
 func (s *Server) injectFaults(r *http.Request, name string) (e *apiError, lost bool) {
@@ -433,7 +445,7 @@ func (s *Server) injectFaults(r *http.Request, name string) (e *apiError, lost b
 	}
 	switch {
 	case roll < f.ThrottleRate:
-		return errorf(400, "Throttling", "Request was denied due to request throttling."), false
+		return errThrottled(), false
 	case roll < f.ThrottleRate+f.ErrorRate && pick == 0:
 		return errorf(500, "InternalError", "The request processing has failed due to some unknown error."), false
 	case roll < f.ThrottleRate+f.ErrorRate:

@@ -15,6 +15,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -22,6 +23,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Options configures a Server. The zero value is usable.
@@ -46,10 +49,22 @@ type Options struct {
 	// Order) and extends the expiry at once; without balance it retries on later calls until
 	// the instance expires. Off by default, so that tests see only the orders they place.
 	AutoRenew bool
+	// Throttle refuses calls over a rate, as Alibaba does; the zero value throttles nothing.
+	Throttle Throttle
 	// STSNow is the clock of STS credentials: their Expiration, and the check that refuses them
 	// afterwards (InvalidSecurityToken.Expired). Default time.Now; tests move a Clock instead of
 	// waiting the 15 minutes a token lasts at least.
 	STSNow func() time.Time
+}
+
+// Throttle is Alibaba's throttling: a token bucket per (account, region, API), as Alibaba
+// throttles each account per region and per API operation (the numbers are not published;
+// they are per account in its Quota Center). A call that finds its bucket empty is refused
+// with 400 Throttling before it is carried out, counted in Server.Throttled. The buckets run
+// on the wall clock, not on Options.Now. Global APIs (STS, BSS) count under region "".
+type Throttle struct {
+	PerSecond float64 // calls per second per (account, region, API); 0: no throttling
+	Burst     int     // calls at once; 0: PerSecond rounded up
 }
 
 // Order is one successful RenewInstance (or, with Options.AutoRenew, one automatic renewal).
@@ -124,6 +139,8 @@ type Server struct {
 	nonces      map[string]time.Time
 	noncePurged time.Time
 	calls       map[string]int
+	throttled   map[string]int
+	buckets     map[bucketKey]*rate.Limiter
 	faults      map[string]Faults
 	rng         *rand.Rand
 	orderSeq    int64
@@ -186,6 +203,8 @@ func NewUnstartedServer(opts Options) *Server {
 		inflight:  make(map[string]bool),
 		nonces:    make(map[string]time.Time),
 		calls:     make(map[string]int),
+		throttled: make(map[string]int),
+		buckets:   make(map[bucketKey]*rate.Limiter),
 		faults:    make(map[string]Faults),
 		rng:       rand.New(rand.NewPCG(uint64(opts.Seed), 0xecc)),
 		orderSeq:  210000000000000 + (opts.Seed%1000+1000)%1000*1000000,
@@ -323,6 +342,43 @@ func (s *Server) Calls() map[string]int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return maps.Clone(s.calls)
+}
+
+// Throttled returns the number of calls refused by Options.Throttle, by action.
+func (s *Server) Throttled() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.throttled)
+}
+
+// bucketKey is one throttling bucket: an account's calls of one API in one region.
+type bucketKey struct {
+	uid, region, action string
+}
+
+// throttle takes a token of the call's bucket; false means the call is refused.
+func (s *Server) throttle(a *account, region, action string) bool {
+	t := s.opts.Throttle
+	if t.PerSecond <= 0 {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := bucketKey{a.uid, region, action}
+	lim, ok := s.buckets[k]
+	if !ok {
+		burst := t.Burst
+		if burst <= 0 {
+			burst = int(math.Ceil(t.PerSecond))
+		}
+		lim = rate.NewLimiter(rate.Limit(t.PerSecond), burst)
+		s.buckets[k] = lim
+	}
+	if lim.Allow() {
+		return true
+	}
+	s.throttled[action]++
+	return false
 }
 
 // SetFaults sets the faults of f.Action ("" = all actions); a zero Faults clears them.
