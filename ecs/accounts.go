@@ -400,10 +400,11 @@ func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, erro
 	wg.Wait()
 	var out Scan
 	var errs []error
+	lists := make([][]Instance, len(results))
 	for i, r := range results {
 		name := a.list[i].cfg.Account
 		a.remember(a.list[i], r.scan.Instances)
-		out.Instances = append(out.Instances, r.scan.Instances...)
+		lists[i] = r.scan.Instances // sorted by Client.Expiring
 		out.Calls += r.scan.Calls
 		out.Failed = append(out.Failed, r.scan.Failed...)
 		if r.err != nil {
@@ -413,7 +414,7 @@ func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, erro
 			}
 		}
 	}
-	sortInstances(out.Instances)
+	out.Instances = mergeInstances(lists)
 	if len(errs) == len(a.list) {
 		return out, fmt.Errorf("ecs: no account could be scanned: %w", errors.Join(errs...))
 	}

@@ -98,14 +98,15 @@ func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error)
 
 	scan := Scan{}
 	var errs []error
+	lists := make([][]Instance, len(results))
 	for i, r := range results {
-		scan.Instances = append(scan.Instances, r.insts...)
+		lists[i] = r.insts // sorted by finish
 		if r.err != nil {
 			scan.Failed = append(scan.Failed, RegionError{Account: c.cfg.Account, RegionID: regions[i], Err: r.err})
 			errs = append(errs, r.err)
 		}
 	}
-	sortInstances(scan.Instances)
+	scan.Instances = mergeInstances(lists)
 	scan.Calls = int(calls.Load())
 	if len(scan.Failed) == len(regions) {
 		return scan, fmt.Errorf("ecs: no region could be scanned: %w", errors.Join(errs...))
@@ -113,10 +114,39 @@ func (c *Client) Expiring(ctx context.Context, from, to time.Time) (Scan, error)
 	return scan, nil
 }
 
+// compareInstances is the order of a scan: by ExpiredTime, then ID.
+func compareInstances(a, b *Instance) int {
+	return cmp.Or(a.ExpiredTime.Compare(b.ExpiredTime), cmp.Compare(a.ID, b.ID))
+}
+
 func sortInstances(insts []Instance) {
-	slices.SortFunc(insts, func(a, b Instance) int {
-		return cmp.Or(a.ExpiredTime.Compare(b.ExpiredTime), cmp.Compare(a.ID, b.ID))
-	})
+	slices.SortFunc(insts, func(a, b Instance) int { return compareInstances(&a, &b) })
+}
+
+// mergeInstances merges lists that are each in the order of sortInstances into one list in
+// that order: each instance is copied once, where sorting the joined lists again would move
+// it many times (a 400,000-instance scan spent a second there).
+func mergeInstances(lists [][]Instance) []Instance {
+	n := 0
+	for _, l := range lists {
+		n += len(l)
+	}
+	if n == 0 {
+		return nil // as appending nothing gave
+	}
+	out := make([]Instance, 0, n)
+	next := make([]int, len(lists))
+	for len(out) < n {
+		best := -1
+		for i, l := range lists {
+			if next[i] < len(l) && (best < 0 || compareInstances(&l[next[i]], &lists[best][next[best]]) < 0) {
+				best = i
+			}
+		}
+		out = append(out, lists[best][next[best]])
+		next[best]++
+	}
+	return out
 }
 
 // errListChanged: the region's filtered instance list changed between pages.
@@ -305,6 +335,7 @@ func (j *joiner) finish() ([]Instance, error) {
 	for _, in := range j.insts {
 		out = append(out, in)
 	}
+	sortInstances(out)
 	return out, j.err
 }
 

@@ -140,6 +140,7 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 		}
 	}
 
+	zone, itype, family := p.get("ZoneId"), p.get("InstanceType"), p.get("InstanceTypeFamily")
 	var match []*instance
 	for _, in := range s.sortedInstances(a, region, now) {
 		shownStatus := in.Status
@@ -152,9 +153,9 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 			charge != "" && in.InstanceChargeType != charge,
 			status != "" && shownStatus != status,
 			lock != "" && (lock != "financial" || !in.expired(now)),
-			p.has("ZoneId") && in.ZoneId != p.get("ZoneId"),
-			p.has("InstanceType") && in.InstanceType != p.get("InstanceType"),
-			p.has("InstanceTypeFamily") && typeFamily(in.InstanceType) != p.get("InstanceTypeFamily"),
+			zone != "" && in.ZoneId != zone,
+			itype != "" && in.InstanceType != itype,
+			family != "" && typeFamily(in.InstanceType) != family,
 			nameRE != nil && !nameRE.MatchString(in.InstanceName),
 			!tagsMatch(in.Tags, tags),
 			!tf.match(in):

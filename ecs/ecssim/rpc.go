@@ -138,6 +138,7 @@ func (s *Server) routes() http.Handler {
 }
 
 func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[string]action) {
+	arrived := time.Now()
 	requestID := newRequestID()
 	host, product := "ecs.aliyuncs.com", "Ecs"
 	fail := func(e *apiError) {
@@ -196,7 +197,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	s.mu.Lock()
 	s.calls[name]++
 	s.mu.Unlock()
-	if !s.throttle(who.account, p.get("RegionId"), name) {
+	if !s.throttle(who.account, p.get("RegionId"), name, arrived) {
 		fail(errThrottled())
 		return
 	}

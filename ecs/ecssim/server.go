@@ -139,6 +139,7 @@ type Server struct {
 	nonces      map[string]time.Time
 	noncePurged time.Time
 	calls       map[string]int
+	throttleMu  sync.Mutex // the throttle's own lock: a call is throttled by its arrival, not by the emulator's work
 	throttled   map[string]int
 	buckets     map[bucketKey]*rate.Limiter
 	faults      map[string]Faults
@@ -346,8 +347,8 @@ func (s *Server) Calls() map[string]int {
 
 // Throttled returns the number of calls refused by Options.Throttle, by action.
 func (s *Server) Throttled() map[string]int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
 	return maps.Clone(s.throttled)
 }
 
@@ -356,14 +357,15 @@ type bucketKey struct {
 	uid, region, action string
 }
 
-// throttle takes a token of the call's bucket; false means the call is refused.
-func (s *Server) throttle(a *account, region, action string) bool {
+// throttle takes a token of the call's bucket at the time the call arrived; false means the
+// call is refused.
+func (s *Server) throttle(a *account, region, action string, arrived time.Time) bool {
 	t := s.opts.Throttle
 	if t.PerSecond <= 0 {
 		return true
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.throttleMu.Lock()
+	defer s.throttleMu.Unlock()
 	k := bucketKey{a.uid, region, action}
 	lim, ok := s.buckets[k]
 	if !ok {
@@ -374,7 +376,7 @@ func (s *Server) throttle(a *account, region, action string) bool {
 		lim = rate.NewLimiter(rate.Limit(t.PerSecond), burst)
 		s.buckets[k] = lim
 	}
-	if lim.Allow() {
+	if lim.AllowN(arrived, 1) {
 		return true
 	}
 	s.throttled[action]++
