@@ -270,12 +270,10 @@ func (c *Client) call(ctx context.Context, calls *atomic.Int64, action, region, 
 		if err := ctx.Err(); err != nil {
 			return fmt.Errorf("ecs: %s: %w", action, err)
 		}
-		if err := c.limits.wait(ctx, region, action); err != nil {
-			return fmt.Errorf("ecs: %s: waiting for the %s pace of %s: %w", action, region, cmp.Or(c.cfg.Account, "the account"), err)
+		took, err := c.once(ctx, calls, region, action, try)
+		if pe := (*pacingError)(nil); errors.As(err, &pe) {
+			return fmt.Errorf("ecs: %s: waiting for the %s pace of %s: %w", action, region, cmp.Or(c.cfg.Account, "the account"), pe.err)
 		}
-		start := time.Now()
-		err := c.once(ctx, calls, try)
-		took := time.Since(start)
 		if err == nil {
 			c.observe(action, "", took)
 			return nil
@@ -338,21 +336,31 @@ func backoff(p RetryPolicy, n int) time.Duration {
 	return rand.N(d + 1)
 }
 
-// once makes one attempt on a pooled SDK client. The v1 SDK takes no context, so the
-// request timeout is cut to the context's deadline, and a cancelled context returns at
-// once while the call finishes in the background (it then gives its slot back).
-func (c *Client) once(ctx context.Context, calls *atomic.Int64, try attempt) error {
+// once makes one attempt on a pooled SDK client, with a token of the (region, action)
+// pace taken when the client is free (limiters.take), and returns how long the call took
+// once sent. The v1 SDK takes no context, so the request timeout is cut to the context's
+// deadline, and a cancelled context returns at once while the call finishes in the
+// background (it then gives its slot back). A wait for the pace that ends early is a
+// *pacingError.
+func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action string, try attempt) (time.Duration, error) {
 	var api *ecsapi.Client
-	select {
-	case api = <-c.slots:
-	case <-ctx.Done():
-		return ctx.Err()
+	err := c.limits.take(ctx, region, action, func() error {
+		select {
+		case api = <-c.slots:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}, func() { c.slots <- api })
+	if err != nil {
+		return 0, err
 	}
+	start := time.Now()
 	if api == nil {
 		var err error
 		if api, err = c.newSDK(); err != nil {
 			c.slots <- nil
-			return err
+			return 0, err
 		}
 	}
 	timeout := c.cfg.Timeout
@@ -383,9 +391,9 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, try attempt) err
 	}()
 	select {
 	case err := <-done:
-		return err
+		return time.Since(start), err
 	case <-ctx.Done():
-		return ctx.Err()
+		return time.Since(start), ctx.Err()
 	}
 }
 

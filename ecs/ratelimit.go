@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"sync"
+	"time"
 
 	"golang.org/x/time/rate"
 )
@@ -87,8 +88,70 @@ func (l *limiters) get(region, action string) *rate.Limiter {
 	return lim
 }
 
-// wait takes one token of (region, action), waiting for it; it returns early with ctx's
-// error, and at once when the wait would outlast ctx's deadline.
+// take takes one token of (region, action) at the moment the call can be sent. It waits
+// until the bucket has a token, without taking it; then runs ready (the caller takes a free
+// SDK client there), and only then takes the token. If another call took it meanwhile, it
+// runs undo (the client goes back) and waits again. A token taken before a wait for a free
+// client would let calls that waited for clients leave together, faster than the pace, and
+// Alibaba throttles by when calls arrive. ready and undo may be nil. Waiting for a token, it
+// returns early with ctx's error, and at once when the wait would outlast ctx's deadline,
+// as a *pacingError; ready's error is returned as it is.
+func (l *limiters) take(ctx context.Context, region, action string, ready func() error, undo func()) error {
+	lim := l.get(region, action)
+	for {
+		if err := waitForToken(ctx, lim); err != nil {
+			return &pacingError{err: err}
+		}
+		if ready != nil {
+			if err := ready(); err != nil {
+				return err
+			}
+		}
+		if lim.Allow() {
+			return nil
+		}
+		if undo != nil {
+			undo()
+		}
+	}
+}
+
+// wait takes one token of (region, action), waiting for it (take with nothing to get ready).
 func (l *limiters) wait(ctx context.Context, region, action string) error {
-	return l.get(region, action).Wait(ctx)
+	return l.take(ctx, region, action, nil, nil)
+}
+
+// pacingError is a wait for a token that ended early: ctx's error, or a deadline the wait
+// would outlast.
+type pacingError struct{ err error }
+
+func (e *pacingError) Error() string { return e.err.Error() }
+func (e *pacingError) Unwrap() error { return e.err }
+
+// waitForToken waits until lim has a token, without taking it.
+func waitForToken(ctx context.Context, lim *rate.Limiter) error {
+	d := untilToken(lim, time.Now())
+	if d <= 0 {
+		return ctx.Err()
+	}
+	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
+		return fmt.Errorf("the next call is allowed in %s, after the deadline", d.Round(time.Millisecond))
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// untilToken is how long until lim has a whole token.
+func untilToken(lim *rate.Limiter, now time.Time) time.Duration {
+	missing := 1 - lim.TokensAt(now)
+	if missing <= 0 {
+		return 0
+	}
+	return time.Duration(math.Ceil(missing / float64(lim.Limit()) * float64(time.Second)))
 }

@@ -2,6 +2,9 @@ package ecs
 
 import (
 	"context"
+	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -52,4 +55,47 @@ func TestRateLimitDefaults(t *testing.T) {
 	if float64(r) != 0.5 || b != 1 {
 		t.Fatalf("0.5/s: pace = %v/s burst %d, want burst 1", r, b)
 	}
+}
+
+// TestTakeSpacesCallsThatWaitedForAClient: calls that wait for a free SDK client take their
+// token only when they have one, so two clients freed at once do not send two calls at once:
+// sends stay 1/rate apart (2/s, burst 1: 500 ms), as the server's throttle counts them.
+func TestTakeSpacesCallsThatWaitedForAClient(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		l := newLimiters(RateLimit{PerSecond: 2, Burst: 1})
+		slots := make(chan struct{}, 2)
+		slots <- struct{}{}
+		slots <- struct{}{}
+		// The first two calls sent hold their clients until 3 s, and free them together.
+		holds := []time.Duration{3 * time.Second, 2500 * time.Millisecond, time.Second, time.Second}
+		start := time.Now()
+		sent := make(chan time.Duration, len(holds))
+		var order atomic.Int64
+		var wg sync.WaitGroup
+		for i := range holds {
+			wg.Go(func() {
+				time.Sleep(time.Duration(i) * time.Millisecond) // in this order
+				err := l.take(context.Background(), "cn-hangzhou", "DescribeInstances",
+					func() error { <-slots; return nil }, func() { slots <- struct{}{} })
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				sent <- time.Since(start)
+				time.Sleep(holds[order.Add(1)-1])
+				slots <- struct{}{}
+			})
+		}
+		wg.Wait()
+		close(sent)
+		var times []time.Duration
+		for d := range sent {
+			times = append(times, d)
+		}
+		slices.Sort(times)
+		want := []time.Duration{0, 500 * time.Millisecond, 3 * time.Second, 3500 * time.Millisecond}
+		if !slices.Equal(times, want) {
+			t.Fatalf("calls sent at %v, want %v", times, want)
+		}
+	})
 }
