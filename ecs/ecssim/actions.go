@@ -3,8 +3,10 @@ package ecssim
 import (
 	"encoding/base64"
 	"encoding/json"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -141,27 +143,30 @@ func (s *Server) describeInstances(a *account, p params, now time.Time) (map[str
 	}
 
 	zone, itype, family := p.get("ZoneId"), p.get("InstanceType"), p.get("InstanceTypeFamily")
-	var match []*instance
-	for _, in := range s.sortedInstances(a, region, now) {
-		shownStatus := in.Status
-		if in.expired(now) {
-			shownStatus = "Stopped"
+	key := matchKey{owner: a, region: region, filter: filterKey(p)}
+	match, ok := s.cachedMatch(key, now)
+	if !ok {
+		for _, in := range s.sortedInstances(a, region, now) {
+			shownStatus := in.Status
+			if in.expired(now) {
+				shownStatus = "Stopped"
+			}
+			switch {
+			case ids != nil && !ids[in.InstanceId],
+				charge != "" && in.InstanceChargeType != charge,
+				status != "" && shownStatus != status,
+				lock != "" && (lock != "financial" || !in.expired(now)),
+				zone != "" && in.ZoneId != zone,
+				itype != "" && in.InstanceType != itype,
+				family != "" && typeFamily(in.InstanceType) != family,
+				nameRE != nil && !nameRE.MatchString(in.InstanceName),
+				!tagsMatch(in.Tags, tags),
+				!tf.match(in):
+				continue
+			}
+			match = append(match, in)
 		}
-		switch {
-		case in.RegionId != region,
-			ids != nil && !ids[in.InstanceId],
-			charge != "" && in.InstanceChargeType != charge,
-			status != "" && shownStatus != status,
-			lock != "" && (lock != "financial" || !in.expired(now)),
-			zone != "" && in.ZoneId != zone,
-			itype != "" && in.InstanceType != itype,
-			family != "" && typeFamily(in.InstanceType) != family,
-			nameRE != nil && !nameRE.MatchString(in.InstanceName),
-			!tagsMatch(in.Tags, tags),
-			!tf.match(in):
-			continue
-		}
-		match = append(match, in)
+		s.cacheMatch(key, match, now)
 	}
 
 	out := map[string]any{"TotalCount": len(match), "PageSize": pageSize}
@@ -210,6 +215,71 @@ func (s *Server) sortedInstances(a *account, region string, now time.Time) []*in
 		}
 	}
 	return out
+}
+
+// matchKey is one DescribeInstances filter of an account's region.
+type matchKey struct {
+	owner          *account
+	region, filter string
+}
+
+// matchEntry is what a filter matched: valid while no instance has changed (gen) and from
+// its time until the first instance of the region changes with time (expires, is released,
+// or shows a renewal).
+type matchEntry struct {
+	gen         uint64
+	from, until time.Time
+	match       []*instance
+}
+
+// maxMatches bounds the cache: filters carry times, so a long-running emulator sees new ones.
+const maxMatches = 4096
+
+// cachedMatch returns the cached match of key at now. s.mu is held.
+func (s *Server) cachedMatch(key matchKey, now time.Time) ([]*instance, bool) {
+	e, ok := s.matches[key]
+	if !ok || e.gen != s.gen || now.Before(e.from) || !now.Before(e.until) {
+		return nil, false
+	}
+	return e.match, true
+}
+
+// cacheMatch keeps what key matched at now. Pages of a scan then slice one match instead of
+// walking the region's instances again each. s.mu is held.
+func (s *Server) cacheMatch(key matchKey, match []*instance, now time.Time) {
+	until := time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+	for _, in := range s.byRegion[regionKey{key.owner, key.region}] {
+		next := []time.Time{in.ExpiredTime, in.ExpiredTime.Add(releaseAfter)}
+		if len(in.pending) > 0 {
+			next = append(next, in.pending[0].visibleAt)
+		}
+		for _, t := range next {
+			if now.Before(t) && t.Before(until) {
+				until = t
+			}
+		}
+	}
+	if len(s.matches) >= maxMatches {
+		clear(s.matches)
+	}
+	s.matches[key] = matchEntry{gen: s.gen, from: now, until: until, match: match}
+}
+
+// filterKey is the parameters that choose which instances DescribeInstances matches.
+func filterKey(p params) string {
+	var b strings.Builder
+	for _, k := range slices.Sorted(maps.Keys(p)) {
+		switch {
+		case k == "InstanceIds", k == "InstanceChargeType", k == "Status", k == "LockReason", k == "ZoneId",
+			k == "InstanceType", k == "InstanceTypeFamily", k == "InstanceName",
+			strings.HasPrefix(k, "Tag."), strings.HasPrefix(k, "Filter."):
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(p.get(k))
+			b.WriteByte(0)
+		}
+	}
+	return b.String()
 }
 
 func encodeToken(lastID string) string {
@@ -716,6 +786,7 @@ func (s *Server) renewInstance(a *account, p params, now time.Time) (map[string]
 		visibleAt = now.Add(s.opts.RenewDelay)
 	}
 	in.pending = append(in.pending, pendingExpiry{visibleAt: visibleAt, expiry: newExpiry, unlock: in.expired(now)})
+	s.gen++
 	in.settle(now)
 	if token != "" {
 		s.tokens[a.uid+"|RenewInstance|"+token] = tokenRecord{fingerprint: fingerprint, orderID: orderID}
@@ -967,6 +1038,7 @@ func (s *Server) modifyAutoRenew(a *account, p params, now time.Time) (map[strin
 		targets = append(targets, in)
 	}
 	for _, in := range targets {
+		s.gen++
 		in.RenewalStatus = status
 		if status == renewAuto {
 			in.PeriodUnit = unit
@@ -1029,6 +1101,7 @@ func (s *Server) autoRenew(now time.Time) {
 				Time: autoRenewChargeAt(cur).UTC(), AutoRenew: true,
 			})
 			in.pending = append(in.pending, pendingExpiry{visibleAt: now, expiry: next})
+			s.gen++
 			in.settle(now)
 		}
 	}

@@ -129,6 +129,8 @@ type Server struct {
 	mu          sync.Mutex
 	instances   map[string]*instance
 	byRegion    map[regionKey][]*instance // by account and region, sorted by InstanceId; nil after a change
+	gen         uint64                    // counts changes to instances: cached matches of older ones are stale
+	matches     map[matchKey]matchEntry
 	regions     map[string]bool
 	accounts    []*account          // the default account (Options' key, Fleet's balance and instances) first
 	byKey       map[string]*account // by AccessKeyId
@@ -197,6 +199,7 @@ func NewUnstartedServer(opts Options) *Server {
 		opts:      opts,
 		closing:   make(chan struct{}),
 		instances: make(map[string]*instance),
+		matches:   make(map[matchKey]matchEntry),
 		regions:   make(map[string]bool),
 		byKey:     make(map[string]*account),
 		sts:       make(map[string]*stsCredential),
@@ -432,6 +435,7 @@ func (s *Server) addInstances(a *account, in ...FleetInstance) {
 		fi = withDefaults(fi)
 		s.instances[fi.InstanceId] = &instance{FleetInstance: fi, owner: a}
 		s.byRegion = nil
+		s.gen++
 		s.regions[fi.RegionId] = true
 	}
 }
