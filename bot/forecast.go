@@ -9,14 +9,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
 
-// Forecaster computes every account's balance forecast (renewal.Forecast over a scan, the
-// balances and the prices of one automatic renewal). The digest summary shows it.
+// Forecaster computes every account's balance forecast (renewal.Forecast over its own scan,
+// the balances and the prices of one automatic renewal). The Home tab shows it.
 type Forecaster interface {
 	Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error)
+}
+
+// ScanForecaster computes every account's balance forecast of window from a scan already
+// made, which reaches renewal.ForecastScanTo(now, window): the digest scans ECS once and
+// takes both its rows and the forecast from that scan.
+type ScanForecaster interface {
+	ForecastScan(ctx context.Context, now time.Time, window time.Duration, scan ecs.Scan) ([]renewal.AccountForecast, error)
 }
 
 // forecastBlocks is the balance forecast of a digest summary: one line per account, and a

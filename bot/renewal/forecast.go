@@ -21,6 +21,14 @@ import (
 // deduction due before the digest after next can still be covered if the warning comes now.
 const DeductionMargin = 2 * 24 * time.Hour
 
+// ForecastScanTo is the end of the expiring scan a forecast of window needs: a deduction due
+// before now+window (ecs.DeductionTime: 9 days before the expiry, 08:00 UTC+8) is the
+// automatic renewal of an expiry up to 10 days after now+window. The digest scans this far
+// once and takes its own rows (up to now+window) and the forecast from that one scan.
+func ForecastScanTo(now time.Time, window time.Duration) time.Time {
+	return now.Add(window + 10*24*time.Hour)
+}
+
 // Deduction is one automatic renewal Alibaba will charge (or failed to charge).
 type Deduction struct {
 	Instance ecs.Instance
