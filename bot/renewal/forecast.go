@@ -26,8 +26,16 @@ const DeductionMargin = 2 * 24 * time.Hour
 // automatic renewal of an expiry up to 10 days after now+window. The digest scans this far
 // once and takes its own rows (up to now+window) and the forecast from that one scan.
 func ForecastScanTo(now time.Time, window time.Duration) time.Time {
-	return now.Add(window + 10*24*time.Hour)
+	return now.Add(forecastReach(window) + 10*24*time.Hour)
 }
+
+// NextDays is the near sum every forecast has (AccountForecast.Next9Days), whatever its
+// window: the deductions of the next 9 days.
+const NextDays = 9 * 24 * time.Hour
+
+// forecastReach is how far ahead a forecast of window lists deductions: the window, and at
+// least NextDays, so that Next9Days is whole with a shorter window.
+func forecastReach(window time.Duration) time.Duration { return max(window, NextDays) }
 
 // Deduction is one automatic renewal Alibaba will charge (or failed to charge).
 type Deduction struct {
@@ -66,7 +74,7 @@ func (f AccountForecast) AtRisk() []Deduction {
 // ForecastInput is everything the forecast is computed from.
 type ForecastInput struct {
 	Now      time.Time
-	Window   time.Duration // deductions due within this window are summed in InWindow
+	Window   time.Duration // deductions due within this window are summed in InWindow (listed: at least NextDays)
 	Horizon  time.Duration // deductions due within this are at risk when the balance is short (next digest + DeductionMargin)
 	Accounts []string      // every account, in order, even one without instances
 	// Instances are the scanned instances (any account, any renewal status); only
@@ -97,15 +105,17 @@ func AutoRenewMonths(a ecs.AutoRenew) int {
 	return 0
 }
 
-// Due lists the AutoRenewal instances whose deduction is due before now+window, or has
-// passed while the instance has not yet expired: the instances the forecast needs priced.
+// Due lists the AutoRenewal instances whose deduction is due before now+window (at least
+// NextDays), or has passed while the instance has not yet expired: the instances the
+// forecast needs priced.
 func Due(insts []ecs.Instance, now time.Time, window time.Duration) []ecs.Instance {
 	var out []ecs.Instance
+	end := now.Add(forecastReach(window))
 	for _, in := range insts {
 		if in.AutoRenew.Status != ecs.AutoRenewal || in.Released() || !in.ExpiredTime.After(now) {
 			continue
 		}
-		if ecs.DeductionTime(in.ExpiredTime).Before(now.Add(window)) {
+		if ecs.DeductionTime(in.ExpiredTime).Before(end) {
 			out = append(out, in)
 		}
 	}
@@ -151,10 +161,12 @@ func Forecast(in ForecastInput) []AccountForecast {
 			if !d.Priced {
 				continue
 			}
-			if d.At.Before(in.Now.Add(9 * 24 * time.Hour)) {
+			if d.At.Before(in.Now.Add(NextDays)) {
 				f.Next9Days += d.Amount
 			}
-			f.InWindow += d.Amount
+			if d.At.Before(in.Now.Add(in.Window)) {
+				f.InWindow += d.Amount
+			}
 			cum += d.Amount
 			// Deductions are taken in time order: the earliest are covered first.
 			if f.BalanceErr == nil && d.At.Before(horizon) && cum > f.Balance.Available+1e-9 {

@@ -86,6 +86,25 @@ func TestForecast(t *testing.T) {
 	}
 }
 
+// A window shorter than 9 days still sums the next 9 days (the digest's line and the
+// approval card's), and only the window's deductions in InWindow.
+func TestForecastShortWindowKeepsNineDays(t *testing.T) {
+	insts := []ecs.Instance{autoInst("prod", "i-soon", 10, 1), autoInst("prod", "i-later", 13, 1), autoInst("prod", "i-far", 20, 1)}
+	prices := map[PriceKey]ecs.Quote{{"prod", "i-soon", 1}: {Trade: 200}, {"prod", "i-later", 1}: {Trade: 300}, {"prod", "i-far", 1}: {Trade: 400}}
+	window := 3 * 24 * time.Hour
+	if due := Due(insts, fcNow, window); len(due) != 2 {
+		t.Fatalf("due = %d instances, want i-soon and i-later (deductions in 2 and 5 days)", len(due))
+	}
+	got := Forecast(ForecastInput{Now: fcNow, Window: window, Horizon: 3 * 24 * time.Hour, Instances: insts,
+		Balances: map[string]ecs.Balance{"prod": {Available: 1000}}, Prices: prices})
+	if len(got) != 1 || got[0].Next9Days != 500 || got[0].InWindow != 200 {
+		t.Fatalf("forecast = %+v, want 500 within 9 days and 200 within the 3-day window", got)
+	}
+	if end := ForecastScanTo(fcNow, window); !end.Equal(fcNow.Add(19 * 24 * time.Hour)) {
+		t.Errorf("ForecastScanTo = %s, want 9 + 10 days ahead", end)
+	}
+}
+
 func TestForecastUnpricedAndYears(t *testing.T) {
 	y := autoInst("prod", "i-year", 10, 1)
 	y.AutoRenew.PeriodUnit = "Year"

@@ -570,7 +570,7 @@ func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (sto
 	fc, at := ac.last, ac.lastTime
 	ac.mu.Unlock()
 	if fc == nil || now.Sub(at) > 6*time.Hour {
-		window := max(ac.window, 9*24*time.Hour)
+		window := max(ac.window, renewal.NextDays)
 		res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon)
 		if err != nil {
 			return store.AccountBalance{}, err
