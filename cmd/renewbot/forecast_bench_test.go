@@ -163,3 +163,69 @@ func BenchmarkForecastPricing(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDigestScan is the ECS side of a digest with its forecast over ecssim's generated
+// 10,000 instances in 10 regions (one account), 20 ms latency, the prices already cached
+// (the day's first digest adds the DescribeRenewalPrice calls of BenchmarkForecastPricing):
+// the digest's one scan (Plan: to renewal.ForecastScanTo, rows and forecast from it) against
+// the two scans it made before (its own window, then the forecast's window + 10 days).
+// It reports api-calls (every call the emulator answered) and wall-ms.
+func BenchmarkDigestScan(b *testing.B) {
+	var regions []string
+	for i := range 10 {
+		regions = append(regions, fmt.Sprintf("cn-bench-%d", i+1))
+	}
+	now := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	sim := ecssim.NewServer(ecssim.Options{Fleet: ecssim.Generate(10000, regions, 42, now), Now: func() time.Time { return now }})
+	defer sim.Close()
+	sim.SetFaults(ecssim.Faults{LatencyMs: int(pricingLatency / time.Millisecond)})
+	accts, err := ecs.NewAccounts([]ecs.Config{{Account: "main", AccessKeyID: "testid", AccessKeySecret: "testsecret", Endpoint: sim.URL, Regions: regions,
+		RateLimit: ecs.RateLimit{PerSecond: 1000}}}) // pacing lifted: the scan's calls, not the buckets
+	if err != nil {
+		b.Fatal(err)
+	}
+	const window = 30 * 24 * time.Hour
+	cloud := newAccountCloud(accts, []accountSpec{{Name: "main", Regions: regions}}, "renewbot-channel", window)
+	cloud.now = func() time.Time { return now }
+	dg, err := newDigester(digestSettings{Channel: "C0DIGEST", RouteTag: "renewbot-channel", Window: window, Loc: time.UTC, Pace: time.Millisecond},
+		cloud, noStore{}, nil, nil, nil, func() time.Time { return now })
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := dg.Plan(b.Context()); err != nil { // prices the day's deductions once
+		b.Fatal(err)
+	}
+	total := func() int {
+		n := 0
+		for _, c := range sim.Calls() {
+			n += c
+		}
+		return n
+	}
+	for _, v := range []struct {
+		name string
+		run  func() error
+	}{
+		{"one-scan", func() error { _, err := dg.Plan(b.Context()); return err }},
+		{"two-scans-before", func() error {
+			if _, err := cloud.Expiring(b.Context(), now.Add(-ecs.ReleaseGrace), now.Add(window)); err != nil {
+				return err
+			}
+			_, err := cloud.Forecast(b.Context(), now)
+			return err
+		}},
+	} {
+		b.Run(v.name, func(b *testing.B) {
+			var calls int
+			for b.Loop() {
+				before := total()
+				if err := v.run(); err != nil {
+					b.Fatal(err)
+				}
+				calls = total() - before
+			}
+			b.ReportMetric(float64(calls), "api-calls")
+			b.ReportMetric(float64(b.Elapsed().Milliseconds())/float64(b.N), "wall-ms")
+		})
+	}
+}
