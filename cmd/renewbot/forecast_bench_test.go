@@ -64,7 +64,6 @@ func BenchmarkForecastPricing(b *testing.B) {
 	}{
 		{"deductions=919/accounts=1/regions=10", 919, 1, 10},
 		{"deductions=919/accounts=4/regions=10", 919, 4, 10},
-		{"deductions=919/accounts=1/regions=1", 919, 1, 1},
 	} {
 		b.Run(sc.name, func(b *testing.B) {
 			fleet, cfgs := pricingFleet(sc.n, sc.accounts, regions[:sc.regs], now)
