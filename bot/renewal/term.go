@@ -63,6 +63,7 @@ func (t term) again(id string) string {
 // monthsSpanned is how many calendar months a renewal from cur to next runs, rounded up:
 // what an alignment counts against Policy.MaxMonths.
 func monthsSpanned(cur, next time.Time) int {
+	cur = cur.In(ecs.UTC8) // calendar months of Alibaba's expiration dates
 	n := 0
 	for ecs.AddMonths(cur, n).Before(next) {
 		n++
