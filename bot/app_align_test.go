@@ -12,6 +12,7 @@ import (
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
+	"github.com/slack-go/slack"
 )
 
 // Issue 12 §4 through the signed HTTP handler: `/renew align ID,ID DAY` posts a card with
@@ -88,6 +89,22 @@ func TestApp_AlignFlow(t *testing.T) {
 	card, _ = e.fake.Message(edgeChannel, ts)
 	if !strings.Contains(card.Get("blocks"), "verified new expiry "+renewal.FormatTime(want, time.UTC)) {
 		t.Errorf("done card: %s", card.Get("blocks"))
+	}
+
+	// The history says the day and the new expiry, without the ClientToken.
+	evs, err := e.db.History(store.HistoryQuery{RequestID: r.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, blocks := bot.HistoryMessage(evs, ecs.UTC8)
+	hist := blocksText(t, slack.Blocks{BlockSet: blocks})
+	for _, s := range []string{"to day 15 of the month", "ExpectedRenewDay 15", "→ 2027-01-15 00:00 UTC+8"} {
+		if !strings.Contains(hist, s) {
+			t.Errorf("history lacks %q: %s", s, hist)
+		}
+	}
+	if strings.Contains(hist, r.ClientToken("i-bp1hz00001")) {
+		t.Error("history shows a ClientToken")
 	}
 }
 
