@@ -77,7 +77,7 @@ func runAlign(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		if q.Trade <= 0 { // the workflow refuses it too; say so before asking
-			return fmt.Errorf("Alibaba Cloud gave no price for renewing %s to day %d (%s): nothing is renewed without a positive quote", in.ID, c.Day, renewal.Money(q.Trade, q.Currency))
+			return fmt.Errorf("no price from Alibaba Cloud for renewing %s to day %d (%s): nothing is renewed without a positive quote", in.ID, c.Day, renewal.Money(q.Trade, q.Currency))
 		}
 		printQuote(e.stdout, in, q, c.Loc)
 		total, currency = total+q.Trade, q.Currency
