@@ -63,7 +63,9 @@ func TestWorkflow_Align(t *testing.T) {
 		before[id] = in.ExpiredTime
 	}
 
+	_, w0 := e.db.Transactions()
 	r := e.align(t, 15, "i-hz01", "i-sh01")
+	_, w1 := e.db.Transactions()
 	field(t, "Kind", r.Kind, store.KindRenew)
 	field(t, "ExpectedRenewDay", r.ExpectedRenewDay, 15)
 	field(t, "Months", r.Months, 0)
@@ -92,8 +94,14 @@ func TestWorkflow_Align(t *testing.T) {
 	// Four eyes: the requester (an approver too) may not approve it.
 	_, err := e.wf.Approve(ctx, r.ID, "UREQ")
 	wantRefusal(t, err, renewal.RefuseSelfApproval)
+	_, w2 := e.db.Transactions()
 	done := e.approveAndExecute(t, r)
 	field(t, "State", done.State, store.StateDone)
+	_, w3 := e.db.Transactions()
+	t.Logf("2 instances in 2 regions: ECS calls %v; write transactions: request %d, approve to done %d", e.sim.Calls(), w1-w0, w3-w2)
+	if w1-w0 != 1 || w3-w2 != 9 { // approve, claim, per instance sent/ordered/verified, finish
+		t.Errorf("write transactions %d to request, %d to run; want 1 and 9", w1-w0, w3-w2)
+	}
 
 	renews := calls.of("RenewInstance")
 	if len(renews) != 2 {
