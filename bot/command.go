@@ -164,7 +164,7 @@ func parseCommand(text string) (Command, error) {
 	case "align":
 		return parseAlign(args)
 	}
-	if strings.HasPrefix(verb, "i-") {
+	if looksLikeRef(verb) {
 		return parseRenew(toks)
 	}
 	return Command{}, fmt.Errorf("there is no command %q", clip(toks[0]))
@@ -186,26 +186,23 @@ func parseList(args []string) (Command, error) {
 	return Command{}, fmt.Errorf("`list` takes one window such as `7d`; got %q", strings.Join(args, " "))
 }
 
-// takeIDs takes the leading instance IDs of args (lowercased, deduplicated) and returns the
-// tokens after them. A token that looks meant as an ID but is not valid is an error, and so
-// is no ID at all (with the message missing).
+// takeIDs takes the leading instance references of args, IDs or ACCOUNT:ID (IDs lowercased,
+// deduplicated), and returns the tokens after them. A token that looks meant as one but is
+// not valid is an error, and so is no ID at all (with the message missing).
 func takeIDs(args []string, missing string) (ids, rest []string, err error) {
-	seen := map[string]bool{}
 	i := 0
 	for ; i < len(args); i++ {
-		tok := strings.ToLower(args[i])
-		if !strings.HasPrefix(tok, "i-") {
+		if !looksLikeRef(args[i]) {
 			break
 		}
-		if !ecs.IsInstanceID(tok) {
+		ref, err := ecs.ParseRef(lowerID(args[i]))
+		if err != nil {
 			return nil, nil, notInstanceID(args[i])
 		}
-		if seen[tok] {
+		if slices.Contains(ids, ref.String()) {
 			continue
 		}
-		seen[tok] = true
-		ids = append(ids, tok)
-		if len(ids) > maxCommandIDs {
+		if ids = append(ids, ref.String()); len(ids) > maxCommandIDs {
 			return nil, nil, fmt.Errorf("too many instances: at most %d per command", maxCommandIDs)
 		}
 	}
@@ -215,8 +212,16 @@ func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 	return ids, args[i:], nil
 }
 
+// looksLikeRef reports whether tok is meant as an instance reference: "i-…" or "ACCOUNT:i-…".
+func looksLikeRef(tok string) bool {
+	if _, id, ok := strings.Cut(tok, ":"); ok {
+		tok = id
+	}
+	return strings.HasPrefix(strings.ToLower(tok), "i-")
+}
+
 func notInstanceID(s string) error {
-	return fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits)", clip(s))
+	return fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits, optionally after `ACCOUNT:`)", clip(s))
 }
 
 func parseRenew(args []string) (Command, error) {
