@@ -183,24 +183,41 @@ func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // PriceCache prices one automatic renewal of each instance, once per day (UTC+8, Alibaba's
 // billing day): renewal prices change rarely, and a digest or a forecast asks for every
-// AutoRenewal instance. Safe for concurrent use.
+// AutoRenewal instance. Safe for concurrent use: a forecast that needs a price another one
+// is asking for waits for that answer instead of asking again (the digest's forecast, the
+// Home tab's and an approval card's can overlap).
 type PriceCache struct {
-	mu    sync.Mutex
-	day   string
-	cache map[PriceKey]ecs.Quote
+	mu     sync.Mutex
+	day    string
+	cache  map[PriceKey]ecs.Quote
+	asking map[PriceKey]*pricing // asked today, not answered yet
+}
+
+// pricing is one price being asked; done is closed when q and err are set.
+type pricing struct {
+	done chan struct{}
+	q    ecs.Quote
+	err  error
 }
 
 // Prices returns the price of one automatic renewal of every instance due, asking quote
 // for those not asked today (in parallel; quote is the account's client's Quote). Those
-// that fail are left out, with the joined error.
+// that fail are left out, with the joined error. A price another call is asking for is
+// waited for; if that ask fails (its caller's deadline, say), it is asked again here.
 func (p *PriceCache) Prices(ctx context.Context, now time.Time, due []ecs.Instance,
 	quote func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error)) (map[PriceKey]ecs.Quote, error) {
 	day := now.In(ecs.UTC8).Format(time.DateOnly)
+	type want struct {
+		in  ecs.Instance
+		k   PriceKey
+		pr  *pricing
+		own bool // this call asks; else it waits for pr
+	}
 	out := map[PriceKey]ecs.Quote{}
-	var ask []ecs.Instance
+	var wants []want
 	p.mu.Lock()
 	if p.day != day {
-		p.day, p.cache = day, map[PriceKey]ecs.Quote{}
+		p.day, p.cache, p.asking = day, map[PriceKey]ecs.Quote{}, map[PriceKey]*pricing{}
 	}
 	for _, in := range due {
 		k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
@@ -209,43 +226,80 @@ func (p *PriceCache) Prices(ctx context.Context, now time.Time, due []ecs.Instan
 		}
 		if q, ok := p.cache[k]; ok {
 			out[k] = q
-		} else {
-			ask = append(ask, in)
+			continue
 		}
+		if pr, ok := p.asking[k]; ok {
+			wants = append(wants, want{in, k, pr, false})
+			continue
+		}
+		pr := &pricing{done: make(chan struct{})}
+		p.asking[k] = pr
+		wants = append(wants, want{in, k, pr, true})
 	}
 	p.mu.Unlock()
+	ask := func(in ecs.Instance, months int) (ecs.Quote, error) {
+		q, err := quote(ctx, in, months)
+		if err == nil && q.Trade <= 0 {
+			err = fmt.Errorf("%s: a zero price for %d months", in.ID, months)
+		}
+		return q, err
+	}
 	type got struct {
-		k   PriceKey
 		q   ecs.Quote
 		err error
 	}
-	results := make([]got, len(ask))
+	results := make([]got, len(wants))
 	var wg sync.WaitGroup
-	for i, in := range ask {
+	for i, w := range wants {
 		wg.Go(func() {
-			k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
-			q, err := quote(ctx, in, k.Months)
-			if err == nil && q.Trade <= 0 {
-				err = fmt.Errorf("%s: a zero price for %d months", in.ID, k.Months)
+			if w.own {
+				q, err := ask(w.in, w.k.Months)
+				p.settle(day, w.k, w.pr, q, err)
+				results[i] = got{q, err}
+				return
 			}
-			results[i] = got{k, q, err}
+			select {
+			case <-w.pr.done:
+			case <-ctx.Done():
+				results[i] = got{err: fmt.Errorf("%s: %w", w.in.ID, ctx.Err())}
+				return
+			}
+			if w.pr.err == nil {
+				results[i] = got{w.pr.q, nil}
+				return
+			}
+			q, err := ask(w.in, w.k.Months)
+			p.settle(day, w.k, nil, q, err)
+			results[i] = got{q, err}
 		})
 	}
 	wg.Wait()
 	var errs []error
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, r := range results {
+	for i, r := range results {
 		if r.err != nil {
 			errs = append(errs, r.err)
 			continue
 		}
-		out[r.k] = r.q
-		if p.day == day {
-			p.cache[r.k] = r.q
-		}
+		out[wants[i].k] = r.q
 	}
 	return out, joinErrs(errs)
+}
+
+// settle records the answer to k asked on day: in the cache when it is a price and the day
+// has not turned, and to those waiting for pr (nil: nobody waits).
+func (p *PriceCache) settle(day string, k PriceKey, pr *pricing, q ecs.Quote, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr != nil {
+		pr.q, pr.err = q, err
+		close(pr.done)
+		if p.asking[k] == pr {
+			delete(p.asking, k)
+		}
+	}
+	if err == nil && p.day == day {
+		p.cache[k] = q
+	}
 }
 
 func joinErrs(errs []error) error {

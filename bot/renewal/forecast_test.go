@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/renewbot/renewbot/ecs"
@@ -161,4 +162,67 @@ func join(s []string) string {
 		out += v
 	}
 	return out
+}
+
+// Two forecasts at once (the digest's and the Home tab's) ask each price once: the second
+// waits for the first's answers. When the first's asks fail (its deadline), the second asks
+// again itself.
+func TestPriceCacheSharesAsksInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		due := []ecs.Instance{autoInst("a", "i-1", 10, 1), autoInst("a", "i-2", 11, 1), autoInst("b", "i-3", 12, 3)}
+		var asked atomic.Int64
+		release := make(chan struct{})
+		quote := func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error) {
+			asked.Add(1)
+			select {
+			case <-release:
+				return ecs.Quote{InstanceID: in.ID, Months: months, Trade: 10}, nil
+			case <-ctx.Done():
+				return ecs.Quote{}, ctx.Err()
+			}
+		}
+		var p PriceCache
+		type res struct {
+			n   int
+			err error
+		}
+		first, second := make(chan res, 1), make(chan res, 1)
+		go func() { got, err := p.Prices(t.Context(), fcNow, due, quote); first <- res{len(got), err} }()
+		synctest.Wait() // the first forecast's three asks are out
+		go func() { got, err := p.Prices(t.Context(), fcNow, due, quote); second <- res{len(got), err} }()
+		synctest.Wait() // the second waits for them
+		if n := asked.Load(); n != 3 {
+			t.Fatalf("%d asks with two forecasts in flight, want 3", n)
+		}
+		close(release)
+		for _, c := range []chan res{first, second} {
+			if r := <-c; r.n != 3 || r.err != nil {
+				t.Errorf("prices %d, err %v; want 3", r.n, r.err)
+			}
+		}
+		if n := asked.Load(); n != 3 {
+			t.Errorf("%d asks, want 3", n)
+		}
+
+		// The next day: the first forecast gives up (its context ends); the second asks again.
+		next := fcNow.Add(24 * time.Hour)
+		release = make(chan struct{})
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { got, err := p.Prices(ctx, next, due, quote); first <- res{len(got), err} }()
+		synctest.Wait()
+		go func() { got, err := p.Prices(t.Context(), next, due, quote); second <- res{len(got), err} }()
+		synctest.Wait()
+		cancel()
+		if r := <-first; r.n != 0 || r.err == nil {
+			t.Errorf("cancelled forecast: %d prices, err %v; want none and the error", r.n, r.err)
+		}
+		synctest.Wait() // the second asks again
+		close(release)
+		if r := <-second; r.n != 3 || r.err != nil {
+			t.Errorf("second forecast after the first gave up: %d prices, err %v; want 3", r.n, r.err)
+		}
+		if n := asked.Load(); n != 9 {
+			t.Errorf("%d asks, want 9 (3 the first day, 3 given up, 3 again)", n)
+		}
+	})
 }
