@@ -591,7 +591,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), db, c.Slack.client(), log, nil, time.Now)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), db, c.Slack.client(), log, nil, clockOf(e))
 			if err != nil {
 				return err
 			}
