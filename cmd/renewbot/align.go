@@ -61,7 +61,7 @@ func runAlign(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err // ACCOUNT:ID not in that account, or not found at all
 	}
-	now := time.Now()
+	now := clockOf(e)()
 	var total float64
 	var currency string
 	for _, in := range insts {

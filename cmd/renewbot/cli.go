@@ -101,7 +101,7 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := clockOf(e)()
 	scan, err := accts.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
@@ -493,7 +493,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, time.Now)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, clockOf(e))
 	if err != nil {
 		return err
 	}
