@@ -227,7 +227,7 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 	a.metrics.Command(cmd.Verb.String())
 	a.log.Info("command", "verb", cmd.Verb, "user", sc.UserID, "channel", sc.ChannelID,
 		"instances", strings.Join(cmd.InstanceIDs, ","), "text", cmd.String())
-	if (cmd.Verb == VerbRenew || cmd.Verb == VerbAutoRenew) && (sc.UserID == "" || sc.ChannelID == "") {
+	if (cmd.Verb == VerbRenew || cmd.Verb == VerbAutoRenew || cmd.Verb == VerbAlign) && (sc.UserID == "" || sc.ChannelID == "") {
 		return ephemeral(noChannelOrUser), nil
 	}
 	to := replyTo{url: sc.ResponseURL, channel: sc.ChannelID, user: sc.UserID}
@@ -249,6 +249,12 @@ func (a *App) handleCommand(sc slack.SlashCommand) (slack.Msg, func(context.Cont
 	case VerbRenew:
 		in := renewal.RenewalInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs, Months: cmd.Months}
 		return ephemeral(fmt.Sprintf("Getting a price quote to renew %s for %d month(s)…", ids, cmd.Months)),
+			func(ctx context.Context) {
+				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
+			}
+	case VerbAlign:
+		in := renewal.RenewalInput{Requester: sc.UserID, Channel: sc.ChannelID, InstanceIDs: cmd.InstanceIDs, ExpectedRenewDay: cmd.Day}
+		return ephemeral(fmt.Sprintf("Getting a price quote to renew %s to day %d of the month…", ids, cmd.Day)),
 			func(ctx context.Context) {
 				a.open(ctx, to, func(ctx context.Context) (*store.Request, error) { return a.wf.RequestRenewal(ctx, in) })
 			}

@@ -39,7 +39,7 @@ func ApprovalMessage(r *store.Request, now time.Time) (string, []slack.Block) {
 			fields = append(fields, mrkdwn("*Each automatic renewal*\n"+money(r.Total, r.Currency)))
 		}
 	default:
-		fields = append(fields, mrkdwn("*Period*\n"+months(r.Months)), mrkdwn("*Total quote*\n"+money(r.Total, r.Currency)))
+		fields = append(fields, mrkdwn(period(r)), mrkdwn("*Total quote*\n"+money(r.Total, r.Currency)))
 	}
 	fields = append(fields,
 		mrkdwn(fmt.Sprintf("*Approvals*\n%d of %d", len(r.Approvals), max(r.ApprovalsRequired, 1))),
@@ -89,7 +89,18 @@ func approvalTitle(r *store.Request) string {
 		}
 		return fmt.Sprintf("Never renew %s: released %s (%s)", n, ecs.ReleaseAfterExpiry(), r.ID)
 	}
+	if r.ExpectedRenewDay != 0 {
+		return fmt.Sprintf("Renew %s to day %d of the month (%s)", n, r.ExpectedRenewDay, r.ID)
+	}
 	return fmt.Sprintf("Renew %s for %s (%s)", n, months(r.Months), r.ID)
+}
+
+// period is a renewal's period field: months, or the day its instances are renewed to.
+func period(r *store.Request) string {
+	if r.ExpectedRenewDay != 0 {
+		return fmt.Sprintf("*Renew to*\nday %d of the month (统一到期日), pro rata", r.ExpectedRenewDay)
+	}
+	return "*Period*\n" + months(r.Months)
 }
 
 func autoRenewChange(r *store.Request) string {
@@ -249,6 +260,9 @@ func approvalButtons(r *store.Request, idp string, now time.Time) slack.Block {
 	style := slack.StylePrimary
 	n := plural(len(r.Items), "instance", "instances")
 	switch {
+	case r.Kind == store.KindRenew && r.ExpectedRenewDay != 0:
+		title = fmt.Sprintf("Renew %s to day %d?", n, r.ExpectedRenewDay)
+		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."
 	case r.Kind == store.KindRenew:
 		title = "Renew " + n + " for " + months(r.Months) + "?"
 		text = "This charges *" + money(r.Total, r.Currency) + "* to the Alibaba Cloud account now."

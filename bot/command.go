@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -24,9 +25,10 @@ const (
 	VerbAutoRenew
 	VerbHistory
 	VerbCancel
+	VerbAlign
 )
 
-var verbNames = [...]string{"help", "list", "status", "renew", "autorenew", "history", "cancel"}
+var verbNames = [...]string{"help", "list", "status", "renew", "autorenew", "history", "cancel", "align"}
 
 func (v Verb) String() string {
 	if v >= 0 && int(v) < len(verbNames) {
@@ -38,8 +40,9 @@ func (v Verb) String() string {
 // Command is a parsed slash command. Only the fields of its Verb are set.
 type Command struct {
 	Verb        Verb
-	InstanceIDs []string            // status, renew, autorenew; history: at most one
+	InstanceIDs []string            // status, renew, autorenew; history: at most one; align: IDs or ACCOUNT:ID
 	Months      int                 // renew: 1-9 or 12, default 1
+	Day         int                 // align: the day of the month (1-28) to renew to
 	Window      time.Duration       // list: 0 means the configured default
 	AutoRenew   store.AutoRenewMode // autorenew
 	Duration    int                 // autorenew on: months per automatic renewal, default 1
@@ -83,6 +86,8 @@ func (c Command) String() string {
 		return "history"
 	case VerbCancel:
 		return "cancel " + string(c.RequestID)
+	case VerbAlign:
+		return fmt.Sprintf("align %s %d", ids, c.Day)
 	}
 	return "help"
 }
@@ -96,6 +101,8 @@ const Usage = "Usage:\n" +
 	"• `autorenew ID[,ID...] on [DURATION]`: renew automatically every DURATION (1, 2, 3, 6, 12, 24, 36, 48 or 60 months; default 1)\n" +
 	"• `autorenew ID[,ID...] off`: back to manual renewal\n" +
 	"• `autorenew ID[,ID...] never`: do not renew; the instance is released 15 days after expiry\n" +
+	"• `align ID[,ID...] DAY`: ask to renew to day DAY (`1`-`28`) of the month, so that the instances expire on the same day (统一到期日): " +
+	"each runs to the first such day at least a month after its expiry, priced pro rata; expired instances cannot be aligned. `ACCOUNT:ID` picks the account\n" +
 	"• `history [ID|REQUEST_ID]`: the audit trail\n" +
 	"• `history export [30d|2026-11-01]`: the audit trail as a CSV file in this channel\n" +
 	"• `cancel REQUEST_ID`: withdraw a request waiting for approval (its requester or an approver)\n" +
@@ -154,8 +161,10 @@ func parseCommand(text string) (Command, error) {
 		return parseRenew(args)
 	case "cancel":
 		return parseCancel(args)
+	case "align":
+		return parseAlign(args)
 	}
-	if strings.HasPrefix(verb, "i-") {
+	if looksLikeRef(verb) {
 		return parseRenew(toks)
 	}
 	return Command{}, fmt.Errorf("there is no command %q", clip(toks[0]))
@@ -177,26 +186,23 @@ func parseList(args []string) (Command, error) {
 	return Command{}, fmt.Errorf("`list` takes one window such as `7d`; got %q", strings.Join(args, " "))
 }
 
-// takeIDs takes the leading instance IDs of args (lowercased, deduplicated) and returns the
-// tokens after them. A token that looks meant as an ID but is not valid is an error, and so
-// is no ID at all (with the message missing).
+// takeIDs takes the leading instance references of args, IDs or ACCOUNT:ID (IDs lowercased,
+// deduplicated), and returns the tokens after them. A token that looks meant as one but is
+// not valid is an error, and so is no ID at all (with the message missing).
 func takeIDs(args []string, missing string) (ids, rest []string, err error) {
-	seen := map[string]bool{}
 	i := 0
 	for ; i < len(args); i++ {
-		tok := strings.ToLower(args[i])
-		if !strings.HasPrefix(tok, "i-") {
+		if !looksLikeRef(args[i]) {
 			break
 		}
-		if !ecs.IsInstanceID(tok) {
+		ref, err := ecs.ParseRef(lowerID(args[i]))
+		if err != nil {
 			return nil, nil, notInstanceID(args[i])
 		}
-		if seen[tok] {
+		if slices.Contains(ids, ref.String()) {
 			continue
 		}
-		seen[tok] = true
-		ids = append(ids, tok)
-		if len(ids) > maxCommandIDs {
+		if ids = append(ids, ref.String()); len(ids) > maxCommandIDs {
 			return nil, nil, fmt.Errorf("too many instances: at most %d per command", maxCommandIDs)
 		}
 	}
@@ -206,8 +212,16 @@ func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 	return ids, args[i:], nil
 }
 
+// looksLikeRef reports whether tok is meant as an instance reference: "i-…" or "ACCOUNT:i-…".
+func looksLikeRef(tok string) bool {
+	if _, id, ok := strings.Cut(tok, ":"); ok {
+		tok = id
+	}
+	return strings.HasPrefix(strings.ToLower(tok), "i-")
+}
+
 func notInstanceID(s string) error {
-	return fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits)", clip(s))
+	return fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits, optionally after `ACCOUNT:`)", clip(s))
 }
 
 func parseRenew(args []string) (Command, error) {
@@ -227,6 +241,44 @@ func parseRenew(args []string) (Command, error) {
 		return Command{}, err
 	}
 	return c, nil
+}
+
+// parseAlign reads `align ID[,ID...] DAY`: instance IDs, each optionally ACCOUNT:ID, then
+// the day of the month (1-28) to renew them to.
+func parseAlign(args []string) (Command, error) {
+	const example = "e.g. `align i-bp1a2b3c4d5e6f,i-bp7g8h9i0j1k2l 15`"
+	if len(args) < 2 {
+		return Command{}, errors.New("`align` needs instance IDs and then the day of the month (1-28) to renew them to, " + example)
+	}
+	day, err := renewal.ParseAlignDay(args[len(args)-1])
+	if err != nil {
+		return Command{}, err
+	}
+	c := Command{Verb: VerbAlign, Day: day}
+	for _, tok := range args[:len(args)-1] {
+		ref, err := ecs.ParseRef(lowerID(tok))
+		if err != nil {
+			if isDigits(tok) {
+				return Command{}, fmt.Errorf("`align` takes one day, at the end; got %q before it, %s", clip(tok), example)
+			}
+			return Command{}, fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits, optionally after `ACCOUNT:`)", clip(tok))
+		}
+		if slices.ContainsFunc(c.InstanceIDs, func(s string) bool { return s == ref.String() }) {
+			continue
+		}
+		if c.InstanceIDs = append(c.InstanceIDs, ref.String()); len(c.InstanceIDs) > maxCommandIDs {
+			return Command{}, fmt.Errorf("too many instances: at most %d per command", maxCommandIDs)
+		}
+	}
+	return c, nil
+}
+
+// lowerID lowercases the instance ID of "ID" or "ACCOUNT:ID", leaving the account as written.
+func lowerID(tok string) string {
+	if acct, id, ok := strings.Cut(tok, ":"); ok {
+		return acct + ":" + strings.ToLower(id)
+	}
+	return strings.ToLower(tok)
 }
 
 // periodText joins a period given as one token ("3m") or two ("3 months").

@@ -52,6 +52,11 @@ func TestParseCommand(t *testing.T) {
 		{"history R0001ABCD", Command{Verb: VerbHistory, RequestID: "R0001ABCD"}},
 		{"cancel R0001ABCD", Command{Verb: VerbCancel, RequestID: "R0001ABCD"}}, // issue 9 item 7
 		{"cancel r0001abcd", Command{Verb: VerbCancel, RequestID: "R0001ABCD"}},
+		// issue 12: ACCOUNT:ID picks the account; the ID is lowercased, the account kept as written
+		{"shop:" + a + " 3", Command{Verb: VerbRenew, InstanceIDs: []string{"shop:" + a}, Months: 3}},
+		{"renew Shop:I-BP1ABCDEF," + b, Command{Verb: VerbRenew, InstanceIDs: []string{"Shop:" + a, b}, Months: 1}},
+		{"status prod:" + a + " shop:" + b, Command{Verb: VerbStatus, InstanceIDs: []string{"prod:" + a, "shop:" + b}}},
+		{"autorenew prod:" + a + " off", Command{Verb: VerbAutoRenew, InstanceIDs: []string{"prod:" + a}, AutoRenew: store.AutoRenewOff}},
 	}
 	for _, tt := range tests {
 		got, err := ParseCommand(tt.in)
@@ -87,6 +92,9 @@ func TestParseCommandErrors(t *testing.T) {
 		{"status " + a + " 3", "only instance IDs"},
 		{"status i-a", "not an ECS instance ID"},
 		{"status i-abc_def12", "not an ECS instance ID"},
+		{"status shop:i-a", "not an ECS instance ID"},
+		{"status bad/acct:" + a, "not an ECS instance ID"},
+		{"shop:i-x 3", "not an ECS instance ID"},
 		{a + " 2y", "24 months is not possible"},
 		{a + " 10", "10 months is not possible"},
 		{a + " 0", "0 months is not possible"},

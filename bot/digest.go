@@ -27,13 +27,13 @@ type DigestConfig struct {
 	// DefaultChannel gets every instance without a RouteTag tag, and a summary every day
 	// even when nothing expires. Instances with the tag go to that channel only.
 	DefaultChannel string
-	RouteTag       string        // default "renewbot-channel"
-	Window         time.Duration // how far ahead to look, default 30 days
-	Tiers          []int         // urgency tiers in days, default 3, 7, 15, 30
-	Pace           time.Duration // least time between two posts to one channel, default 1s
-	MaxPages       int           // thread pages per channel, default 20; the CSV always has every instance
-	MaxPeriod      int           // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
-	Forecast       Forecaster    // optional: the balance forecast in the default channel's summary (forecast.go)
+	RouteTag       string         // default "renewbot-channel"
+	Window         time.Duration  // how far ahead to look, default 30 days
+	Tiers          []int          // urgency tiers in days, default 3, 7, 15, 30
+	Pace           time.Duration  // least time between two posts to one channel, default 1s
+	MaxPages       int            // thread pages per channel, default 20; the CSV always has every instance
+	MaxPeriod      int            // longest renewal a request may ask for, in months (RENEWBOT_MAX_PERIOD), default 12: the renew menu offers no more
+	Forecast       ScanForecaster // optional: the balance forecast in the default channel's summary, from the digest's own scan (forecast.go)
 }
 
 // Digest constants.
@@ -125,7 +125,7 @@ type DigestPlan struct {
 	Snoozed   int             // instances left out because someone snoozed them
 	Unrouted  int             // untagged instances when there is no default channel
 	Channels  []ChannelDigest // the default channel first, then by channel ID
-	// Forecast is every account's balance forecast (nil without a Forecaster); ForecastErr
+	// Forecast is every account's balance forecast (nil without a ScanForecaster); ForecastErr
 	// says why there is none.
 	Forecast    []renewal.AccountForecast
 	ForecastErr error

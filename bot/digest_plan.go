@@ -7,16 +7,23 @@ import (
 	"strings"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 )
 
 // The digest, part 1: scan ECS and decide what goes to which channel.
 
-// Plan scans ECS and builds every channel's digest without posting anything.
+// Plan scans ECS and builds every channel's digest without posting anything. It scans once:
+// with a forecast, as far as the forecast needs (renewal.ForecastScanTo), and the digest's
+// rows are the instances of that scan within the window.
 func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 	now := d.cfg.Now()
-	scan, scanErr := d.cfg.Cloud.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(d.cfg.Window))
+	to := now.Add(d.cfg.Window)
+	if d.cfg.Forecast != nil {
+		to = renewal.ForecastScanTo(now, d.cfg.Window)
+	}
+	scan, scanErr := d.cfg.Cloud.Expiring(ctx, now.Add(-ecs.ReleaseGrace), to)
 	if scanErr != nil && (len(scan.Failed) == 0 || ctx.Err() != nil) {
 		return DigestPlan{}, fmt.Errorf("digest: scan: %w", scanErr)
 	}
@@ -33,7 +40,7 @@ func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 		}
 	}
 	if d.cfg.Forecast != nil && scanErr == nil {
-		p.Forecast, p.ForecastErr = d.cfg.Forecast.Forecast(ctx, now)
+		p.Forecast, p.ForecastErr = d.cfg.Forecast.ForecastScan(ctx, now, d.cfg.Window, scan)
 		p.addForecast(d.cfg.DefaultChannel)
 	}
 	for _, f := range p.Failed {
@@ -45,13 +52,18 @@ func (d *Digester) Plan(ctx context.Context) (DigestPlan, error) {
 	return p, nil
 }
 
-// build is the pure part of Plan.
+// build is the pure part of Plan. The scan may reach past the window (for the forecast):
+// only the instances expiring before now+Window are the digest's.
 func (d *Digester) build(scan ecs.Scan, snoozed map[string]store.Snooze, now time.Time) DigestPlan {
 	now = now.In(d.cfg.Location) // the digest shows its times in its time zone
 	p := DigestPlan{Day: now.Format("2006-01-02"), Now: now, Window: d.cfg.Window, Failed: scan.Failed}
 	tiers := tierBounds(d.cfg.Tiers, d.cfg.Window)
+	end := now.Add(d.cfg.Window)
 	byChannel := map[string][]DigestItem{}
 	for _, in := range scan.Instances {
+		if !in.ExpiredTime.Before(end) {
+			continue // scanned for the forecast only
+		}
 		if _, ok := snoozed[in.ID]; ok {
 			p.Snoozed++
 			continue

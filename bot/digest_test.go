@@ -410,7 +410,9 @@ func TestDigestLongListPagesAndCSV(t *testing.T) {
 }
 
 func TestDigestMaxPagesLeavesTheRestToTheCSV(t *testing.T) {
-	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, MaxPages: 2, Location: ecs.UTC8})
+	// manyInstances expire up to 34 days ahead: a 35-day window keeps every one a digest row.
+	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: defaultCh, MaxPages: 2, Location: ecs.UTC8,
+		Window: 35 * 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,14 +9,22 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/store"
 	"github.com/slack-go/slack"
 )
 
-// Forecaster computes every account's balance forecast (renewal.Forecast over a scan, the
-// balances and the prices of one automatic renewal). The digest summary shows it.
+// Forecaster computes every account's balance forecast (renewal.Forecast over its own scan,
+// the balances and the prices of one automatic renewal). The Home tab shows it.
 type Forecaster interface {
 	Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error)
+}
+
+// ScanForecaster computes every account's balance forecast of window from a scan already
+// made, which reaches renewal.ForecastScanTo(now, window): the digest scans ECS once and
+// takes both its rows and the forecast from that scan.
+type ScanForecaster interface {
+	ForecastScan(ctx context.Context, now time.Time, window time.Duration, scan ecs.Scan) ([]renewal.AccountForecast, error)
 }
 
 // forecastBlocks is the balance forecast of a digest summary: one line per account, and a
@@ -46,8 +54,9 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 		}
 		line += fmt.Sprintf(" · auto-renew deductions %s within 9 days, %s within %s", renewal.Money(f.Next9Days, cur),
 			renewal.Money(f.InWindow, cur), humanWindow(window))
+		atRisk := f.AtRisk() // once per account: it copies the deductions at risk
 		switch {
-		case len(f.AtRisk()) > 0:
+		case len(atRisk) > 0:
 			line += " 🚨"
 		case f.BalanceErr == nil && f.Next9Days > f.Balance.Available:
 			line += " ⚠️ short within 9 days"
@@ -61,6 +70,9 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 
 		var risk, overdue []string
 		for _, d := range f.Deductions {
+			if !d.Overdue && !d.AtRisk {
+				continue
+			}
 			item := fmt.Sprintf("`%s` %s (%s, %s)", escape(d.Instance.ID), escape(clipRunes(nameOr(d.Instance.Name), 40)),
 				renewal.FormatTime(d.At, loc), renewal.Money(d.Amount, d.Currency))
 			if d.Overdue {
@@ -75,9 +87,10 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 			who = "account " + escape(f.Account)
 		}
 		if len(risk) > 0 {
+			by := atRisk[len(atRisk)-1].At
 			var need float64
 			for _, d := range f.Deductions {
-				if d.Priced && (d.AtRisk || d.At.Before(f.AtRisk()[len(f.AtRisk())-1].At)) {
+				if d.Priced && (d.AtRisk || d.At.Before(by)) {
 					need += d.Amount
 				}
 			}
@@ -85,7 +98,7 @@ func forecastBlocks(fc []renewal.AccountForecast, err error, now time.Time, wind
 				"🚨 *AUTO-RENEW AT RISK: the balance of %s (%s) does not cover the automatic renewals due by %s (%s).* "+
 					"Alibaba deducts 9 days before expiry at 08:00 UTC+8 and retries daily until the instance stops. "+
 					"Top up at least %s, or renew these by hand: %s",
-				who, renewal.Money(f.Balance.Available, f.Balance.Currency), renewal.FormatTime(f.AtRisk()[len(f.AtRisk())-1].At, loc),
+				who, renewal.Money(f.Balance.Available, f.Balance.Currency), renewal.FormatTime(by, loc),
 				renewal.Money(need, f.Balance.Currency), renewal.Money(need-f.Balance.Available, f.Balance.Currency), strings.Join(risk, ", ")), sectionBudget)), nil, nil))
 		}
 		if len(overdue) > 0 {
@@ -113,15 +126,40 @@ func (p *DigestPlan) addForecast(defaultChannel string) {
 		if defaultChannel != "" && cd.Channel != defaultChannel {
 			continue
 		}
-		room := maxSummaryBlocks - len(cd.Summary.Blocks)
-		add := blocks[:min(len(blocks), max(room, 0))]
-		cd.Summary.Blocks = append(cd.Summary.Blocks, add...)
+		cd.Summary.Blocks = append(cd.Summary.Blocks, fitForecast(cd.Summary.Blocks, blocks)...)
 		for _, f := range p.Forecast {
 			if n := len(f.AtRisk()); n > 0 {
 				cd.Summary.Text += fmt.Sprintf(" · auto-renew at risk: %d in %s", n, orDefault(f.Account))
 			}
 		}
 	}
+}
+
+// fitForecast is as much of the forecast's blocks (its head line, then a warning per
+// account) as a summary can take within Slack's limits: at most maxSummaryBlocks blocks and
+// messageBudget characters in all. When the warnings do not fit whole, each is clipped to an
+// equal share of the room, so every account's warning keeps its amount to top up and its
+// first instances (the rest are in `renewbot forecast`).
+func fitForecast(summary, fc []slack.Block) []slack.Block {
+	fc = fc[:min(len(fc), max(maxSummaryBlocks-len(summary), 0))]
+	if len(fc) <= 1 {
+		return fc
+	}
+	warnings := fc[1:]
+	room := messageBudget - blocksText(summary) - blocksText(fc[:1])
+	if blocksText(warnings) <= room {
+		return fc
+	}
+	const least = 120 // a warning's first words: whose balance, by when, how much
+	warnings = warnings[:min(len(warnings), max(room/least, 0))]
+	out := []slack.Block{fc[0]}
+	for _, b := range warnings {
+		if s, ok := b.(*slack.SectionBlock); ok && s.Text != nil {
+			b = slack.NewSectionBlock(mrkdwn(clipRunes(s.Text.Text, room/len(warnings))), nil, nil)
+		}
+		out = append(out, b)
+	}
+	return out
 }
 
 func orDefault(account string) string {

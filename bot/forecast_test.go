@@ -17,10 +17,11 @@ import (
 	"github.com/renewbot/renewbot/store"
 )
 
-// forecastOf is a Forecaster that computes renewal.Forecast over fixed inputs.
+// forecastOf is a ScanForecaster that computes renewal.Forecast over fixed inputs (the
+// instances are its own, not the scan's).
 type forecastOf renewal.ForecastInput
 
-func (f forecastOf) Forecast(_ context.Context, now time.Time) ([]renewal.AccountForecast, error) {
+func (f forecastOf) ForecastScan(_ context.Context, now time.Time, _ time.Duration, _ ecs.Scan) ([]renewal.AccountForecast, error) {
 	in := renewal.ForecastInput(f)
 	in.Now = now
 	return renewal.Forecast(in), nil
@@ -28,7 +29,7 @@ func (f forecastOf) Forecast(_ context.Context, now time.Time) ([]renewal.Accoun
 
 type failingForecast struct{}
 
-func (failingForecast) Forecast(context.Context, time.Time) ([]renewal.AccountForecast, error) {
+func (failingForecast) ForecastScan(context.Context, time.Time, time.Duration, ecs.Scan) ([]renewal.AccountForecast, error) {
 	return nil, errors.New("no account could be scanned")
 }
 

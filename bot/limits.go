@@ -59,6 +59,16 @@ func CheckLimits(text string, blocks []slack.Block) error {
 	return errors.Join(c.errs...)
 }
 
+// blocksText is the characters of text the blocks carry, as CheckLimits counts them against
+// maxMessageText.
+func blocksText(blocks []slack.Block) int {
+	c := limitChecker{blockIDs: map[string]bool{}}
+	for _, b := range blocks {
+		c.block(b)
+	}
+	return c.total
+}
+
 type limitChecker struct {
 	where    string
 	total    int

@@ -120,6 +120,9 @@ func checkNew(r *Request) error {
 	if len(r.Items) == 0 {
 		return fmt.Errorf("create request: %w: no instances", ErrInvalid)
 	}
+	if r.ExpectedRenewDay != 0 && (r.Kind != KindRenew || r.Months != 0 || r.ExpectedRenewDay < 1 || r.ExpectedRenewDay > 28) {
+		return fmt.Errorf("create request: %w: a renewal to day %d is a renewal (not %s) of 0 months (not %d) to a day 1-28", ErrInvalid, r.ExpectedRenewDay, r.Kind, r.Months)
+	}
 	switch {
 	case r.State == 0 || r.State == StatePending:
 	case r.State == StateApproved && len(r.Approvals) == 1 && r.Approvals[0].Note != "":
@@ -144,6 +147,10 @@ func describe(r *Request) string {
 	switch r.Kind {
 	case KindRenew:
 		d := fmt.Sprintf("renew %d instance(s) for %d month(s), quote %.2f %s", len(r.Items), r.Months, r.Total, r.Currency)
+		if r.ExpectedRenewDay != 0 {
+			d = fmt.Sprintf("renew %d instance(s) to day %d of the month (unified expiration day), quote %.2f %s",
+				len(r.Items), r.ExpectedRenewDay, r.Total, r.Currency)
+		}
 		if r.Reason != "" {
 			d += "; reason: " + r.Reason
 		}

@@ -227,13 +227,16 @@ func TestCreateRequest_Invalid(t *testing.T) {
 	db := mustOpen(t, clock)
 	long := strings.Repeat("i", 129)
 	tests := map[string]*Request{
-		"no instances":  {Kind: KindRenew},
-		"no kind":       {Items: []Item{{InstanceID: "i-1"}}},
-		"empty ID":      {Kind: KindRenew, Items: []Item{{InstanceID: ""}}},
-		"NUL":           {Kind: KindRenew, Items: []Item{{InstanceID: "i-\x00"}}},
-		"too long":      {Kind: KindRenew, Items: []Item{{InstanceID: long}}},
-		"listed twice":  {Kind: KindRenew, Items: []Item{{InstanceID: "i-1"}, {InstanceID: "i-1"}}},
-		"bad kind (99)": {Kind: 99, Items: []Item{{InstanceID: "i-1"}}},
+		"no instances":   {Kind: KindRenew},
+		"no kind":        {Items: []Item{{InstanceID: "i-1"}}},
+		"empty ID":       {Kind: KindRenew, Items: []Item{{InstanceID: ""}}},
+		"NUL":            {Kind: KindRenew, Items: []Item{{InstanceID: "i-\x00"}}},
+		"too long":       {Kind: KindRenew, Items: []Item{{InstanceID: long}}},
+		"listed twice":   {Kind: KindRenew, Items: []Item{{InstanceID: "i-1"}, {InstanceID: "i-1"}}},
+		"bad kind (99)":  {Kind: 99, Items: []Item{{InstanceID: "i-1"}}},
+		"day and months": {Kind: KindRenew, Months: 1, ExpectedRenewDay: 5, Items: []Item{{InstanceID: "i-1"}}},
+		"day 29":         {Kind: KindRenew, ExpectedRenewDay: 29, Items: []Item{{InstanceID: "i-1"}}},
+		"day auto-renew": {Kind: KindAutoRenew, ExpectedRenewDay: 5, Items: []Item{{InstanceID: "i-1"}}},
 	}
 	for name, r := range tests {
 		t.Run(name, func(t *testing.T) {

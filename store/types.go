@@ -19,7 +19,7 @@ type RequestID string
 type Kind uint8
 
 const (
-	KindRenew     Kind = iota + 1 // renew instances for Months
+	KindRenew     Kind = iota + 1 // renew instances for Months, or to the day ExpectedRenewDay
 	KindAutoRenew                 // change auto-renew (on with Duration, off, never)
 )
 
@@ -142,7 +142,7 @@ type Item struct {
 	RegionID        string
 	Name            string
 	CurrentExpiry   time.Time
-	ProjectedExpiry time.Time // CurrentExpiry + Months calendar months (renewals)
+	ProjectedExpiry time.Time // CurrentExpiry + Months calendar months, or aligned to ExpectedRenewDay (renewals)
 	AutoRenewStatus string    // ecs.RenewalStatus at request time
 	Price           float64   // quoted trade price for this instance
 	Currency        string
@@ -154,7 +154,8 @@ type Item struct {
 	Error        string    // a sentence for people: why it failed (ItemFailed), or the unanswered call (ItemOrdered)
 	Unclear      bool      `json:",omitempty"` // the paid call got no clear answer (5xx, timeout): only the expiry read back tells
 	// Sent: the instance was re-read and the paid call is (about to be) sent. BaseExpiry is the
-	// expiry read just before it; the renewal is verified against BaseExpiry + Months.
+	// expiry read just before it; the renewal is verified against BaseExpiry + Months (or
+	// BaseExpiry aligned to ExpectedRenewDay).
 	Sent       bool      `json:",omitempty"`
 	BaseExpiry time.Time `json:",omitzero"`
 }
@@ -183,11 +184,14 @@ type Request struct {
 	UpdatedAt time.Time
 	Deadline  time.Time // pending past this is expired
 
-	Reason    string        `json:",omitempty"` // why the requester asks (the request modal), optional
-	Reminded  Reminders     `json:",omitempty"` // reminders sent while pending, each once
-	Months    int           // KindRenew
-	AutoRenew AutoRenewMode // KindAutoRenew
-	Duration  int           // KindAutoRenew with AutoRenewOn: months per automatic renewal
+	Reason   string    `json:",omitempty"` // why the requester asks (the request modal), optional
+	Reminded Reminders `json:",omitempty"` // reminders sent while pending, each once
+	Months   int       // KindRenew
+	// ExpectedRenewDay: a KindRenew request that renews to this day of a month (1-28, the
+	// unified expiration day 统一到期日) instead of for Months (then 0). 0: for Months.
+	ExpectedRenewDay int           `json:",omitempty"`
+	AutoRenew        AutoRenewMode // KindAutoRenew
+	Duration         int           // KindAutoRenew with AutoRenewOn: months per automatic renewal
 
 	Items    []Item
 	Total    float64

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/renewbot/renewbot/bot/renewal"
+	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 	"github.com/renewbot/renewbot/store"
 )
@@ -73,22 +74,30 @@ func TestCrashChild(t *testing.T) {
 // TestWorkflow_Crash kills the process running a renewal with SIGKILL after the claim, while
 // RenewInstance is in flight at ecssim, and after RenewInstance answered but before the
 // answer was recorded. A restart on the same file (Resume) must finish the request with
-// exactly one order per instance.
+// exactly one order per instance, and the balance charged once. A renewal to a day
+// (issue 12 §4, day 15) goes through the same.
 func TestWorkflow_Crash(t *testing.T) {
 	for _, tc := range []struct {
 		at           string
 		ordersBefore int // orders at ecssim when the child is killed
+		day          int // renew to this day instead of for 2 months
 	}{
-		{"claim", 0},
-		{"inflight", 0}, // held in ecssim's hook, before the action runs
-		{"response", 1},
-		{"verifying", 2}, // issue 9 item 3: both ordered, not visible yet (renew delay 1 h)
+		{"claim", 0, 0},
+		{"inflight", 0, 0}, // held in ecssim's hook, before the action runs
+		{"response", 1, 0},
+		{"verifying", 2, 0}, // issue 9 item 3: both ordered, not visible yet (renew delay 1 h)
+		{"response", 1, 15},
+		{"inflight", 0, 15},
 	} {
-		t.Run(tc.at, func(t *testing.T) { testCrash(t, tc.at, tc.ordersBefore) })
+		name := tc.at
+		if tc.day != 0 {
+			name += "/align"
+		}
+		t.Run(name, func(t *testing.T) { testCrash(t, tc.at, tc.ordersBefore, tc.day) })
 	}
 }
 
-func testCrash(t *testing.T, at string, ordersBefore int) {
+func testCrash(t *testing.T, at string, ordersBefore, day int) {
 	var (
 		armed   atomic.Bool
 		reached = make(chan struct{}, 1)
@@ -126,10 +135,15 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	r, err := wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-sh01"}, Months: 2})
+	in := renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01", "i-sh01"}, Months: 2}
+	if day != 0 {
+		in.Months, in.ExpectedRenewDay = 0, day
+	}
+	r, err := wf.RequestRenewal(ctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
+	balance := sim.Account().Balance
 	if _, err := wf.Approve(ctx, r.ID, "UAPPROVER1"); err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +269,7 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	}
 	for _, it := range got.Items {
 		o, ok := orders[it.InstanceID]
-		if !ok || o.OrderId != it.OrderID || o.ClientToken != r.ClientToken(it.InstanceID) {
+		if !ok || o.OrderId != it.OrderID || o.ClientToken != r.ClientToken(it.InstanceID) || o.Amount != it.Price {
 			t.Errorf("%s: recorded order %s, ecssim has %+v", it.InstanceID, it.OrderID, o)
 		}
 		inst, _ := sim.Instance(it.InstanceID)
@@ -265,6 +279,12 @@ func testCrash(t *testing.T, at string, ordersBefore int) {
 	}
 	if len(orders) != 2 {
 		t.Errorf("ecssim holds orders for %d instances, want 2", len(orders))
+	}
+	if got := sim.Account().Balance; got != balance-r.Total {
+		t.Errorf("balance %v → %v, want the quoted %v charged once", balance, got, r.Total)
+	}
+	if day != 0 && !got.Items[0].NewExpiry.Equal(ecs.AlignedExpiry(r.Items[0].CurrentExpiry, day)) {
+		t.Errorf("aligned expiry %v", got.Items[0].NewExpiry)
 	}
 	evs, err := db.History(store.HistoryQuery{RequestID: r.ID})
 	if err != nil {

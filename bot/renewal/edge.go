@@ -87,6 +87,26 @@ func (w *Workflow) RenewAsOperator(ctx context.Context, in OperatorRenewal) (*st
 	return w.runAsOperator(ctx, r)
 }
 
+// OperatorAlign renews instances to the unified expiration day on an operator's word.
+type OperatorAlign struct {
+	Actor       string   // "cli:<user>"
+	InstanceIDs []string // IDs or "ACCOUNT:ID"
+	Day         int      // 1-28
+}
+
+// AlignAsOperator renews instances to day Day of the month on an operator's word, like
+// RenewAsOperator: the same request (a renewal to a day), lock, ClientTokens and verification.
+func (w *Workflow) AlignAsOperator(ctx context.Context, in OperatorAlign) (*store.Request, error) {
+	if err := checkOperator(in.Actor); err != nil {
+		return nil, err
+	}
+	r, err := w.renewalRequest(ctx, RenewalInput{Requester: in.Actor, InstanceIDs: in.InstanceIDs, ExpectedRenewDay: in.Day}, 0)
+	if err != nil {
+		return nil, err
+	}
+	return w.runAsOperator(ctx, r)
+}
+
 // AutoRenewAsOperator changes auto-renew on an operator's word, like RenewAsOperator.
 func (w *Workflow) AutoRenewAsOperator(ctx context.Context, in OperatorAutoRenew) (*store.Request, error) {
 	if err := checkOperator(in.Actor); err != nil {

@@ -166,7 +166,7 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 				continue // superseded or gone: nothing sent
 			}
 		}
-		res, err := w.cloud.Renew(ctx, ecs.RenewInput{InstanceID: id, RegionID: it.RegionID, Months: r.Months, ClientToken: token})
+		res, err := w.cloud.Renew(ctx, termOf(r).input(id, it.RegionID, token))
 		if h := w.hooks.AfterRenewResponse; h != nil {
 			h(r.ID, id)
 		}
@@ -184,7 +184,7 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 					it.State, it.Error, it.Unclear = store.ItemOrdered, note, true
 				})
 		case err != nil:
-			msg := renewFailure(id, r.Months, err)
+			msg := renewFailure(id, termOf(r), err)
 			w.log.Warn("renew failed", "request", r.ID, "instance", id, "err", err)
 			got, err = w.setItems(r.ID, []string{id}, store.ItemPending,
 				store.Event{Action: store.ActItemFailed, Detail: msg}, func(it *store.Item) {
@@ -208,12 +208,14 @@ func (w *Workflow) sendRenewals(ctx context.Context, r *store.Request) (*store.R
 
 // reread reads the instance right before its paid call. If its expiry is not the one the
 // request quoted (another renewal, or Alibaba's auto-renew deduction, moved it meanwhile) the
-// item ends superseded and nothing is sent; an instance that is gone fails. Otherwise the
-// item is marked sent with the expiry just read (verification compares with it plus the
-// period), in the same transaction that audits the call and its ClientToken. A read that
-// fails leaves the item pending: the request stays executing and the sweep takes it up.
+// item ends superseded and nothing is sent; an instance that is gone fails, and so does one
+// to be renewed to a day that expired since the quote (Alibaba renews only unexpired ones to
+// a day). Otherwise the item is marked sent with the expiry just read (verification compares
+// with the expiry the term gives from it), in the same transaction that audits the call and
+// its ClientToken. A read that fails leaves the item pending: the request stays executing
+// and the sweep takes it up.
 func (w *Workflow) reread(ctx context.Context, r *store.Request, it store.Item, token string) (*store.Request, error) {
-	id := it.InstanceID
+	id, t := it.InstanceID, termOf(r)
 	seen, err := w.expiries(ctx, it.RegionID, []string{id})
 	cur, ok := seen[id]
 	switch {
@@ -224,15 +226,25 @@ func (w *Workflow) reread(ctx context.Context, r *store.Request, it store.Item, 
 	case !ok:
 		return r, fmt.Errorf("re-reading %s before renewing it: %w", id, err)
 	case !cur.Equal(it.CurrentExpiry):
-		msg := supersededText(id, it.CurrentExpiry, cur, r.Months)
+		msg := supersededText(id, it.CurrentExpiry, cur, t)
 		w.log.Warn("expiry moved since the quote; not renewing", "request", r.ID, "instance", id,
 			"quoted", it.CurrentExpiry, "now", cur)
 		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActSuperseded, Detail: msg},
 			func(it *store.Item) { it.State, it.Error = store.ItemSuperseded, msg })
+	case t.day != 0 && !cur.After(w.now()):
+		msg := fmt.Sprintf("%s expired on %s, after the quote: Alibaba Cloud renews only unexpired instances to a day of the month, so it was not renewed and nothing was charged; renew it for months: /renew %s 1",
+			id, FormatTime(cur, ecs.UTC8), id)
+		w.log.Warn("expired since the quote; not renewing to a day", "request", r.ID, "instance", id, "expiry", cur)
+		return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActItemFailed, Detail: msg},
+			func(it *store.Item) { it.State, it.Error = store.ItemFailed, msg })
 	}
 	base := cur
-	return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActCalled,
-		Detail: fmt.Sprintf("RenewInstance %s %d month(s) from expiry %s, ClientToken %s", it.RegionID, r.Months, base.UTC().Format(time.RFC3339), token)},
+	detail := fmt.Sprintf("RenewInstance %s %d month(s) from expiry %s, ClientToken %s", it.RegionID, r.Months, base.UTC().Format(time.RFC3339), token)
+	if t.day != 0 {
+		detail = fmt.Sprintf("RenewInstance %s ExpectedRenewDay %d: expiry %s → %s, ClientToken %s", it.RegionID, t.day,
+			FormatTime(base, ecs.UTC8), FormatTime(t.expiry(base), ecs.UTC8), token)
+	}
+	return w.setItems(r.ID, []string{id}, store.ItemPending, store.Event{Action: store.ActCalled, Detail: detail},
 		func(it *store.Item) { it.Sent, it.BaseExpiry = true, base })
 }
 
@@ -249,18 +261,19 @@ func (w *Workflow) expiries(ctx context.Context, region string, ids []string) (m
 }
 
 // supersededText says that an instance was not renewed because its expiry moved.
-func supersededText(id string, from, to time.Time, months int) string {
+func supersededText(id string, from, to time.Time, t term) string {
 	return fmt.Sprintf("the expiry of %s moved from %s to %s after the quote (renewed elsewhere, or by Alibaba's auto-renew), "+
-		"so it was not renewed again and nothing was charged; if it still needs renewing, ask again: /renew %s %d", id, FormatTime(from, ecs.UTC8), FormatTime(to, ecs.UTC8), id, months)
+		"so it was not renewed again and nothing was charged; if it still needs renewing, ask again: %s", id, FormatTime(from, ecs.UTC8), FormatTime(to, ecs.UTC8), t.again(id))
 }
 
-// target is the expiry a renewed item must show: the expiry read just before the paid call
-// plus the period (the quote's projection for items sent before that was recorded).
+// target is the expiry a renewed item must show: the one the request's term gives from the
+// expiry read just before the paid call (the quote's projection for items sent before that
+// was recorded).
 func target(r *store.Request, it store.Item) time.Time {
 	if it.BaseExpiry.IsZero() {
 		return it.ProjectedExpiry
 	}
-	return ecs.AddMonths(it.BaseExpiry, r.Months)
+	return termOf(r).expiry(it.BaseExpiry)
 }
 
 // byRegion groups the IDs of items in state s by region, regions in first-seen order.
@@ -315,7 +328,7 @@ func (w *Workflow) verifyRenewals(ctx context.Context, r *store.Request) (*store
 				set func(*store.Item)
 			)
 			t, ok := seen[id]
-			if !ok || t.IsZero() || t.Before(want[id]) {
+			if !ok || !termOf(r).reached(t, want[id]) {
 				w.log.Warn("renewal not visible yet; still checking", "request", r.ID, "instance", id, "order", it.OrderID, "seen", t, "err", verr)
 				continue
 			}
@@ -476,7 +489,7 @@ func (w *Workflow) finish(ctx context.Context, r *store.Request) (*store.Request
 }
 
 // renewFailure is the sentence people read when RenewInstance failed for one instance.
-func renewFailure(id string, months int, err error) string {
+func renewFailure(id string, t term, err error) string {
 	switch {
 	case errors.Is(err, ecs.ErrBalance):
 		return fmt.Sprintf("not enough balance in the Alibaba Cloud account to renew %s; nothing was charged: top up and ask again", id)
@@ -485,7 +498,7 @@ func renewFailure(id string, months int, err error) string {
 	case errors.Is(err, ecs.ErrNotFound):
 		return fmt.Sprintf("%s no longer exists (released?)", id)
 	case errors.Is(err, ecs.ErrInvalidPeriod):
-		return fmt.Sprintf("Alibaba Cloud refused to renew %s for %d month(s)%s", id, months, alibabaSays(err))
+		return fmt.Sprintf("Alibaba Cloud refused to renew %s %s%s", id, t, alibabaSays(err))
 	case errors.Is(err, ecs.ErrAccessDenied):
 		return fmt.Sprintf("renewbot's access key may not renew %s (RAM permission ecs:RenewInstance is missing)", id)
 	case errors.Is(err, ecs.ErrIncorrectStatus):

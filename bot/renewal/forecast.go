@@ -21,6 +21,22 @@ import (
 // deduction due before the digest after next can still be covered if the warning comes now.
 const DeductionMargin = 2 * 24 * time.Hour
 
+// ForecastScanTo is the end of the expiring scan a forecast of window needs: a deduction due
+// before now+window (ecs.DeductionTime: 9 days before the expiry, 08:00 UTC+8) is the
+// automatic renewal of an expiry up to 10 days after now+window. The digest scans this far
+// once and takes its own rows (up to now+window) and the forecast from that one scan.
+func ForecastScanTo(now time.Time, window time.Duration) time.Time {
+	return now.Add(forecastReach(window) + 10*24*time.Hour)
+}
+
+// NextDays is the near sum every forecast has (AccountForecast.Next9Days), whatever its
+// window: the deductions of the next 9 days.
+const NextDays = 9 * 24 * time.Hour
+
+// forecastReach is how far ahead a forecast of window lists deductions: the window, and at
+// least NextDays, so that Next9Days is whole with a shorter window.
+func forecastReach(window time.Duration) time.Duration { return max(window, NextDays) }
+
 // Deduction is one automatic renewal Alibaba will charge (or failed to charge).
 type Deduction struct {
 	Instance ecs.Instance
@@ -58,7 +74,7 @@ func (f AccountForecast) AtRisk() []Deduction {
 // ForecastInput is everything the forecast is computed from.
 type ForecastInput struct {
 	Now      time.Time
-	Window   time.Duration // deductions due within this window are summed in InWindow
+	Window   time.Duration // deductions due within this window are summed in InWindow (listed: at least NextDays)
 	Horizon  time.Duration // deductions due within this are at risk when the balance is short (next digest + DeductionMargin)
 	Accounts []string      // every account, in order, even one without instances
 	// Instances are the scanned instances (any account, any renewal status); only
@@ -89,15 +105,17 @@ func AutoRenewMonths(a ecs.AutoRenew) int {
 	return 0
 }
 
-// Due lists the AutoRenewal instances whose deduction is due before now+window, or has
-// passed while the instance has not yet expired: the instances the forecast needs priced.
+// Due lists the AutoRenewal instances whose deduction is due before now+window (at least
+// NextDays), or has passed while the instance has not yet expired: the instances the
+// forecast needs priced.
 func Due(insts []ecs.Instance, now time.Time, window time.Duration) []ecs.Instance {
 	var out []ecs.Instance
+	end := now.Add(forecastReach(window))
 	for _, in := range insts {
 		if in.AutoRenew.Status != ecs.AutoRenewal || in.Released() || !in.ExpiredTime.After(now) {
 			continue
 		}
-		if ecs.DeductionTime(in.ExpiredTime).Before(now.Add(window)) {
+		if ecs.DeductionTime(in.ExpiredTime).Before(end) {
 			out = append(out, in)
 		}
 	}
@@ -143,10 +161,12 @@ func Forecast(in ForecastInput) []AccountForecast {
 			if !d.Priced {
 				continue
 			}
-			if d.At.Before(in.Now.Add(9 * 24 * time.Hour)) {
+			if d.At.Before(in.Now.Add(NextDays)) {
 				f.Next9Days += d.Amount
 			}
-			f.InWindow += d.Amount
+			if d.At.Before(in.Now.Add(in.Window)) {
+				f.InWindow += d.Amount
+			}
 			cum += d.Amount
 			// Deductions are taken in time order: the earliest are covered first.
 			if f.BalanceErr == nil && d.At.Before(horizon) && cum > f.Balance.Available+1e-9 {
@@ -163,24 +183,41 @@ func round2(v float64) float64 { return float64(int64(v*100+0.5)) / 100 }
 
 // PriceCache prices one automatic renewal of each instance, once per day (UTC+8, Alibaba's
 // billing day): renewal prices change rarely, and a digest or a forecast asks for every
-// AutoRenewal instance. Safe for concurrent use.
+// AutoRenewal instance. Safe for concurrent use: a forecast that needs a price another one
+// is asking for waits for that answer instead of asking again (the digest's forecast, the
+// Home tab's and an approval card's can overlap).
 type PriceCache struct {
-	mu    sync.Mutex
-	day   string
-	cache map[PriceKey]ecs.Quote
+	mu     sync.Mutex
+	day    string
+	cache  map[PriceKey]ecs.Quote
+	asking map[PriceKey]*pricing // asked today, not answered yet
+}
+
+// pricing is one price being asked; done is closed when q and err are set.
+type pricing struct {
+	done chan struct{}
+	q    ecs.Quote
+	err  error
 }
 
 // Prices returns the price of one automatic renewal of every instance due, asking quote
 // for those not asked today (in parallel; quote is the account's client's Quote). Those
-// that fail are left out, with the joined error.
+// that fail are left out, with the joined error. A price another call is asking for is
+// waited for; if that ask fails (its caller's deadline, say), it is asked again here.
 func (p *PriceCache) Prices(ctx context.Context, now time.Time, due []ecs.Instance,
 	quote func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error)) (map[PriceKey]ecs.Quote, error) {
 	day := now.In(ecs.UTC8).Format(time.DateOnly)
+	type want struct {
+		in  ecs.Instance
+		k   PriceKey
+		pr  *pricing
+		own bool // this call asks; else it waits for pr
+	}
 	out := map[PriceKey]ecs.Quote{}
-	var ask []ecs.Instance
+	var wants []want
 	p.mu.Lock()
 	if p.day != day {
-		p.day, p.cache = day, map[PriceKey]ecs.Quote{}
+		p.day, p.cache, p.asking = day, map[PriceKey]ecs.Quote{}, map[PriceKey]*pricing{}
 	}
 	for _, in := range due {
 		k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
@@ -189,43 +226,80 @@ func (p *PriceCache) Prices(ctx context.Context, now time.Time, due []ecs.Instan
 		}
 		if q, ok := p.cache[k]; ok {
 			out[k] = q
-		} else {
-			ask = append(ask, in)
+			continue
 		}
+		if pr, ok := p.asking[k]; ok {
+			wants = append(wants, want{in, k, pr, false})
+			continue
+		}
+		pr := &pricing{done: make(chan struct{})}
+		p.asking[k] = pr
+		wants = append(wants, want{in, k, pr, true})
 	}
 	p.mu.Unlock()
+	ask := func(in ecs.Instance, months int) (ecs.Quote, error) {
+		q, err := quote(ctx, in, months)
+		if err == nil && q.Trade <= 0 {
+			err = fmt.Errorf("%s: a zero price for %d months", in.ID, months)
+		}
+		return q, err
+	}
 	type got struct {
-		k   PriceKey
 		q   ecs.Quote
 		err error
 	}
-	results := make([]got, len(ask))
+	results := make([]got, len(wants))
 	var wg sync.WaitGroup
-	for i, in := range ask {
+	for i, w := range wants {
 		wg.Go(func() {
-			k := PriceKey{in.Account, in.ID, AutoRenewMonths(in.AutoRenew)}
-			q, err := quote(ctx, in, k.Months)
-			if err == nil && q.Trade <= 0 {
-				err = fmt.Errorf("%s: a zero price for %d months", in.ID, k.Months)
+			if w.own {
+				q, err := ask(w.in, w.k.Months)
+				p.settle(day, w.k, w.pr, q, err)
+				results[i] = got{q, err}
+				return
 			}
-			results[i] = got{k, q, err}
+			select {
+			case <-w.pr.done:
+			case <-ctx.Done():
+				results[i] = got{err: fmt.Errorf("%s: %w", w.in.ID, ctx.Err())}
+				return
+			}
+			if w.pr.err == nil {
+				results[i] = got{w.pr.q, nil}
+				return
+			}
+			q, err := ask(w.in, w.k.Months)
+			p.settle(day, w.k, nil, q, err)
+			results[i] = got{q, err}
 		})
 	}
 	wg.Wait()
 	var errs []error
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, r := range results {
+	for i, r := range results {
 		if r.err != nil {
 			errs = append(errs, r.err)
 			continue
 		}
-		out[r.k] = r.q
-		if p.day == day {
-			p.cache[r.k] = r.q
-		}
+		out[wants[i].k] = r.q
 	}
 	return out, joinErrs(errs)
+}
+
+// settle records the answer to k asked on day: in the cache when it is a price and the day
+// has not turned, and to those waiting for pr (nil: nobody waits).
+func (p *PriceCache) settle(day string, k PriceKey, pr *pricing, q ecs.Quote, err error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if pr != nil {
+		pr.q, pr.err = q, err
+		close(pr.done)
+		if p.asking[k] == pr {
+			delete(p.asking, k)
+		}
+	}
+	if err == nil && p.day == day {
+		p.cache[k] = q
+	}
 }
 
 func joinErrs(errs []error) error {

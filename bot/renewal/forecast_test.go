@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/renewbot/renewbot/ecs"
@@ -86,6 +87,25 @@ func TestForecast(t *testing.T) {
 	}
 }
 
+// A window shorter than 9 days still sums the next 9 days (the digest's line and the
+// approval card's), and only the window's deductions in InWindow.
+func TestForecastShortWindowKeepsNineDays(t *testing.T) {
+	insts := []ecs.Instance{autoInst("prod", "i-soon", 10, 1), autoInst("prod", "i-later", 13, 1), autoInst("prod", "i-far", 20, 1)}
+	prices := map[PriceKey]ecs.Quote{{"prod", "i-soon", 1}: {Trade: 200}, {"prod", "i-later", 1}: {Trade: 300}, {"prod", "i-far", 1}: {Trade: 400}}
+	window := 3 * 24 * time.Hour
+	if due := Due(insts, fcNow, window); len(due) != 2 {
+		t.Fatalf("due = %d instances, want i-soon and i-later (deductions in 2 and 5 days)", len(due))
+	}
+	got := Forecast(ForecastInput{Now: fcNow, Window: window, Horizon: 3 * 24 * time.Hour, Instances: insts,
+		Balances: map[string]ecs.Balance{"prod": {Available: 1000}}, Prices: prices})
+	if len(got) != 1 || got[0].Next9Days != 500 || got[0].InWindow != 200 {
+		t.Fatalf("forecast = %+v, want 500 within 9 days and 200 within the 3-day window", got)
+	}
+	if end := ForecastScanTo(fcNow, window); !end.Equal(fcNow.Add(19 * 24 * time.Hour)) {
+		t.Errorf("ForecastScanTo = %s, want 9 + 10 days ahead", end)
+	}
+}
+
 func TestForecastUnpricedAndYears(t *testing.T) {
 	y := autoInst("prod", "i-year", 10, 1)
 	y.AutoRenew.PeriodUnit = "Year"
@@ -142,4 +162,67 @@ func join(s []string) string {
 		out += v
 	}
 	return out
+}
+
+// Two forecasts at once (the digest's and the Home tab's) ask each price once: the second
+// waits for the first's answers. When the first's asks fail (its deadline), the second asks
+// again itself.
+func TestPriceCacheSharesAsksInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		due := []ecs.Instance{autoInst("a", "i-1", 10, 1), autoInst("a", "i-2", 11, 1), autoInst("b", "i-3", 12, 3)}
+		var asked atomic.Int64
+		release := make(chan struct{})
+		quote := func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error) {
+			asked.Add(1)
+			select {
+			case <-release:
+				return ecs.Quote{InstanceID: in.ID, Months: months, Trade: 10}, nil
+			case <-ctx.Done():
+				return ecs.Quote{}, ctx.Err()
+			}
+		}
+		var p PriceCache
+		type res struct {
+			n   int
+			err error
+		}
+		first, second := make(chan res, 1), make(chan res, 1)
+		go func() { got, err := p.Prices(t.Context(), fcNow, due, quote); first <- res{len(got), err} }()
+		synctest.Wait() // the first forecast's three asks are out
+		go func() { got, err := p.Prices(t.Context(), fcNow, due, quote); second <- res{len(got), err} }()
+		synctest.Wait() // the second waits for them
+		if n := asked.Load(); n != 3 {
+			t.Fatalf("%d asks with two forecasts in flight, want 3", n)
+		}
+		close(release)
+		for _, c := range []chan res{first, second} {
+			if r := <-c; r.n != 3 || r.err != nil {
+				t.Errorf("prices %d, err %v; want 3", r.n, r.err)
+			}
+		}
+		if n := asked.Load(); n != 3 {
+			t.Errorf("%d asks, want 3", n)
+		}
+
+		// The next day: the first forecast gives up (its context ends); the second asks again.
+		next := fcNow.Add(24 * time.Hour)
+		release = make(chan struct{})
+		ctx, cancel := context.WithCancel(t.Context())
+		go func() { got, err := p.Prices(ctx, next, due, quote); first <- res{len(got), err} }()
+		synctest.Wait()
+		go func() { got, err := p.Prices(t.Context(), next, due, quote); second <- res{len(got), err} }()
+		synctest.Wait()
+		cancel()
+		if r := <-first; r.n != 0 || r.err == nil {
+			t.Errorf("cancelled forecast: %d prices, err %v; want none and the error", r.n, r.err)
+		}
+		synctest.Wait() // the second asks again
+		close(release)
+		if r := <-second; r.n != 3 || r.err != nil {
+			t.Errorf("second forecast after the first gave up: %d prices, err %v; want 3", r.n, r.err)
+		}
+		if n := asked.Load(); n != 9 {
+			t.Errorf("%d asks, want 9 (3 the first day, 3 given up, 3 again)", n)
+		}
+	})
 }

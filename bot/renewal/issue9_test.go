@@ -96,8 +96,15 @@ func (z zeroQuotes) Quote(ctx context.Context, region, id string, months int) (e
 	return q, err
 }
 
+func (z zeroQuotes) QuoteAligned(ctx context.Context, region, id string, day int) (ecs.Quote, error) {
+	q, err := z.Cloud.QuoteAligned(ctx, region, id, day)
+	q.Original, q.Discount, q.Trade = 0, 0, 0
+	return q, err
+}
+
 // Issue 9 item 1: a quote without a positive price is refused with a message, for a renewal
-// and for auto-renew on alike; nothing is stored, and it is never shown as ¥0.
+// (for months or to a day) and for auto-renew on alike; nothing is stored, and it is never
+// shown as ¥0.
 func TestWorkflow_QuoteWithoutPriceRefused(t *testing.T) {
 	e := newWFEnv(t, wfOptions{cfg: func(c *renewal.WorkflowConfig) { c.Cloud = zeroQuotes{c.Cloud} }})
 	ctx := context.Background()
@@ -105,6 +112,8 @@ func TestWorkflow_QuoteWithoutPriceRefused(t *testing.T) {
 	wantUserError(t, err, "i-hz01", "no price")
 	_, err = e.wf.RequestAutoRenew(ctx, renewal.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 1})
 	wantUserError(t, err, "i-hz01", "no price")
+	_, err = e.wf.RequestRenewal(ctx, renewal.RenewalInput{Requester: "UREQ", Channel: "CCHAN", InstanceIDs: []string{"i-hz01"}, ExpectedRenewDay: 15})
+	wantUserError(t, err, "i-hz01", "no price", "to day 15")
 	if rs, _ := e.db.ListRequests(); len(rs) != 0 {
 		t.Errorf("%d requests stored, want none", len(rs))
 	}

@@ -47,6 +47,17 @@ func ParseAutoRenewDuration(s string) (int, error) {
 	return m, nil
 }
 
+// ParseAlignDay reads the day of the month to renew to (the unified expiration day,
+// RenewInstance's ExpectedRenewDay): a number from 1 to 28.
+func ParseAlignDay(s string) (int, error) {
+	s = strings.TrimSpace(s)
+	n, err := strconv.Atoi(s)
+	if err != nil || len(s) > 2 || strings.Trim(s, "0123456789") != "" || !ecs.ValidAlignDay(n) {
+		return 0, fmt.Errorf("%q is not a day to renew to: give a day of the month from 1 to 28 (the same day every month, so 29-31 are not possible), e.g. 15", clip(s))
+	}
+	return n, nil
+}
+
 func parseMonths(s, what string) (int, error) {
 	m := numUnitRe.FindStringSubmatch(strings.ToLower(strings.TrimSpace(s)))
 	if m != nil {

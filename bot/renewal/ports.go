@@ -24,6 +24,12 @@ type Quoter interface {
 	Quote(ctx context.Context, regionID, instanceID string, months int) (ecs.Quote, error)
 }
 
+// AlignQuoter prices a renewal to the unified expiration day (DescribeRenewalPrice with
+// ExpectedRenewDay).
+type AlignQuoter interface {
+	QuoteAligned(ctx context.Context, regionID, instanceID string, day int) (ecs.Quote, error)
+}
+
 // Renewer places a renewal order (RenewInstance): the paid call.
 type Renewer interface {
 	Renew(ctx context.Context, in ecs.RenewInput) (ecs.RenewResult, error)
@@ -43,6 +49,7 @@ type Verifier interface {
 type Cloud interface {
 	Finder
 	Quoter
+	AlignQuoter
 	Renewer
 	AutoRenewSetter
 	Verifier

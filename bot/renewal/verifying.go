@@ -115,7 +115,7 @@ func (w *Workflow) checkOne(ctx context.Context, r *store.Request) error {
 		}
 		for _, id := range ids[region] {
 			it, t := item(r, id), seen[id]
-			if it.State != store.ItemOrdered || t.IsZero() || t.Before(target(r, it)) {
+			if it.State != store.ItemOrdered || !termOf(r).reached(t, target(r, it)) {
 				continue
 			}
 			got, err := w.setItems(r.ID, []string{id}, store.ItemOrdered,

@@ -99,11 +99,14 @@ func NewWorkflow(cfg WorkflowConfig) (*Workflow, error) {
 	return w, nil
 }
 
-// RenewalInput asks to renew instances for Months.
+// RenewalInput asks to renew instances for Months, or to the day ExpectedRenewDay (1-28) of
+// a month instead: the unified expiration day (统一到期日), which aligns their expiries.
+// InstanceIDs are IDs or "ACCOUNT:ID".
 type RenewalInput struct {
 	Requester, Channel string
 	InstanceIDs        []string
 	Months             int
+	ExpectedRenewDay   int    // instead of Months (then 0)
 	Reason             string // optional, at most MaxReasonLength characters (the request modal)
 }
 
@@ -126,41 +129,48 @@ type AutoRenewInput struct {
 	Duration           int
 }
 
-// checkIDs validates, trims and de-duplicates instance IDs, keeping their order.
-func checkIDs(in []string) ([]string, error) {
-	var ids []string
-	for _, id := range in {
-		id = strings.TrimSpace(id)
-		if id == "" {
+// checkIDs validates, trims and de-duplicates instance references, IDs or "ACCOUNT:ID"
+// (the account then is the only one looked in), keeping their order.
+func checkIDs(in []string) ([]ecs.Ref, error) {
+	var refs []ecs.Ref
+	for _, s := range in {
+		s = strings.TrimSpace(s)
+		if s == "" {
 			continue
 		}
-		if !ecs.IsInstanceID(id) {
-			return nil, userErrorf("%q is not an ECS instance ID (they look like i-bp1234567890abcdef)", id)
+		ref, err := ecs.ParseRef(s)
+		if err != nil {
+			return nil, userErrorf("%q is not an ECS instance ID (they look like i-bp1234567890abcdef, or ACCOUNT:i-bp1234567890abcdef)", s)
 		}
-		if !slices.Contains(ids, id) {
-			ids = append(ids, id)
+		if !slices.ContainsFunc(refs, func(r ecs.Ref) bool { return r.ID == ref.ID }) {
+			refs = append(refs, ref)
 		}
 	}
-	if len(ids) == 0 {
+	if len(refs) == 0 {
 		return nil, userErrorf("name at least one instance, e.g. i-bp1234567890abcdef")
 	}
-	if len(ids) > maxInstancesPerRequest {
-		return nil, userErrorf("%d instances in one request; at most %d, please split it", len(ids), maxInstancesPerRequest)
+	if len(refs) > maxInstancesPerRequest {
+		return nil, userErrorf("%d instances in one request; at most %d, please split it", len(refs), maxInstancesPerRequest)
 	}
-	return ids, nil
+	return refs, nil
 }
 
-// lookup finds every id, or says which ones do not exist.
-func (w *Workflow) lookup(ctx context.Context, ids []string) ([]ecs.Instance, error) {
-	insts, err := w.cloud.Lookup(ctx, ids)
+// lookup finds every referenced instance, or says which ones do not exist.
+func (w *Workflow) lookup(ctx context.Context, refs []ecs.Ref) ([]ecs.Instance, error) {
+	asked := make([]string, len(refs))
+	for i, r := range refs {
+		asked[i] = r.String()
+	}
+	insts, err := w.cloud.Lookup(ctx, asked)
 	found := map[string]ecs.Instance{}
 	for _, in := range insts {
 		found[in.ID] = in
 	}
-	var missing []string
-	for _, id := range ids {
-		if _, ok := found[id]; !ok {
-			missing = append(missing, id)
+	var missing, ids []string
+	for _, r := range refs {
+		ids = append(ids, r.ID)
+		if in, ok := found[r.ID]; !ok || r.Account != "" && in.Account != r.Account {
+			missing = append(missing, r.String())
 		}
 	}
 	if errors.Is(err, ecs.ErrNotFound) || (err == nil && len(missing) > 0) {
@@ -204,8 +214,8 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 	}
 	r.Balances = w.balances(ctx, r) // forecast.go
 	if w.policy.MaxAmount > 0 && r.Total > w.policy.MaxAmount {
-		msg := fmt.Sprintf("renewing %s for %d months would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
-			joinIDs(r.InstanceIDs()), in.Months, r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
+		msg := fmt.Sprintf("renewing %s %s would cost %.2f %s, above the limit of %.2f %s per request; renew fewer instances or a shorter period",
+			joinIDs(r.InstanceIDs()), termOf(r), r.Total, r.Currency, w.policy.MaxAmount, r.Currency)
 		return nil, w.refuse(in.Requester, "", r.InstanceIDs(), RefuseOverLimit, msg)
 	}
 	return w.create(r)
@@ -213,9 +223,11 @@ func (w *Workflow) RequestRenewal(ctx context.Context, in RenewalInput) (*store.
 
 // renewalRequest checks a renewal (at most maxMonths; 0: no cap) and its instances, quotes
 // it and builds the request, without storing it. A Slack request may not renew an instance
-// set to NotRenewal; an operator (Requester "cli:…") may.
+// set to NotRenewal; an operator (Requester "cli:…") may. A renewal to a day (an alignment)
+// counts the months it spans, rounded up, against maxMonths, and only takes instances that
+// have not expired (Alibaba renews only those to a day).
 func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonths int) (*store.Request, error) {
-	ids, err := checkIDs(in.InstanceIDs)
+	refs, err := checkIDs(in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -223,16 +235,22 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 	if n := len([]rune(reason)); n > MaxReasonLength {
 		return nil, userErrorf("the reason is %d characters long; at most %d, please", n, MaxReasonLength)
 	}
-	if !ecs.ValidRenewalPeriod(in.Months) {
-		return nil, userErrorf("a renewal is for %s months, not %d", ecs.RenewalPeriodsText, in.Months)
+	t := term{months: in.Months, day: in.ExpectedRenewDay}
+	switch {
+	case t.day != 0 && t.months != 0:
+		return nil, userErrorf("a renewal is for a number of months or to a day of the month, not both")
+	case t.day != 0 && !ecs.ValidAlignDay(t.day):
+		return nil, userErrorf("the day to renew to is 1 to 28 (the same day of every month), not %d", t.day)
+	case t.day == 0 && !ecs.ValidRenewalPeriod(t.months):
+		return nil, userErrorf("a renewal is for %s months, not %d", ecs.RenewalPeriodsText, t.months)
+	case t.day == 0 && maxMonths > 0 && t.months > maxMonths:
+		return nil, userErrorf("renewals are limited to %d months here, not %d", maxMonths, t.months)
 	}
-	if maxMonths > 0 && in.Months > maxMonths {
-		return nil, userErrorf("renewals are limited to %d months here, not %d", maxMonths, in.Months)
-	}
-	insts, err := w.lookup(ctx, ids)
+	insts, err := w.lookup(ctx, refs)
 	if err != nil {
 		return nil, err
 	}
+	now := w.now()
 	for _, inst := range insts {
 		if err := checkSubscription(inst); err != nil {
 			return nil, err
@@ -240,20 +258,31 @@ func (w *Workflow) renewalRequest(ctx context.Context, in RenewalInput, maxMonth
 		if inst.AutoRenew.Status == ecs.NotRenewal && checkOperator(in.Requester) != nil {
 			return nil, userErrorf("%s is set never to be renewed (NotRenewal: released %s); set auto-renew off first: /renew autorenew %s off", inst.ID, ecs.ReleaseAfterExpiry(), inst.ID)
 		}
+		if t.day == 0 {
+			continue
+		}
+		if !inst.ExpiredTime.After(now) {
+			return nil, userErrorf("%s expired on %s: Alibaba Cloud renews only unexpired instances to a day of the month; renew it for months first: /renew %s 1",
+				inst.ID, FormatTime(inst.ExpiredTime, ecs.UTC8), inst.ID)
+		}
+		if n := monthsSpanned(inst.ExpiredTime, t.expiry(inst.ExpiredTime)); maxMonths > 0 && n > maxMonths {
+			return nil, userErrorf("renewing %s %s runs %d months (to %s); renewals are limited to %d months here",
+				inst.ID, t, n, FormatTime(t.expiry(inst.ExpiredTime), ecs.UTC8), maxMonths)
+		}
 	}
-	quotes, err := w.quotes(ctx, insts, in.Months)
+	quotes, err := w.quotes(ctx, insts, t)
 	if err != nil {
 		return nil, err
 	}
 	r := &store.Request{
-		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: in.Months, Reason: reason,
+		Kind: store.KindRenew, Requester: in.Requester, Channel: in.Channel, Months: t.months, ExpectedRenewDay: t.day, Reason: reason,
 	}
 	for i, inst := range insts {
 		it := store.Item{
 			Account:    inst.Account,
 			InstanceID: inst.ID, RegionID: inst.RegionID, Name: inst.Name,
 			CurrentExpiry:   inst.ExpiredTime,
-			ProjectedExpiry: ecs.AddMonths(inst.ExpiredTime, in.Months),
+			ProjectedExpiry: t.expiry(inst.ExpiredTime),
 			AutoRenewStatus: string(inst.AutoRenew.Status),
 		}
 		if err := addQuote(r, &it, quotes[i]); err != nil {
@@ -269,8 +298,8 @@ func roundCents(v float64) float64 {
 	return float64(int64(v*100+0.5)) / 100
 }
 
-// quotes prices every instance, a few at a time.
-func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int) ([]ecs.Quote, error) {
+// quotes prices renewing every instance for t, a few at a time.
+func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, t term) ([]ecs.Quote, error) {
 	out := make([]ecs.Quote, len(insts))
 	errs := make([]error, len(insts))
 	sem := make(chan struct{}, 4)
@@ -279,15 +308,15 @@ func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int)
 		wg.Go(func() {
 			sem <- struct{}{}
 			defer func() { <-sem }()
-			out[i], errs[i] = w.quote(ctx, inst, months)
+			out[i], errs[i] = w.quote(ctx, inst, t)
 		})
 	}
 	wg.Wait()
 	for i, err := range errs {
 		id := insts[i].ID
 		if err == nil && out[i].Trade <= 0 {
-			return nil, userErrorf("Alibaba Cloud gave no price for %s for %d months (trade price %.2f %s); nothing is asked for without a positive quote: try again later, or check the instance in the console",
-				id, months, out[i].Trade, out[i].Currency)
+			return nil, userErrorf("Alibaba Cloud gave no price for %s %s (trade price %.2f %s); nothing is asked for without a positive quote: try again later, or check the instance in the console",
+				id, t, out[i].Trade, out[i].Currency)
 		}
 		if err == nil {
 			continue
@@ -298,16 +327,20 @@ func (w *Workflow) quotes(ctx context.Context, insts []ecs.Instance, months int)
 		case errors.Is(err, ecs.ErrNotFound):
 			return nil, &UserError{Msg: fmt.Sprintf("no instance %s (released?)", id), Err: err}
 		case errors.Is(err, ecs.ErrInvalidPeriod), errors.Is(err, ecs.ErrIncorrectStatus), errors.Is(err, ecs.ErrInvalidParam):
-			return nil, &UserError{Msg: fmt.Sprintf("Alibaba Cloud will not quote %s for %d months: %v", id, months, err), Err: err}
+			return nil, &UserError{Msg: fmt.Sprintf("Alibaba Cloud will not quote %s %s: %v", id, t, err), Err: err}
 		}
 		return nil, fmt.Errorf("quote %s: %w", id, err)
 	}
 	return out, nil
 }
 
-// quote prices one instance for months. DescribeRenewalPrice quotes 1-9 months or 1-3 years;
+// quote prices one instance for t. DescribeRenewalPrice quotes 1-9 months or 1-3 years;
 // a longer automatic renewal (48 or 60 months) is priced as that many one-year renewals.
-func (w *Workflow) quote(ctx context.Context, inst ecs.Instance, months int) (ecs.Quote, error) {
+func (w *Workflow) quote(ctx context.Context, inst ecs.Instance, t term) (ecs.Quote, error) {
+	if t.day != 0 {
+		return w.cloud.QuoteAligned(ctx, inst.RegionID, inst.ID, t.day)
+	}
+	months := t.months
 	q, err := w.cloud.Quote(ctx, inst.RegionID, inst.ID, months)
 	if !errors.Is(err, ecs.ErrInvalidPeriod) || months <= 36 || months%12 != 0 {
 		return q, err
@@ -354,7 +387,7 @@ func (w *Workflow) RequestAutoRenew(ctx context.Context, in AutoRenewInput) (*st
 // capped or priced. Auto-renew on is priced like a renewal: the amount of one automatic
 // renewal of Duration months per instance and in total, capped by Policy.MaxMonths.
 func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, again bool) (*store.Request, error) {
-	ids, err := checkIDs(in.InstanceIDs)
+	refs, err := checkIDs(in.InstanceIDs)
 	if err != nil {
 		return nil, err
 	}
@@ -369,7 +402,7 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 	case in.Mode == store.AutoRenewOn && !again && w.policy.MaxMonths > 0 && in.Duration > w.policy.MaxMonths:
 		return nil, userErrorf("automatic renewals are limited to %d months here, like renewals (RENEWBOT_MAX_PERIOD), not %d", w.policy.MaxMonths, in.Duration)
 	}
-	insts, err := w.lookup(ctx, ids)
+	insts, err := w.lookup(ctx, refs)
 	if err != nil {
 		return nil, err
 	}
@@ -392,7 +425,7 @@ func (w *Workflow) autoRenewRequest(ctx context.Context, in AutoRenewInput, agai
 	}
 	var quotes []ecs.Quote
 	if in.Mode == store.AutoRenewOn && !again {
-		if quotes, err = w.quotes(ctx, insts, in.Duration); err != nil {
+		if quotes, err = w.quotes(ctx, insts, term{months: in.Duration}); err != nil {
 			return nil, err
 		}
 	}

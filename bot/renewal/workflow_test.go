@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"sync"
@@ -716,25 +718,52 @@ func TestWorkflow_ResumeReusesToken(t *testing.T) {
 	// marked sent with the expiry read just before; a resumed sent item is not re-read, which
 	// would see its own renewal, but sent again as it was.) Resume sends the same ClientToken
 	// and gets the same order back.
+	//
+	// Determinism: ecssim holds the first RenewInstance in its hook until the workflow has
+	// given up on it (AfterRenewResponse), so no answer can be recorded; a front server in
+	// front of ecssim says when that held call has finished (its order placed), and only then
+	// does the restarted workflow resume.
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var first sync.Once
+	var (
+		armed    atomic.Bool
+		gaveUp   = make(chan struct{})
+		heldDone = make(chan struct{})
+		giveUp   sync.Once
+	)
+	armed.Store(true)
 	e := newWFEnv(t, wfOptions{simOpts: func(o *ecssim.Options) {
 		o.Hook = func(action string, _ url.Values) {
-			if action == "RenewInstance" {
-				first.Do(cancel) // the caller gives up; ecssim carries the call out
+			if action == "RenewInstance" && armed.Load() {
+				cancel() // the caller gives up; ecssim carries the call out
+				<-gaveUp
 			}
 		}
 	}})
+	front := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		held := r.URL.Query().Get("Action") == "RenewInstance" && armed.Load()
+		e.sim.Handler().ServeHTTP(w, r)
+		if held && armed.CompareAndSwap(true, false) {
+			close(heldDone)
+		}
+	}))
+	t.Cleanup(front.Close)
+	wf, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: wfECS(t, front.URL, nil), Store: e.db,
+		Policy: renewal.Policy{Approvers: []string{"UAPPROVER1"}}, Now: e.clock.Now,
+		Hooks: renewal.Hooks{AfterRenewResponse: func(store.RequestID, string) { giveUp.Do(func() { close(gaveUp) }) }}})
+	if err != nil {
+		t.Fatal(err)
+	}
 	r := e.renew(t, 2, "i-hz01", "i-sh01")
-	e.wf.Approve(ctx, r.ID, "UAPPROVER1")
-	if _, err := e.wf.Execute(ctx, r.ID); err == nil {
+	wf.Approve(ctx, r.ID, "UAPPROVER1")
+	if _, err := wf.Execute(ctx, r.ID); err == nil {
 		t.Fatal("Execute with a cancelled context reported success")
 	}
 	cur, _ := e.db.GetRequest(r.ID)
 	if cur.State != store.StateExecuting || !cur.Items[0].Sent || cur.Items[0].State != store.ItemPending {
 		t.Fatalf("state %v, item %+v; want executing, i-hz01 sent and not recorded", cur.State, cur.Items[0])
 	}
+	<-heldDone // the lost call has placed its order
 
 	// Restart: a new workflow on the same file.
 	wf2, err := renewal.NewWorkflow(renewal.WorkflowConfig{Cloud: e.cloud, Store: e.db, Policy: renewal.Policy{Approvers: []string{"UAPPROVER1"}}, Now: e.clock.Now})

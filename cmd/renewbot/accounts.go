@@ -425,6 +425,7 @@ type accountCloud struct {
 	channels map[string]string // account → digest channel
 	window   time.Duration     // the forecast's window (the digest's)
 	prices   renewal.PriceCache
+	now      func() time.Time // serve's clock (the demo's is the emulator's); nil: time.Now
 
 	metrics *bot.ForecastMetrics // nil: none
 
@@ -518,18 +519,39 @@ func bareIDs(refs []ecs.Ref) []string {
 	return out
 }
 
-// Forecast is the balance forecast of every account for the digest, with the prices of one
-// automatic renewal cached per day across digests.
+// Forecast is the balance forecast of every account from its own scan (the Home tab), with
+// the prices of one automatic renewal cached per day across forecasts.
 func (ac *accountCloud) Forecast(ctx context.Context, now time.Time) ([]renewal.AccountForecast, error) {
 	res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, ac.window, forecastHorizon)
 	if err != nil {
 		return nil, err
 	}
-	ac.mu.Lock()
-	ac.last, ac.lastTime = res.Accounts, now
-	ac.mu.Unlock()
-	ac.metrics.Set(res.Accounts)
+	ac.remember(res.Accounts, now)
 	return res.Accounts, nil
+}
+
+// ForecastScan is the digest's balance forecast, from the digest's own scan (which reaches
+// renewal.ForecastScanTo(now, window)): no second scan.
+func (ac *accountCloud) ForecastScan(ctx context.Context, now time.Time, window time.Duration, scan ecs.Scan) ([]renewal.AccountForecast, error) {
+	res := forecastOfScan(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon, scan)
+	ac.remember(res.Accounts, now)
+	return res.Accounts, nil
+}
+
+// remember keeps the last forecast for approval cards and sets the forecast's gauges.
+func (ac *accountCloud) remember(fc []renewal.AccountForecast, now time.Time) {
+	ac.mu.Lock()
+	ac.last, ac.lastTime = fc, now
+	ac.mu.Unlock()
+	ac.metrics.Set(fc)
+}
+
+// clock is the cloud's clock: serve's, or time.Now.
+func (ac *accountCloud) clock() time.Time {
+	if ac.now != nil {
+		return ac.now()
+	}
+	return time.Now()
 }
 
 // AccountBalance is the account's balance now, and the automatic renewals due from it within
@@ -543,12 +565,12 @@ func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (sto
 	if err != nil {
 		return store.AccountBalance{}, err
 	}
-	now := time.Now()
+	now := ac.clock()
 	ac.mu.Lock()
 	fc, at := ac.last, ac.lastTime
 	ac.mu.Unlock()
 	if fc == nil || now.Sub(at) > 6*time.Hour {
-		window := max(ac.window, 9*24*time.Hour)
+		window := max(ac.window, renewal.NextDays)
 		res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon)
 		if err != nil {
 			return store.AccountBalance{}, err
@@ -576,9 +598,26 @@ func (s *scanTracker) Forecast(ctx context.Context, now time.Time) ([]renewal.Ac
 	return f.Forecast(ctx, now)
 }
 
-// forecasterOf is the digest's Forecaster: the cloud's, when it has one.
+// ForecastScan passes the digest's forecast through serve's scan tracker.
+func (s *scanTracker) ForecastScan(ctx context.Context, now time.Time, window time.Duration, scan ecs.Scan) ([]renewal.AccountForecast, error) {
+	f, ok := s.ecsClient.(bot.ScanForecaster)
+	if !ok {
+		return nil, errors.New("no balance forecast")
+	}
+	return f.ForecastScan(ctx, now, window, scan)
+}
+
+// forecasterOf is the Home tab's Forecaster: the cloud's, when it has one.
 func forecasterOf(cloud bot.Scanner) bot.Forecaster {
 	if f, ok := cloud.(bot.Forecaster); ok {
+		return f
+	}
+	return nil
+}
+
+// scanForecasterOf is the digest's ScanForecaster: the cloud's, when it has one.
+func scanForecasterOf(cloud bot.Scanner) bot.ScanForecaster {
+	if f, ok := cloud.(bot.ScanForecaster); ok {
 		return f
 	}
 	return nil
@@ -596,6 +635,7 @@ func (s *scanTracker) AccountBalance(ctx context.Context, account string) (store
 var (
 	_ renewal.BalanceReader = (*scanTracker)(nil)
 	_ bot.Forecaster        = (*scanTracker)(nil)
+	_ bot.ScanForecaster    = (*scanTracker)(nil)
 )
 
 // ---- the demo's second account

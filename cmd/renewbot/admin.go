@@ -52,7 +52,7 @@ func (h *adminHandler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.backup(w)
 	case r.Method == http.MethodPost && r.URL.Path == "/digest":
 		h.digest(w, r)
-	case r.Method == http.MethodPost && (r.URL.Path == "/renew" || r.URL.Path == "/autorenew"):
+	case r.Method == http.MethodPost && (r.URL.Path == "/renew" || r.URL.Path == "/align" || r.URL.Path == "/autorenew"):
 		h.operator(w, r)
 	default:
 		http.Error(w, "unknown admin endpoint", http.StatusNotFound)
@@ -209,7 +209,7 @@ func printDigestResult(e env, res digestResult) error {
 	return nil
 }
 
-// operator runs an operator's renew or autorenew set (from the CLI) through the workflow.
+// operator runs an operator's renew, align or autorenew set (from the CLI) through the workflow.
 // It is not cut off when the CLI goes away: a paid call runs to its verified end (or stays
 // for Resume and the sweep), like one approved in Slack.
 func (h *adminHandler) operator(w http.ResponseWriter, r *http.Request) {
@@ -223,13 +223,16 @@ func (h *adminHandler) operator(w http.ResponseWriter, r *http.Request) {
 		req *store.Request
 		err error
 	)
-	if r.URL.Path == "/renew" {
+	switch r.URL.Path {
+	case "/renew":
 		if len(call.InstanceIDs) != 1 {
 			http.Error(w, "renew: exactly one instance", http.StatusBadRequest)
 			return
 		}
 		req, err = h.workflow.RenewAsOperator(ctx, renewal.OperatorRenewal{Actor: call.Actor, InstanceID: call.InstanceIDs[0], Months: call.Months})
-	} else {
+	case "/align":
+		req, err = h.workflow.AlignAsOperator(ctx, renewal.OperatorAlign{Actor: call.Actor, InstanceIDs: call.InstanceIDs, Day: call.Day})
+	default:
 		req, err = h.workflow.AutoRenewAsOperator(ctx, renewal.OperatorAutoRenew{Actor: call.Actor, InstanceIDs: call.InstanceIDs, Mode: call.Mode, Duration: call.Duration})
 	}
 	res := operatorResult{Request: req}
@@ -588,7 +591,7 @@ func runDigest(ctx context.Context, e env, args []string) error {
 			if err != nil {
 				return err
 			}
-			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), db, c.Slack.client(), log, nil, time.Now)
+			dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), db, c.Slack.client(), log, nil, clockOf(e))
 			if err != nil {
 				return err
 			}

@@ -101,7 +101,7 @@ func runExpiring(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
+	now := clockOf(e)()
 	scan, err := accts.Expiring(ctx, now.Add(-ecs.ReleaseGrace), now.Add(c.Within))
 	if err != nil {
 		return err
@@ -224,18 +224,22 @@ func renewable(ctx context.Context, cl *accountCloud, ref ecs.Ref) (ecs.Instance
 		return ecs.Instance{}, err
 	}
 	for _, in := range insts {
-		if in.ID != id {
-			continue
+		if in.ID == id {
+			return in, checkRenewable(in)
 		}
-		if !in.Subscription() {
-			return in, fmt.Errorf("%s is pay-as-you-go (%s); only subscription (PrePaid) instances are renewed", id, in.ChargeType)
-		}
-		if in.Released() {
-			return in, fmt.Errorf("%s is being released by Alibaba Cloud and can no longer be renewed", id)
-		}
-		return in, nil
 	}
 	return ecs.Instance{}, fmt.Errorf("%s: %w", id, ecs.ErrNotFound)
+}
+
+// checkRenewable refuses an instance that cannot be renewed at all.
+func checkRenewable(in ecs.Instance) error {
+	if !in.Subscription() {
+		return fmt.Errorf("%s is pay-as-you-go (%s); only subscription (PrePaid) instances are renewed", in.ID, in.ChargeType)
+	}
+	if in.Released() {
+		return fmt.Errorf("%s is being released by Alibaba Cloud and can no longer be renewed", in.ID)
+	}
+	return nil
 }
 
 // quoteOne reads the one instance ID of pos, checks that the instance can be renewed, prices
@@ -271,13 +275,18 @@ func runQuote(ctx context.Context, e env, args []string) error {
 	return err
 }
 
+// printQuote prints the price of renewing in for q.Months, or to day q.ExpectedRenewDay, and
+// its expiry before and after.
 func printQuote(w io.Writer, in ecs.Instance, q ecs.Quote, loc *time.Location) {
-	fmt.Fprintf(w, "%s (%s, %s): renew for %d month(s): %s", in.ID, in.Name, in.RegionID, q.Months, renewal.Money(q.Trade, q.Currency))
+	what, next := fmt.Sprintf("renew for %d month(s)", q.Months), ecs.AddMonths(in.ExpiredTime, q.Months)
+	if q.ExpectedRenewDay != 0 {
+		what, next = fmt.Sprintf("renew to day %d of the month", q.ExpectedRenewDay), ecs.AlignedExpiry(in.ExpiredTime, q.ExpectedRenewDay)
+	}
+	fmt.Fprintf(w, "%s (%s, %s): %s: %s", in.ID, in.Name, in.RegionID, what, renewal.Money(q.Trade, q.Currency))
 	if q.Discount > 0 {
 		fmt.Fprintf(w, " (list %s, discount %s)", renewal.Money(q.Original, q.Currency), renewal.Money(q.Discount, q.Currency))
 	}
-	fmt.Fprintf(w, "\n  expiry %s → %s\n", renewal.FormatTime(in.ExpiredTime, loc),
-		renewal.FormatTime(ecs.AddMonths(in.ExpiredTime, q.Months), loc))
+	fmt.Fprintf(w, "\n  expiry %s → %s\n", renewal.FormatTime(in.ExpiredTime, loc), renewal.FormatTime(next, loc))
 }
 
 type renewConfig struct {
@@ -290,14 +299,21 @@ type renewConfig struct {
 }
 
 func newRenewSettings(c *renewConfig) *settings {
-	t := append(c.ECS.table(), periodSetting(&c.Period), dbSetting(&c.DB),
-		// No environment twin on purpose: a variable left in a shell must never approve a payment.
-		boolSetting("yes", "", "do not ask for confirmation (no environment twin on purpose)", &c.Yes),
-		setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for the new expiry to show",
-			parse: func(s string) (err error) { c.VerifyTimeout, err = parseDuration(s); return }},
+	t := append(c.ECS.table(), periodSetting(&c.Period), dbSetting(&c.DB), yesSetting(&c.Yes), verifyTimeoutSetting(&c.VerifyTimeout),
 		timezoneSetting(&c.Loc),
 	)
 	return newSettings("renew", t)
+}
+
+// yesSetting is --yes of the commands that pay. No environment twin on purpose: a variable
+// left in a shell must never approve a payment.
+func yesSetting(p *bool) setting {
+	return boolSetting("yes", "", "do not ask for confirmation (no environment twin on purpose)", p)
+}
+
+func verifyTimeoutSetting(p *time.Duration) setting {
+	return setting{flag: "verify-timeout", env: "RENEWBOT_VERIFY_TIMEOUT", def: "2m", usage: "how long to wait for the new expiry to show",
+		parse: func(s string) (err error) { *p, err = parseDuration(s); return }}
 }
 
 func runRenew(ctx context.Context, e env, args []string) error {
@@ -477,7 +493,7 @@ func dryRunWithoutStore(ctx context.Context, e env, c digestConfig) error {
 	if err != nil {
 		return err
 	}
-	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, time.Now)
+	dg, err := newDigester(c.Digest, newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window), noStore{}, nil, log, nil, clockOf(e))
 	if err != nil {
 		return err
 	}

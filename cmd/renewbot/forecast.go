@@ -46,12 +46,20 @@ type forecastResult struct {
 	PriceErr error
 }
 
-// gatherForecast scans every account for the instances whose automatic renewal is due, reads
-// every balance and prices one automatic renewal of each due instance (cached per day), all
-// accounts at once.
+// gatherForecast scans every account for the instances whose automatic renewal is due, then
+// makes the forecast of that scan (forecastOfScan).
 func gatherForecast(ctx context.Context, accts *ecs.Accounts, prices *renewal.PriceCache, now time.Time, window, horizon time.Duration) (forecastResult, error) {
-	// A deduction due before now+window belongs to an expiry up to 9 days after that.
-	scan, scanErr := accts.Expiring(ctx, now, now.Add(window+10*24*time.Hour))
+	scan, err := accts.Expiring(ctx, now, renewal.ForecastScanTo(now, window))
+	if err != nil {
+		return forecastResult{Failed: scan.Failed}, err
+	}
+	return forecastOfScan(ctx, accts, prices, now, window, horizon, scan), nil
+}
+
+// forecastOfScan is the forecast of a scan that reaches renewal.ForecastScanTo(now, window):
+// it reads every balance and prices one automatic renewal of each due instance (cached per
+// day), all accounts at once and the balances while the prices are asked.
+func forecastOfScan(ctx context.Context, accts *ecs.Accounts, prices *renewal.PriceCache, now time.Time, window, horizon time.Duration, scan ecs.Scan) forecastResult {
 	balances, balanceErrs := map[string]ecs.Balance{}, map[string]error{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
@@ -67,10 +75,6 @@ func gatherForecast(ctx context.Context, accts *ecs.Accounts, prices *renewal.Pr
 			}
 		})
 	}
-	wg.Wait()
-	if scanErr != nil {
-		return forecastResult{Failed: scan.Failed}, scanErr
-	}
 	due := renewal.Due(scan.Instances, now, window)
 	got, priceErr := prices.Prices(ctx, now, due, func(ctx context.Context, in ecs.Instance, months int) (ecs.Quote, error) {
 		cl, err := accts.Client(in.Account)
@@ -79,11 +83,12 @@ func gatherForecast(ctx context.Context, accts *ecs.Accounts, prices *renewal.Pr
 		}
 		return cl.Quote(ctx, in.RegionID, in.ID, months)
 	})
+	wg.Wait()
 	fc := renewal.Forecast(renewal.ForecastInput{
 		Now: now, Window: window, Horizon: horizon, Accounts: accts.Names(),
 		Instances: scan.Instances, Balances: balances, BalanceErrs: balanceErrs, Prices: got,
 	})
-	return forecastResult{Accounts: fc, Failed: scan.Failed, PriceErr: priceErr}, nil
+	return forecastResult{Accounts: fc, Failed: scan.Failed, PriceErr: priceErr}
 }
 
 func runForecast(ctx context.Context, e env, args []string) error {
@@ -95,8 +100,7 @@ func runForecast(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	now := time.Now()
-	res, err := gatherForecast(ctx, accts, &renewal.PriceCache{}, now, c.Within, forecastHorizon)
+	res, err := gatherForecast(ctx, accts, &renewal.PriceCache{}, clockOf(e)(), c.Within, forecastHorizon)
 	if err != nil {
 		return err
 	}
@@ -260,4 +264,13 @@ func printForecast(w io.Writer, format string, fc []renewal.AccountForecast, win
 			d.Months, amount, strings.Join(flags, "; "))
 	}
 	return tw.Flush()
+}
+
+// clockOf is a command's clock: e.now when it has one (the demo runs on the emulator's),
+// else time.Now.
+func clockOf(e env) func() time.Time {
+	if e.now != nil {
+		return e.now
+	}
+	return time.Now
 }

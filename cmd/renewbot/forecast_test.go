@@ -2,12 +2,15 @@ package main
 
 import (
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/renewbot/renewbot/bot/renewal"
 	"github.com/renewbot/renewbot/ecs"
 	"github.com/renewbot/renewbot/ecs/ecssim"
 )
@@ -104,5 +107,68 @@ func TestCLI_ForecastTwoAccountsOneThroughARole(t *testing.T) {
 	}
 	if r := runCLI(t, env, "", "quote", "base:i-shop0001"); r.code == 0 || !strings.Contains(r.stderr, "base:i-shop0001") {
 		t.Errorf("quote base:i-shop0001: exit %d, stderr %q; want not found", r.code, r.stderr)
+	}
+}
+
+// An account whose price calls hang does not hold back another account's: while every
+// DescribeRenewalPrice of account slow is held at the emulator, all of account fast's arrive;
+// an account whose key is refused is named in the error, and the others are priced.
+func TestForecastPricingOfOneAccountDoesNotWaitForAnother(t *testing.T) {
+	now := time.Date(2026, 11, 25, 2, 0, 0, 0, time.UTC)
+	regions := []string{"cn-bench-1", "cn-bench-2"}
+	fleet, cfgs := pricingFleet(60, 2, regions, now) // acct00 (the default key) and acct01: 30 each
+	cfgs = append(cfgs, ecs.Config{Account: "refused", AccessKeyID: "AKnobody", AccessKeySecret: "x", Regions: regions})
+	fastKey := cfgs[1].AccessKeyID
+	held, fastArrived := make(chan struct{}), make(chan struct{})
+	var fast atomic.Int64
+	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, Now: func() time.Time { return now }, Hook: func(action string, p url.Values) {
+		if action != "DescribeRenewalPrice" {
+			return
+		}
+		switch p.Get("AccessKeyId") {
+		case "testid": // acct00: slow
+			<-held
+		case fastKey:
+			if fast.Add(1) == 30 {
+				close(fastArrived)
+			}
+		}
+	}})
+	t.Cleanup(sim.Close)
+	for i := range cfgs {
+		cfgs[i].Endpoint = sim.URL
+	}
+	accts, err := ecs.NewAccounts(cfgs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const window = 30 * 24 * time.Hour
+	scan, err := accts.Expiring(t.Context(), now, renewal.ForecastScanTo(now, window))
+	if len(scan.Failed) != 2 || err != nil { // refused: both regions named
+		t.Fatalf("scan: %v, failed %v", err, scan.Failed)
+	}
+	done := make(chan forecastResult, 1)
+	go func() {
+		var prices renewal.PriceCache
+		done <- forecastOfScan(t.Context(), accts, &prices, now, window, forecastHorizon, scan)
+	}()
+	select {
+	case <-fastArrived:
+	case <-time.After(30 * time.Second): // a failsafe: the fast account's prices are asked at once
+		close(held)
+		t.Fatalf("account acct01's prices waited for acct00's: %d of 30 asked", fast.Load())
+	}
+	close(held)
+	res := <-done
+	if len(res.Accounts) != 3 {
+		t.Fatalf("accounts = %+v", res.Accounts)
+	}
+	for _, f := range res.Accounts[:2] {
+		if len(f.Deductions) != 30 || f.Unpriced != 0 || f.BalanceErr != nil {
+			t.Errorf("%s: %d deductions, %d unpriced, balance error %v; want 30 priced", f.Account, len(f.Deductions), f.Unpriced, f.BalanceErr)
+		}
+	}
+	if refused := res.Accounts[2]; refused.Account != "refused" || refused.BalanceErr == nil {
+		t.Errorf("refused = %+v, want its balance error", refused)
 	}
 }

@@ -1,5 +1,5 @@
 // Command renewbot is the Slack chat-ops bot for Alibaba Cloud ECS subscription renewals
-// (renewbot serve), its demo (renewbot demo) and its operator CLI (expiring, quote, renew, autorenew, history, backup,
+// (renewbot serve), its demo (renewbot demo) and its operator CLI (expiring, quote, renew, align, autorenew, history, backup,
 // digest, slack-manifest, ram-policy, healthcheck, version).
 package main
 
@@ -74,6 +74,7 @@ func commands() []command {
 		{"forecast", "[--within 30d] [--format table|json|csv]", "each account's balance against the automatic renewals Alibaba will deduct", runForecast},
 		{"quote", "ID --period N", "price renewing one instance for N months", runQuote},
 		{"renew", "ID --period N [--yes]", "renew one instance now (asks first unless --yes), verify the new expiry", runRenew},
+		{"align", "ID[,ID...] --day N [--yes]", "renew instances to day N (1-28) of the month, to expire on the same day (asks first unless --yes), verify", runAlign},
 		{"autorenew", "get ID,... | set ID,... --on [--duration N] | --off | --never", "read or change auto-renew", runAutoRenew},
 		{"history", "[ID] [--since 7d] [--format table|json|csv] [--verify] [--db FILE]", "print the audit trail, or check its hash chain (works while serve runs)", runHistory},
 		{"backup", "FILE [--db FILE]", "write a consistent copy of the store (works while serve runs)", runBackup},
@@ -194,6 +195,8 @@ func settingsFor(name string) *settings {
 		return newQuoteSettings(&quoteConfig{})
 	case "renew":
 		return newRenewSettings(&renewConfig{})
+	case "align":
+		return newAlignSettings(&alignConfig{})
 	case "autorenew":
 		return newAutoRenewSettings(&autoRenewConfig{})
 	case "history":

@@ -1,6 +1,6 @@
 package main
 
-// The operator CLI's renew and autorenew set: both run through the renewal workflow, on the
+// The operator CLI's renew, align and autorenew set: all run through the renewal workflow, on the
 // store file when it is free, through the running bot's admin socket when serve holds it.
 
 import (
@@ -18,11 +18,12 @@ import (
 	"github.com/renewbot/renewbot/store"
 )
 
-// operatorCall is an operator's renew or autorenew set, as it crosses the admin socket.
+// operatorCall is an operator's renew, align or autorenew set, as it crosses the admin socket.
 type operatorCall struct {
 	Actor       string              `json:"actor"`
 	InstanceIDs []string            `json:"instance_ids"`
 	Months      int                 `json:"months,omitempty"`   // renew
+	Day         int                 `json:"day,omitempty"`      // align: ExpectedRenewDay
 	Mode        store.AutoRenewMode `json:"mode,omitempty"`     // autorenew
 	Duration    int                 `json:"duration,omitempty"` // autorenew on
 }

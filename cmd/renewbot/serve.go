@@ -250,6 +250,7 @@ func serve(ctx, hurry context.Context, c serveConfig, log *slog.Logger, stdout i
 	}
 	acctCloud := newAccountCloud(accts, specs, c.Digest.RouteTag, c.Digest.Window)
 	acctCloud.metrics = bot.NewForecastMetrics(reg) // the balance forecast's gauges (accounts.go)
+	acctCloud.now = now                             // the approval card's forecast runs on serve's clock
 	cloud := &scanTracker{ecsClient: acctCloud, now: now, metrics: metrics}
 	api := c.Slack.client()
 
@@ -392,7 +393,7 @@ func newDigester(c digestSettings, cloud bot.Scanner, db bot.DigestStore, api bo
 	dg, err := bot.NewDigester(bot.DigestConfig{
 		Cloud: cloud, Store: db, Slack: api, Now: now, Location: c.Loc, Log: log, Metrics: m, // the digester names its component
 		DefaultChannel: c.Channel, RouteTag: c.RouteTag, Window: c.Window, Pace: c.Pace, MaxPeriod: c.MaxPeriod,
-		Forecast: forecasterOf(cloud), // the balance forecast in the summary (accounts.go)
+		Forecast: scanForecasterOf(cloud), // the balance forecast in the summary, from the digest's one scan (accounts.go)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("digest: %w", err)
