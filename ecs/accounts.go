@@ -381,35 +381,30 @@ func (a *Accounts) where() string {
 	return "accounts " + strings.Join(a.Names(), ", ")
 }
 
-// Expiring scans every account at once (Client.Expiring) and merges the results: one
+// Expiring scans every account at once (Client.Expiring) and merges all their regions' lists at once: one
 // account that fails or is throttled delays and hides no other; its regions are listed in
 // Scan.Failed with its name. The error is non-nil only when no account could be read.
 func (a *Accounts) Expiring(ctx context.Context, from, to time.Time) (Scan, error) {
-	type res struct {
-		scan Scan
-		err  error
-	}
-	results := make([]res, len(a.list))
+	results := make([]regionScans, len(a.list))
 	var wg sync.WaitGroup
 	for i, c := range a.list {
-		wg.Go(func() {
-			s, err := c.Expiring(ctx, from, to)
-			results[i] = res{s, err}
-		})
+		wg.Go(func() { results[i] = c.expiring(ctx, from, to) })
 	}
 	wg.Wait()
 	var out Scan
 	var errs []error
-	lists := make([][]Instance, len(results))
+	var lists [][]Instance // every account's regions, merged once
 	for i, r := range results {
 		name := a.list[i].cfg.Account
-		a.remember(a.list[i], r.scan.Instances)
-		lists[i] = r.scan.Instances // sorted by Client.Expiring
-		out.Calls += r.scan.Calls
-		out.Failed = append(out.Failed, r.scan.Failed...)
+		for _, l := range r.lists {
+			a.remember(a.list[i], l)
+		}
+		lists = append(lists, r.lists...)
+		out.Calls += r.calls
+		out.Failed = append(out.Failed, r.failed...)
 		if r.err != nil {
 			errs = append(errs, r.err)
-			if len(r.scan.Failed) == 0 { // the region list itself failed
+			if len(r.failed) == 0 { // the region list itself failed
 				out.Failed = append(out.Failed, RegionError{Account: name, RegionID: "*", Err: r.err})
 			}
 		}

@@ -19,7 +19,7 @@ func TestMergeInstances(t *testing.T) {
 	for round := range 50 {
 		var lists [][]Instance
 		var all []Instance
-		for l := range rng.IntN(6) + 1 {
+		for l := range rng.IntN(40) + 1 { // up to 40 lists: many accounts × regions
 			var list []Instance
 			for i := range rng.IntN(40) {
 				list = append(list, Instance{ID: fmt.Sprintf("i-%d-%d-%d", round, l, i),
