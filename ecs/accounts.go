@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -34,25 +33,25 @@ type Role struct {
 }
 
 // RoleARNPattern is the shape of a RAM role ARN.
-var roleARNPattern = regexp.MustCompile(`^acs:ram::([0-9]{1,32}):role/([A-Za-z0-9.@_-]{1,64})$`)
+var roleARNPattern = lazyRegexp(`^acs:ram::([0-9]{1,32}):role/([A-Za-z0-9.@_-]{1,64})$`)
 
 // ParseRoleARN returns the account UID and role name of acs:ram::UID:role/NAME.
 func ParseRoleARN(arn string) (uid, name string, err error) {
-	m := roleARNPattern.FindStringSubmatch(arn)
+	m := roleARNPattern().FindStringSubmatch(arn)
 	if m == nil {
 		return "", "", fmt.Errorf("%q is not a RAM role ARN like acs:ram::1234567890123456:role/renewbot", arn)
 	}
 	return m[1], m[2], nil
 }
 
-var sessionNamePattern = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
+var sessionNamePattern = lazyRegexp(`^[A-Za-z0-9.@_-]{2,64}$`)
 
 // Validate checks the role as STS would.
 func (r Role) Validate() error {
 	if _, _, err := ParseRoleARN(r.ARN); err != nil {
 		return err
 	}
-	if r.SessionName != "" && !sessionNamePattern.MatchString(r.SessionName) {
+	if r.SessionName != "" && !sessionNamePattern().MatchString(r.SessionName) {
 		return fmt.Errorf("session name %q: 2 to 64 letters, digits and . @ _ -", r.SessionName)
 	}
 	if r.Duration != 0 && (r.Duration < 15*time.Minute || r.Duration > 12*time.Hour) {
@@ -281,11 +280,11 @@ func (r Ref) String() string {
 	return r.Account + ":" + r.ID
 }
 
-var accountNamePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
+var accountNamePattern = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$`)
 
 // IsAccountName reports whether s can name an account: a letter or digit, then up to 62
 // letters, digits, '_', '.' or '-' (no ':' or ',', which commands use as separators).
-func IsAccountName(s string) bool { return accountNamePattern.MatchString(s) }
+func IsAccountName(s string) bool { return accountNamePattern().MatchString(s) }
 
 // ParseRef reads "ID" or "ACCOUNT:ID".
 func ParseRef(s string) (Ref, error) {

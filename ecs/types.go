@@ -8,6 +8,7 @@ import (
 	"context"
 	"log/slog"
 	"regexp"
+	"sync"
 	"time"
 )
 
@@ -139,8 +140,15 @@ type Config struct {
 // instanceIDPattern is the shape of an ECS instance ID: "i-" and lower-case letters and digits
 // (Alibaba's are about 20 characters, e.g. i-bp1f2o8bxxxxxxxxxxxx; short ones are accepted for
 // emulated fleets).
-var instanceIDPattern = regexp.MustCompile(`^i-[0-9a-z]{2,60}$`)
+var instanceIDPattern = lazyRegexp(`^i-[0-9a-z]{2,60}$`)
 
 // IsInstanceID reports whether s has the shape of an ECS instance ID. It is the one check
 // every entry point (slash command, workflow, CLI) uses.
-func IsInstanceID(s string) bool { return instanceIDPattern.MatchString(s) }
+func IsInstanceID(s string) bool { return instanceIDPattern().MatchString(s) }
+
+// lazyRegexp compiles expr on its first use. A pattern with counted repetitions ({1,64})
+// takes a few hundred microseconds to compile, and every renewbot command paid for all of
+// them at start (BenchmarkExpiringProcess/startup).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}

@@ -42,11 +42,11 @@ type FleetRole struct {
 }
 
 var (
-	uidRE      = regexp.MustCompile(`^[0-9]{1,20}$`)
-	roleNameRE = regexp.MustCompile(`^[A-Za-z0-9.-]{1,64}$`)
-	keyIDRE    = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
+	uidRE      = lazyRegexp(`^[0-9]{1,20}$`)
+	roleNameRE = lazyRegexp(`^[A-Za-z0-9.-]{1,64}$`)
+	keyIDRE    = lazyRegexp(`^[A-Za-z0-9._-]{1,128}$`)
 	roleArnRE  = regexp.MustCompile(`^acs:ram::([0-9]+):role/(.+)$`)
-	sessionRE  = regexp.MustCompile(`^[A-Za-z0-9.@_-]{2,64}$`)
+	sessionRE  = lazyRegexp(`^[A-Za-z0-9.@_-]{2,64}$`)
 	externalRE = regexp.MustCompile(`^[A-Za-z0-9_+=,.@:/-]+$`) // and 2 to 1,224 characters: validExternalID
 )
 
@@ -63,14 +63,14 @@ func validateAccounts(accounts []FleetAccount, seen map[string]bool) error {
 		}
 		fail := func(format string, args ...any) { errs = append(errs, fmt.Errorf(name+": "+format, args...)) }
 		switch {
-		case !uidRE.MatchString(a.UID):
+		case !uidRE().MatchString(a.UID):
 			fail("uid %q: want the account's numeric UID", a.UID)
 		case uids[a.UID]:
 			fail("uid %s is used twice (%s is the default account's)", a.UID, DefaultAccountUID)
 		}
 		uids[a.UID] = true
 		switch {
-		case !keyIDRE.MatchString(a.AccessKeyID):
+		case !keyIDRE().MatchString(a.AccessKeyID):
 			fail("access_key_id %q: want letters, digits, '.', '_' or '-'", a.AccessKeyID)
 		case keys[a.AccessKeyID]:
 			fail("access_key_id %s is used by another account", a.AccessKeyID)
@@ -90,7 +90,7 @@ func validateAccounts(accounts []FleetAccount, seen map[string]bool) error {
 		roles := map[string]bool{}
 		for _, r := range a.Roles {
 			switch {
-			case !roleNameRE.MatchString(r.Name):
+			case !roleNameRE().MatchString(r.Name):
 				fail("role %q: want 1-64 letters, digits, '.' or '-'", r.Name)
 			case roles[r.Name]:
 				fail("role %s is defined twice", r.Name)
@@ -99,7 +99,7 @@ func validateAccounts(accounts []FleetAccount, seen map[string]bool) error {
 			}
 			roles[r.Name] = true
 			for _, t := range r.Trusts {
-				if !uidRE.MatchString(t) {
+				if !uidRE().MatchString(t) {
 					fail("role %s: trusts %q, want an account UID", r.Name, t)
 				}
 			}
@@ -203,7 +203,7 @@ func (s *Server) assumeRole(a *account, p params, _ time.Time) (map[string]any, 
 	}
 	uid, roleName := m[1], m[2]
 	session := p.get("RoleSessionName")
-	if !sessionRE.MatchString(session) {
+	if !sessionRE().MatchString(session) {
 		return nil, errorf(400, "InvalidParameter.RoleSessionName", "The parameter RoleSessionName is wrongly formed.")
 	}
 	duration := 3600

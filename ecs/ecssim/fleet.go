@@ -11,6 +11,7 @@ import (
 	"os"
 	"regexp"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/renewbot/renewbot/ecs"
@@ -123,7 +124,7 @@ func LoadFleet(path string) (Fleet, error) {
 	return f, nil
 }
 
-var instanceIDRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
+var instanceIDRE = lazyRegexp(`^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$`)
 
 // maxMoney bounds a balance and a monthly price: beyond it sums and 12-month quotes would lose
 // cents in float64 (and 1e308 overflows to +Inf when multiplied), which no account has.
@@ -176,7 +177,7 @@ func validateInstance(in FleetInstance) error {
 	switch {
 	case in.InstanceId == "":
 		return errors.New("missing InstanceId")
-	case !instanceIDRE.MatchString(in.InstanceId):
+	case !instanceIDRE().MatchString(in.InstanceId):
 		return fmt.Errorf("InstanceId %q has characters Alibaba does not use", in.InstanceId)
 	case in.RegionId == "":
 		return errors.New("missing RegionId")
@@ -358,4 +359,10 @@ func genID(rng *rand.Rand, seen map[string]bool) string {
 			return id
 		}
 	}
+}
+
+// lazyRegexp compiles expr on its first use: renewbot links the emulator in (demo,
+// playground), and every command paid for compiling its patterns at start.
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
 }

@@ -143,7 +143,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 	host, product := "ecs.aliyuncs.com", "Ecs"
 	fail := func(e *apiError) {
 		s.opts.Log.Debug("ecssim: error", "code", e.Code, "status", e.Status)
-		writeJSON(w, e.Status, map[string]string{
+		s.writeAnswer(w, e.Status, map[string]string{
 			"RequestId": requestID,
 			"HostId":    host,
 			"Code":      e.Code,
@@ -228,7 +228,7 @@ func (s *Server) serveRPC(w http.ResponseWriter, r *http.Request, acts map[strin
 		return
 	}
 	body["RequestId"] = requestID
-	writeJSON(w, http.StatusOK, body)
+	s.writeAnswer(w, http.StatusOK, body)
 }
 
 // enterToken marks a RenewInstance's ClientToken as being processed until the action has run.
@@ -466,12 +466,31 @@ func newRequestID() string {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := appendJSON(make([]byte, 0, 512+rawSize(v)), v)
+	var buf []byte
+	writeJSONWith(w, status, v, &buf)
+}
+
+// writeAnswer is writeJSON with one of the server's buffers: a DescribeInstances page is some
+// 130 KB, and a scan of 400,000 instances asks for thousands of them.
+func (s *Server) writeAnswer(w http.ResponseWriter, status int, v any) {
+	buf, _ := s.answerBuffers.Get().(*[]byte)
+	if buf == nil {
+		buf = new([]byte)
+	}
+	writeJSONWith(w, status, v, buf)
+	s.answerBuffers.Put(buf)
+}
+
+// writeJSONWith encodes v into *buf (grown as needed, and kept there) and writes it.
+func writeJSONWith(w http.ResponseWriter, status int, v any, buf *[]byte) {
+	b, err := appendJSON(slices.Grow((*buf)[:0], 512+rawSize(v)), v)
 	if err != nil {
 		status = http.StatusInternalServerError
 		b = []byte(`{"Code":"InternalError","Message":"encoding failed"}`)
+	} else {
+		b = append(b, '\n')
+		*buf = b
 	}
-	b = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)

@@ -126,6 +126,8 @@ type Server struct {
 	serveWG sync.WaitGroup
 	certPEM []byte // the self-signed certificate of the TLS side of the listener
 
+	answerBuffers sync.Pool // of *[]byte: writeAnswer's
+
 	mu          sync.Mutex
 	instances   map[string]*instance
 	byRegion    map[regionKey][]*instance // by account and region, sorted by InstanceId; nil after a change
