@@ -63,7 +63,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 8
+		cfg.Concurrency = 16
 	}
 	if cfg.Retry.Attempts <= 0 {
 		cfg.Retry.Attempts = 5
