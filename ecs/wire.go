@@ -32,23 +32,30 @@ type instanceAnswer struct {
 	OperationLocks struct{ LockReason []struct{ LockReason string } }
 }
 
+// newInstancesAnswer has room for a full page: the SDK's decoder fills the capacity it finds
+// and would otherwise grow the list from one instance, copying it each time it doubles.
 func newInstancesAnswer() *instancesAnswer {
-	return &instancesAnswer{BaseResponse: &responses.BaseResponse{}}
+	a := &instancesAnswer{BaseResponse: &responses.BaseResponse{}}
+	a.Instances.Instance = make([]instanceAnswer, 0, pageSize)
+	return a
 }
 
 // autoRenewAnswer is a DescribeInstanceAutoRenewAttribute answer.
 type autoRenewAnswer struct {
 	*responses.BaseResponse
-	InstanceRenewAttributes struct {
-		InstanceRenewAttribute []struct {
-			InstanceId    string
-			RenewalStatus string
-			Duration      int
-			PeriodUnit    string
-		}
-	}
+	InstanceRenewAttributes struct{ InstanceRenewAttribute []renewAttributeAnswer }
+}
+
+// renewAttributeAnswer is one instance of a DescribeInstanceAutoRenewAttribute answer.
+type renewAttributeAnswer struct {
+	InstanceId    string
+	RenewalStatus string
+	Duration      int
+	PeriodUnit    string
 }
 
 func newAutoRenewAnswer() *autoRenewAnswer {
-	return &autoRenewAnswer{BaseResponse: &responses.BaseResponse{}}
+	a := &autoRenewAnswer{BaseResponse: &responses.BaseResponse{}}
+	a.InstanceRenewAttributes.InstanceRenewAttribute = make([]renewAttributeAnswer, 0, batchSize)
+	return a
 }
