@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/renewbot/renewbot/bot"
@@ -437,20 +436,14 @@ func printHistory(w io.Writer, format string, evs []store.Event, loc *time.Locat
 		return bot.WriteAuditCSV(w, evs, false)
 	}
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(eventRows(evs))
+		return writeJSONList(w, len(evs), func(i int) any { return eventRowOf(evs[i]) })
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "TIME\tACTOR\tACTION\tREQUEST\tINSTANCES\tDETAIL")
-	for _, ev := range evs {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", renewal.FormatTime(ev.Time, loc), ev.Actor, ev.Action,
-			ev.RequestID, strings.Join(ev.InstanceIDs, ","), strings.ReplaceAll(ev.Detail, "\n", " "))
-	}
-	if len(evs) == 0 {
-		fmt.Fprintln(tw, "(no events)")
-	}
-	return tw.Flush()
+	return writeTable(w, []string{"TIME", "ACTOR", "ACTION", "REQUEST", "INSTANCES", "DETAIL"}, len(evs),
+		func(i int, cells []string) []string {
+			ev := evs[i]
+			return append(cells, renewal.FormatTime(ev.Time, loc), ev.Actor, string(ev.Action), string(ev.RequestID),
+				strings.Join(ev.InstanceIDs, ","), strings.ReplaceAll(ev.Detail, "\n", " "))
+		}, "(no events)")
 }
 
 // ---- backup

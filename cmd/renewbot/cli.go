@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -142,46 +141,33 @@ func rowOf(in ecs.Instance, now time.Time) instanceRow {
 	}
 }
 
+// printInstances prints a scan's instances, one at a time: a table, JSON or CSV of 200,000
+// rows is written without a copy of them.
 func printInstances(out io.Writer, format string, insts []ecs.Instance, now time.Time, loc *time.Location) error {
-	// tabwriter writes every cell and its padding separately: unbuffered, a 586-row table
-	// was 16,000 write calls to stdout.
-	bw := bufio.NewWriter(out)
-	if err := printInstancesTo(bw, format, insts, now, loc); err != nil {
-		return err
-	}
-	return bw.Flush()
-}
-
-func printInstancesTo(w io.Writer, format string, insts []ecs.Instance, now time.Time, loc *time.Location) error {
-	rows := make([]instanceRow, len(insts))
-	for i, in := range insts {
-		rows[i] = rowOf(in, now)
-	}
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rows)
+		return writeJSONList(out, len(insts), func(i int) any { return rowOf(insts[i], now) })
 	case "csv":
-		cw := csv.NewWriter(w)
+		bw := bufio.NewWriter(out)
+		cw := csv.NewWriter(bw)
 		_ = cw.Write([]string{"instance_id", "name", "region_id", "status", "expired_time", "days_left", "auto_renew", "auto_renew_duration"})
-		for _, r := range rows {
+		for _, in := range insts {
+			r := rowOf(in, now)
 			_ = cw.Write([]string{r.InstanceID, r.Name, r.RegionID, r.Status, r.ExpiredTime.UTC().Format(time.RFC3339),
 				strconv.Itoa(r.DaysLeft), r.AutoRenew, strconv.Itoa(r.AutoRenewDuration)})
 		}
 		cw.Flush()
-		return cw.Error()
+		if err := cw.Error(); err != nil {
+			return err
+		}
+		return bw.Flush()
 	}
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "INSTANCE\tNAME\tREGION\tSTATUS\tEXPIRES\tDAYS LEFT\tAUTO-RENEW")
-	for _, r := range rows {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.InstanceID, r.Name, r.RegionID, r.Status,
-			renewal.FormatTime(r.ExpiredTime, loc), r.DaysLeft, renewal.AutoRenewText(ecs.RenewalStatus(r.AutoRenew), r.AutoRenewDuration))
-	}
-	if len(rows) == 0 {
-		fmt.Fprintln(tw, "(none)")
-	}
-	return tw.Flush()
+	return writeTable(out, []string{"INSTANCE", "NAME", "REGION", "STATUS", "EXPIRES", "DAYS LEFT", "AUTO-RENEW"}, len(insts),
+		func(i int, cells []string) []string {
+			r := rowOf(insts[i], now)
+			return append(cells, r.InstanceID, r.Name, r.RegionID, r.Status, renewal.FormatTime(r.ExpiredTime, loc),
+				strconv.Itoa(r.DaysLeft), renewal.AutoRenewText(ecs.RenewalStatus(r.AutoRenew), r.AutoRenewDuration))
+		}, "(none)")
 }
 
 // ---- quote and renew
@@ -543,17 +529,13 @@ type eventRow struct {
 	Detail      string    `json:"detail"`
 }
 
-func eventRows(evs []store.Event) []eventRow {
-	rows := make([]eventRow, len(evs))
-	for i, ev := range evs {
-		ids := ev.InstanceIDs
-		if ids == nil {
-			ids = []string{}
-		}
-		rows[i] = eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
-			RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
+func eventRowOf(ev store.Event) eventRow {
+	ids := ev.InstanceIDs
+	if ids == nil {
+		ids = []string{}
 	}
-	return rows
+	return eventRow{Seq: ev.Seq, Time: ev.Time, Actor: ev.Actor, Action: string(ev.Action),
+		RequestID: string(ev.RequestID), InstanceIDs: ids, Detail: ev.Detail}
 }
 
 // printLeftOut says which expiring instances are in no digest, and why.
