@@ -284,7 +284,7 @@ func manyInstances(n int, now time.Time) []ecs.Instance {
 			Type: "ecs.g7.large", ChargeType: "PrePaid", Status: "Running",
 			ExpiredTime: now.Add(time.Duration(i%40-5) * 24 * time.Hour),
 			AutoRenew:   ecs.AutoRenew{Status: statuses[i%3], Duration: 1, PeriodUnit: "Month"},
-			Tags:        map[string]string{"team": "infra"},
+			Tags:        ecs.NewTags(map[string]string{"team": "infra"}),
 		}
 	}
 	return out

@@ -23,10 +23,10 @@ func benchScan(n int, now time.Time) ecs.Scan {
 			ZoneID: regions[i%3] + "-h", Type: "ecs.g7.large", ChargeType: "PrePaid", Status: "Running",
 			ExpiredTime: now.Add(time.Duration(i%45-15)*24*time.Hour + 15*time.Hour),
 			AutoRenew:   ecs.AutoRenew{Status: statuses[i%5], Duration: 1, PeriodUnit: "Month"},
-			Tags:        map[string]string{"env": "prod"},
+			Tags:        ecs.NewTags(map[string]string{"env": "prod"}),
 		}
 		if i%3 == 0 {
-			in.Tags["renewbot-channel"] = fmt.Sprintf("C0TEAM%d", i%2)
+			in.Tags = in.Tags.With("renewbot-channel", fmt.Sprintf("C0TEAM%d", i%2))
 		}
 		scan.Instances[i] = in
 	}

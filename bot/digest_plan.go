@@ -104,7 +104,7 @@ func (d *Digester) build(scan ecs.Scan, snoozed map[string]store.Snooze, now tim
 // route is the channel of an instance: its RouteTag tag when that is a channel ID, else the
 // default channel ("" when there is none).
 func (d *Digester) route(in ecs.Instance) string {
-	if ch := strings.TrimSpace(in.Tags[d.cfg.RouteTag]); ch != "" {
+	if ch := strings.TrimSpace(in.Tags.Get(d.cfg.RouteTag)); ch != "" {
 		if IsChannelID(ch) {
 			return ch
 		}

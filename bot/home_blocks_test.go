@@ -37,7 +37,7 @@ func testInstances(n int) []ecs.Instance {
 	for i := range out {
 		out[i] = ecs.Instance{ID: fmt.Sprintf("i-bp1home%06d", i), Name: fmt.Sprintf("web-%d <prod>", i), RegionID: "cn-hangzhou",
 			ChargeType: "PrePaid", Status: "Running", ExpiredTime: testNow.Add(time.Duration(i+1) * 20 * time.Hour),
-			Tags: map[string]string{"team": "web"}, AutoRenew: ecs.AutoRenew{Status: ecs.RenewalStatus("Normal")}}
+			Tags: ecs.NewTags(map[string]string{"team": "web"}), AutoRenew: ecs.AutoRenew{Status: ecs.RenewalStatus("Normal")}}
 	}
 	return out
 }
@@ -136,7 +136,7 @@ func TestRequestModal_PeriodsWithinPolicy(t *testing.T) {
 
 func TestMatchInstances(t *testing.T) {
 	insts := testInstances(300)
-	insts[7].Tags = map[string]string{"team": "payments", "env": "prod"}
+	insts[7].Tags = ecs.NewTags(map[string]string{"team": "payments", "env": "prod"})
 	for _, tt := range []struct {
 		query string
 		want  int

@@ -543,7 +543,7 @@ func MatchInstances(insts []ecs.Instance, query string, limit int) []ecs.Instanc
 			break
 		}
 		hay := strings.ToLower(in.ID + " " + in.Name)
-		for k, v := range in.Tags {
+		for k, v := range in.Tags.All() {
 			hay += " " + strings.ToLower(k) + "=" + strings.ToLower(v)
 		}
 		all := true

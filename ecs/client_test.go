@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net/http"
 	"net/http/httptest"
@@ -168,7 +169,7 @@ func TestExpiringPagingOverThreeRegions(t *testing.T) {
 			t.Fatalf("unexpected instance %s (%s, expires %s)", got.ID, got.ChargeType, got.ExpiredTime)
 		}
 		delete(byID, got.ID)
-		if !got.ExpiredTime.Equal(w.ExpiredTime) || got.RegionID != w.RegionId || got.Name != w.InstanceName || got.Tags["env"] != w.Tags["env"] {
+		if !got.ExpiredTime.Equal(w.ExpiredTime) || got.RegionID != w.RegionId || got.Name != w.InstanceName || got.Tags.Get("env") != w.Tags["env"] {
 			t.Errorf("%s = %+v, fleet has %+v", got.ID, got, w)
 		}
 		if string(got.AutoRenew.Status) != w.RenewalStatus {
@@ -994,5 +995,37 @@ func TestExpiringPageBatchDoesNotWaitForOtherPages(t *testing.T) {
 		if in.AutoRenew.Status != ecs.RenewalStatus("Normal") {
 			t.Fatalf("%s auto-renew %q, want Normal", in.ID, in.AutoRenew.Status)
 		}
+	}
+}
+
+// A scan's instances carry their fleet tags, and instances with equal tags share them.
+func TestExpiringTags(t *testing.T) {
+	regions := []string{"cn-hangzhou", "cn-shanghai"}
+	fleet := ecssim.Generate(600, regions, 7, t0)
+	sim := ecssim.NewServer(ecssim.Options{Fleet: fleet, Now: func() time.Time { return t0 }})
+	defer sim.Close()
+	c := newClient(t, sim, nil, func(cfg *ecs.Config) { cfg.Regions = regions })
+	scan, err := c.Expiring(t.Context(), t0.AddDate(-1, 0, 0), t0.AddDate(5, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]ecssim.FleetInstance{}
+	for _, in := range fleet.Instances {
+		byID[in.InstanceId] = in
+	}
+	shared := map[string]ecs.Tags{} // by region and tags
+	for _, in := range scan.Instances {
+		want := byID[in.ID].Tags
+		if in.Tags.Len() != len(want) || !maps.Equal(maps.Collect(in.Tags.All()), want) {
+			t.Fatalf("%s: tags %s, want %v", in.ID, in.Tags, want)
+		}
+		k := in.RegionID + " " + in.Tags.String()
+		if first, ok := shared[k]; ok && first != in.Tags {
+			t.Fatalf("%s: tags %s not shared with the region's other instances that have them", in.ID, in.Tags)
+		}
+		shared[k] = in.Tags
+	}
+	if len(scan.Instances) < 100 || len(shared) >= len(scan.Instances)/2 {
+		t.Fatalf("%d instances, %d distinct (region, tags)", len(scan.Instances), len(shared))
 	}
 }

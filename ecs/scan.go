@@ -288,15 +288,16 @@ type joiner struct {
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
-	insts   map[string]Instance
-	strs    strs
+	insts   []Instance     // in the order the pages came
+	index   map[string]int // position in insts by ID
+	strs    *interner
 	pending []string
 	err     error
 	wg      sync.WaitGroup
 }
 
 func newJoiner(ctx context.Context, c *Client, calls *atomic.Int64, region string, cancel context.CancelFunc) *joiner {
-	return &joiner{ctx: ctx, c: c, calls: calls, region: region, cancel: cancel, insts: map[string]Instance{}, strs: strs{}}
+	return &joiner{ctx: ctx, c: c, calls: calls, region: region, cancel: cancel, index: map[string]int{}, strs: newInterner()}
 }
 
 func (j *joiner) add(raw []instanceAnswer, from, to time.Time) {
@@ -308,10 +309,11 @@ func (j *joiner) add(raw []instanceAnswer, from, to time.Time) {
 		if !in.Subscription() || in.ExpiredTime.Before(from) || !in.ExpiredTime.Before(to) {
 			continue
 		}
-		if _, dup := j.insts[in.ID]; dup {
+		if _, dup := j.index[in.ID]; dup {
 			continue // pages can overlap if the fleet changes during the scan
 		}
-		j.insts[in.ID] = in
+		j.index[in.ID] = len(j.insts)
+		j.insts = append(j.insts, in)
 		j.pending = append(j.pending, in.ID)
 		if len(j.pending) == batchSize {
 			j.flush()
@@ -337,9 +339,7 @@ func (j *joiner) flush() {
 			return
 		}
 		for _, id := range ids {
-			in := j.insts[id]
-			in.AutoRenew = got[id]
-			j.insts[id] = in
+			j.insts[j.index[id]].AutoRenew = got[id]
 		}
 	})
 }
@@ -366,12 +366,8 @@ func (j *joiner) finish() ([]Instance, error) {
 	j.wg.Wait()
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	out := make([]Instance, 0, len(j.insts))
-	for _, in := range j.insts {
-		out = append(out, in)
-	}
-	sortInstances(out)
-	return out, j.err
+	sortInstances(j.insts)
+	return j.insts, j.err
 }
 
 // autoRenewBatch is one DescribeInstanceAutoRenewAttribute call for up to 100 IDs.
@@ -423,25 +419,9 @@ func titleCase(s string) string {
 	return strings.ToUpper(s[:1]) + strings.ToLower(s[1:])
 }
 
-// strs holds one copy of the strings many instances share (region, zone, type, charge type,
-// status, tag keys and values), so that a scan of 400,000 instances keeps one copy of each
-// instead of one per instance. A nil strs keeps every string as it is.
-type strs map[string]string
-
-func (s strs) of(x string) string {
-	if s == nil {
-		return x
-	}
-	if y, ok := s[x]; ok {
-		return y
-	}
-	s[x] = x
-	return x
-}
-
 // toInstance converts an instance of a DescribeInstances answer. region is used when the
 // answer lacks RegionId.
-func toInstance(r instanceAnswer, region string, s strs) Instance {
+func toInstance(r instanceAnswer, region string, s *interner) Instance {
 	in := Instance{
 		ID:          r.InstanceId,
 		Name:        r.InstanceName,
@@ -452,15 +432,13 @@ func toInstance(r instanceAnswer, region string, s strs) Instance {
 		Status:      s.of(r.Status),
 		ExpiredTime: parseExpiry(r.ExpiredTime),
 	}
-	for _, t := range r.Tags.Tag {
-		k, v := cmp.Or(t.TagKey, t.Key), cmp.Or(t.TagValue, t.Value)
-		if k == "" {
-			continue
+	if len(r.Tags.Tag) > 0 {
+		var buf [8]Tag
+		raw := buf[:0]
+		for _, t := range r.Tags.Tag {
+			raw = append(raw, Tag{cmp.Or(t.TagKey, t.Key), cmp.Or(t.TagValue, t.Value)})
 		}
-		if in.Tags == nil {
-			in.Tags = make(map[string]string, len(r.Tags.Tag))
-		}
-		in.Tags[s.of(k)] = s.of(v)
+		in.Tags = s.tagsOf(raw)
 	}
 	for _, l := range r.OperationLocks.LockReason {
 		if l.LockReason != "" {

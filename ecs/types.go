@@ -40,7 +40,7 @@ type Instance struct {
 	ChargeType  string // "PrePaid" (subscription) or "PostPaid" (pay-as-you-go)
 	Status      string // Running, Stopped, ...
 	ExpiredTime time.Time
-	Tags        map[string]string
+	Tags        Tags
 	LockReasons []string  // OperationLocks, e.g. "financial" for an expired subscription
 	AutoRenew   AutoRenew // filled for PrePaid instances by Expiring and Lookup
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -451,14 +450,23 @@ func (ac *accountCloud) Expiring(ctx context.Context, from, to time.Time) (ecs.S
 	if len(ac.channels) == 0 {
 		return scan, err
 	}
+	// Instances with equal tags share them (ecs.Tags), and share them with the channel added.
+	type added struct {
+		tags    ecs.Tags
+		channel string
+	}
+	withChannel := map[added]ecs.Tags{}
 	for i, in := range scan.Instances {
 		ch, ok := ac.channels[in.Account]
-		if !ok || in.Tags[ac.routeTag] != "" {
+		if !ok || in.Tags.Get(ac.routeTag) != "" {
 			continue
 		}
-		tags := make(map[string]string, len(in.Tags)+1)
-		maps.Copy(tags, in.Tags)
-		tags[ac.routeTag] = ch
+		k := added{in.Tags, ch}
+		tags, ok := withChannel[k]
+		if !ok {
+			tags = in.Tags.With(ac.routeTag, ch)
+			withChannel[k] = tags
+		}
 		scan.Instances[i].Tags = tags
 	}
 	return scan, err
