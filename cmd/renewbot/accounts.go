@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -132,8 +131,8 @@ var (
 	accountKeys    = []string{"name", "uid", "regions", "credentials", "digest_channel", "approvers", "rate_limit"}
 	credentialKeys = []string{"access_key_id_env", "access_key_secret_env", "ram_role_arn", "external_id", "session_name", "duration"}
 	rateLimitKeys  = []string{"calls_per_second", "burst", "apis"}
-	reEnvName      = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-	reUID          = regexp.MustCompile(`^[0-9]{1,32}$`)
+	reEnvName      = lazyRegexp(`^[A-Za-z_][A-Za-z0-9_]*$`)
+	reUID          = lazyRegexp(`^[0-9]{1,32}$`)
 )
 
 // loadAccounts reads and checks the accounts file. getenv reads the variables the file
@@ -251,7 +250,7 @@ func checkAccount(a accountDoc, getenv func(string) string) (accountSpec, string
 		return s, "name", fmt.Errorf("%q is not an account name: a letter or digit, then up to 62 letters, digits, _ . or -", a.Name)
 	case a.UID == "":
 		return s, "uid", errors.New("is required (the Alibaba Cloud account ID, digits; quote it in YAML)")
-	case !reUID.MatchString(a.UID):
+	case !reUID().MatchString(a.UID):
 		return s, "uid", fmt.Errorf("%q is not an Alibaba Cloud account ID (digits)", a.UID)
 	}
 	if a.Regions != nil {
@@ -305,7 +304,7 @@ func checkCredentials(s *accountSpec, c credentialsDoc, getenv func(string) stri
 			if f.env == "" {
 				return f.field, errors.New("is required with " + map[bool]string{true: "access_key_secret_env", false: "access_key_id_env"}[f.field == "access_key_id_env"])
 			}
-			if !reEnvName.MatchString(f.env) {
+			if !reEnvName().MatchString(f.env) {
 				return f.field, fmt.Errorf("%q is not an environment variable name", f.env)
 			}
 			if getenv(f.env) == "" {

@@ -14,6 +14,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -259,9 +260,14 @@ func splitList(s string) []string {
 	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' || r == '\n' })
 }
 
-var (
-	reTag = regexp.MustCompile(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
-)
+var reTag = lazyRegexp(`^[A-Za-z0-9_.:/=+\-@]{1,128}$`)
+
+// lazyRegexp compiles expr on its first use, not at every command's start: a pattern with
+// counted repetitions ({1,128}) takes a few hundred microseconds to compile
+// (BenchmarkExpiringProcess/startup).
+func lazyRegexp(expr string) func() *regexp.Regexp {
+	return sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(expr) })
+}
 
 // parseRegions reads a comma list of region IDs (cn-hangzhou,ap-southeast-1); empty = all.
 func parseRegions(s string) ([]string, error) {

@@ -10,7 +10,6 @@ import (
 	"net"
 	"net/http"
 	"net/url"
-	"regexp"
 	"strings"
 	"time"
 
@@ -341,13 +340,13 @@ func (t transcript) slack(channel string, form url.Values) {
 
 // Slack's mrkdwn escapes, shown the way a Slack client renders them.
 var (
-	reSlackDate    = regexp.MustCompile(`<!date\^\d+\^[^|>]*\|([^>]*)>`)
-	reSlackMention = regexp.MustCompile(`<([@#])(\w+)(?:\|[^>]*)?>`)
+	reSlackDate    = lazyRegexp(`<!date\^\d+\^[^|>]*\|([^>]*)>`)
+	reSlackMention = lazyRegexp(`<([@#])(\w+)(?:\|[^>]*)?>`)
 )
 
 func plainMrkdwn(s string) string {
-	s = reSlackDate.ReplaceAllString(s, "$1")
-	s = reSlackMention.ReplaceAllString(s, "$1$2")
+	s = reSlackDate().ReplaceAllString(s, "$1")
+	s = reSlackMention().ReplaceAllString(s, "$1$2")
 	return strings.NewReplacer("&lt;", "<", "&gt;", ">", "&amp;", "&").Replace(s)
 }
 

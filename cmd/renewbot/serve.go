@@ -110,7 +110,7 @@ func (c *digestSettings) table() []setting {
 			parse: func(s string) (err error) { c.Window, err = renewal.ParseWindow(s); return }},
 		{flag: "route-tag", env: "RENEWBOT_ROUTE_TAG", def: "renewbot-channel", usage: "instance tag whose value (a channel ID) routes the instance's digest entry",
 			parse: func(s string) error {
-				if !reTag.MatchString(s) {
+				if !reTag().MatchString(s) {
 					return errors.New("is not a tag key")
 				}
 				c.RouteTag = s

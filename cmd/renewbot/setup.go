@@ -296,7 +296,7 @@ func newRAMPolicySettings(c *ramPolicyConfig) *settings {
 		boolSetting("member", "", "print the policy of the RAM role in a member account and its trust policy instead", &c.Member),
 		{flag: "base-uid", env: "RENEWBOT_BASE_UID", usage: "with --member: the ID of the account whose identity renewbot runs as (trusted to assume the role)",
 			parse: func(s string) error {
-				if s != "" && !reUID.MatchString(s) {
+				if s != "" && !reUID().MatchString(s) {
 					return errors.New("is not an Alibaba Cloud account ID (digits)")
 				}
 				c.BaseUID = s
