@@ -26,10 +26,11 @@ import (
 //
 // The v1 SDK client is not safe for concurrent calls: every call rewrites its
 // http.Client.Timeout and transport, and the default credentials chain records the last
-// provider without a lock. So the Client keeps a pool of SDK clients, one per call slot
-// (Config.Concurrency): taking a slot is taking an SDK client, and each is built once and
-// reused. One SDK client serves every region, because the region (and with it the
-// endpoint) is set on each request.
+// provider without a lock. So the Client keeps a pool of SDK clients per region, one per
+// call slot (Config.Concurrency): taking a slot is taking an SDK client, and each is built
+// once and reused. Regions are separate endpoints, throttled separately by Alibaba, so a
+// region's calls never wait for another region's slots (a slow or hanging region delays
+// only itself).
 type Client struct {
 	cfg    Config
 	log    *slog.Logger
@@ -39,7 +40,7 @@ type Client struct {
 	direct bool     // the endpoint is on loopback: never use a proxy
 	bss    endpoint // the BSS endpoint override; zero: Alibaba's
 	limits *limiters
-	slots  chan *ecsapi.Client
+	slots  slotPools
 
 	regionsMu sync.Mutex
 	regions   []string
@@ -63,7 +64,7 @@ func New(cfg Config) (*Client, error) {
 		cfg.ConnectTimeout = 5 * time.Second
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 16
+		cfg.Concurrency = 8
 	}
 	if cfg.Retry.Attempts <= 0 {
 		cfg.Retry.Attempts = 5
@@ -127,11 +128,33 @@ func New(cfg Config) (*Client, error) {
 			c.bss = endpoint{scheme: c.scheme, domain: c.domain, direct: true}
 		}
 	}
-	c.slots = make(chan *ecsapi.Client, cfg.Concurrency)
-	for range cfg.Concurrency {
-		c.slots <- nil // built on first use
-	}
+	c.slots = slotPools{size: cfg.Concurrency}
 	return c, nil
+}
+
+// slotPools holds each region's call slots: a channel of SDK clients (nil: built on first
+// use), made when the region is first called.
+type slotPools struct {
+	size     int
+	mu       sync.Mutex
+	byRegion map[string]chan *ecsapi.Client
+}
+
+func (p *slotPools) of(region string) chan *ecsapi.Client {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	ch, ok := p.byRegion[region]
+	if !ok {
+		if p.byRegion == nil {
+			p.byRegion = map[string]chan *ecsapi.Client{}
+		}
+		ch = make(chan *ecsapi.Client, p.size)
+		for range p.size {
+			ch <- nil
+		}
+		p.byRegion[region] = ch
+	}
+	return ch
 }
 
 // endpoint is an endpoint override: where calls go and how.
@@ -344,14 +367,15 @@ func backoff(p RetryPolicy, n int) time.Duration {
 // *pacingError.
 func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action string, try attempt) (time.Duration, error) {
 	var api *ecsapi.Client
+	slots := c.slots.of(region)
 	err := c.limits.take(ctx, region, action, func() error {
 		select {
-		case api = <-c.slots:
+		case api = <-slots:
 			return nil
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}, func() { c.slots <- api })
+	}, func() { slots <- api })
 	if err != nil {
 		return 0, err
 	}
@@ -359,7 +383,7 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action s
 	if api == nil {
 		var err error
 		if api, err = c.newSDK(); err != nil {
-			c.slots <- nil
+			slots <- nil
 			return 0, err
 		}
 	}
@@ -385,7 +409,7 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action s
 				api = nil // rebuilt on next use
 				done <- &sdkPanic{value: fmt.Sprint(p)}
 			}
-			c.slots <- api
+			slots <- api
 		}()
 		done <- try(api, prepare)
 	}()

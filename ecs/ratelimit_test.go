@@ -12,7 +12,7 @@ import (
 
 func TestLimitersPacePerRegionAndAPI(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := newLimiters(RateLimit{PerSecond: 2, Actions: map[string]float64{"RenewInstance": 1}})
+		l := newLimiters(RateLimit{PerSecond: 2, Burst: 2, Actions: map[string]float64{"RenewInstance": 1}})
 		ctx := context.Background()
 		start := time.Now()
 		for range 6 { // burst 2, then 2 per second: the 6th call 2 s after the first
@@ -33,23 +33,26 @@ func TestLimitersPacePerRegionAndAPI(t *testing.T) {
 		if took := time.Since(start); took != 0 {
 			t.Fatalf("other buckets waited %s", took)
 		}
-		// The per-API override: 1/s, burst 1.
+		// The per-API override: 1/s (burst 2 still).
 		start = time.Now()
 		for range 3 {
 			if err := l.wait(ctx, "cn-hangzhou", "RenewInstance"); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if took := time.Since(start); took != 2*time.Second {
-			t.Fatalf("3 RenewInstance at 1/s took %s, want 2s", took)
+		if took := time.Since(start); took != time.Second {
+			t.Fatalf("3 RenewInstance at 1/s, burst 2, took %s, want 1s", took)
 		}
 	})
 }
 
 func TestRateLimitDefaults(t *testing.T) {
 	r, b := RateLimit{}.pace("DescribeInstances")
-	if float64(r) != DefaultCallsPerSecond || b != DefaultCallsPerSecond {
-		t.Fatalf("default pace = %v/s burst %d", r, b)
+	if float64(r) != DefaultCallsPerSecond || b != DefaultCallsPerSecond/2 {
+		t.Fatalf("default pace = %v/s burst %d, want burst %d (half: room for jitter under a throttle)", r, b, DefaultCallsPerSecond/2)
+	}
+	if _, b := (RateLimit{PerSecond: 5}).pace("x"); b != 3 {
+		t.Fatalf("5/s: burst %d, want 3", b)
 	}
 	r, b = RateLimit{PerSecond: 0.5}.pace("x")
 	if float64(r) != 0.5 || b != 1 {
