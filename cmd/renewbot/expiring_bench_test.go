@@ -37,8 +37,8 @@ import (
 //	          10 regions), each account's rate_limit 2 calls/s with a burst of 1; api-calls,
 //	          min-calls (pages + auto-renew batches), throttled (refused by ecssim),
 //	          pacing-ms (what ecssim's buckets allow: (pages - burst) / rate in the busiest
-//	          bucket, plus three round trips) and x-pacing (goal 1.5). It prints CSV: the
-//	          table's tabwriter keeps every cell until the end (about 500 MB more here)
+//	          bucket, plus three round trips) and x-pacing (goal 1.5). It prints CSV (the
+//	          table needed 20-35 MB more heap at 400k: its rows are made twice)
 func BenchmarkExpiringProcess(b *testing.B) {
 	dir := b.TempDir()
 	renewbot, sim := buildBench(b, dir, "./", "renewbot"), buildBench(b, dir, "../ecssim", "ecssim")
