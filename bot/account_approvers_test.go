@@ -18,7 +18,7 @@ import (
 // Two accounts with their own approvers (RENEWBOT_ACCOUNTS approvers): an approver of
 // account main clicking Approve on a request for shop's instance is refused with a message
 // naming shop, and nothing is ordered; shop's approver approves and the instance is renewed
-// with one order.
+// with one order. The request names the instance as ACCOUNT:ID.
 func TestApp_AccountApprovers(t *testing.T) {
 	const mainApprover, shopApprover = "UMAINAPPR", "USHOPAPPR"
 	e := newEdgeEnv(t, func(o *ecssim.Options) {
@@ -56,7 +56,13 @@ func TestApp_AccountApprovers(t *testing.T) {
 	e.srv = httptest.NewServer(e.app.Handler(edgeSecret))
 	t.Cleanup(e.srv.Close)
 
-	r, ts := e.openRequest(t, ctx, "i-bp1shop0001 1")
+	// An account name that is not configured (names match exactly) is said as such.
+	before := len(e.fake.CallsOf("response_url"))
+	e.ack(t, edgeReq, "Shop:i-bp1shop0001 1")
+	if text := e.responseText(t, ctx, before+1); !strings.Contains(text, `No account named "Shop" (accounts: main, shop)`) {
+		t.Errorf("unknown account: answer %q", text)
+	}
+	r, ts := e.openRequest(t, ctx, "shop:I-BP1SHOP0001 1") // ACCOUNT:ID
 	if got := r.Accounts(); len(got) != 1 || got[0] != "shop" {
 		t.Fatalf("request accounts %v, want shop", got)
 	}

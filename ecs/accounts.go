@@ -264,8 +264,21 @@ func (a *Accounts) Client(name string) (*Client, error) {
 			return c, nil
 		}
 	}
-	return nil, fmt.Errorf("ecs: no account named %q (accounts: %s): %w", name, strings.Join(a.Names(), ", "), ErrNotFound)
+	return nil, &UnknownAccountError{Name: name, Known: a.Names()}
 }
+
+// UnknownAccountError is a reference to an account that is not configured (names are
+// matched exactly). It is an ErrNotFound.
+type UnknownAccountError struct {
+	Name  string
+	Known []string
+}
+
+func (e *UnknownAccountError) Error() string {
+	return fmt.Sprintf("no account named %q (accounts: %s)", e.Name, strings.Join(e.Known, ", "))
+}
+
+func (e *UnknownAccountError) Unwrap() error { return ErrNotFound }
 
 // Ref is an instance reference as commands take it: "ID" or "ACCOUNT:ID".
 type Ref struct {

@@ -173,6 +173,9 @@ func (w *Workflow) lookup(ctx context.Context, refs []ecs.Ref) ([]ecs.Instance, 
 			missing = append(missing, r.String())
 		}
 	}
+	if ua := (*ecs.UnknownAccountError)(nil); errors.As(err, &ua) {
+		return nil, &UserError{Msg: ua.Error(), Err: err}
+	}
 	if errors.Is(err, ecs.ErrNotFound) || (err == nil && len(missing) > 0) {
 		if err != nil && len(insts) == 0 && len(ids) > 1 {
 			// The client did not say which ones; its error does.
