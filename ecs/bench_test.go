@@ -233,7 +233,7 @@ func seedScan(b *testing.B, api *ecsapi.Client, region string, from, to time.Tim
 }
 
 // BenchmarkExpiringAccounts scans 20 accounts × 10 regions × 2,000 instances (400,000)
-// through ecssim with 20 ms latency, one ecs.Client per account (8 calls at once per region), 30-day
+// through ecssim with 20 ms latency, one ecs.Client per account (16 calls at once, at most 8 per region), 30-day
 // window. ecssim throttles as Alibaba does, per (account, region, API) (ecs-api.md §7.5):
 // the "20 calls/s per API" per account, spread over its 10 regions, is 2 calls/s
 // with a burst of 2 per (account, region, API) (Options.Throttle); a call over it is refused

@@ -26,11 +26,11 @@ import (
 //
 // The v1 SDK client is not safe for concurrent calls: every call rewrites its
 // http.Client.Timeout and transport, and the default credentials chain records the last
-// provider without a lock. So the Client keeps a pool of SDK clients per region, one per
-// call slot (Config.Concurrency): taking a slot is taking an SDK client, and each is built
-// once and reused. Regions are separate endpoints, throttled separately by Alibaba, so a
-// region's calls never wait for another region's slots (a slow or hanging region delays
-// only itself).
+// provider without a lock. So the Client keeps a pool of SDK clients, one per call slot
+// (Config.Concurrency): taking a slot is taking an SDK client, and each is built once and
+// reused. One SDK client serves every region, because the region (and with it the
+// endpoint) is set on each request. A region may hold at most half of the slots, so a
+// region whose calls are slow or hang delays the account's other regions at most by half.
 type Client struct {
 	cfg    Config
 	log    *slog.Logger
@@ -40,7 +40,8 @@ type Client struct {
 	direct bool     // the endpoint is on loopback: never use a proxy
 	bss    endpoint // the BSS endpoint override; zero: Alibaba's
 	limits *limiters
-	slots  slotPools
+	slots  chan *ecsapi.Client // the account's call slots
+	gates  regionGates         // each region's share of them
 
 	regionsMu sync.Mutex
 	regions   []string
@@ -128,31 +129,32 @@ func New(cfg Config) (*Client, error) {
 			c.bss = endpoint{scheme: c.scheme, domain: c.domain, direct: true}
 		}
 	}
-	c.slots = slotPools{size: cfg.Concurrency}
+	c.slots = make(chan *ecsapi.Client, cfg.Concurrency)
+	for range cfg.Concurrency {
+		c.slots <- nil // built on first use
+	}
+	c.gates = regionGates{size: max(1, cfg.Concurrency/2)}
 	return c, nil
 }
 
-// slotPools holds each region's call slots: a channel of SDK clients (nil: built on first
-// use), made when the region is first called.
-type slotPools struct {
+// regionGates bounds each region's calls in flight: a region takes a place in its gate
+// before it takes one of the account's slots.
+type regionGates struct {
 	size     int
 	mu       sync.Mutex
-	byRegion map[string]chan *ecsapi.Client
+	byRegion map[string]chan struct{}
 }
 
-func (p *slotPools) of(region string) chan *ecsapi.Client {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	ch, ok := p.byRegion[region]
+func (g *regionGates) of(region string) chan struct{} {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	ch, ok := g.byRegion[region]
 	if !ok {
-		if p.byRegion == nil {
-			p.byRegion = map[string]chan *ecsapi.Client{}
+		if g.byRegion == nil {
+			g.byRegion = map[string]chan struct{}{}
 		}
-		ch = make(chan *ecsapi.Client, p.size)
-		for range p.size {
-			ch <- nil
-		}
-		p.byRegion[region] = ch
+		ch = make(chan struct{}, g.size)
+		g.byRegion[region] = ch
 	}
 	return ch
 }
@@ -367,15 +369,22 @@ func backoff(p RetryPolicy, n int) time.Duration {
 // *pacingError.
 func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action string, try attempt) (time.Duration, error) {
 	var api *ecsapi.Client
-	slots := c.slots.of(region)
+	gate := c.gates.of(region)
+	release := func() { c.slots <- api; <-gate }
 	err := c.limits.take(ctx, region, action, func() error {
 		select {
-		case api = <-slots:
-			return nil
+		case gate <- struct{}{}:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
-	}, func() { slots <- api })
+		select {
+		case api = <-c.slots:
+			return nil
+		case <-ctx.Done():
+			<-gate
+			return ctx.Err()
+		}
+	}, release)
 	if err != nil {
 		return 0, err
 	}
@@ -383,7 +392,7 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action s
 	if api == nil {
 		var err error
 		if api, err = c.newSDK(); err != nil {
-			slots <- nil
+			release() // api is nil: the slot's client is built on next use
 			return 0, err
 		}
 	}
@@ -409,7 +418,7 @@ func (c *Client) once(ctx context.Context, calls *atomic.Int64, region, action s
 				api = nil // rebuilt on next use
 				done <- &sdkPanic{value: fmt.Sprint(p)}
 			}
-			slots <- api
+			release()
 		}()
 		done <- try(api, prepare)
 	}()

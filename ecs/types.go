@@ -125,7 +125,7 @@ type Config struct {
 	RateLimit       RateLimit     // pacing per (region, API); zero: the defaults
 	Timeout         time.Duration // whole-request timeout per API call, default 10s
 	ConnectTimeout  time.Duration // default 5s
-	Concurrency     int           // API calls in flight at once per region, default 8
+	Concurrency     int           // API calls in flight at once, default 16; a region takes at most half
 	Retry           RetryPolicy
 	VerifyEvery     time.Duration // first poll interval of Verify, default 2s (doubles, capped at 15s)
 	Logger          *slog.Logger  // default: discard

@@ -50,7 +50,8 @@ func pricingFleet(n, accounts int, regions []string, now time.Time) (ecssim.Flee
 // deductions, the price calls, calls over an emulated throttle of 20 calls/s, burst 20, per
 // (key, region, API), the wall time (wall-ms) against what the pacing allows (bound-ms: the
 // busiest bucket's calls beyond its burst at 20 a second, plus one round trip, or the
-// busiest bucket's calls 8 at a time, whichever is longer), and the second forecast of the day
+// busiest bucket's calls 8 at a time, or the busiest account's 16 at a time, whichever is
+// longer), and the second forecast of the day
 // (cached-ms: no price call, the balances read again).
 func BenchmarkForecastPricing(b *testing.B) {
 	var regions []string
@@ -97,21 +98,26 @@ func BenchmarkForecastPricing(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			perBucket := map[string]int{}
+			perBucket, perAccount := map[string]int{}, map[string]int{}
 			for _, in := range renewal.Due(scan.Instances, now, window) {
 				perBucket[in.Account+"/"+in.RegionID]++
+				perAccount[in.Account]++
 			}
-			busiest := 0
+			busiest, busiestAccount := 0, 0
 			for _, c := range perBucket {
 				busiest = max(busiest, c)
 			}
+			for _, c := range perAccount {
+				busiestAccount = max(busiestAccount, c)
+			}
 			// The pacing lets the busiest bucket's calls beyond its burst (10) go at 20 a second; an
-			// account's client makes 8 calls at once per region (ecs.Config.Concurrency's
-			// default), and a bucket here is one region's DescribeRenewalPrice.
-			const slots = 8
+			// account's client makes 16 calls at once (ecs.Config.Concurrency's default), a region
+			// at most 8 of them (a bucket here is one region's DescribeRenewalPrice).
+			const slots = 16
 			burst := ecs.RateLimit{}.BurstOf("DescribeRenewalPrice")
 			bound := max(time.Duration(float64(max(0, busiest-burst))/ecs.DefaultCallsPerSecond*float64(time.Second))+pricingLatency,
-				time.Duration((busiest+slots-1)/slots)*pricingLatency)
+				time.Duration((busiest+slots/2-1)/(slots/2))*pricingLatency,
+				time.Duration((busiestAccount+slots-1)/slots)*pricingLatency)
 
 			var deductions, priceCalls int
 			var wall, cached time.Duration
