@@ -201,6 +201,13 @@ func statusLine(r *store.Request, state store.State, loc *time.Location) string 
 		}
 		return fmt.Sprintf("❌ *Failed* for %s (see each instance below). Approved by %s.", clipRunes(strings.Join(failed, ", "), 1000), approvers)
 	case store.StateVerifying:
+		if r.Kind == store.KindAutoRenew {
+			s := "⏳ *Auto-renew changed without a clear answer, and reading it back failed: still checking.* Approved by " + approvers + "."
+			if r.CheckingStopped {
+				s = "⏳ *Auto-renew change still not confirmed* after " + humanWindow(renewal.VerifyFor) + " of checking. Approved by " + approvers + "."
+			}
+			return s + "\nAn approver who checked the instances' auto-renew in the console (or with `status`) can settle it below."
+		}
 		if r.CheckingStopped {
 			return "⏳ *Ordered, new expiry still not visible* after " + humanWindow(renewal.VerifyFor) + " of checking. " +
 				"*Do not renew again*: check the instance in the console; an approver settles it with the buttons below. Approved by " + approvers + "."
@@ -320,6 +327,13 @@ func settleButtons(r *store.Request, idp string) slack.Block {
 	failed := slack.NewButtonBlockElement(ActionSettleFailed, string(r.ID), plain("Not renewed (checked in the console)")).
 		WithStyle(slack.StyleDanger).
 		WithConfirm(confirm("Mark as not renewed?", "Only if the console shows no renewal and no order: the instances become free for a new request.", slack.StyleDanger))
+	if r.Kind == store.KindAutoRenew {
+		done = slack.NewButtonBlockElement(ActionSettleDone, string(r.ID), plain("Changed (checked in the console)")).
+			WithConfirm(confirm("Mark as changed?", "Only if the console shows the requested auto-renew on every instance still being checked.", slack.StylePrimary))
+		failed = slack.NewButtonBlockElement(ActionSettleFailed, string(r.ID), plain("Not changed (checked in the console)")).
+			WithStyle(slack.StyleDanger).
+			WithConfirm(confirm("Mark as not changed?", "Only if the console shows the old auto-renew: the instances become free for a new request.", slack.StyleDanger))
+	}
 	return slack.NewActionBlock(idp+".settle", done, failed)
 }
 

@@ -230,6 +230,12 @@ func TestApprovalMessageStates(t *testing.T) {
 	stopped := base()
 	stopped.State, stopped.CheckingStopped = store.StateVerifying, true
 	stopped.Items[1].State, stopped.Items[1].NewExpiry = store.ItemOrdered, time.Time{}
+	onUnclear := testRequest() // auto-renew on, changed without an answer, not read back
+	onUnclear.Kind, onUnclear.AutoRenew, onUnclear.Duration, onUnclear.Months = store.KindAutoRenew, store.AutoRenewOn, 12, 0
+	onUnclear.State, onUnclear.Approvals = store.StateVerifying, []store.Decision{{User: "U0APPROVE", At: testNow}}
+	for i := range onUnclear.Items {
+		onUnclear.Items[i].State, onUnclear.Items[i].Unclear = store.ItemOrdered, true
+	}
 	settled := base()
 	settled.Closed = &store.Decision{User: "U0BOSS", At: testNow}
 	settled.Items[1].NewExpiry, settled.Items[1].Error = time.Time{}, "settled by U0BOSS after checking the console: renewed"
@@ -257,6 +263,7 @@ func TestApprovalMessageStates(t *testing.T) {
 		{"verifying", verifying, testNow, false, []string{"Ordered, not visible yet, still checking", "Do not renew again"}},
 		{"verifying unclear", unclear, testNow, true, []string{"sent without a clear answer", "do not renew again"}},
 		{"verifying stopped", stopped, testNow, true, []string{"still not visible", "after 2 days", "Do not renew again", "an approver settles it"}},
+		{"auto-renew verifying", onUnclear, testNow, true, []string{"Auto-renew changed without a clear answer", "still checking", "Changed (checked in the console)", "Not changed (checked in the console)"}},
 		{"settled", settled, testNow, false, []string{"settled as renewed by <@U0BOSS>", "settled by U0BOSS after checking the console: renewed"}},
 		{"superseded", superseded, testNow, false, []string{"Not renewed", "moved from 2026-12-01", "Nothing was charged"}},
 	}

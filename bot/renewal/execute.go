@@ -108,6 +108,9 @@ func (w *Workflow) run(ctx context.Context, r *store.Request) (*store.Request, e
 		if err == nil {
 			r, err = w.verifyAutoRenew(ctx, r)
 		}
+		if err == nil && hasItems(r, store.ItemOrdered) { // could not be read back
+			return w.startVerifying(ctx, r)
+		}
 	default:
 		err = fmt.Errorf("request %s has unknown kind %v", r.ID, r.Kind)
 	}
@@ -391,7 +394,10 @@ func (w *Workflow) sendAutoRenew(ctx context.Context, r *store.Request) (*store.
 	return r, nil
 }
 
-// verifyAutoRenew reads the instances back and checks the new auto-renew state.
+// verifyAutoRenew reads the instances back and checks the new auto-renew state. An instance
+// that could not be read stays ordered: its state is unknown (the change may have been made,
+// and auto-renew on charges at the next deduction), so the request waits in verifying for
+// the sweep to read it, instead of freeing the instance as if nothing had changed.
 func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*store.Request, error) {
 	var ordered []string
 	for _, it := range r.Items {
@@ -413,6 +419,10 @@ func (w *Workflow) verifyAutoRenew(ctx context.Context, r *store.Request) (*stor
 	}
 	for _, id := range ordered {
 		in, ok := seen[id]
+		if !ok && lerr != nil && !errors.Is(lerr, ecs.ErrNotFound) {
+			w.log.Warn("auto-renew change not read back; still checking", "request", r.ID, "instance", id, "err", lerr)
+			continue
+		}
 		var (
 			ev  store.Event
 			set func(*store.Item)

@@ -44,8 +44,12 @@ func (w *Workflow) startVerifying(ctx context.Context, r *store.Request) (*store
 			ids = append(ids, it.InstanceID)
 		}
 	}
+	detail := fmt.Sprintf("ordered, new expiry of %s not visible after %s; checking again with backoff for up to %d hours; do not renew again", joinIDs(ids), w.verifyTimeout, int(VerifyFor.Hours()))
+	if r.Kind == store.KindAutoRenew {
+		detail = fmt.Sprintf("auto-renew of %s changed without a clear answer and not read back; checking again with backoff for up to %d hours", joinIDs(ids), int(VerifyFor.Hours()))
+	}
 	got, err := w.store.Transition(r.ID, []store.State{store.StateExecuting}, store.StateVerifying, store.Event{Actor: botActor, Action: store.ActVerifying,
-		Detail: fmt.Sprintf("ordered, new expiry of %s not visible after %s; checking again with backoff for up to %d hours; do not renew again", joinIDs(ids), w.verifyTimeout, int(VerifyFor.Hours()))},
+		Detail: detail},
 		func(cur *store.Request) error {
 			cur.VerifyingSince, cur.Checks, cur.NextCheck = now, 0, now.Add(checkInterval(0))
 			return nil
@@ -104,11 +108,38 @@ func (w *Workflow) checkOne(ctx context.Context, r *store.Request) error {
 		w.notify(ctx, got)
 		return nil
 	}
+	var err error
+	if r.Kind == store.KindAutoRenew {
+		r, err = w.verifyAutoRenew(ctx, r)
+	} else {
+		r, err = w.sweepExpiries(ctx, r)
+	}
+	if err != nil {
+		return ignoreStale(err)
+	}
+	if !hasItems(r, store.ItemOrdered) {
+		_, err := w.finish(ctx, r)
+		return err
+	}
+	_, err = w.store.Mutate(r.ID, store.Event{}, func(cur *store.Request) error {
+		if cur.State != store.StateVerifying {
+			return errStale
+		}
+		cur.Checks++
+		cur.NextCheck = now.Add(checkInterval(cur.Checks))
+		return nil
+	})
+	return ignoreStale(err)
+}
+
+// sweepExpiries reads the expiries of a verifying renewal's ordered instances, once, and
+// marks done those that show their new expiry.
+func (w *Workflow) sweepExpiries(ctx context.Context, r *store.Request) (*store.Request, error) {
 	regions, ids := byRegion(r, store.ItemOrdered)
 	for _, region := range regions {
 		seen, lerr := w.expiries(ctx, region, ids[region])
 		if ctx.Err() != nil {
-			return ctx.Err()
+			return r, ctx.Err()
 		}
 		if lerr != nil {
 			w.log.Warn("checking a verifying request", "request", r.ID, "region", region, "err", lerr)
@@ -122,25 +153,13 @@ func (w *Workflow) checkOne(ctx context.Context, r *store.Request) error {
 				store.Event{Action: store.ActVerified, Detail: "new expiry " + t.UTC().Format(time.RFC3339) + ", seen by the sweep"},
 				func(it *store.Item) { it.State, it.NewExpiry, it.Error = store.ItemDone, t, "" })
 			if err != nil {
-				return ignoreStale(err)
+				return r, err
 			}
 			r = got
 			w.log.Info("renewal verified by the sweep", "request", r.ID, "instance", id, "expiry", t)
 		}
 	}
-	if !hasItems(r, store.ItemOrdered) {
-		_, err := w.finish(ctx, r)
-		return err
-	}
-	_, err := w.store.Mutate(r.ID, store.Event{}, func(cur *store.Request) error {
-		if cur.State != store.StateVerifying {
-			return errStale
-		}
-		cur.Checks++
-		cur.NextCheck = now.Add(checkInterval(cur.Checks))
-		return nil
-	})
-	return ignoreStale(err)
+	return r, nil
 }
 
 func ignoreStale(err error) error {

@@ -1142,6 +1142,43 @@ func TestWorkflow_AutoRenewAnswerLost(t *testing.T) {
 	}
 }
 
+// The answer to ModifyInstanceAutoRenewAttribute is lost and reading the attribute back fails
+// too: the change may be in place (here it is: turned on, Alibaba charges at the next
+// deduction), so the request does not end failed and free the instance; it waits in
+// verifying until the sweep reads the attribute, then ends done.
+func TestWorkflow_AutoRenewNotReadBackWaits(t *testing.T) {
+	e := newWFEnv(t, wfOptions{})
+	ctx := t.Context()
+	r, err := e.wf.RequestAutoRenew(ctx, renewal.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN",
+		InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOn, Duration: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.sim.SetFaults(ecssim.Faults{Action: "ModifyInstanceAutoRenewAttribute", LostRate: 1})
+	e.sim.SetFaults(ecssim.Faults{Action: "DescribeInstanceAutoRenewAttribute", ErrorRate: 1})
+	got := e.approveAndExecute(t, r)
+	if it := got.Items[0]; got.State != store.StateVerifying || it.State != store.ItemOrdered {
+		t.Fatalf("request %v, item %+v; want verifying, the instance held", got.State, it)
+	}
+	if _, err := e.wf.RequestAutoRenew(ctx, renewal.AutoRenewInput{Requester: "UREQ", Channel: "CCHAN",
+		InstanceIDs: []string{"i-hz01"}, Mode: store.AutoRenewOff}); err == nil {
+		t.Fatal("a new request for the held instance was accepted")
+	}
+
+	e.sim.SetFaults(ecssim.Faults{Action: "DescribeInstanceAutoRenewAttribute"}) // reading works again
+	e.clock.Advance(renewal.CheckFirst)
+	if _, err := e.wf.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done, _ := e.db.GetRequest(r.ID)
+	if it := done.Items[0]; done.State != store.StateDone || it.State != store.ItemDone {
+		t.Fatalf("after the sweep: request %v, item %+v; want done", done.State, it)
+	}
+	if n := countAction(e.history(t, r.ID), store.ActVerifying); n != 1 {
+		t.Errorf("%d verifying events, want 1", n)
+	}
+}
+
 // A user group whose members cannot be read does not hide the clicker's membership of another
 // listed group; with no group answering yes, the failure is the answer.
 func TestWorkflow_GroupLookupFailureDoesNotHideOtherGroups(t *testing.T) {
