@@ -204,3 +204,35 @@ func TestDigestOf20000FitsSlackLimits(t *testing.T) {
 		}
 	}
 }
+
+// With 200 accounts, half of them short of their deductions, the summary's notification text
+// names five of them and counts the rest: it stays within the builders' fallback budget
+// while the message keeps every account's warning it can fit.
+func TestDigestNotificationNamesFewAccounts(t *testing.T) {
+	scan := benchScan(20000, testNow)
+	fc, _ := benchAccounts(scan, 200)
+	d, err := NewDigester(DigestConfig{Cloud: (*ecs.Client)(nil), Store: (*store.DB)(nil), DefaultChannel: "C0DEFAULT", Location: ecs.UTC8})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := buildWithForecast(d, scan, fc, testNow)
+	atRisk := 0
+	for _, f := range plan.Forecast {
+		if len(f.AtRisk()) > 0 {
+			atRisk++
+		}
+	}
+	for _, c := range plan.Channels {
+		if c.Channel != "C0DEFAULT" {
+			continue
+		}
+		text := c.Summary.Text
+		mustFit(t, "summary", text, c.Summary.Blocks)
+		if n := len([]rune(text)); n > maxFallbackBudget || strings.Count(text, " in acct") != 5 ||
+			!strings.Contains(text, fmt.Sprintf("and %d more accounts", atRisk-5)) {
+			t.Errorf("%d accounts at risk: notification text (%d characters) %q", atRisk, n, text)
+		}
+		return
+	}
+	t.Fatal("no summary for the default channel")
+}

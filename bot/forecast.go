@@ -127,10 +127,19 @@ func (p *DigestPlan) addForecast(defaultChannel string) {
 			continue
 		}
 		cd.Summary.Blocks = append(cd.Summary.Blocks, fitForecast(cd.Summary.Blocks, blocks)...)
+		var risk []string
 		for _, f := range p.Forecast {
 			if n := len(f.AtRisk()); n > 0 {
-				cd.Summary.Text += fmt.Sprintf(" · auto-renew at risk: %d in %s", n, orDefault(f.Account))
+				risk = append(risk, fmt.Sprintf("%d in %s", n, orDefault(f.Account)))
 			}
+		}
+		if len(risk) > 0 {
+			// The notification names a few accounts; the message itself has every warning.
+			const shown = 5
+			if len(risk) > shown {
+				risk = append(risk[:shown], fmt.Sprintf("and %d more accounts", len(risk)-shown))
+			}
+			cd.Summary.Text = clipRunes(cd.Summary.Text+" · auto-renew at risk: "+strings.Join(risk, ", "), maxFallbackBudget)
 		}
 	}
 }
