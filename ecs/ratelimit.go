@@ -149,14 +149,7 @@ func waitForToken(ctx context.Context, lim *rate.Limiter) error {
 	if dl, ok := ctx.Deadline(); ok && time.Until(dl) < d {
 		return fmt.Errorf("the next call is allowed in %s, after the deadline", d.Round(time.Millisecond))
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return sleep(ctx, d) // client.go
 }
 
 // untilToken is how long until lim has a whole token.
