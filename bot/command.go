@@ -188,7 +188,7 @@ func parseList(args []string) (Command, error) {
 
 // takeIDs takes the leading instance references of args, IDs or ACCOUNT:ID (IDs lowercased,
 // deduplicated), and returns the tokens after them. A token that looks meant as one but is
-// not valid is an error, and so is no ID at all (with the message missing).
+// not valid is an error, and so is no ID at all (with the message missing, and the tokens).
 func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 	i := 0
 	for ; i < len(args); i++ {
@@ -207,7 +207,7 @@ func takeIDs(args []string, missing string) (ids, rest []string, err error) {
 		}
 	}
 	if len(ids) == 0 {
-		return nil, nil, errors.New(missing)
+		return nil, args[i:], errors.New(missing)
 	}
 	return ids, args[i:], nil
 }
@@ -254,23 +254,16 @@ func parseAlign(args []string) (Command, error) {
 	if err != nil {
 		return Command{}, err
 	}
-	c := Command{Verb: VerbAlign, Day: day}
-	for _, tok := range args[:len(args)-1] {
-		ref, err := ecs.ParseRef(lowerID(tok))
-		if err != nil {
-			if isDigits(tok) {
-				return Command{}, fmt.Errorf("`align` takes one day, at the end; got %q before it, %s", clip(tok), example)
-			}
-			return Command{}, fmt.Errorf("%q is not an ECS instance ID (`i-` then 6 to 32 lowercase letters or digits, optionally after `ACCOUNT:`)", clip(tok))
-		}
-		if slices.ContainsFunc(c.InstanceIDs, func(s string) bool { return s == ref.String() }) {
-			continue
-		}
-		if c.InstanceIDs = append(c.InstanceIDs, ref.String()); len(c.InstanceIDs) > maxCommandIDs {
-			return Command{}, fmt.Errorf("too many instances: at most %d per command", maxCommandIDs)
-		}
+	ids, rest, err := takeIDs(args[:len(args)-1], "`align` needs instance IDs before the day, "+example)
+	switch {
+	case len(rest) > 0 && isDigits(rest[0]):
+		return Command{}, fmt.Errorf("`align` takes one day, at the end; got %q before it, %s", clip(rest[0]), example)
+	case len(rest) > 0:
+		return Command{}, notInstanceID(rest[0])
+	case err != nil:
+		return Command{}, err
 	}
-	return c, nil
+	return Command{Verb: VerbAlign, InstanceIDs: ids, Day: day}, nil
 }
 
 // lowerID lowercases the instance ID of "ID" or "ACCOUNT:ID", leaving the account as written.
