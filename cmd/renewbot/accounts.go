@@ -568,15 +568,12 @@ func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (sto
 	if err != nil {
 		return store.AccountBalance{}, err
 	}
-	b, err := cl.Balance(ctx)
-	if err != nil {
-		return store.AccountBalance{}, err
-	}
 	now := ac.clock()
 	ac.mu.Lock()
 	fc, at := ac.last, ac.lastTime
 	ac.mu.Unlock()
-	if fc == nil || now.Sub(at) > 6*time.Hour {
+	remade := fc == nil || now.Sub(at) > 6*time.Hour
+	if remade {
 		window := max(ac.window, renewal.NextDays)
 		res, err := gatherForecast(ctx, ac.Accounts, &ac.prices, now, window, forecastHorizon)
 		if err != nil {
@@ -587,11 +584,16 @@ func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (sto
 		ac.last, ac.lastTime = fc, now
 		ac.mu.Unlock()
 	}
+	i := slices.IndexFunc(fc, func(f renewal.AccountForecast) bool { return f.Account == account })
+	var b ecs.Balance
+	if remade && i >= 0 && fc[i].BalanceErr == nil {
+		b = fc[i].Balance // just read by the forecast
+	} else if b, err = cl.Balance(ctx); err != nil {
+		return store.AccountBalance{}, err
+	}
 	out := store.AccountBalance{Account: account, Available: b.Available, Currency: b.Currency}
-	for _, f := range fc {
-		if f.Account == account {
-			out.Due9Days = f.Next9Days
-		}
+	if i >= 0 {
+		out.Due9Days = fc[i].Next9Days
 	}
 	return out, nil
 }
