@@ -580,9 +580,7 @@ func (ac *accountCloud) AccountBalance(ctx context.Context, account string) (sto
 			return store.AccountBalance{}, err
 		}
 		fc = res.Accounts
-		ac.mu.Lock()
-		ac.last, ac.lastTime = fc, now
-		ac.mu.Unlock()
+		ac.remember(fc, now)
 	}
 	i := slices.IndexFunc(fc, func(f renewal.AccountForecast) bool { return f.Account == account })
 	var b ecs.Balance
